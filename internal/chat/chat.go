@@ -1,0 +1,210 @@
+// Package chat is Parley's domain: users, rooms and messages, the rules that
+// say which names and contents are valid, and the error vocabulary every other
+// package speaks. It does no I/O and imports only the standard library.
+package chat
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Limits of the protocol (CONTRACT §2 and §4).
+const (
+	MaxUsernameLength = 150
+	MinPasswordLength = 8
+	// MaxPasswordLength bounds the work a single hash may cost.
+	MaxPasswordLength = 1024
+	MaxRoomNameLength = 64
+	MaxContentLength  = 4000
+	MaxClientIDLength = 64
+	// MaxFetchLimit is the largest page fetch_messages and the API return.
+	MaxFetchLimit = 100
+)
+
+// User is an account.
+type User struct {
+	ID        int64
+	Name      string
+	Admin     bool
+	CreatedAt time.Time
+}
+
+// Room is a chat room. A room exists once someone enters it or posts to it.
+type Room struct {
+	Name string `json:"name"`
+	// Messages is the number of messages in the room, which is also its
+	// latest seq: seq counts a room's messages without gaps.
+	Messages     int64     `json:"messages"`
+	LastActivity time.Time `json:"last_activity"`
+}
+
+// Message is a stored chat message.
+type Message struct {
+	ID        int64
+	Room      string
+	Seq       int64
+	Author    string
+	Content   string
+	Timestamp time.Time
+	ClientID  string
+}
+
+// TimestampFormat is how timestamps go on the wire: RFC 3339, UTC,
+// microseconds, as the original application's Django serialisation had it.
+const TimestampFormat = "2006-01-02T15:04:05.000000Z07:00"
+
+type wireMessage struct {
+	ID        int64  `json:"id"`
+	Room      string `json:"room"`
+	Seq       int64  `json:"seq"`
+	Author    string `json:"author"`
+	Content   string `json:"content"`
+	Timestamp string `json:"timestamp"`
+	ClientID  string `json:"client_id,omitempty"`
+}
+
+// MarshalJSON writes the message object of CONTRACT §4.
+func (m Message) MarshalJSON() ([]byte, error) {
+	return json.Marshal(wireMessage{
+		ID: m.ID, Room: m.Room, Seq: m.Seq, Author: m.Author, Content: m.Content,
+		Timestamp: m.Timestamp.UTC().Format(TimestampFormat), ClientID: m.ClientID,
+	})
+}
+
+// UnmarshalJSON reads the message object of CONTRACT §4.
+func (m *Message) UnmarshalJSON(b []byte) error {
+	var w wireMessage
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	ts, err := time.Parse(time.RFC3339Nano, w.Timestamp)
+	if err != nil {
+		return err
+	}
+	*m = Message{ID: w.ID, Room: w.Room, Seq: w.Seq, Author: w.Author, Content: w.Content,
+		Timestamp: ts.UTC(), ClientID: w.ClientID}
+	return nil
+}
+
+// NewMessage is a message about to be stored: what a user sent, checked.
+type NewMessage struct {
+	Room     string
+	Author   string
+	Content  string
+	ClientID string
+}
+
+// ValidUsername reports whether name is 1–150 letters, digits and @.+-_,
+// as Django's username rule.
+func ValidUsername(name string) bool {
+	if name == "" || utf8.RuneCountInString(name) > MaxUsernameLength || !utf8.ValidString(name) {
+		return false
+	}
+	for _, r := range name {
+		if !isLetterOrDigit(r) && !strings.ContainsRune("@.+-_", r) {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidRoomName reports whether name is 1–64 characters of A-Z a-z 0-9 _ -.
+func ValidRoomName(name string) bool {
+	if name == "" || len(name) > MaxRoomNameLength {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// CheckUsername returns an invalid error that says what is wrong with name.
+func CheckUsername(name string) error {
+	switch {
+	case name == "":
+		return Errorf(EInvalid, "Enter a username.")
+	case !utf8.ValidString(name) || utf8.RuneCountInString(name) > MaxUsernameLength:
+		return Errorf(EInvalid, "A username has at most %d characters.", MaxUsernameLength)
+	case !ValidUsername(name):
+		return Errorf(EInvalid, "A username may contain only letters, digits and @ . + - _")
+	}
+	return nil
+}
+
+// CheckPassword returns an invalid error that says what is wrong with password.
+func CheckPassword(password string) error {
+	n := utf8.RuneCountInString(password)
+	switch {
+	case n < MinPasswordLength:
+		return Errorf(EInvalid, "A password has at least %d characters.", MinPasswordLength)
+	case len(password) > MaxPasswordLength:
+		return Errorf(EInvalid, "A password has at most %d bytes.", MaxPasswordLength)
+	}
+	return nil
+}
+
+// CheckRoomName returns an invalid error that says what is wrong with name.
+func CheckRoomName(name string) error {
+	if !ValidRoomName(name) {
+		return Errorf(EInvalid, "A room name is 1 to %d characters of letters A–Z, digits, _ and -.", MaxRoomNameLength)
+	}
+	return nil
+}
+
+// CleanContent trims content and checks its length: empty content is
+// invalid, content over MaxContentLength characters is too_long.
+func CleanContent(content string) (string, error) {
+	if !utf8.ValidString(content) {
+		return "", Errorf(EInvalid, "The message is not valid UTF-8.")
+	}
+	content = strings.TrimSpace(content)
+	if content == "" {
+		return "", Errorf(EInvalid, "The message is empty.")
+	}
+	if len(content) > MaxContentLength && utf8.RuneCountInString(content) > MaxContentLength {
+		return "", Errorf(ETooLong, "A message has at most %d characters.", MaxContentLength)
+	}
+	return content, nil
+}
+
+// CheckClientID returns an error if id is longer than MaxClientIDLength or
+// holds control characters; the empty id is valid and means "not idempotent".
+func CheckClientID(id string) error {
+	if len(id) > MaxClientIDLength {
+		return Errorf(EInvalid, "client_id has at most %d characters.", MaxClientIDLength)
+	}
+	if !utf8.ValidString(id) {
+		return Errorf(EInvalid, "client_id is not valid UTF-8.")
+	}
+	for _, r := range id {
+		if r < 0x20 || r == 0x7f {
+			return Errorf(EInvalid, "client_id may not contain control characters.")
+		}
+	}
+	return nil
+}
+
+// CheckNewMessage validates and normalises m in place.
+func CheckNewMessage(m *NewMessage) error {
+	if err := CheckRoomName(m.Room); err != nil {
+		return err
+	}
+	content, err := CleanContent(m.Content)
+	if err != nil {
+		return err
+	}
+	m.Content = content
+	return CheckClientID(m.ClientID)
+}
+
+func isLetterOrDigit(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||
+		r > 0x7f && (unicode.IsLetter(r) || unicode.IsDigit(r))
+}
