@@ -36,8 +36,9 @@ type Event struct {
 
 // Handler receives the events of a subscription.
 type Handler interface {
-	// Event is called for each event published in a subscribed room,
-	// from one goroutine per room at a time. It must not block for long.
+	// Event is called for each event published in a subscribed room. It
+	// may be called from several goroutines at once and must not block
+	// for long.
 	Event(ev Event)
 	// Missed is called when the subscription to room may have lost
 	// events, as when a connection to a shared broker dropped and came
