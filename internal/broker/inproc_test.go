@@ -1,0 +1,107 @@
+package broker_test
+
+import (
+	"context"
+	"testing"
+
+	"parley/internal/broker"
+	"parley/internal/broker/brokertest"
+)
+
+func TestInProcess(t *testing.T) {
+	brokertest.Run(t, func(t *testing.T) (a, b broker.Broker) {
+		bus := broker.NewInProcess()
+		t.Cleanup(func() { bus.Close() })
+		return bus, bus
+	})
+}
+
+func TestInProcessNeverMisses(t *testing.T) {
+	bus := broker.NewInProcess()
+	defer bus.Close()
+	r := brokertest.NewRecorder(1)
+	if err := bus.Subscribe(t.Context(), "room", r); err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.Ping(t.Context()); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+	if err := bus.Publish(t.Context(), broker.Event{Room: "room", Kind: broker.KindTyping, User: "ann"}); err != nil {
+		t.Fatal(err)
+	}
+	r.Next(t)
+	r.NoMissed(t)
+}
+
+// A handler may use the broker from inside Event: no lock is held then.
+func TestInProcessReentrant(t *testing.T) {
+	bus := broker.NewInProcess()
+	defer bus.Close()
+	echo := brokertest.NewRecorder(1)
+	h := handlerFunc(func(ev broker.Event) {
+		bus.Unsubscribe(context.Background(), ev.Room)
+		bus.Subscribe(context.Background(), "echo", echo)
+		bus.Publish(context.Background(), broker.Event{Room: "echo", Kind: ev.Kind})
+	})
+	if err := bus.Subscribe(t.Context(), "room", h); err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.Publish(t.Context(), broker.Event{Room: "room", Kind: broker.KindTyping}); err != nil {
+		t.Fatal(err)
+	}
+	if ev := echo.Next(t); ev.Room != "echo" {
+		t.Fatalf("got %+v", ev)
+	}
+}
+
+type handlerFunc func(broker.Event)
+
+func (f handlerFunc) Event(ev broker.Event) { f(ev) }
+func (f handlerFunc) Missed(string)         {}
+
+type discard struct{}
+
+func (discard) Event(broker.Event) {}
+func (discard) Missed(string)      {}
+
+func BenchmarkInProcessPublish(b *testing.B) {
+	bus := broker.NewInProcess()
+	defer bus.Close()
+	ctx := context.Background()
+	if err := bus.Subscribe(ctx, "room", discard{}); err != nil {
+		b.Fatal(err)
+	}
+	ev := broker.Event{Room: "room", Kind: broker.KindTyping, User: "ann"}
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := bus.Publish(ctx, ev); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := bus.Publish(ctx, ev); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+}
+
+func TestInProcessPublishDoesNotAllocate(t *testing.T) {
+	bus := broker.NewInProcess()
+	defer bus.Close()
+	ctx := context.Background()
+	if err := bus.Subscribe(ctx, "room", discard{}); err != nil {
+		t.Fatal(err)
+	}
+	ev := broker.Event{Room: "room", Kind: broker.KindTyping, User: "ann"}
+	allocs := testing.AllocsPerRun(100, func() { bus.Publish(ctx, ev) })
+	if allocs != 0 {
+		t.Errorf("Publish allocates %v times, want 0", allocs)
+	}
+}
