@@ -1,0 +1,131 @@
+package hub
+
+import (
+	"sync"
+)
+
+// Reasons a client is closed by the hub.
+const (
+	ReasonNone     = iota
+	ReasonSlow     // its queue overflowed: it cannot keep up with its room
+	ReasonShutdown // the process is stopping
+	ReasonLeft     // the socket's owner left
+)
+
+// Client is one socket's membership in a room: its bounded queue of
+// encoded frames, which one writer drains.
+type Client struct {
+	h          *Hub
+	room       *room
+	user       string
+	extensions bool
+	limit      int
+
+	mu          sync.Mutex
+	queue       [][]byte
+	wake        chan struct{} // has a value when the queue may be non-empty
+	done        chan struct{} // closed when the hub kicks the client
+	reason      int
+	left        bool
+	hadPresence bool // guarded by room.mu
+}
+
+func newClient(h *Hub, user string, extensions bool, limit int) *Client {
+	return &Client{h: h, user: user, extensions: extensions, limit: limit,
+		wake: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+// User is the client's authenticated user.
+func (c *Client) User() string { return c.user }
+
+// Room is the client's room.
+func (c *Client) Room() string { return c.room.name }
+
+// Extensions reports whether the client takes extension frames.
+func (c *Client) Extensions() bool { return c.extensions }
+
+// Send queues a frame for this client alone (an answer, an error). It
+// reports false if the client is closed or its queue overflowed, which
+// closes it.
+func (c *Client) Send(frame []byte) bool { return c.enqueue(frame) }
+
+func (c *Client) enqueue(frame []byte) bool {
+	c.mu.Lock()
+	if c.reason != ReasonNone {
+		c.mu.Unlock()
+		return false
+	}
+	if len(c.queue) >= c.limit {
+		c.mu.Unlock()
+		c.h.drops.Add(1)
+		c.Kick(ReasonSlow)
+		return false
+	}
+	c.queue = append(c.queue, frame)
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// Wake has a value when frames may be waiting: the writer then calls Take.
+func (c *Client) Wake() <-chan struct{} { return c.wake }
+
+// Done is closed when the hub closes the client; Reason says why.
+func (c *Client) Done() <-chan struct{} { return c.done }
+
+// Reason says why the hub closed the client.
+func (c *Client) Reason() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reason
+}
+
+// Take returns every queued frame, oldest first, emptying the queue. The
+// writer writes them together. buf is reused if it is large enough.
+func (c *Client) Take(buf [][]byte) [][]byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	buf = append(buf[:0], c.queue...)
+	clear(c.queue)
+	if cap(c.queue) > 64 {
+		c.queue = nil // give a burst's memory back while idle
+	} else {
+		c.queue = c.queue[:0]
+	}
+	return buf
+}
+
+// Kick closes the client for reason. The socket's owner sees Done close,
+// writes what it must and calls Leave.
+func (c *Client) Kick(reason int) {
+	c.mu.Lock()
+	if c.reason != ReasonNone {
+		c.mu.Unlock()
+		return
+	}
+	c.reason = reason
+	if reason == ReasonSlow {
+		c.queue = nil // it will not be written; a shutdown flushes the queue
+	}
+	c.mu.Unlock()
+	close(c.done)
+}
+
+// Leave removes the client from its room. Call it once the socket is done.
+func (c *Client) Leave() {
+	c.mu.Lock()
+	if c.left {
+		c.mu.Unlock()
+		return
+	}
+	c.left = true
+	if c.reason == ReasonNone {
+		c.reason = ReasonLeft
+		close(c.done)
+	}
+	c.mu.Unlock()
+	c.h.leave(c)
+}

@@ -1,0 +1,610 @@
+// Package hub is the local fan-out: which sockets of this process are in
+// which room, each socket's bounded send queue, and the per-room sequencer
+// that hands every socket a room's messages in seq order, without gaps,
+// recovering from the store what the broker failed to bring. It knows
+// nothing of WebSocket or HTTP.
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"parley/internal/broker"
+	"parley/internal/chat"
+)
+
+// History reads stored messages; the hub uses it to fill gaps.
+type History interface {
+	// LastSeq returns the room's latest seq, 0 for an empty or unknown room.
+	LastSeq(ctx context.Context, room string) (int64, error)
+	// After returns up to limit messages with seq > after, ascending, and
+	// whether more follow.
+	After(ctx context.Context, room string, after int64, limit int) ([]chat.Message, bool, error)
+}
+
+// Options configure a Hub.
+type Options struct {
+	Broker  broker.Broker
+	History History
+	Log     *slog.Logger
+	// Origin names this process in presence events.
+	Origin string
+	// QueueLimit is how many frames may wait for a slow socket before
+	// it is closed. Default 512.
+	QueueLimit int
+	// GapWait is how long an out-of-order message waits for the ones
+	// before it before the hub reads them from the store. Default 100ms.
+	GapWait time.Duration
+	// PresenceTTL is how long another process's presence report lasts
+	// without a refresh. Default 90s; refreshes go out every third of it.
+	PresenceTTL time.Duration
+}
+
+// Stats are the hub's counters, for metrics.
+type Stats struct {
+	Clients, Rooms                          int64
+	Delivered, Recovered, Duplicates, Drops uint64
+	RecoveryErrors                          uint64
+}
+
+// Hub is the fan-out of one process. Its methods are safe for concurrent use.
+type Hub struct {
+	opt Options
+	log *slog.Logger
+
+	mu    sync.RWMutex
+	rooms map[string]*room
+	subMu sync.Mutex // orders broker subscribe/unsubscribe calls
+
+	clients                                 atomic.Int64
+	delivered, recovered, duplicates, drops atomic.Uint64
+	recoveryErrors                          atomic.Uint64
+	onDeliver                               func(time.Duration)
+	stop                                    chan struct{}
+	stopOnce                                sync.Once
+	wg                                      sync.WaitGroup
+}
+
+// New returns a hub. Close stops its background work.
+func New(opt Options) *Hub {
+	if opt.QueueLimit <= 0 {
+		opt.QueueLimit = 512
+	}
+	if opt.GapWait <= 0 {
+		opt.GapWait = 100 * time.Millisecond
+	}
+	if opt.PresenceTTL <= 0 {
+		opt.PresenceTTL = 90 * time.Second
+	}
+	if opt.Log == nil {
+		opt.Log = slog.New(slog.DiscardHandler)
+	}
+	h := &Hub{opt: opt, log: opt.Log, rooms: make(map[string]*room), stop: make(chan struct{})}
+	h.wg.Add(1)
+	go h.refreshPresence()
+	return h
+}
+
+// OnDeliver sets a function told, for each message fanned out, how long
+// after its timestamp the fan-out happened. Call it before use.
+func (h *Hub) OnDeliver(f func(time.Duration)) { h.onDeliver = f }
+
+// Close stops the hub's background work and closes every client with
+// reason ReasonShutdown.
+func (h *Hub) Close() {
+	h.stopOnce.Do(func() { close(h.stop) })
+	h.mu.RLock()
+	var all []*Client
+	for _, r := range h.rooms {
+		r.mu.Lock()
+		for c := range r.members {
+			all = append(all, c)
+		}
+		r.mu.Unlock()
+	}
+	h.mu.RUnlock()
+	for _, c := range all {
+		c.Kick(ReasonShutdown)
+	}
+	h.wg.Wait()
+}
+
+// Stats returns the hub's counters.
+func (h *Hub) Stats() Stats {
+	h.mu.RLock()
+	n := int64(len(h.rooms))
+	h.mu.RUnlock()
+	return Stats{
+		Clients: h.clients.Load(), Rooms: n,
+		Delivered: h.delivered.Load(), Recovered: h.recovered.Load(),
+		Duplicates: h.duplicates.Load(), Drops: h.drops.Load(),
+		RecoveryErrors: h.recoveryErrors.Load(),
+	}
+}
+
+// Join adds a client for user to room, subscribing this process to the room
+// if it is the first. The client receives every message of the room
+// committed after Join returns. Leave it with Client.Leave.
+func (h *Hub) Join(ctx context.Context, roomName, user string, extensions bool) (*Client, error) {
+	c := newClient(h, user, extensions, h.opt.QueueLimit)
+	h.mu.Lock()
+	r := h.rooms[roomName]
+	created := r == nil
+	if created {
+		r = newRoom(h, roomName)
+		h.rooms[roomName] = r
+	}
+	c.room = r
+	r.mu.Lock()
+	r.members[c] = struct{}{}
+	r.mu.Unlock()
+	h.mu.Unlock()
+	h.clients.Add(1)
+
+	if created {
+		r.start(ctx)
+	}
+	select {
+	case <-r.ready:
+	case <-ctx.Done():
+		c.Leave()
+		return nil, ctx.Err()
+	}
+	if r.err != nil {
+		c.Leave()
+		return nil, r.err
+	}
+	r.presenceChanged()
+	return c, nil
+}
+
+// Publish sends a room event other than a message (typing) through the
+// broker to every process.
+func (h *Hub) Publish(ctx context.Context, ev broker.Event) error {
+	if ev.Origin == "" {
+		ev.Origin = h.opt.Origin
+	}
+	return h.opt.Broker.Publish(ctx, ev)
+}
+
+// Event receives the broker's events: the hub is the broker.Handler of
+// every room this process has sockets in.
+func (h *Hub) Event(ev broker.Event) {
+	r := h.room(ev.Room)
+	if r == nil {
+		return
+	}
+	switch ev.Kind {
+	case broker.KindMessage:
+		if ev.Message != nil {
+			r.onMessage(*ev.Message)
+		}
+	case broker.KindTyping:
+		r.onTyping(ev.User)
+	case broker.KindPresence:
+		r.onRemotePresence(ev.Origin, ev.Data)
+	}
+}
+
+// Missed is called by the broker when it may have lost events of room.
+func (h *Hub) Missed(room string) {
+	if r := h.room(room); r != nil {
+		r.recover()
+	}
+}
+
+func (h *Hub) room(name string) *room {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.rooms[name]
+}
+
+// leave removes c from its room and, when the room empties, unsubscribes.
+func (h *Hub) leave(c *Client) {
+	r := c.room
+	h.mu.Lock()
+	r.mu.Lock()
+	_, member := r.members[c]
+	delete(r.members, c)
+	empty := len(r.members) == 0
+	r.mu.Unlock()
+	if empty && h.rooms[r.name] == r {
+		delete(h.rooms, r.name)
+	}
+	h.mu.Unlock()
+	if !member {
+		return
+	}
+	h.clients.Add(-1)
+	if !empty {
+		r.presenceChanged()
+		return
+	}
+	r.stopTimers()
+	<-r.ready
+	if r.err != nil {
+		return
+	}
+	// Tell the other processes this one has nobody here any more.
+	_ = h.Publish(context.Background(), broker.Event{Room: r.name, Kind: broker.KindPresence, Data: []string{}})
+	h.subMu.Lock()
+	defer h.subMu.Unlock()
+	if h.room(r.name) == nil { // nobody re-entered meanwhile
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := h.opt.Broker.Unsubscribe(ctx, r.name); err != nil {
+			h.log.Warn("unsubscribe", "room", r.name, "err", err)
+		}
+	}
+}
+
+// refreshPresence re-announces this process's presence in every room
+// now and then, so that other processes' views of it do not expire.
+func (h *Hub) refreshPresence() {
+	defer h.wg.Done()
+	t := time.NewTicker(h.opt.PresenceTTL / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.stop:
+			return
+		case <-t.C:
+			h.mu.RLock()
+			rooms := make([]*room, 0, len(h.rooms))
+			for _, r := range h.rooms {
+				rooms = append(rooms, r)
+			}
+			h.mu.RUnlock()
+			for _, r := range rooms {
+				r.expireRemote()
+				r.announce()
+			}
+		}
+	}
+}
+
+// EncodeFrame encodes a server frame once, for any number of sockets.
+func EncodeFrame(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Every frame Parley sends is made of types that encode.
+		panic("hub: encode frame: " + err.Error())
+	}
+	return b
+}
+
+// MessageFrame encodes the new_message frame of m.
+func MessageFrame(m chat.Message) []byte {
+	return EncodeFrame(newMessageFrame{Command: "new_message", Message: m})
+}
+
+type newMessageFrame struct {
+	Command string       `json:"command"`
+	Message chat.Message `json:"message"`
+}
+
+type typingFrame struct {
+	Command string `json:"command"`
+	User    string `json:"user"`
+}
+
+type presenceFrame struct {
+	Command string   `json:"command"`
+	Users   []string `json:"users"`
+}
+
+// room is one room's local state: members and the sequencer.
+type room struct {
+	h    *Hub
+	name string
+
+	ready chan struct{} // closed when subscribed and the sequencer is set
+	err   error         // set before ready closes
+
+	mu         sync.Mutex
+	members    map[*Client]struct{}
+	next       int64                  // the next seq to fan out
+	pending    map[int64]chat.Message // arrived early, waiting for next
+	gapTimer   *time.Timer
+	recovering bool
+	again      bool                      // a recovery was asked for while one ran
+	remote     map[string]remotePresence // other processes' users, by origin
+	lastSent   []string                  // the presence list last sent
+	presenceT  *time.Timer               // a pending presence update
+}
+
+type remotePresence struct {
+	users []string
+	seen  time.Time
+}
+
+func newRoom(h *Hub, name string) *room {
+	return &room{h: h, name: name, ready: make(chan struct{}),
+		members: make(map[*Client]struct{}), pending: make(map[int64]chat.Message),
+		remote: make(map[string]remotePresence)}
+}
+
+// start subscribes to the room and sets the sequencer to the room's
+// latest seq. Events that arrive between the two wait in pending.
+func (r *room) start(ctx context.Context) {
+	defer close(r.ready)
+	r.h.subMu.Lock()
+	err := r.h.opt.Broker.Subscribe(ctx, r.name, r.h)
+	r.h.subMu.Unlock()
+	if err != nil {
+		r.err = err
+		return
+	}
+	last, err := r.h.opt.History.LastSeq(ctx, r.name)
+	if err != nil {
+		r.err = err
+		return
+	}
+	r.mu.Lock()
+	r.next = last + 1
+	for seq := range r.pending {
+		if seq <= last {
+			delete(r.pending, seq)
+		}
+	}
+	r.drainLocked()
+	r.mu.Unlock()
+}
+
+func (r *room) isReady() bool {
+	select {
+	case <-r.ready:
+		return r.err == nil
+	default:
+		return false
+	}
+}
+
+// onMessage puts m in order: fanned out now if it is the next, held if it
+// is early, dropped if it was already sent.
+func (r *room) onMessage(m chat.Message) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.isReady() {
+		r.pending[m.Seq] = m
+		return
+	}
+	r.acceptLocked(m)
+}
+
+func (r *room) acceptLocked(m chat.Message) {
+	switch {
+	case m.Seq < r.next:
+		r.h.duplicates.Add(1)
+	case m.Seq == r.next:
+		r.fanoutLocked(m)
+		r.next++
+		r.drainLocked()
+	default:
+		r.pending[m.Seq] = m
+		if r.gapTimer == nil {
+			r.gapTimer = time.AfterFunc(r.h.opt.GapWait, r.recover)
+		}
+	}
+}
+
+func (r *room) drainLocked() {
+	for {
+		m, ok := r.pending[r.next]
+		if !ok {
+			break
+		}
+		delete(r.pending, r.next)
+		r.fanoutLocked(m)
+		r.next++
+	}
+	if len(r.pending) == 0 && r.gapTimer != nil {
+		r.gapTimer.Stop()
+		r.gapTimer = nil
+	}
+}
+
+func (r *room) fanoutLocked(m chat.Message) {
+	frame := MessageFrame(m)
+	for c := range r.members {
+		c.enqueue(frame)
+	}
+	r.h.delivered.Add(uint64(len(r.members)))
+	if f := r.h.onDeliver; f != nil {
+		f(time.Since(m.Timestamp))
+	}
+}
+
+// recover reads from the store every message after the last one fanned
+// out, and fans them out in order. One recovery runs at a time per room.
+func (r *room) recover() {
+	r.mu.Lock()
+	if r.gapTimer != nil {
+		r.gapTimer.Stop()
+		r.gapTimer = nil
+	}
+	if r.recovering || !r.isReady() {
+		r.again = r.recovering
+		r.mu.Unlock()
+		return
+	}
+	r.recovering = true
+	r.mu.Unlock()
+	go r.runRecovery()
+}
+
+func (r *room) runRecovery() {
+	for {
+		r.mu.Lock()
+		after := r.next - 1
+		r.again = false
+		r.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		msgs, more, err := r.h.opt.History.After(ctx, r.name, after, chat.MaxFetchLimit)
+		cancel()
+		r.mu.Lock()
+		if err != nil {
+			r.h.recoveryErrors.Add(1)
+			r.h.log.Warn("recover messages", "room", r.name, "after", after, "err", err)
+			// Try again later; the messages are safe in the store.
+			r.recovering = false
+			if r.gapTimer == nil && len(r.members) > 0 {
+				r.gapTimer = time.AfterFunc(time.Second, r.recover)
+			}
+			r.mu.Unlock()
+			return
+		}
+		for _, m := range msgs {
+			if m.Seq == r.next {
+				r.h.recovered.Add(1)
+			}
+			r.acceptLocked(m)
+		}
+		if !more && !r.again {
+			r.recovering = false
+			r.mu.Unlock()
+			return
+		}
+		r.mu.Unlock()
+	}
+}
+
+func (r *room) stopTimers() {
+	r.mu.Lock()
+	if r.gapTimer != nil {
+		r.gapTimer.Stop()
+		r.gapTimer = nil
+	}
+	if r.presenceT != nil {
+		r.presenceT.Stop()
+		r.presenceT = nil
+	}
+	r.mu.Unlock()
+}
+
+// onTyping tells the room's extension sockets that user is typing, except
+// the user's own sockets.
+func (r *room) onTyping(user string) {
+	frame := EncodeFrame(typingFrame{Command: "typing", User: user})
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for c := range r.members {
+		if c.extensions && c.user != user {
+			c.enqueue(frame)
+		}
+	}
+}
+
+// localUsersLocked returns the users with a socket in the room here.
+func (r *room) localUsersLocked() []string {
+	var users []string
+	for c := range r.members {
+		users = append(users, c.user)
+	}
+	slices.Sort(users)
+	return slices.Compact(users)
+}
+
+// presenceChanged schedules an update of the users present: to the room's
+// extension sockets, and to the other processes. Updates are gathered for
+// presenceDelay, so that a crowd entering a big room costs a few updates,
+// not one per socket.
+func (r *room) presenceChanged() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.presenceT == nil {
+		r.presenceT = time.AfterFunc(presenceDelay, func() {
+			r.mu.Lock()
+			r.presenceT = nil
+			r.mu.Unlock()
+			r.sendPresence()
+			r.announce()
+		})
+	}
+}
+
+const presenceDelay = 150 * time.Millisecond
+
+func (r *room) announce() {
+	r.mu.Lock()
+	local := r.localUsersLocked()
+	r.mu.Unlock()
+	if local == nil {
+		local = []string{}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = r.h.Publish(ctx, broker.Event{Room: r.name, Kind: broker.KindPresence, Data: local})
+}
+
+func (r *room) onRemotePresence(origin string, users []string) {
+	if origin == r.h.opt.Origin {
+		return
+	}
+	r.mu.Lock()
+	_, known := r.remote[origin]
+	if len(users) == 0 {
+		delete(r.remote, origin)
+	} else {
+		r.remote[origin] = remotePresence{users: users, seen: time.Now()}
+	}
+	r.mu.Unlock()
+	r.sendPresence()
+	if !known && len(users) > 0 {
+		// A process new to this room: tell it who is here.
+		go r.announce()
+	}
+}
+
+func (r *room) expireRemote() {
+	r.mu.Lock()
+	changed := false
+	for o, p := range r.remote {
+		if time.Since(p.seen) > r.h.opt.PresenceTTL {
+			delete(r.remote, o)
+			changed = true
+		}
+	}
+	r.mu.Unlock()
+	if changed {
+		r.sendPresence()
+	}
+}
+
+func (r *room) sendPresence() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	users := r.localUsersLocked()
+	for _, p := range r.remote {
+		users = append(users, p.users...)
+	}
+	slices.Sort(users)
+	users = slices.Compact(users)
+	if users == nil {
+		users = []string{}
+	}
+	if slices.Equal(users, r.lastSent) && r.lastSent != nil {
+		// Still send to sockets that have not had a list yet.
+		frame := EncodeFrame(presenceFrame{Command: "presence", Users: users})
+		for c := range r.members {
+			if c.extensions && !c.hadPresence {
+				c.hadPresence = true
+				c.enqueue(frame)
+			}
+		}
+		return
+	}
+	r.lastSent = users
+	frame := EncodeFrame(presenceFrame{Command: "presence", Users: users})
+	for c := range r.members {
+		if c.extensions {
+			c.hadPresence = true
+			c.enqueue(frame)
+		}
+	}
+}

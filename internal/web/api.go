@@ -1,0 +1,261 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"parley/internal/auth"
+	"parley/internal/chat"
+)
+
+type apiErrorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeAPIError(w http.ResponseWriter, status int, code, msg string) {
+	var b apiErrorBody
+	b.Error.Code, b.Error.Message = code, msg
+	writeJSON(w, status, b)
+}
+
+// httpStatus is the HTTP status for an error of the chat vocabulary.
+func httpStatus(err error) int {
+	switch chat.ErrorCode(err) {
+	case chat.EInvalid, chat.ETooLong:
+		return http.StatusBadRequest
+	case chat.EUnauthorized:
+		return http.StatusUnauthorized
+	case chat.EForbidden:
+		return http.StatusForbidden
+	case chat.ENotFound:
+		return http.StatusNotFound
+	case chat.EConflict:
+		return http.StatusConflict
+	case chat.ERateLimited:
+		return http.StatusTooManyRequests
+	case chat.EUnavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// apiError answers err in the API's error shape, logging internal errors.
+func (s *Server) apiError(w http.ResponseWriter, r *http.Request, err error) {
+	status, code := httpStatus(err), chat.ErrorCode(err)
+	if status >= 500 {
+		s.log.Error("api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="parley"`)
+	}
+	s.metrics.httpErrors.WithLabelValues(code).Inc()
+	writeAPIError(w, status, code, chat.ErrorMessage(err))
+}
+
+// decodeJSON reads a request body of one JSON object into v.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	ct := r.Header.Get("Content-Type")
+	if ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return chat.Errorf(chat.EInvalid, "The body must be JSON (Content-Type: application/json).")
+	}
+	dec := json.NewDecoder(r.Body)
+	if err := dec.Decode(v); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return errBodyTooLarge
+		}
+		if errors.Is(err, io.EOF) {
+			return chat.Errorf(chat.EInvalid, "The body is empty; send a JSON object.")
+		}
+		return chat.Errorf(chat.EInvalid, "The body is not valid JSON: %s", jsonProblem(err))
+	}
+	if dec.More() {
+		return chat.Errorf(chat.EInvalid, "The body must hold one JSON object.")
+	}
+	return nil
+}
+
+var errBodyTooLarge = errors.New("body too large")
+
+// jsonProblem says what is wrong with a JSON document without echoing it.
+func jsonProblem(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return "field " + strconv.Quote(te.Field) + " must be a " + te.Type.String() + "."
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return "syntax error at byte " + strconv.FormatInt(se.Offset, 10) + "."
+	}
+	return "it could not be read."
+}
+
+type credentials struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+func (s *Server) readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	err := decodeJSON(w, r, v)
+	if err == errBodyTooLarge {
+		s.tooLarge(w, r)
+		return false
+	}
+	if err != nil {
+		s.apiError(w, r, err)
+		return false
+	}
+	return true
+}
+
+func (s *Server) handleAPISignup(w http.ResponseWriter, r *http.Request) {
+	var c credentials
+	if !s.readJSON(w, r, &c) {
+		return
+	}
+	u, err := s.signup(r.Context(), c.Username, c.Password)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]string{"username": u.Name})
+}
+
+func (s *Server) handleAPIToken(w http.ResponseWriter, r *http.Request) {
+	var c credentials
+	if !s.readJSON(w, r, &c) {
+		return
+	}
+	u, err := s.login(w, r, c.Username, c.Password)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	tok, err := s.newSecret(r.Context(), u, "token", tokenTTL)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]string{"token": tok})
+}
+
+func (s *Server) handleAPIRevokeToken(w http.ResponseWriter, r *http.Request, u chat.User) {
+	_, from, _ := s.authenticate(r)
+	if from != authBearer {
+		s.apiError(w, r, chat.Errorf(chat.EInvalid, "Only a bearer token can revoke itself; log out to end a session."))
+		return
+	}
+	_, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	if err := s.opt.Store.DeleteSession(r.Context(), auth.SecretHash(strings.TrimSpace(tok))); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+type roomsResponse struct {
+	Rooms []chat.Room `json:"rooms"`
+}
+
+func (s *Server) handleAPIRooms(w http.ResponseWriter, r *http.Request, u chat.User) {
+	rooms, err := s.opt.Store.Rooms(r.Context(), strings.TrimSpace(r.URL.Query().Get("q")), 100)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	if rooms == nil {
+		rooms = []chat.Room{}
+	}
+	writeJSON(w, http.StatusOK, roomsResponse{Rooms: rooms})
+}
+
+type messagesResponse struct {
+	Messages []chat.Message `json:"messages"`
+	HasMore  bool           `json:"has_more"`
+}
+
+func (s *Server) handleAPIMessages(w http.ResponseWriter, r *http.Request, u chat.User) {
+	room := r.PathValue("room")
+	if !chat.ValidRoomName(room) {
+		s.apiError(w, r, chat.Errorf(chat.ENotFound, "No such room: a room name is 1 to 64 letters, digits, _ or -."))
+		return
+	}
+	var f fetchRequest
+	q := r.URL.Query()
+	for _, p := range []struct {
+		name string
+		dst  **int64
+	}{{"before", &f.Before}, {"after", &f.After}} {
+		if !q.Has(p.name) {
+			continue
+		}
+		n, err := strconv.ParseInt(q.Get(p.name), 10, 64)
+		if err != nil {
+			s.apiError(w, r, chat.Errorf(chat.EInvalid, "%s must be a whole number.", p.name))
+			return
+		}
+		*p.dst = &n
+	}
+	if q.Has("limit") {
+		n, err := strconv.Atoi(q.Get("limit"))
+		if err != nil {
+			s.apiError(w, r, chat.Errorf(chat.EInvalid, "limit must be a whole number from 1 to %d.", chat.MaxFetchLimit))
+			return
+		}
+		f.Limit = &n
+	}
+	msgs, more, err := s.fetch(r.Context(), room, f)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, messagesResponse{Messages: msgs, HasMore: more})
+}
+
+type postMessageRequest struct {
+	Content  string `json:"content"`
+	ClientID string `json:"client_id"`
+}
+
+func (s *Server) handleAPIPostMessage(w http.ResponseWriter, r *http.Request, u chat.User) {
+	room := r.PathValue("room")
+	if !chat.ValidRoomName(room) {
+		s.apiError(w, r, chat.Errorf(chat.ENotFound, "No such room: a room name is 1 to 64 letters, digits, _ or -."))
+		return
+	}
+	var req postMessageRequest
+	if !s.readJSON(w, r, &req) {
+		return
+	}
+	m, created, wait, err := s.post(r.Context(), u, chat.NewMessage{Room: room, Content: req.Content, ClientID: req.ClientID})
+	if err != nil {
+		if wait > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(wait)))
+		}
+		s.apiError(w, r, err)
+		return
+	}
+	status := http.StatusCreated
+	if !created {
+		status = http.StatusOK // a retry of a stored message
+	}
+	writeJSON(w, status, m)
+}
+
+func (s *Server) handleAPINotFound(w http.ResponseWriter, r *http.Request) {
+	writeAPIError(w, http.StatusNotFound, chat.ENotFound, "No such API call: "+r.Method+" "+r.URL.Path)
+}

@@ -1,0 +1,89 @@
+package web
+
+import (
+	"context"
+	"time"
+
+	"parley/internal/broker"
+	"parley/internal/chat"
+	"parley/internal/store"
+)
+
+// fetchRequest is a history query, from a frame or the API.
+type fetchRequest struct {
+	Before *int64 `json:"before"`
+	After  *int64 `json:"after"`
+	Limit  *int   `json:"limit"`
+}
+
+// fetch answers a history query: the latest messages, or a page before or
+// after a seq, always oldest first.
+func (s *Server) fetch(ctx context.Context, room string, f fetchRequest) ([]chat.Message, bool, error) {
+	p := store.Page{Limit: s.opt.History}
+	if f.Limit != nil {
+		if *f.Limit < 1 || *f.Limit > chat.MaxFetchLimit {
+			return nil, false, chat.Errorf(chat.EInvalid, "limit must be from 1 to %d.", chat.MaxFetchLimit)
+		}
+		p.Limit = *f.Limit
+	}
+	switch {
+	case f.Before != nil && f.After != nil:
+		return nil, false, chat.Errorf(chat.EInvalid, "Ask for messages before a seq or after one, not both.")
+	case f.Before != nil:
+		if *f.Before < 1 {
+			return nil, false, chat.Errorf(chat.EInvalid, "before must be a seq of at least 1.")
+		}
+		p.Before = *f.Before
+	case f.After != nil:
+		if *f.After < 0 {
+			return nil, false, chat.Errorf(chat.EInvalid, "after must be a seq of at least 0.")
+		}
+		p.After = *f.After
+		p.FromStart = *f.After == 0
+	}
+	msgs, more, err := s.opt.Store.Messages(ctx, room, p)
+	if msgs == nil {
+		msgs = []chat.Message{}
+	}
+	return msgs, more, err
+}
+
+// post stores a message from u and, once it is committed, publishes it to
+// the room. A repeated client_id returns the stored message, not created.
+// Over the sending limit it returns a rate_limited error and how long to
+// wait, and stores nothing.
+func (s *Server) post(ctx context.Context, u chat.User, nm chat.NewMessage) (chat.Message, bool, time.Duration, error) {
+	nm.Author = u.Name
+	if err := chat.CheckNewMessage(&nm); err != nil {
+		return chat.Message{}, false, 0, err
+	}
+	if ok, wait := s.sends.allow(u.Name, s.opt.Now()); !ok {
+		return chat.Message{}, false, wait, chat.Errorf(chat.ERateLimited, "You are sending too fast; wait a moment.")
+	}
+	start := time.Now()
+	m, created, err := s.opt.Store.InsertMessage(ctx, nm)
+	if err != nil {
+		return chat.Message{}, false, 0, err
+	}
+	s.metrics.storeLatency.Observe(time.Since(start).Seconds())
+	if !created {
+		return m, false, 0, nil
+	}
+	s.metrics.messagesIn.Inc()
+	s.publish(m)
+	return m, true, 0, nil
+}
+
+// publish hands a committed message to the broker. If the broker fails,
+// this process's own sockets still get it at once; other processes
+// recover it from the store when the broker returns.
+func (s *Server) publish(m chat.Message) {
+	ev := broker.Event{Room: m.Room, Kind: broker.KindMessage, Message: &m}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := s.opt.Hub.Publish(ctx, ev); err != nil {
+		s.metrics.publishErrors.Inc()
+		s.log.Warn("publish failed; delivering locally", "room", m.Room, "seq", m.Seq, "err", err)
+		s.opt.Hub.Event(ev)
+	}
+}

@@ -1,0 +1,136 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are the server's Prometheus metrics, in a registry of its own.
+type metrics struct {
+	reg *prometheus.Registry
+
+	sockets          prometheus.Gauge
+	messagesIn       prometheus.Counter
+	framesIn         prometheus.Counter
+	framesOut        prometheus.Counter
+	publishErrors    prometheus.Counter
+	broadcastLatency prometheus.Histogram
+	storeLatency     prometheus.Histogram
+	wsErrors         *prometheus.CounterVec
+	httpErrors       *prometheus.CounterVec
+	upgradesRefused  *prometheus.CounterVec
+}
+
+func newMetrics(s *Server) *metrics {
+	reg := prometheus.NewRegistry()
+	f := func(c prometheus.Collector) { reg.MustRegister(c) }
+	m := &metrics{reg: reg}
+	m.sockets = prometheus.NewGauge(prometheus.GaugeOpts{Name: "parley_sockets",
+		Help: "Open WebSockets."})
+	m.messagesIn = prometheus.NewCounter(prometheus.CounterOpts{Name: "parley_messages_in_total",
+		Help: "Messages stored from this process's clients."})
+	m.framesIn = prometheus.NewCounter(prometheus.CounterOpts{Name: "parley_frames_in_total",
+		Help: "WebSocket frames received."})
+	m.framesOut = prometheus.NewCounter(prometheus.CounterOpts{Name: "parley_frames_out_total",
+		Help: "WebSocket frames written."})
+	m.publishErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "parley_publish_errors_total",
+		Help: "Stored messages the broker failed to publish (delivered locally, recovered elsewhere)."})
+	m.broadcastLatency = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "parley_broadcast_latency_seconds",
+		Help:    "From a message's commit timestamp to its fan-out to this process's sockets.",
+		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}})
+	m.storeLatency = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "parley_store_latency_seconds",
+		Help:    "Time to store a message, commit included.",
+		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1}})
+	m.wsErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "parley_ws_errors_total",
+		Help: "Error frames sent and sockets closed, by code."}, []string{"code"})
+	m.httpErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "parley_http_errors_total",
+		Help: "HTTP requests answered with an error, by code."}, []string{"code"})
+	m.upgradesRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "parley_ws_upgrades_refused_total",
+		Help: "WebSocket upgrades refused, by reason."}, []string{"reason"})
+	for _, c := range []prometheus.Collector{m.sockets, m.messagesIn, m.framesIn, m.framesOut, m.publishErrors,
+		m.broadcastLatency, m.storeLatency, m.wsErrors, m.httpErrors, m.upgradesRefused} {
+		f(c)
+	}
+
+	h := s.opt.Hub
+	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_rooms",
+		Help: "Rooms with a socket in this process."}, func() float64 { return float64(h.Stats().Rooms) }))
+	f(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_messages_out_total",
+		Help: "Messages fanned out to sockets (one per socket)."}, func() float64 { return float64(h.Stats().Delivered) }))
+	f(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_messages_recovered_total",
+		Help: "Messages the broker did not bring, read from the store instead."}, func() float64 { return float64(h.Stats().Recovered) }))
+	f(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_messages_duplicate_total",
+		Help: "Messages that arrived again and were not sent twice."}, func() float64 { return float64(h.Stats().Duplicates) }))
+	f(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_slow_sockets_closed_total",
+		Help: "Sockets closed because their queue overflowed."}, func() float64 { return float64(h.Stats().Drops) }))
+	f(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_recovery_errors_total",
+		Help: "Failed reads of missed messages from the store."}, func() float64 { return float64(h.Stats().RecoveryErrors) }))
+	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_ready",
+		Help: "1 when the database (and Redis, if set) answer."}, func() float64 {
+		if s.readiness(context.Background()) != nil {
+			return 0
+		}
+		return 1
+	}))
+	f(collectors.NewGoCollector())
+	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_build_info", Help: "The running version.",
+		ConstLabels: prometheus.Labels{"version": s.opt.Version}}, func() float64 { return 1 }))
+
+	h.OnDeliver(func(d time.Duration) { m.broadcastLatency.Observe(d.Seconds()) })
+	return m
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// readiness returns why the process cannot serve, or nil.
+func (s *Server) readiness(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := s.opt.Store.Ping(ctx); err != nil {
+		return &notReady{"database", err}
+	}
+	if s.opt.Broker != nil {
+		if err := s.opt.Broker.Ping(ctx); err != nil {
+			return &notReady{"redis", err}
+		}
+	}
+	return nil
+}
+
+type notReady struct {
+	part string
+	err  error
+}
+
+func (e *notReady) Error() string { return e.part + " not answering: " + e.err.Error() }
+
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	select {
+	case <-s.shutdown:
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("shutting down\n"))
+		return
+	default:
+	}
+	if err := s.readiness(r.Context()); err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(err.Error() + "\n"))
+		return
+	}
+	_, _ = w.Write([]byte("ok\n"))
+}

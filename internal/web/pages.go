@@ -1,0 +1,276 @@
+package web
+
+import (
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"parley/internal/chat"
+)
+
+func (s *Server) page(r *http.Request, title string) page {
+	return page{Title: title, User: s.pageUser(r), Version: s.opt.Version,
+		Form: form{Values: map[string]string{}, Errors: map[string]string{}}}
+}
+
+func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
+	p := s.page(r, "Parley")
+	if p.User == nil {
+		s.render.render(w, http.StatusOK, "landing", p)
+		return
+	}
+	p.Title = "Dashboard · Parley"
+	ctx := r.Context()
+	mine, err := s.opt.Store.UserRooms(ctx, p.User.ID, 50)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	for _, ur := range mine {
+		p.MyRooms = append(p.MyRooms, roomView{Name: ur.Name, Messages: ur.Messages,
+			LastActivity: ur.LastActivity, Unread: max(0, ur.Messages-ur.LastRead)})
+	}
+	recent, err := s.opt.Store.Rooms(ctx, "", 10)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	p.RecentRooms = roomViews(recent)
+	s.render.render(w, http.StatusOK, "dashboard", p)
+}
+
+func roomViews(rooms []chat.Room) []roomView {
+	out := make([]roomView, 0, len(rooms))
+	for _, rm := range rooms {
+		out = append(out, roomView{Name: rm.Name, Messages: rm.Messages, LastActivity: rm.LastActivity})
+	}
+	return out
+}
+
+func (s *Server) handleSignupForm(w http.ResponseWriter, r *http.Request) {
+	if s.pageUser(r) != nil {
+		http.Redirect(w, r, "/", http.StatusFound)
+		return
+	}
+	p := s.page(r, "Sign up · Parley")
+	p.Next = nextParam(r)
+	s.render.render(w, http.StatusOK, "signup", p)
+}
+
+func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	p := s.page(r, "Sign up · Parley")
+	p.Next = nextParam(r)
+	name := strings.TrimSpace(r.PostForm.Get("username"))
+	pw1, pw2 := r.PostForm.Get("password1"), r.PostForm.Get("password2")
+	p.Form.Values["username"] = name
+	status := http.StatusUnprocessableEntity
+	if err := chat.CheckUsername(name); err != nil {
+		p.Form.Errors["username"] = chat.ErrorMessage(err)
+	}
+	if err := chat.CheckPassword(pw1); err != nil {
+		p.Form.Errors["password1"] = chat.ErrorMessage(err)
+	} else if pw1 != pw2 {
+		p.Form.Errors["password2"] = "The two passwords do not match."
+	}
+	if len(p.Form.Errors) == 0 {
+		u, err := s.signup(r.Context(), name, pw1)
+		switch chat.ErrorCode(err) {
+		case "":
+			if err := s.startSession(w, r, u); err != nil {
+				s.serverError(w, r, err)
+				return
+			}
+			s.log.Info("signup", "user", u.Name)
+			http.Redirect(w, r, safeNext(p.Next), http.StatusSeeOther)
+			return
+		case chat.EConflict:
+			status = http.StatusConflict
+			p.Form.Errors["username"] = chat.ErrorMessage(err)
+		case chat.EInvalid:
+			p.Form.Error = chat.ErrorMessage(err)
+		default:
+			s.serverError(w, r, err)
+			return
+		}
+	}
+	s.render.render(w, status, "signup", p)
+}
+
+func (s *Server) handleLoginForm(w http.ResponseWriter, r *http.Request) {
+	p := s.page(r, "Log in · Parley")
+	p.Next = nextParam(r)
+	if p.User != nil {
+		http.Redirect(w, r, safeNext(p.Next), http.StatusFound)
+		return
+	}
+	s.render.render(w, http.StatusOK, "login", p)
+}
+
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	p := s.page(r, "Log in · Parley")
+	p.Next = nextParam(r)
+	name := strings.TrimSpace(r.PostForm.Get("username"))
+	p.Form.Values["username"] = name
+	u, err := s.login(w, r, name, r.PostForm.Get("password"))
+	if err != nil {
+		status := httpStatus(err)
+		if status >= 500 {
+			s.serverError(w, r, err)
+			return
+		}
+		p.Form.Error = chat.ErrorMessage(err)
+		if status == http.StatusUnauthorized {
+			status = http.StatusBadRequest // a form page, not an auth challenge
+		}
+		s.render.render(w, status, "login", p)
+		return
+	}
+	if err := s.startSession(w, r, u); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, safeNext(p.Next), http.StatusSeeOther)
+}
+
+// login checks credentials under the password-guessing throttle; a
+// throttled attempt is a rate_limited error and sets Retry-After.
+func (s *Server) login(w http.ResponseWriter, r *http.Request, name, password string) (chat.User, error) {
+	addr := clientAddr(r)
+	now := s.opt.Now()
+	if ok, wait := s.logins.check(name, addr, now); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(wait)))
+		s.metrics.httpErrors.WithLabelValues("login_throttled").Inc()
+		return chat.User{}, chat.Errorf(chat.ERateLimited, "Too many failed attempts. Try again in %d seconds.", retrySeconds(wait))
+	}
+	u, err := s.checkCredentials(r.Context(), name, password)
+	if chat.ErrorCode(err) == chat.EUnauthorized {
+		s.logins.fail(name, addr, now)
+	}
+	return u, err
+}
+
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
+	s.endSession(w, r)
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+func (s *Server) handleChats(w http.ResponseWriter, r *http.Request, u chat.User) {
+	p := s.page(r, "Rooms · Parley")
+	q := r.URL.Query()
+	if q.Has("room") {
+		name := strings.TrimSpace(q.Get("room"))
+		if chat.ValidRoomName(name) {
+			http.Redirect(w, r, "/chats/"+name+"/", http.StatusSeeOther)
+			return
+		}
+		p.Form.Values["room"] = name
+		p.Form.Errors["room"] = chat.ErrorMessage(chat.CheckRoomName(name))
+	}
+	p.Query = strings.TrimSpace(q.Get("q"))
+	rooms, err := s.opt.Store.Rooms(r.Context(), p.Query, 50)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	p.Results = roomViews(rooms)
+	status := http.StatusOK
+	if len(p.Form.Errors) > 0 {
+		status = http.StatusBadRequest
+	}
+	s.render.render(w, status, "chats", p)
+}
+
+func (s *Server) handleRoom(w http.ResponseWriter, r *http.Request, u chat.User) {
+	name := r.PathValue("room")
+	if !chat.ValidRoomName(name) {
+		s.errorPage(w, r, http.StatusNotFound, "That is not a valid room name: a room name is 1 to 64 letters, digits, _ or -.")
+		return
+	}
+	if err := s.opt.Store.TouchRoom(r.Context(), u.ID, name); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	p := s.page(r, name+" · Parley")
+	p.Room = name
+	p.History = s.opt.History
+	s.render.render(w, http.StatusOK, "room", p)
+}
+
+func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
+	if isAPI(r) {
+		s.handleAPINotFound(w, r)
+		return
+	}
+	s.errorPage(w, r, http.StatusNotFound, "There is no page at this address.")
+}
+
+func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	p := s.page(r, http.StatusText(status)+" · Parley")
+	p.Status, p.Message = status, msg
+	s.render.render(w, status, "error", p)
+}
+
+// serverError logs err once and shows a page that tells nothing of it.
+func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	s.metrics.httpErrors.WithLabelValues(chat.EInternal).Inc()
+	s.errorPage(w, r, http.StatusInternalServerError, chat.ErrorMessage(err))
+}
+
+// parseForm reads a posted form, answering 413 or 400 itself on failure.
+func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) bool {
+	if err := r.ParseForm(); err != nil {
+		if strings.Contains(err.Error(), "too large") {
+			s.tooLarge(w, r)
+		} else {
+			s.errorPage(w, r, http.StatusBadRequest, "The form could not be read.")
+		}
+		return false
+	}
+	return true
+}
+
+func (s *Server) staticHandler() http.Handler {
+	fsrv := http.FileServerFS(staticFS())
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("v") != "" {
+			w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+		} else {
+			w.Header().Set("Cache-Control", "no-cache")
+		}
+		fsrv.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) handleFavicon(w http.ResponseWriter, r *http.Request) {
+	http.Redirect(w, r, "/static/favicon.svg", http.StatusMovedPermanently)
+}
+
+// nextParam is the ?next= of a login or sign-up, from the query or the
+// form, kept only if it is a path on this site.
+func nextParam(r *http.Request) string {
+	n := r.FormValue("next")
+	if n == "" {
+		return ""
+	}
+	if safe := safeNext(n); safe != "/" {
+		return safe
+	}
+	return ""
+}
+
+// clientAddr is the request's remote address, without the port.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

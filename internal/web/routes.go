@@ -1,0 +1,44 @@
+package web
+
+import (
+	"net/http"
+)
+
+// routes is the route table: every URL Parley serves.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+
+	// Pages.
+	mux.HandleFunc("GET /{$}", s.handleHome)
+	mux.HandleFunc("GET /signup/", s.handleSignupForm)
+	mux.HandleFunc("POST /signup/", s.handleSignup)
+	mux.HandleFunc("GET /accounts/login/", s.handleLoginForm)
+	mux.HandleFunc("POST /accounts/login/", s.handleLogin)
+	mux.HandleFunc("POST /accounts/logout/", s.handleLogout)
+	mux.HandleFunc("GET /chats/{$}", s.requireLogin(s.handleChats))
+	mux.HandleFunc("GET /chats/{room}/{$}", s.requireLogin(s.handleRoom))
+	mux.Handle("GET /static/", http.StripPrefix("/static/", s.staticHandler()))
+	mux.HandleFunc("GET /favicon.ico", s.handleFavicon)
+
+	// JSON API.
+	mux.HandleFunc("POST /api/v1/signup", s.handleAPISignup)
+	mux.HandleFunc("POST /api/v1/tokens", s.handleAPIToken)
+	mux.HandleFunc("DELETE /api/v1/tokens/current", s.requireAPIUser(s.handleAPIRevokeToken))
+	mux.HandleFunc("GET /api/v1/rooms", s.requireAPIUser(s.handleAPIRooms))
+	mux.HandleFunc("GET /api/v1/rooms/{room}/messages", s.requireAPIUser(s.handleAPIMessages))
+	mux.HandleFunc("POST /api/v1/rooms/{room}/messages", s.requireAPIUser(s.handleAPIPostMessage))
+	mux.HandleFunc("/api/", s.handleAPINotFound)
+
+	// WebSocket.
+	mux.HandleFunc("GET /ws/chat/{room}/{$}", s.handleWebSocket)
+
+	// Operations.
+	mux.HandleFunc("GET /healthz", s.handleHealthz)
+	mux.HandleFunc("GET /readyz", s.handleReadyz)
+	mux.Handle("GET /metrics", s.metrics.handler())
+
+	// Anything else is a 404 page.
+	mux.HandleFunc("/", s.handleNotFound)
+
+	return s.secure(mux)
+}

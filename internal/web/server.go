@@ -1,0 +1,110 @@
+// Package web is Parley's surface: the route table, the pages, the JSON
+// API, sessions and tokens, cross-origin checks and the WebSocket endpoint.
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"parley/internal/auth"
+	"parley/internal/broker"
+	"parley/internal/hub"
+	"parley/internal/store"
+)
+
+// Options are what a Server is built from.
+type Options struct {
+	Store  *store.Store
+	Hub    *hub.Hub
+	Broker broker.Broker
+	Log    *slog.Logger
+	// Origins are extra trusted origins (scheme://host[:port]).
+	Origins []string
+	// History is how many messages fetch_messages returns by default.
+	History int
+	// SendRate and SendBurst limit each user's sending; SendRate 0 is
+	// no limit.
+	SendRate  float64
+	SendBurst int
+	// UserSockets caps one user's sockets (0: no cap); MaxSockets caps
+	// this process's (0: no cap).
+	UserSockets, MaxSockets int
+	// Password are the argon2id costs of new password hashes.
+	Password auth.Params
+	// Version is shown in /metrics and used to bust static caches.
+	Version string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server serves Parley over HTTP.
+type Server struct {
+	opt     Options
+	log     *slog.Logger
+	render  *renderer
+	metrics *metrics
+	sends   *limiter
+	logins  *loginThrottle
+	handler http.Handler
+
+	sockets     atomic.Int64
+	userSockets sync.Map // user name -> *atomic.Int64
+	conns       sync.WaitGroup
+	shutdown    chan struct{}
+	shutOnce    sync.Once
+	dummyOnce   sync.Once
+	dummy       string
+}
+
+// New returns a Server.
+func New(opt Options) (*Server, error) {
+	if opt.Log == nil {
+		opt.Log = slog.New(slog.DiscardHandler)
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.History <= 0 {
+		opt.History = 20
+	}
+	if opt.Password.Memory == 0 {
+		opt.Password = auth.DefaultParams
+	}
+	rd, err := newRenderer()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		opt:      opt,
+		log:      opt.Log,
+		render:   rd,
+		sends:    newLimiter(opt.SendRate, opt.SendBurst),
+		logins:   newLoginThrottle(),
+		shutdown: make(chan struct{}),
+	}
+	s.metrics = newMetrics(s)
+	s.handler = s.routes()
+	return s, nil
+}
+
+// ServeHTTP serves a request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Shutdown closes every WebSocket with 1001 after flushing what it was
+// sent, and waits for them, or for ctx.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutOnce.Do(func() { close(s.shutdown) })
+	s.opt.Hub.Close()
+	done := make(chan struct{})
+	go func() { s.conns.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,173 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"parley/internal/auth"
+	"parley/internal/chat"
+	"parley/internal/store"
+)
+
+const (
+	sessionCookie = "sessionid" // the original application's (Django's) name
+	sessionTTL    = 14 * 24 * time.Hour
+	tokenTTL      = 365 * 24 * time.Hour
+)
+
+// authFrom says how a request was authenticated.
+type authFrom int
+
+const (
+	authNone authFrom = iota
+	authCookie
+	authBearer
+)
+
+// authenticate returns the request's user, from the bearer token if the
+// request has an Authorization header, else from the session cookie.
+func (s *Server) authenticate(r *http.Request) (chat.User, authFrom, error) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, tok, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+			return chat.User{}, authNone, chat.Errorf(chat.EUnauthorized, "The Authorization header must be \"Bearer TOKEN\".")
+		}
+		u, err := s.opt.Store.SessionUser(r.Context(), auth.SecretHash(strings.TrimSpace(tok)), "token", s.opt.Now())
+		return u, authBearer, err
+	}
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || c.Value == "" {
+		return chat.User{}, authNone, chat.Errorf(chat.EUnauthorized, "Log in first.")
+	}
+	u, err := s.opt.Store.SessionUser(r.Context(), auth.SecretHash(c.Value), "session", s.opt.Now())
+	return u, authCookie, err
+}
+
+// pageUser returns the logged-in user of a page request, or nil.
+func (s *Server) pageUser(r *http.Request) *chat.User {
+	if _, err := r.Cookie(sessionCookie); err != nil {
+		return nil
+	}
+	u, from, err := s.authenticate(r)
+	if err != nil || from != authCookie {
+		return nil
+	}
+	return &u
+}
+
+type userHandler func(w http.ResponseWriter, r *http.Request, u chat.User)
+
+// requireLogin sends visitors to the login page, to come back after.
+func (s *Server) requireLogin(h userHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		u := s.pageUser(r)
+		if u == nil {
+			http.Redirect(w, r, "/accounts/login/?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusFound)
+			return
+		}
+		h(w, r, *u)
+	}
+}
+
+// requireAPIUser answers 401 to an API request without a valid session
+// cookie or bearer token.
+func (s *Server) requireAPIUser(h userHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		u, _, err := s.authenticate(r)
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		h(w, r, u)
+	}
+}
+
+// newSecret stores a new session or token for u and returns its secret.
+func (s *Server) newSecret(ctx context.Context, u chat.User, kind string, ttl time.Duration) (string, error) {
+	secret, err := auth.NewSecret()
+	if err != nil {
+		return "", err
+	}
+	now := s.opt.Now()
+	err = s.opt.Store.CreateSession(ctx, store.Session{
+		Hash: auth.SecretHash(secret), UserID: u.ID, Kind: kind, CreatedAt: now, ExpiresAt: now.Add(ttl),
+	})
+	return secret, err
+}
+
+// startSession logs u in: a new session id (never a reused one, so a
+// planted cookie is worth nothing), the old session ended.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u chat.User) error {
+	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
+		_ = s.opt.Store.DeleteSession(r.Context(), auth.SecretHash(c.Value))
+	}
+	secret, err := s.newSecret(r.Context(), u, "session", sessionTTL)
+	if err != nil {
+		return err
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: sessionCookie, Value: secret, Path: "/", MaxAge: int(sessionTTL / time.Second),
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil,
+	})
+	return nil
+}
+
+// endSession logs out: the session is deleted server-side and the cookie
+// cleared.
+func (s *Server) endSession(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
+		if err := s.opt.Store.DeleteSession(r.Context(), auth.SecretHash(c.Value)); err != nil {
+			s.log.Warn("delete session", "err", err)
+		}
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
+}
+
+// checkCredentials returns the user if password is right. Wrong name or
+// wrong password give the same error, after the same work.
+func (s *Server) checkCredentials(ctx context.Context, name, password string) (chat.User, error) {
+	wrong := chat.Errorf(chat.EUnauthorized, "Wrong username or password.")
+	u, hash, err := s.opt.Store.UserByName(ctx, name)
+	if chat.ErrorCode(err) == chat.ENotFound {
+		// Spend the time a real check takes, so timing tells nothing.
+		_, _ = auth.CheckPassword(password, s.dummyHash())
+		return chat.User{}, wrong
+	}
+	if err != nil {
+		return chat.User{}, err
+	}
+	ok, err := auth.CheckPassword(password, hash)
+	if err != nil {
+		return chat.User{}, err
+	}
+	if !ok {
+		return chat.User{}, wrong
+	}
+	return u, nil
+}
+
+func (s *Server) dummyHash() string {
+	s.dummyOnce.Do(func() {
+		s.dummy, _ = auth.HashPassword("not a password of anybody", s.opt.Password)
+	})
+	return s.dummy
+}
+
+// signup validates and creates an account.
+func (s *Server) signup(ctx context.Context, name, password string) (chat.User, error) {
+	if err := chat.CheckUsername(name); err != nil {
+		return chat.User{}, err
+	}
+	if err := chat.CheckPassword(password); err != nil {
+		return chat.User{}, err
+	}
+	hash, err := auth.HashPassword(password, s.opt.Password)
+	if err != nil {
+		return chat.User{}, err
+	}
+	return s.opt.Store.CreateUser(ctx, name, hash, false)
+}

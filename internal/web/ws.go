@@ -1,0 +1,349 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"parley/internal/broker"
+	"parley/internal/chat"
+	"parley/internal/hub"
+)
+
+// WebSocket settings.
+const (
+	// Subprotocol is offered by clients that take extension frames.
+	Subprotocol = "parley.v1"
+	// maxFrameBytes is the read limit; a larger frame closes with 1009.
+	maxFrameBytes = 64 << 10
+	writeTimeout  = 10 * time.Second
+	pingInterval  = 30 * time.Second
+	pingTimeout   = 20 * time.Second
+	// floodStrikes is how many refused sends in a row close a socket
+	// with 1008: the warnings were not heeded.
+	floodStrikes = 30
+	typingEvery  = time.Second
+)
+
+func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
+	room := r.PathValue("room")
+	if !chat.ValidRoomName(room) {
+		s.refuseUpgrade(w, http.StatusNotFound, "not_found", "No such room.")
+		return
+	}
+	u, from, err := s.authenticate(r)
+	if err != nil {
+		if httpStatus(err) >= 500 {
+			s.log.Error("websocket auth", "err", err)
+			s.refuseUpgrade(w, http.StatusServiceUnavailable, "unavailable", "Try again shortly.")
+			return
+		}
+		s.refuseUpgrade(w, http.StatusUnauthorized, "unauthorized", "Log in first: a session cookie or a bearer token is needed.")
+		return
+	}
+	if from == authCookie && !s.sameOrigin(r) {
+		s.refuseUpgrade(w, http.StatusForbidden, "forbidden", "WebSocket from a foreign origin refused.")
+		return
+	}
+	select {
+	case <-s.shutdown:
+		s.refuseUpgrade(w, http.StatusServiceUnavailable, "unavailable", "The server is shutting down.")
+		return
+	default:
+	}
+	release, status := s.takeSocket(u.Name)
+	if status != 0 {
+		s.refuseUpgrade(w, status, "too_many_sockets", "Too many open sockets; close some and try again.")
+		return
+	}
+	defer release()
+	if err := s.opt.Store.TouchRoom(r.Context(), u.ID, room); err != nil {
+		s.log.Error("websocket enter room", "room", room, "err", err)
+		s.refuseUpgrade(w, http.StatusServiceUnavailable, "unavailable", "The database is not answering; try again shortly.")
+		return
+	}
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		Subprotocols: []string{Subprotocol},
+		// The origin was checked above, by rules the library does not know
+		// (bearer-token clients may come from anywhere).
+		InsecureSkipVerify: true,
+		CompressionMode:    websocket.CompressionDisabled,
+	})
+	if err != nil {
+		return // Accept has answered the client.
+	}
+	conn.SetReadLimit(maxFrameBytes)
+	s.conns.Add(1)
+	defer s.conns.Done()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c, err := s.opt.Hub.Join(ctx, room, u.Name, conn.Subprotocol() == Subprotocol)
+	if err != nil {
+		s.log.Error("websocket join", "room", room, "err", err)
+		conn.Close(websocket.StatusTryAgainLater, "the room is not available now")
+		return
+	}
+	defer c.Leave()
+	s.metrics.sockets.Inc()
+	defer s.metrics.sockets.Dec()
+
+	sc := &socket{s: s, conn: conn, c: c, user: u, room: room}
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		sc.writeLoop(ctx)
+	}()
+	sc.readLoop(ctx)
+	cancel()
+	<-writerDone
+}
+
+// refuseUpgrade answers a WebSocket upgrade that is refused.
+func (s *Server) refuseUpgrade(w http.ResponseWriter, status int, code, msg string) {
+	s.metrics.upgradesRefused.WithLabelValues(code).Inc()
+	writeAPIError(w, status, code, msg)
+}
+
+// takeSocket counts a socket against the caps, or returns the status that
+// refuses it: 503 when the process is full, 429 when the user is.
+func (s *Server) takeSocket(user string) (release func(), status int) {
+	if n := s.sockets.Add(1); s.opt.MaxSockets > 0 && n > int64(s.opt.MaxSockets) {
+		s.sockets.Add(-1)
+		return nil, http.StatusServiceUnavailable
+	}
+	v, _ := s.userSockets.LoadOrStore(user, new(atomic.Int64))
+	per := v.(*atomic.Int64)
+	if n := per.Add(1); s.opt.UserSockets > 0 && n > int64(s.opt.UserSockets) {
+		per.Add(-1)
+		s.sockets.Add(-1)
+		return nil, http.StatusTooManyRequests
+	}
+	return func() {
+		if per.Add(-1) == 0 {
+			s.userSockets.CompareAndDelete(user, per)
+		}
+		s.sockets.Add(-1)
+	}, 0
+}
+
+// socket is one WebSocket connection: a reader (the handler's goroutine)
+// and a writer draining the hub client's queue.
+type socket struct {
+	s    *Server
+	conn *websocket.Conn
+	c    *hub.Client
+	user chat.User
+	room string
+
+	strikes    int
+	lastTyping time.Time
+}
+
+// inFrame is any frame a client sends.
+type inFrame struct {
+	Command  string  `json:"command"`
+	Message  *string `json:"message"`
+	ClientID string  `json:"client_id"`
+	Seq      int64   `json:"seq"`
+	fetchRequest
+}
+
+type messagesFrame struct {
+	Command  string         `json:"command"`
+	Before   *int64         `json:"before,omitempty"`
+	After    *int64         `json:"after,omitempty"`
+	Messages []chat.Message `json:"messages"`
+	HasMore  bool           `json:"has_more"`
+}
+
+type errorFrame struct {
+	Command  string `json:"command"`
+	Code     string `json:"code"`
+	Message  string `json:"message"`
+	ClientID string `json:"client_id,omitempty"`
+}
+
+func (sc *socket) readLoop(ctx context.Context) {
+	for {
+		typ, data, err := sc.conn.Read(ctx)
+		if err != nil {
+			return // closed, by either side; 1009 is sent by the library
+		}
+		sc.s.metrics.framesIn.Inc()
+		if typ != websocket.MessageText {
+			sc.sendError("bad_request", "Frames are JSON text.", "")
+			continue
+		}
+		if !sc.handle(ctx, data) {
+			return
+		}
+	}
+}
+
+// handle acts on one frame. It returns false when the socket must close.
+func (sc *socket) handle(ctx context.Context, data []byte) bool {
+	var f inFrame
+	if err := json.Unmarshal(data, &f); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			sc.sendError("bad_request", "Bad field: "+jsonProblem(err), f.ClientID)
+		} else {
+			sc.sendError("bad_request", "The frame is not a JSON object.", "")
+		}
+		return true
+	}
+	switch f.Command {
+	case "fetch_messages":
+		sc.fetch(ctx, f)
+	case "new_message":
+		return sc.newMessage(ctx, f)
+	case "typing":
+		if !sc.c.Extensions() {
+			sc.sendError("bad_request", "Unknown command \"typing\" (extensions need the parley.v1 subprotocol).", "")
+			break
+		}
+		if now := time.Now(); now.Sub(sc.lastTyping) >= typingEvery {
+			sc.lastTyping = now
+			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			_ = sc.s.opt.Hub.Publish(pctx, broker.Event{Room: sc.room, Kind: broker.KindTyping, User: sc.user.Name})
+			cancel()
+		}
+	case "read":
+		if !sc.c.Extensions() {
+			sc.sendError("bad_request", "Unknown command \"read\" (extensions need the parley.v1 subprotocol).", "")
+			break
+		}
+		if f.Seq < 0 {
+			sc.sendError("bad_request", "seq must be at least 0.", "")
+			break
+		}
+		if err := sc.s.opt.Store.MarkRead(ctx, sc.user.ID, sc.room, f.Seq); err != nil {
+			sc.s.log.Warn("mark read", "room", sc.room, "err", err)
+		}
+	case "":
+		sc.sendError("bad_request", "The frame has no command.", f.ClientID)
+	default:
+		sc.sendError("bad_request", "Unknown command.", f.ClientID)
+	}
+	return true
+}
+
+func (sc *socket) fetch(ctx context.Context, f inFrame) {
+	msgs, more, err := sc.s.fetch(ctx, sc.room, f.fetchRequest)
+	if err != nil {
+		sc.sendErr(err, "")
+		return
+	}
+	sc.c.Send(hub.EncodeFrame(messagesFrame{Command: "messages", Before: f.Before, After: f.After,
+		Messages: msgs, HasMore: more}))
+}
+
+func (sc *socket) newMessage(ctx context.Context, f inFrame) bool {
+	if f.Message == nil {
+		sc.sendError("bad_request", "new_message needs a \"message\" string.", f.ClientID)
+		return true
+	}
+	// The author is the authenticated user; a "from" field is ignored.
+	m, created, _, err := sc.s.post(ctx, sc.user, chat.NewMessage{Room: sc.room, Content: *f.Message, ClientID: f.ClientID})
+	if err != nil {
+		sc.sendErr(err, f.ClientID)
+		if chat.ErrorCode(err) == chat.ERateLimited {
+			sc.strikes++
+			if sc.strikes >= floodStrikes {
+				sc.s.metrics.wsErrors.WithLabelValues("flood_closed").Inc()
+				sc.conn.Close(websocket.StatusPolicyViolation, "sending too fast")
+				return false
+			}
+		}
+		return true
+	}
+	sc.strikes = 0
+	if !created {
+		// A retry: the sender gets the stored message back.
+		sc.c.Send(hub.MessageFrame(m))
+	}
+	return true
+}
+
+// sendErr sends err as an error frame, in the protocol's codes.
+func (sc *socket) sendErr(err error, clientID string) {
+	code := chat.ErrorCode(err)
+	switch code {
+	case chat.EInvalid, chat.EConflict:
+		code = "bad_request"
+	case chat.ETooLong, chat.ERateLimited, chat.ENotFound:
+	default:
+		sc.s.log.Error("websocket command failed", "room", sc.room, "user", sc.user.Name, "err", err)
+		code = "internal"
+	}
+	sc.sendError(code, chat.ErrorMessage(err), clientID)
+}
+
+func (sc *socket) sendError(code, msg, clientID string) {
+	sc.s.metrics.wsErrors.WithLabelValues(code).Inc()
+	sc.c.Send(hub.EncodeFrame(errorFrame{Command: "error", Code: code, Message: msg, ClientID: clientID}))
+}
+
+// writeLoop writes the client's queued frames until the socket ends. A
+// kicked client is closed: at shutdown with 1001 after its queue is
+// flushed, when too slow at once (it recovers with after).
+func (sc *socket) writeLoop(ctx context.Context) {
+	ping := time.NewTicker(pingInterval)
+	defer ping.Stop()
+	var batch [][]byte
+	for {
+		select {
+		case <-sc.c.Wake():
+			batch = sc.c.Take(batch)
+			if !sc.write(ctx, batch) {
+				return
+			}
+		case <-sc.c.Done():
+			switch sc.c.Reason() {
+			case hub.ReasonShutdown:
+				batch = sc.c.Take(batch)
+				sc.write(ctx, batch)
+				sc.conn.Close(websocket.StatusGoingAway, "server shutting down")
+			case hub.ReasonSlow:
+				sc.s.metrics.wsErrors.WithLabelValues("slow_closed").Inc()
+				sc.conn.CloseNow()
+			default:
+				sc.conn.CloseNow()
+			}
+			return
+		case <-ping.C:
+			go func() {
+				pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+				defer cancel()
+				if err := sc.conn.Ping(pctx); err != nil && ctx.Err() == nil {
+					sc.conn.CloseNow()
+				}
+			}()
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (sc *socket) write(ctx context.Context, frames [][]byte) bool {
+	if len(frames) == 0 {
+		return true
+	}
+	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
+	for i, f := range frames {
+		if err := sc.conn.Write(wctx, websocket.MessageText, f); err != nil {
+			sc.conn.CloseNow()
+			return false
+		}
+		frames[i] = nil
+	}
+	sc.s.metrics.framesOut.Add(float64(len(frames)))
+	return true
+}
