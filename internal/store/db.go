@@ -1,0 +1,333 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// The store's logic is written once against the small interfaces below;
+// sqlHandle adapts database/sql (SQLite) and pgHandle adapts pgx
+// (PostgreSQL). SQL is written with ? placeholders; pgHandle rewrites them
+// to $1, $2, ... for PostgreSQL.
+
+type querier interface {
+	exec(ctx context.Context, query string, args ...any) (rowsAffected int64, err error)
+	queryRow(ctx context.Context, query string, args ...any) row
+	query(ctx context.Context, query string, args ...any) (rows, error)
+}
+
+type handle interface {
+	querier
+	begin(ctx context.Context) (txn, error)
+}
+
+type txn interface {
+	querier
+	commit(ctx context.Context) error
+	rollback(ctx context.Context) error
+}
+
+type row interface {
+	Scan(dest ...any) error
+}
+
+type rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close()
+}
+
+// sqlHandle runs statements on a database/sql pool, each prepared once per
+// connection and kept: preparing costs more than running for the short
+// statements of the hot path.
+type sqlHandle struct {
+	db    *sql.DB
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt
+}
+
+func newSQLHandle(db *sql.DB) *sqlHandle {
+	return &sqlHandle{db: db, stmts: make(map[string]*sql.Stmt)}
+}
+
+func (h *sqlHandle) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	h.mu.Lock()
+	st, ok := h.stmts[query]
+	h.mu.Unlock()
+	if ok {
+		return st, nil
+	}
+	// Not under mu: preparing may wait for a connection that a transaction
+	// holds, and that transaction needs mu to find its statements.
+	st, err := h.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if prev, ok := h.stmts[query]; ok {
+		st.Close()
+		return prev, nil
+	}
+	if h.stmts == nil { // closed meanwhile
+		st.Close()
+		return nil, errClosed
+	}
+	h.stmts[query] = st
+	return st, nil
+}
+
+func (h *sqlHandle) close() error {
+	h.mu.Lock()
+	for _, st := range h.stmts {
+		st.Close()
+	}
+	h.stmts = nil
+	h.mu.Unlock()
+	return h.db.Close()
+}
+
+func (h *sqlHandle) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	if len(args) == 0 {
+		// A script (a migration) or a one-off statement: not worth keeping.
+		res, err := h.db.ExecContext(ctx, query)
+		if err != nil {
+			return 0, err
+		}
+		return res.RowsAffected()
+	}
+	st, err := h.stmt(ctx, query)
+	if err != nil {
+		return 0, err
+	}
+	res, err := st.ExecContext(ctx, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (h *sqlHandle) queryRow(ctx context.Context, query string, args ...any) row {
+	st, err := h.stmt(ctx, query)
+	if err != nil {
+		return errRow{err}
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+func (h *sqlHandle) query(ctx context.Context, query string, args ...any) (rows, error) {
+	st, err := h.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	return sqlRows{rs}, nil
+}
+
+func (h *sqlHandle) begin(ctx context.Context) (txn, error) {
+	tx, err := h.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &sqlTxn{h: h, tx: tx}, nil
+}
+
+type sqlTxn struct {
+	h  *sqlHandle
+	tx *sql.Tx
+	// missed are statements not yet prepared on the pool, to be prepared
+	// once the transaction has given its connection back: preparing on the
+	// pool now would wait for a free connection, and SQLite's writer pool
+	// has only the one this transaction holds.
+	missed []string
+}
+
+func (t *sqlTxn) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	t.h.mu.Lock()
+	st, ok := t.h.stmts[query]
+	t.h.mu.Unlock()
+	if ok {
+		// StmtContext reuses the statement already prepared on the
+		// transaction's connection.
+		return t.tx.StmtContext(ctx, st), nil
+	}
+	t.missed = append(t.missed, query)
+	return t.tx.PrepareContext(ctx, query)
+}
+
+// end prepares the statements the transaction missed.
+func (t *sqlTxn) end() {
+	for _, q := range t.missed {
+		t.h.stmt(context.Background(), q) // an error here shows again at the next use
+	}
+	t.missed = nil
+}
+
+func (t *sqlTxn) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	if len(args) == 0 {
+		res, err := t.tx.ExecContext(ctx, query)
+		if err != nil {
+			return 0, err
+		}
+		return res.RowsAffected()
+	}
+	st, err := t.stmt(ctx, query)
+	if err != nil {
+		return 0, err
+	}
+	res, err := st.ExecContext(ctx, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (t *sqlTxn) queryRow(ctx context.Context, query string, args ...any) row {
+	st, err := t.stmt(ctx, query)
+	if err != nil {
+		return errRow{err}
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+func (t *sqlTxn) query(ctx context.Context, query string, args ...any) (rows, error) {
+	st, err := t.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	return sqlRows{rs}, nil
+}
+
+func (t *sqlTxn) commit(context.Context) error {
+	err := t.tx.Commit()
+	t.end()
+	return err
+}
+
+func (t *sqlTxn) rollback(context.Context) error {
+	err := t.tx.Rollback()
+	t.end()
+	return err
+}
+
+type sqlRows struct{ *sql.Rows }
+
+func (r sqlRows) Close() { r.Rows.Close() }
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+// pgx is what a pgxpool.Pool, a *pgxpool.Conn and a pgx.Tx have in common.
+type pgxQuerier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+var (
+	_ pgxQuerier = (*pgxpool.Pool)(nil)
+	_ pgxQuerier = (*pgxpool.Conn)(nil)
+	_ pgxQuerier = (pgx.Tx)(nil)
+)
+
+type pgHandle struct {
+	q pgxQuerier
+}
+
+func (h pgHandle) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	tag, err := h.q.Exec(ctx, rebind(query), args...)
+	return tag.RowsAffected(), err
+}
+
+func (h pgHandle) queryRow(ctx context.Context, query string, args ...any) row {
+	return h.q.QueryRow(ctx, rebind(query), args...)
+}
+
+func (h pgHandle) query(ctx context.Context, query string, args ...any) (rows, error) {
+	return h.q.Query(ctx, rebind(query), args...)
+}
+
+func (h pgHandle) begin(ctx context.Context) (txn, error) {
+	tx, err := h.q.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return pgTxn{pgHandle{tx}, tx}, nil
+}
+
+type pgTxn struct {
+	pgHandle
+	tx pgx.Tx
+}
+
+func (t pgTxn) commit(ctx context.Context) error { return t.tx.Commit(ctx) }
+
+// rollback uses a fresh context: a transaction must be ended even when the
+// caller's context is already done.
+func (t pgTxn) rollback(context.Context) error { return t.tx.Rollback(context.Background()) }
+
+// rebind rewrites the ? placeholders of query to PostgreSQL's $1, $2, ...
+// The store's SQL has no ? inside string literals, so a plain scan is
+// enough.
+func rebind(query string) string {
+	if !strings.Contains(query, "?") {
+		return query
+	}
+	var b strings.Builder
+	b.Grow(len(query) + 8)
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	return b.String()
+}
+
+// Constraint violations, as both engines report them.
+
+func isUniqueViolation(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
+}
+
+func isForeignKeyViolation(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+	}
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23503"
+}
+
+func isNoRows(err error) bool {
+	return errors.Is(err, sql.ErrNoRows) || errors.Is(err, pgx.ErrNoRows)
+}

@@ -1,0 +1,192 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"parley/internal/chat"
+)
+
+// UserRoom is a room a user entered or posted in, with how far they have
+// read: the user has Room.Messages - LastRead unread messages.
+type UserRoom struct {
+	chat.Room
+	LastRead int64
+}
+
+// EnsureRoom returns the room called name, creating it, empty, if it does
+// not exist. An invalid name is a *chat.Error with code chat.EInvalid.
+func (s *Store) EnsureRoom(ctx context.Context, name string) (chat.Room, error) {
+	if err := chat.CheckRoomName(name); err != nil {
+		return chat.Room{}, err
+	}
+	if err := s.ensureRoom(ctx, s.write, name); err != nil {
+		return chat.Room{}, fmt.Errorf("store: ensure room: %w", err)
+	}
+	return s.room(ctx, s.write, name)
+}
+
+func (s *Store) ensureRoom(ctx context.Context, q querier, name string) error {
+	t := s.ts(now())
+	_, err := q.exec(ctx,
+		"INSERT INTO rooms (name, last_seq, created_at, last_activity) VALUES (?, 0, ?, ?) ON CONFLICT (name) DO NOTHING",
+		name, t, t)
+	return err
+}
+
+// Room returns the room called name, or a *chat.Error with code
+// chat.ENotFound if there is none. Room.Messages is the room's latest seq.
+func (s *Store) Room(ctx context.Context, name string) (chat.Room, error) {
+	if !chat.ValidRoomName(name) {
+		return chat.Room{}, chat.Errorf(chat.ENotFound, "No such room.")
+	}
+	return s.room(ctx, s.read, name)
+}
+
+func (s *Store) room(ctx context.Context, q querier, name string) (chat.Room, error) {
+	r := chat.Room{Name: name}
+	err := q.queryRow(ctx, "SELECT last_seq, last_activity FROM rooms WHERE name = ?", name).
+		Scan(&r.Messages, timeCol{&r.LastActivity})
+	if isNoRows(err) {
+		return chat.Room{}, chat.Errorf(chat.ENotFound, "No such room.")
+	}
+	if err != nil {
+		return chat.Room{}, fmt.Errorf("store: room: %w", err)
+	}
+	return r, nil
+}
+
+// Limits of the room lists.
+const (
+	defaultRoomLimit = 50
+	maxRoomLimit     = 1000
+)
+
+func clampRoomLimit(limit int) int {
+	if limit <= 0 {
+		return defaultRoomLimit
+	}
+	return min(limit, maxRoomLimit)
+}
+
+// Rooms returns up to limit rooms whose name contains query, ignoring case
+// (% and _ in query are plain characters), the most recently active first,
+// then by name. An empty query matches every room. limit ≤ 0 means 50; at
+// most 1000 rooms are returned.
+func (s *Store) Rooms(ctx context.Context, query string, limit int) ([]chat.Room, error) {
+	pattern := "%" + escapeLike(strings.ToLower(query)) + "%"
+	rs, err := s.read.query(ctx, `
+		SELECT name, last_seq, last_activity FROM rooms
+		WHERE lower(name) LIKE ? ESCAPE '\'
+		ORDER BY last_activity DESC, name
+		LIMIT ?`, pattern, clampRoomLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("store: rooms: %w", err)
+	}
+	defer rs.Close()
+	rooms := []chat.Room{}
+	for rs.Next() {
+		var r chat.Room
+		if err := rs.Scan(&r.Name, &r.Messages, timeCol{&r.LastActivity}); err != nil {
+			return nil, fmt.Errorf("store: rooms: %w", err)
+		}
+		rooms = append(rooms, r)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("store: rooms: %w", err)
+	}
+	return rooms, nil
+}
+
+// escapeLike makes s match itself in a LIKE pattern with ESCAPE '\'.
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// TouchRoom records that the user entered the room, creating the room and
+// the user's membership if absent. It keeps what the user has read.
+func (s *Store) TouchRoom(ctx context.Context, userID int64, room string) error {
+	if err := chat.CheckRoomName(room); err != nil {
+		return err
+	}
+	err := s.inTx(ctx, func(tx txn) error {
+		if err := s.ensureRoom(ctx, tx, room); err != nil {
+			return err
+		}
+		_, err := tx.exec(ctx, `
+			INSERT INTO room_members (user_id, room, last_read, entered_at) VALUES (?, ?, 0, ?)
+			ON CONFLICT (user_id, room) DO UPDATE SET entered_at = excluded.entered_at`,
+			userID, room, s.ts(now()))
+		return err
+	})
+	if isForeignKeyViolation(err) {
+		return chat.Errorf(chat.ENotFound, "No such user.")
+	}
+	if err != nil {
+		return fmt.Errorf("store: touch room: %w", err)
+	}
+	return nil
+}
+
+// MarkRead records that the user has read the room up to seq: the read
+// marker moves forward to seq, never past the room's latest message and
+// never back. It creates the membership if absent. A room that does not
+// exist is a *chat.Error with code chat.ENotFound.
+func (s *Store) MarkRead(ctx context.Context, userID int64, room string, seq int64) error {
+	if !chat.ValidRoomName(room) {
+		return chat.Errorf(chat.ENotFound, "No such room.")
+	}
+	n, err := s.write.exec(ctx, s.sql.markRead, userID, max(seq, 0), s.ts(now()), room)
+	if isForeignKeyViolation(err) {
+		return chat.Errorf(chat.ENotFound, "No such user.")
+	}
+	if err != nil {
+		return fmt.Errorf("store: mark read: %w", err)
+	}
+	if n == 0 {
+		return chat.Errorf(chat.ENotFound, "No such room.")
+	}
+	return nil
+}
+
+// UserRooms returns up to limit rooms the user entered or posted in, the
+// most recently active first, then by name, each with the user's read
+// marker. limit ≤ 0 means 50; at most 1000 rooms are returned.
+func (s *Store) UserRooms(ctx context.Context, userID int64, limit int) ([]UserRoom, error) {
+	rs, err := s.read.query(ctx, `
+		SELECT r.name, r.last_seq, r.last_activity, m.last_read
+		FROM room_members m JOIN rooms r ON r.name = m.room
+		WHERE m.user_id = ?
+		ORDER BY r.last_activity DESC, r.name
+		LIMIT ?`, userID, clampRoomLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("store: user rooms: %w", err)
+	}
+	defer rs.Close()
+	rooms := []UserRoom{}
+	for rs.Next() {
+		var r UserRoom
+		if err := rs.Scan(&r.Name, &r.Messages, timeCol{&r.LastActivity}, &r.LastRead); err != nil {
+			return nil, fmt.Errorf("store: user rooms: %w", err)
+		}
+		rooms = append(rooms, r)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("store: user rooms: %w", err)
+	}
+	return rooms, nil
+}
+
+// inTx runs f in a write transaction, committing if it returns nil.
+func (s *Store) inTx(ctx context.Context, f func(tx txn) error) error {
+	tx, err := s.write.begin(ctx)
+	if err != nil {
+		return err
+	}
+	if err := f(tx); err != nil {
+		tx.rollback(ctx)
+		return err
+	}
+	return tx.commit(ctx)
+}

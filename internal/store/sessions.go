@@ -1,0 +1,91 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"parley/internal/chat"
+)
+
+// Kinds of Session.
+const (
+	KindSession = "session" // a browser session, carried by a cookie
+	KindToken   = "token"   // an API bearer token
+)
+
+// Session is a browser session or an API token. Only a hash of its secret is
+// stored: the caller hashes the secret it hands out and looks sessions up by
+// the same hash.
+type Session struct {
+	Hash      []byte
+	UserID    int64
+	Kind      string // KindSession or KindToken
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// CreateSession stores sess. A hash already stored is a *chat.Error with
+// code chat.EConflict, an unknown user one with chat.ENotFound.
+func (s *Store) CreateSession(ctx context.Context, sess Session) error {
+	if sess.Kind != KindSession && sess.Kind != KindToken {
+		return chat.Errorf(chat.EInvalid, "Unknown session kind %q.", sess.Kind)
+	}
+	if len(sess.Hash) == 0 {
+		return chat.Errorf(chat.EInvalid, "A session needs a hash.")
+	}
+	created := sess.CreatedAt
+	if created.IsZero() {
+		created = now()
+	}
+	_, err := s.write.exec(ctx,
+		"INSERT INTO sessions (hash, user_id, kind, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+		sess.Hash, sess.UserID, sess.Kind, s.ts(created), s.ts(sess.ExpiresAt))
+	switch {
+	case isUniqueViolation(err):
+		return chat.Errorf(chat.EConflict, "That session already exists.")
+	case isForeignKeyViolation(err):
+		return chat.Errorf(chat.ENotFound, "No such user.")
+	case err != nil:
+		return fmt.Errorf("store: create session: %w", err)
+	}
+	return nil
+}
+
+// SessionUser returns the user of the session or token of this kind whose
+// secret hashes to hash, if it has not expired by now. Otherwise it returns
+// a *chat.Error with code chat.EUnauthorized.
+func (s *Store) SessionUser(ctx context.Context, hash []byte, kind string, now time.Time) (chat.User, error) {
+	var u chat.User
+	err := s.read.queryRow(ctx, `
+		SELECT u.id, u.name, u.admin, u.created_at
+		FROM sessions s JOIN users u ON u.id = s.user_id
+		WHERE s.hash = ? AND s.kind = ? AND s.expires_at > ?`,
+		hash, kind, s.ts(now)).Scan(&u.ID, &u.Name, &u.Admin, timeCol{&u.CreatedAt})
+	if isNoRows(err) {
+		return chat.User{}, chat.Errorf(chat.EUnauthorized, "Please log in: the session is unknown or has expired.")
+	}
+	if err != nil {
+		return chat.User{}, fmt.Errorf("store: session user: %w", err)
+	}
+	return u, nil
+}
+
+// DeleteSession removes the session or token whose secret hashes to hash.
+// Removing one that does not exist is not an error.
+func (s *Store) DeleteSession(ctx context.Context, hash []byte) error {
+	if _, err := s.write.exec(ctx, "DELETE FROM sessions WHERE hash = ?", hash); err != nil {
+		return fmt.Errorf("store: delete session: %w", err)
+	}
+	return nil
+}
+
+// DeleteExpiredSessions removes the sessions and tokens expired by now and
+// returns how many it removed.
+func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error) {
+	n, err := s.write.exec(ctx, "DELETE FROM sessions WHERE expires_at <= ?", s.ts(now))
+	if err != nil {
+		return 0, fmt.Errorf("store: delete expired sessions: %w", err)
+	}
+	return n, nil
+}
