@@ -1,0 +1,802 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"parley/internal/chat"
+	"parley/internal/store"
+	"parley/internal/store/storetest"
+)
+
+func wantCode(t *testing.T, err error, code string) {
+	t.Helper()
+	if got := chat.ErrorCode(err); got != code {
+		t.Fatalf("error %v: code %q, want %q", err, got, code)
+	}
+}
+
+func mustUser(t *testing.T, s *store.Store, name string) chat.User {
+	t.Helper()
+	u, err := s.CreateUser(t.Context(), name, "hash-of-"+name, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func mustInsert(t testing.TB, s *store.Store, m chat.NewMessage) (chat.Message, bool) {
+	t.Helper()
+	msg, created, err := s.InsertMessage(context.Background(), m)
+	if err != nil {
+		t.Fatalf("insert %+v: %v", m, err)
+	}
+	return msg, created
+}
+
+func seqs(msgs []chat.Message) []int64 {
+	var s []int64
+	for _, m := range msgs {
+		s = append(s, m.Seq)
+	}
+	return s
+}
+
+func seqRange(from, to int64) []int64 {
+	var s []int64
+	for i := from; i <= to; i++ {
+		s = append(s, i)
+	}
+	return s
+}
+
+func TestMigrateIsIdempotent(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, s *store.Store) {
+		// storetest has migrated once already.
+		for range 2 {
+			if err := s.Migrate(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.CreateUser(t.Context(), "alice", "h", false); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestMigrateConcurrently(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, s *store.Store) {
+		var wg sync.WaitGroup
+		errs := make(chan error, 4)
+		for range 4 {
+			wg.Go(func() { errs <- s.Migrate(t.Context()) })
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
+
+func TestMigrateFreshPostgresFromSeveralProcesses(t *testing.T) {
+	dsn := storetest.PostgresDSN(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Go(func() {
+			// A store each, as separate processes would have.
+			s, err := store.Open(t.Context(), dsn)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer s.Close()
+			errs <- s.Migrate(t.Context())
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestEngine(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, s *store.Store) {
+		if got, want := s.Engine(), t.Name()[len(t.Name())-len(s.Engine()):]; got != want {
+			t.Fatalf("Engine() = %q in subtest %q", got, t.Name())
+		}
+		if err := s.Ping(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestUsers(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		before := time.Now().UTC().Add(-time.Second)
+		alice, err := s.CreateUser(ctx, "alice", "argon2id$alice", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if alice.ID == 0 || alice.Name != "alice" || !alice.Admin || alice.CreatedAt.Before(before) {
+			t.Fatalf("created %+v", alice)
+		}
+
+		_, err = s.CreateUser(ctx, "alice", "other", false)
+		wantCode(t, err, chat.EConflict)
+		if msg := chat.ErrorMessage(err); msg != "That username is taken." {
+			t.Fatalf("message %q", msg)
+		}
+		// Names are case-sensitive, as Django's.
+		if _, err := s.CreateUser(ctx, "Alice", "h", false); err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.CreateUser(ctx, "no spaces", "h", false)
+		wantCode(t, err, chat.EInvalid)
+
+		got, hash, err := s.UserByName(ctx, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != alice || hash != "argon2id$alice" {
+			t.Fatalf("UserByName = %+v, %q; want %+v", got, hash, alice)
+		}
+		_, _, err = s.UserByName(ctx, "bob")
+		wantCode(t, err, chat.ENotFound)
+
+		if err := s.SetPasswordHash(ctx, alice.ID, "argon2id$new"); err != nil {
+			t.Fatal(err)
+		}
+		if _, hash, _ := s.UserByName(ctx, "alice"); hash != "argon2id$new" {
+			t.Fatalf("hash %q after SetPasswordHash", hash)
+		}
+		wantCode(t, s.SetPasswordHash(ctx, 999999, "x"), chat.ENotFound)
+	})
+}
+
+func TestSessions(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		alice := mustUser(t, s, "alice")
+		now := time.Date(2026, 11, 24, 20, 0, 0, 0, time.UTC)
+		sess := store.Session{Hash: []byte("\x00session-hash\xff"), UserID: alice.ID, Kind: store.KindSession,
+			CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		tok := store.Session{Hash: []byte("token-hash"), UserID: alice.ID, Kind: store.KindToken,
+			CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)}
+		for _, x := range []store.Session{sess, tok} {
+			if err := s.CreateSession(ctx, x); err != nil {
+				t.Fatal(err)
+			}
+		}
+		wantCode(t, s.CreateSession(ctx, sess), chat.EConflict)
+		wantCode(t, s.CreateSession(ctx, store.Session{Hash: []byte("x"), UserID: 424242, Kind: store.KindToken,
+			ExpiresAt: now}), chat.ENotFound)
+		wantCode(t, s.CreateSession(ctx, store.Session{Hash: []byte("y"), UserID: alice.ID, Kind: "cookie",
+			ExpiresAt: now}), chat.EInvalid)
+
+		u, err := s.SessionUser(ctx, sess.Hash, store.KindSession, now.Add(time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u != alice {
+			t.Fatalf("SessionUser = %+v, want %+v", u, alice)
+		}
+		// A session hash is not a token, and the other way round.
+		_, err = s.SessionUser(ctx, sess.Hash, store.KindToken, now)
+		wantCode(t, err, chat.EUnauthorized)
+		if _, err := s.SessionUser(ctx, tok.Hash, store.KindToken, now); err != nil {
+			t.Fatal(err)
+		}
+		// Expired at ExpiresAt.
+		_, err = s.SessionUser(ctx, sess.Hash, store.KindSession, sess.ExpiresAt)
+		wantCode(t, err, chat.EUnauthorized)
+		_, err = s.SessionUser(ctx, []byte("unknown"), store.KindSession, now)
+		wantCode(t, err, chat.EUnauthorized)
+
+		n, err := s.DeleteExpiredSessions(ctx, now.Add(2*time.Hour))
+		if err != nil || n != 1 {
+			t.Fatalf("DeleteExpiredSessions = %d, %v; want 1", n, err)
+		}
+		for range 2 {
+			if err := s.DeleteSession(ctx, tok.Hash); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err = s.SessionUser(ctx, tok.Hash, store.KindToken, now)
+		wantCode(t, err, chat.EUnauthorized)
+	})
+}
+
+func TestRooms(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		r, err := s.EnsureRoom(ctx, "lobby")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Name != "lobby" || r.Messages != 0 || r.LastActivity.IsZero() {
+			t.Fatalf("EnsureRoom = %+v", r)
+		}
+		if again, err := s.EnsureRoom(ctx, "lobby"); err != nil || again != r {
+			t.Fatalf("EnsureRoom again = %+v, %v; want %+v", again, err, r)
+		}
+		if got, err := s.Room(ctx, "lobby"); err != nil || got != r {
+			t.Fatalf("Room = %+v, %v; want %+v", got, err, r)
+		}
+		_, err = s.Room(ctx, "nowhere")
+		wantCode(t, err, chat.ENotFound)
+		_, err = s.Room(ctx, "bad name!")
+		wantCode(t, err, chat.ENotFound)
+		_, err = s.EnsureRoom(ctx, "bad name!")
+		wantCode(t, err, chat.EInvalid)
+
+		for _, name := range []string{"go_lang", "goXlang", "Go-Nuts", "rust"} {
+			if _, err := s.EnsureRoom(ctx, name); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mustInsert(t, s, chat.NewMessage{Room: "goXlang", Author: "a", Content: "x"})
+		mustInsert(t, s, chat.NewMessage{Room: "go_lang", Author: "a", Content: "x"})
+		mustInsert(t, s, chat.NewMessage{Room: "go_lang", Author: "a", Content: "y"})
+
+		names := func(rooms []chat.Room) []string {
+			var n []string
+			for _, r := range rooms {
+				n = append(n, r.Name)
+			}
+			return n
+		}
+		for _, tc := range []struct {
+			query string
+			limit int
+			want  []string
+		}{
+			// Most recently active first, then by name.
+			{"go", 0, []string{"go_lang", "goXlang", "Go-Nuts"}},
+			{"GO", 2, []string{"go_lang", "goXlang"}},
+			{"_", 0, []string{"go_lang"}},
+			{"o_l", 0, []string{"go_lang"}},
+			{"%", 0, nil},
+			{"-", 0, []string{"Go-Nuts"}},
+			{"", 0, []string{"go_lang", "goXlang", "rust", "Go-Nuts", "lobby"}},
+			{`\`, 0, nil},
+		} {
+			got, err := s.Rooms(ctx, tc.query, tc.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(names(got), tc.want) {
+				t.Errorf("Rooms(%q, %d) = %v, want %v", tc.query, tc.limit, names(got), tc.want)
+			}
+		}
+		got, _ := s.Rooms(ctx, "go_lang", 1)
+		if len(got) != 1 || got[0].Messages != 2 {
+			t.Fatalf("Rooms(go_lang) = %+v, want 2 messages", got)
+		}
+	})
+}
+
+func TestInsertMessageSeqAndIdempotency(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		mustUser(t, s, "alice")
+		mustUser(t, s, "bob")
+		for i := int64(1); i <= 5; i++ {
+			m, created := mustInsert(t, s, chat.NewMessage{Room: "lobby", Author: "alice", Content: fmt.Sprint("m", i)})
+			if !created || m.Seq != i || m.ID == 0 || m.Room != "lobby" || m.Author != "alice" || m.Content != fmt.Sprint("m", i) {
+				t.Fatalf("insert %d = %+v, created %v", i, m, created)
+			}
+		}
+
+		first, created := mustInsert(t, s, chat.NewMessage{Room: "lobby", Author: "alice", Content: "hello", ClientID: "c-1"})
+		if !created || first.Seq != 6 || first.ClientID != "c-1" {
+			t.Fatalf("first = %+v, %v", first, created)
+		}
+		again, created := mustInsert(t, s, chat.NewMessage{Room: "lobby", Author: "alice", Content: "hello (resent)", ClientID: "c-1"})
+		if created || again != first {
+			t.Fatalf("resend = %+v created %v; want %+v, false", again, created, first)
+		}
+		next, _ := mustInsert(t, s, chat.NewMessage{Room: "lobby", Author: "alice", Content: "next"})
+		if next.Seq != 7 {
+			t.Fatalf("seq after a resend = %d, want 7 (no hole)", next.Seq)
+		}
+		// The same client_id from another author, or in another room, is
+		// another message.
+		bobs, created := mustInsert(t, s, chat.NewMessage{Room: "lobby", Author: "bob", Content: "hello", ClientID: "c-1"})
+		if !created || bobs.Seq != 8 {
+			t.Fatalf("bob's = %+v, %v", bobs, created)
+		}
+		other, created := mustInsert(t, s, chat.NewMessage{Room: "other", Author: "alice", Content: "hello", ClientID: "c-1"})
+		if !created || other.Seq != 1 {
+			t.Fatalf("other room = %+v, %v", other, created)
+		}
+
+		r, err := s.Room(ctx, "lobby")
+		if err != nil || r.Messages != 8 {
+			t.Fatalf("Room = %+v, %v; want 8 messages", r, err)
+		}
+		if n, err := s.MessageCount(ctx); err != nil || n != 9 {
+			t.Fatalf("MessageCount = %d, %v; want 9", n, err)
+		}
+
+		_, _, err = s.InsertMessage(ctx, chat.NewMessage{Room: "no/such", Author: "alice", Content: "x"})
+		wantCode(t, err, chat.EInvalid)
+
+		msgs, _, err := s.Messages(ctx, "lobby", store.Page{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(seqs(msgs), seqRange(1, 8)) {
+			t.Fatalf("seqs %v", seqs(msgs))
+		}
+		if msgs[5] != first {
+			t.Fatalf("stored %+v, want %+v", msgs[5], first)
+		}
+	})
+}
+
+func TestContentIsStoredVerbatim(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, s *store.Store) {
+		contents := []string{
+			`<script>alert("x")</script>`,
+			`<b onclick='1'>&amp; ' " \ %s %d ?</b>`,
+			"naïve 日本語 👋\nsecond line",
+			"'; DROP TABLE messages; --",
+		}
+		for _, c := range contents {
+			mustInsert(t, s, chat.NewMessage{Room: "lobby", Author: "mallory", Content: c, ClientID: c[:5]})
+		}
+		msgs, _, err := s.Messages(t.Context(), "lobby", store.Page{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, m := range msgs {
+			if m.Content != contents[i] || m.ClientID != contents[i][:5] {
+				t.Errorf("message %d = %q (client_id %q), want %q", i, m.Content, m.ClientID, contents[i])
+			}
+		}
+	})
+}
+
+func TestTimestampsAreUTCMicroseconds(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, s *store.Store) {
+		before := time.Now().Truncate(time.Microsecond)
+		m, _ := mustInsert(t, s, chat.NewMessage{Room: "lobby", Author: "a", Content: "x"})
+		after := time.Now()
+		msgs, _, err := s.Messages(t.Context(), "lobby", store.Page{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ts := range []time.Time{m.Timestamp, msgs[0].Timestamp} {
+			if ts.Location() != time.UTC || ts.Nanosecond()%1000 != 0 || ts.Before(before) || ts.After(after) {
+				t.Fatalf("timestamp %v (%s) not UTC microseconds between %v and %v", ts, ts.Location(), before, after)
+			}
+		}
+		if !msgs[0].Timestamp.Equal(m.Timestamp) {
+			t.Fatalf("stored %v, returned %v", msgs[0].Timestamp, m.Timestamp)
+		}
+		r, _ := s.Room(t.Context(), "lobby")
+		if !r.LastActivity.Equal(m.Timestamp) || r.LastActivity.Location() != time.UTC {
+			t.Fatalf("last activity %v, want %v", r.LastActivity, m.Timestamp)
+		}
+	})
+}
+
+func TestConcurrentInsertsTakeGaplessSeqs(t *testing.T) {
+	for _, n := range []int{20, 200} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			storetest.Engines(t, func(t *testing.T, s *store.Store) {
+				const perSender = 5
+				var wg sync.WaitGroup
+				errs := make(chan error, n)
+				for g := range n {
+					wg.Go(func() {
+						for i := range perSender {
+							m := chat.NewMessage{Room: "busy", Author: fmt.Sprint("u", g), Content: fmt.Sprint(i)}
+							if i%2 == 0 {
+								m.ClientID = fmt.Sprint("c", i)
+							}
+							if _, _, err := s.InsertMessage(context.Background(), m); err != nil {
+								errs <- err
+								return
+							}
+						}
+					})
+				}
+				wg.Wait()
+				close(errs)
+				for err := range errs {
+					t.Fatal(err)
+				}
+				total := int64(n * perSender)
+				var got []int64
+				for p := (store.Page{FromStart: true, Limit: chat.MaxFetchLimit}); ; {
+					msgs, more, err := s.Messages(t.Context(), "busy", p)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got = append(got, seqs(msgs)...)
+					if !more {
+						break
+					}
+					p.After = msgs[len(msgs)-1].Seq
+				}
+				if !slices.Equal(got, seqRange(1, total)) {
+					t.Fatalf("%d seqs, want 1..%d without gap or duplicate", len(got), total)
+				}
+				if r, _ := s.Room(t.Context(), "busy"); r.Messages != total {
+					t.Fatalf("room has %d messages, want %d", r.Messages, total)
+				}
+			})
+		})
+	}
+}
+
+func TestConcurrentSameClientIDStoresOne(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, s *store.Store) {
+		mustInsert(t, s, chat.NewMessage{Room: "race", Author: "alice", Content: "before"})
+		const n = 30
+		for round := range 5 {
+			clientID := fmt.Sprint("dup-", round)
+			results := make([]chat.Message, n)
+			createdCount := 0
+			var mu sync.Mutex
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for i := range n {
+				wg.Go(func() {
+					<-start
+					m, created, err := s.InsertMessage(context.Background(),
+						chat.NewMessage{Room: "race", Author: "alice", Content: "same", ClientID: clientID})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					results[i] = m
+					if created {
+						createdCount++
+					}
+					mu.Unlock()
+				})
+			}
+			close(start)
+			wg.Wait()
+			if createdCount != 1 {
+				t.Fatalf("round %d: %d callers created, want 1", round, createdCount)
+			}
+			for _, m := range results[1:] {
+				if m != results[0] {
+					t.Fatalf("round %d: callers got %+v and %+v", round, results[0], m)
+				}
+			}
+			if results[0].Seq != int64(round)+2 {
+				t.Fatalf("round %d: seq %d", round, results[0].Seq)
+			}
+		}
+		if r, _ := s.Room(t.Context(), "race"); r.Messages != 6 {
+			t.Fatalf("room has %d messages, want 6", r.Messages)
+		}
+		next, _ := mustInsert(t, s, chat.NewMessage{Room: "race", Author: "alice", Content: "after"})
+		if next.Seq != 7 {
+			t.Fatalf("next seq %d, want 7", next.Seq)
+		}
+	})
+}
+
+func TestMessagesPaging(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		for i := range 250 {
+			mustInsert(t, s, chat.NewMessage{Room: "history", Author: "a", Content: fmt.Sprint("m", i+1)})
+		}
+		for _, tc := range []struct {
+			name     string
+			page     store.Page
+			from, to int64
+			more     bool
+		}{
+			{"latest default", store.Page{}, 231, 250, true},
+			{"latest 100", store.Page{Limit: 100}, 151, 250, true},
+			{"limit clamped to 100", store.Page{Limit: 1000}, 151, 250, true},
+			{"limit at least 1", store.Page{Limit: -5}, 250, 250, true},
+			{"before", store.Page{Before: 101, Limit: 10}, 91, 100, true},
+			{"before reaching the start", store.Page{Before: 11, Limit: 10}, 1, 10, false},
+			{"before, short of the start", store.Page{Before: 5, Limit: 10}, 1, 4, false},
+			{"before the first", store.Page{Before: 1}, 0, 0, false},
+			{"before past the end", store.Page{Before: 1000, Limit: 5}, 246, 250, true},
+			{"after", store.Page{After: 100, Limit: 10}, 101, 110, true},
+			{"after reaching the end", store.Page{After: 240, Limit: 10}, 241, 250, false},
+			{"after, short of the end", store.Page{After: 245, Limit: 10}, 246, 250, false},
+			{"after the last", store.Page{After: 250}, 0, 0, false},
+			{"from the start", store.Page{FromStart: true}, 1, 20, true},
+			{"from the start, all", store.Page{FromStart: true, Limit: 100}, 1, 100, true},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				msgs, more, err := s.Messages(ctx, "history", tc.page)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var want []int64
+				if tc.from > 0 {
+					want = seqRange(tc.from, tc.to)
+				}
+				if !slices.Equal(seqs(msgs), want) || more != tc.more {
+					t.Fatalf("Messages(%+v) = %v, more %v; want %d..%d, more %v", tc.page, seqs(msgs), more, tc.from, tc.to, tc.more)
+				}
+				for _, m := range msgs {
+					if m.Content != fmt.Sprint("m", m.Seq) || m.Room != "history" {
+						t.Fatalf("message %+v", m)
+					}
+				}
+			})
+		}
+
+		msgs, more, err := s.Messages(ctx, "empty-or-unknown", store.Page{})
+		if err != nil || len(msgs) != 0 || more || msgs == nil {
+			t.Fatalf("unknown room: %v, %v, %v", msgs, more, err)
+		}
+		_, _, err = s.Messages(ctx, "history", store.Page{Before: 5, After: 2})
+		wantCode(t, err, chat.EInvalid)
+		_, _, err = s.Messages(ctx, "history", store.Page{After: -1})
+		wantCode(t, err, chat.EInvalid)
+	})
+}
+
+func TestUserRoomsAndUnread(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		alice := mustUser(t, s, "alice")
+		bob := mustUser(t, s, "bob")
+
+		if err := s.TouchRoom(ctx, alice.ID, "quiet"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.TouchRoom(ctx, alice.ID, "quiet"); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, s.TouchRoom(ctx, alice.ID, "bad name"), chat.EInvalid)
+		wantCode(t, s.TouchRoom(ctx, 987654, "quiet"), chat.ENotFound)
+		if err := s.TouchRoom(ctx, alice.ID, "lobby"); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 5 {
+			mustInsert(t, s, chat.NewMessage{Room: "lobby", Author: "bob", Content: fmt.Sprint(i)})
+		}
+		// Bob posted there, so lobby is his room too, all read.
+		unread := func(u chat.User) map[string]int64 {
+			t.Helper()
+			rooms, err := s.UserRooms(ctx, u.ID, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := map[string]int64{}
+			var order []string
+			for _, r := range rooms {
+				m[r.Name] = r.Messages - r.LastRead
+				order = append(order, r.Name)
+			}
+			m["order:"+fmt.Sprint(order)] = 0
+			return m
+		}
+		if got := unread(bob); fmt.Sprint(got) != fmt.Sprint(map[string]int64{"lobby": 0, "order:[lobby]": 0}) {
+			t.Fatalf("bob's rooms %v", got)
+		}
+		if got := unread(alice); fmt.Sprint(got) != fmt.Sprint(map[string]int64{"lobby": 5, "quiet": 0, "order:[lobby quiet]": 0}) {
+			t.Fatalf("alice's rooms %v", got)
+		}
+
+		if err := s.MarkRead(ctx, alice.ID, "lobby", 3); err != nil {
+			t.Fatal(err)
+		}
+		if got := unread(alice)["lobby"]; got != 2 {
+			t.Fatalf("unread after MarkRead 3: %d, want 2", got)
+		}
+		// Never back, never past the latest message.
+		if err := s.MarkRead(ctx, alice.ID, "lobby", 1); err != nil {
+			t.Fatal(err)
+		}
+		if got := unread(alice)["lobby"]; got != 2 {
+			t.Fatalf("unread after MarkRead 1: %d, want 2", got)
+		}
+		if err := s.MarkRead(ctx, alice.ID, "lobby", 1000); err != nil {
+			t.Fatal(err)
+		}
+		if got := unread(alice)["lobby"]; got != 0 {
+			t.Fatalf("unread after MarkRead 1000: %d, want 0", got)
+		}
+		mustInsert(t, s, chat.NewMessage{Room: "lobby", Author: "bob", Content: "new"})
+		if got := unread(alice)["lobby"]; got != 1 {
+			t.Fatalf("unread after a new message: %d, want 1", got)
+		}
+		// TouchRoom keeps the read marker.
+		if err := s.TouchRoom(ctx, alice.ID, "lobby"); err != nil {
+			t.Fatal(err)
+		}
+		if got := unread(alice)["lobby"]; got != 1 {
+			t.Fatalf("unread after TouchRoom: %d, want 1", got)
+		}
+
+		// MarkRead creates the membership.
+		carol := mustUser(t, s, "carol")
+		if err := s.MarkRead(ctx, carol.ID, "lobby", 4); err != nil {
+			t.Fatal(err)
+		}
+		if got := unread(carol)["lobby"]; got != 2 {
+			t.Fatalf("carol's unread: %d, want 2", got)
+		}
+		wantCode(t, s.MarkRead(ctx, carol.ID, "nowhere", 1), chat.ENotFound)
+
+		rooms, err := s.UserRooms(ctx, alice.ID, 1)
+		if err != nil || len(rooms) != 1 || rooms[0].Name != "lobby" {
+			t.Fatalf("UserRooms limit 1 = %+v, %v", rooms, err)
+		}
+		if rooms, err := s.UserRooms(ctx, 424242, 0); err != nil || len(rooms) != 0 {
+			t.Fatalf("UserRooms of nobody = %+v, %v", rooms, err)
+		}
+	})
+}
+
+func TestReopenKeepsMessages(t *testing.T) {
+	dsn := "sqlite:" + filepath.Join(t.TempDir(), "p.db")
+	ctx := t.Context()
+	s, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for g := range 10 {
+		wg.Go(func() {
+			for i := range 50 {
+				mustInsert(t, s, chat.NewMessage{Room: "lobby", Author: fmt.Sprint("u", g), Content: fmt.Sprint(i)})
+			}
+		})
+	}
+	wg.Wait()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	_, _, err = s.InsertMessage(ctx, chat.NewMessage{Room: "lobby", Author: "late", Content: "x"})
+	if err == nil {
+		t.Fatal("insert after Close succeeded")
+	}
+
+	s, err = store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.MessageCount(ctx); err != nil || n != 500 {
+		t.Fatalf("MessageCount after reopen = %d, %v; want 500", n, err)
+	}
+	msgs, more, err := s.Messages(ctx, "lobby", store.Page{Limit: 3})
+	if err != nil || more != true || !slices.Equal(seqs(msgs), []int64{498, 499, 500}) {
+		t.Fatalf("latest after reopen = %v, %v, %v", seqs(msgs), more, err)
+	}
+}
+
+func TestCloseAnswersWaitingInserts(t *testing.T) {
+	s, err := store.Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "p.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	stored := make(chan chat.Message, 1000)
+	for g := range 50 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				m, _, err := s.InsertMessage(context.Background(),
+					chat.NewMessage{Room: "lobby", Author: fmt.Sprint("u", g), Content: fmt.Sprint(i)})
+				if err != nil {
+					return // closed
+				}
+				select {
+				case stored <- m:
+				default:
+				}
+			}
+		})
+	}
+	// Close while the senders are busy; every sender must return.
+	<-stored
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+}
+
+func TestInsertWithDoneContext(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, s *store.Store) {
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		_, _, err := s.InsertMessage(ctx, chat.NewMessage{Room: "lobby", Author: "a", Content: "x"})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("err = %v, want context.Canceled", err)
+		}
+		if n, _ := s.MessageCount(t.Context()); n != 0 {
+			t.Fatalf("%d messages stored, want 0", n)
+		}
+	})
+}
+
+func TestOpenRejectsBadDSNs(t *testing.T) {
+	ctx := t.Context()
+	for _, dsn := range []string{"", "mysql://x", "parley.db", "sqlite:", "sqlite::memory:", "redis://localhost"} {
+		s, err := store.Open(ctx, dsn)
+		if err == nil {
+			s.Close()
+			t.Errorf("Open(%q) succeeded", dsn)
+			continue
+		}
+		wantCode(t, err, chat.EInvalid)
+	}
+	// A directory that does not exist.
+	_, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "missing", "dir", "p.db"))
+	if err == nil {
+		t.Error("Open in a missing directory succeeded")
+	}
+}
+
+func TestOpenUnreachablePostgresFailsFast(t *testing.T) {
+	start := time.Now()
+	_, err := store.Open(t.Context(), "postgres://parley:secret@127.0.0.1:1/parley?connect_timeout=2&sslmode=disable")
+	if err == nil {
+		t.Fatal("Open succeeded")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("Open took %v", d)
+	}
+	for _, want := range []string{"cannot reach postgres database", "127.0.0.1:1"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "secret") {
+		t.Errorf("error %q shows the password", err)
+	}
+}
+
+func TestSQLitePathWithURICharacters(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a?b#c%d")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s, err := store.Open(t.Context(), "sqlite:"+filepath.Join(dir, "p.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "p.db")); err != nil {
+		t.Fatal("database file not created at the given path")
+	}
+}

@@ -1,0 +1,116 @@
+// Package storetest gives tests real, fresh, migrated databases: a SQLite
+// file in the test's temporary directory, and, where PARLEY_TEST_POSTGRES
+// names a server, a PostgreSQL database of its own that is dropped when the
+// test ends.
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"parley/internal/store"
+)
+
+// PostgresEnv is the environment variable that names the PostgreSQL server
+// for tests, as a URL such as
+// postgres://root@127.0.0.1:5432/test?sslmode=disable. The user must be
+// allowed to create databases.
+const PostgresEnv = "PARLEY_TEST_POSTGRES"
+
+// SQLite returns a migrated store on a new SQLite file in tb.TempDir(),
+// closed when the test ends.
+func SQLite(tb testing.TB) *store.Store {
+	tb.Helper()
+	return open(tb, "sqlite:"+filepath.Join(tb.TempDir(), "parley.db"))
+}
+
+// Postgres returns a migrated store on a new PostgreSQL database of its own
+// (see PostgresDSN), closed when the test ends.
+func Postgres(tb testing.TB) *store.Store {
+	tb.Helper()
+	return open(tb, PostgresDSN(tb))
+}
+
+func open(tb testing.TB, dsn string) *store.Store {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := store.Open(ctx, dsn)
+	if err != nil {
+		tb.Fatalf("storetest: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			tb.Errorf("storetest: close: %v", err)
+		}
+	})
+	if err := s.Migrate(ctx); err != nil {
+		tb.Fatalf("storetest: %v", err)
+	}
+	return s
+}
+
+// PostgresDSN creates a new, empty database, parley_test_<random>, on the
+// server PARLEY_TEST_POSTGRES names, drops it when the test ends, and
+// returns its URL. Without PARLEY_TEST_POSTGRES the test is skipped; with
+// it, a server that cannot be reached fails the test.
+func PostgresDSN(tb testing.TB) string {
+	tb.Helper()
+	admin := os.Getenv(PostgresEnv)
+	if admin == "" {
+		tb.Skip(PostgresEnv + " not set: skipping PostgreSQL tests")
+	}
+	u, err := url.Parse(admin)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		tb.Fatalf("storetest: %s is not a postgres:// URL", PostgresEnv)
+	}
+
+	var b [8]byte
+	rand.Read(b[:])
+	name := "parley_test_" + hex.EncodeToString(b[:])
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		tb.Fatalf("storetest: cannot reach the PostgreSQL server of %s: %v", PostgresEnv, err)
+	}
+	defer conn.Close(context.Background())
+	// The name is ours, made of [a-z0-9_]: safe to put in the statement.
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		tb.Fatalf("storetest: create database: %v", err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, admin)
+		if err != nil {
+			tb.Errorf("storetest: drop database %s: %v", name, err)
+			return
+		}
+		defer conn.Close(context.Background())
+		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			tb.Errorf("storetest: drop database %s: %v", name, err)
+		}
+	})
+
+	u.Path = "/" + name
+	return u.String()
+}
+
+// Engines runs f as the subtest "sqlite" on a fresh SQLite store and as the
+// subtest "postgres" on a fresh PostgreSQL store; the latter is skipped
+// when PARLEY_TEST_POSTGRES is not set.
+func Engines(t *testing.T, f func(t *testing.T, s *store.Store)) {
+	t.Helper()
+	t.Run("sqlite", func(t *testing.T) { f(t, SQLite(t)) })
+	t.Run("postgres", func(t *testing.T) { f(t, Postgres(t)) })
+}
