@@ -1,0 +1,211 @@
+package web
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"parley/internal/chat"
+)
+
+// assets holds the page templates and the static files the pages load.
+//
+//go:embed templates/*.html
+//go:embed static
+var assets embed.FS
+
+// page is the data of every page.
+type page struct {
+	// Page is the name of the page being rendered; render sets it, so
+	// handlers leave it empty.
+	Page    string
+	Title   string
+	User    *chat.User // nil for a visitor
+	Version string     // for cache-busting static URLs: /static/app.css?v={{.Version}}
+	Form    form       // sign-up / log-in / room-entry forms
+	Next    string     // login's ?next= (already validated)
+
+	MyRooms     []roomView // dashboard: rooms the user entered or posted in
+	RecentRooms []roomView // dashboard: recently active rooms
+
+	Query   string     // /chats/ search query
+	Results []roomView // /chats/ search results
+
+	Room    string // room page: its name
+	History int    // room page: how many messages fetch_messages returns by default
+
+	Status  int    // error page
+	Message string // error page
+}
+
+// form is what a form page shows after a failed submission.
+type form struct {
+	Values map[string]string // field name -> value to keep (never a password)
+	Error  string            // form-level message ("Wrong username or password.")
+	Errors map[string]string // field name -> message ("Passwords do not match.")
+}
+
+// roomView is a room as the dashboard and the search list show it.
+type roomView struct {
+	Name         string
+	Messages     int64
+	LastActivity time.Time
+	Unread       int64
+}
+
+// renderer executes the page templates, each parsed once at start.
+type renderer struct {
+	pages map[string]*template.Template
+	now   func() time.Time
+}
+
+// newRenderer parses every page: layout.html plus the page's own file.
+func newRenderer() (*renderer, error) {
+	names := []string{"landing", "signup", "login", "dashboard", "chats", "room", "error"}
+	r := &renderer{pages: make(map[string]*template.Template, len(names)), now: time.Now}
+	funcs := template.FuncMap{
+		"ago":     func(t time.Time) string { return ago(t, r.now()) },
+		"iso":     iso,
+		"count":   count,
+		"plural":  plural,
+		"initial": initial,
+		"hue":     hue,
+	}
+	for _, name := range names {
+		t, err := template.New(name).Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("web: parse page %s: %w", name, err)
+		}
+		r.pages[name] = t
+	}
+	return r, nil
+}
+
+// render writes the page name with status. The page is executed into a
+// buffer first so that a template error becomes a clean 500 instead of half
+// a page.
+func (r *renderer) render(w http.ResponseWriter, status int, name string, p page) {
+	t, ok := r.pages[name]
+	if !ok {
+		slog.Error("render: unknown page", "page", name)
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return
+	}
+	p.Page = name
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
+		slog.Error("render", "page", name, "err", err)
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = buf.WriteTo(w)
+}
+
+// staticFS returns the embedded static files, rooted so that "app.css" is at
+// the top; handlers serve it under /static/.
+func staticFS() fs.FS {
+	sub, err := fs.Sub(assets, "static")
+	if err != nil {
+		// fs.Sub fails only for an invalid path, and "static" is valid.
+		panic(err)
+	}
+	return sub
+}
+
+// ago says how long before now t was, as a person would: "just now",
+// "5 min ago", "3 h ago", "2 days ago", then the date. static/common.js
+// keeps the same words up to date in the browser.
+func ago(t, now time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	d := now.Sub(t)
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return strconv.Itoa(int(d/time.Minute)) + " min ago"
+	case d < 24*time.Hour:
+		return strconv.Itoa(int(d/time.Hour)) + " h ago"
+	case d < 48*time.Hour:
+		return "1 day ago"
+	case d < 7*24*time.Hour:
+		return strconv.Itoa(int(d/(24*time.Hour))) + " days ago"
+	}
+	return t.Format("Jan 2, 2006")
+}
+
+// iso formats t for a <time datetime> attribute.
+func iso(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// count formats n with thousands separators: 12345 -> "12,345".
+func count(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// plural returns "1 message" or "1,204 messages". n is an int or an int64,
+// so that templates can pass both a count field and len of a slice.
+func plural(n any, one, many string) (string, error) {
+	var v int64
+	switch n := n.(type) {
+	case int:
+		v = int64(n)
+	case int64:
+		v = n
+	default:
+		return "", fmt.Errorf("plural: %T is not an integer", n)
+	}
+	if v == 1 {
+		return "1 " + one, nil
+	}
+	return count(v) + " " + many, nil
+}
+
+// initial is the first letter of name, upper-cased, for an avatar.
+func initial(name string) string {
+	r, _ := utf8.DecodeRuneInString(name)
+	if r == utf8.RuneError {
+		return "?"
+	}
+	return string(unicode.ToUpper(r))
+}
+
+// hue picks one of the eight avatar colours (.hue-0 … .hue-7 in app.css)
+// for name. static/room.js computes the same hash, so a person has the same
+// colour on every page.
+func hue(name string) int {
+	var h uint32
+	for _, r := range name {
+		h = h*31 + uint32(r)
+	}
+	return int(h % 8)
+}
