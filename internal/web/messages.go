@@ -41,6 +41,18 @@ func (s *Server) fetch(ctx context.Context, room string, f fetchRequest) ([]chat
 		p.After = *f.After
 		p.FromStart = *f.After == 0
 	}
+	if p.Before > 0 || p.After > 0 {
+		// A seq past the room's end is a client's mistake (or a database
+		// that was reset): say so rather than answer an empty page.
+		last, err := s.opt.Store.Room(ctx, room)
+		if err != nil && chat.ErrorCode(err) != chat.ENotFound {
+			return nil, false, err
+		}
+		if p.After > last.Messages || p.Before > last.Messages+1 {
+			return nil, false, chat.Errorf(chat.ENotFound, "This room has no message %d; its latest is %d.",
+				max(p.After, p.Before-1), last.Messages)
+		}
+	}
 	msgs, more, err := s.opt.Store.Messages(ctx, room, p)
 	if msgs == nil {
 		msgs = []chat.Message{}

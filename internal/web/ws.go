@@ -286,6 +286,9 @@ func (sc *socket) sendErr(err error, clientID string) {
 }
 
 func (sc *socket) sendError(code, msg, clientID string) {
+	if chat.CheckClientID(clientID) != nil {
+		clientID = "" // not echoed: it is the thing that was wrong
+	}
 	sc.s.metrics.wsErrors.WithLabelValues(code).Inc()
 	sc.c.Send(hub.EncodeFrame(errorFrame{Command: "error", Code: code, Message: msg, ClientID: clientID}))
 }

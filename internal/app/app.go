@@ -1,0 +1,334 @@
+// Package app is the parley program: it reads the settings, wires the
+// parts together and runs a command. cmd/parley's main only calls Run, so
+// tests start the whole program in-process.
+package app
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"parley/internal/auth"
+	"parley/internal/broker"
+	"parley/internal/broker/redisbroker"
+	"parley/internal/chat"
+	"parley/internal/config"
+	"parley/internal/hub"
+	"parley/internal/store"
+	"parley/internal/web"
+)
+
+// Version is the program's version.
+const Version = "0.1.0"
+
+// ExitError carries the exit status a failure should end the program with.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// usageError is a bad setting or argument: exit status 2.
+func usageError(format string, args ...any) error {
+	return &ExitError{Code: 2, Err: fmt.Errorf(format, args...)}
+}
+
+// Env is what a run may touch of its surroundings.
+type Env struct {
+	Getenv func(string) string
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	// Ready, if set, is told the address the server listens on.
+	Ready func(addr string)
+}
+
+// Run runs the program with args (without the program name) until ctx is
+// done or the command ends.
+func Run(ctx context.Context, args []string, env Env) error {
+	if env.Stdin == nil {
+		env.Stdin = strings.NewReader("")
+	}
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, args, env)
+	case "migrate":
+		return migrate(ctx, args, env)
+	case "createuser":
+		return createUser(ctx, args, env)
+	case "version":
+		_, err := fmt.Fprintln(env.Stdout, "parley", Version)
+		return err
+	case "help":
+		_, err := fmt.Fprint(env.Stdout, usage)
+		return err
+	}
+	return usageError("unknown command %q; try: serve, migrate, createuser NAME [--admin], version", cmd)
+}
+
+const usage = `usage: parley [serve] [flags]      run the server (migrates first)
+       parley migrate [flags]      apply database migrations
+       parley createuser NAME [--admin] [flags]
+                                   create a user; password from PARLEY_PASSWORD or asked
+       parley version
+Run "parley serve -h" for the settings.
+`
+
+func settings(args []string, env Env) (config.Config, []string, error) {
+	c, rest, err := config.Parse(args, env.Getenv, env.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return c, nil, &ExitError{Code: 0, Err: err}
+	}
+	if err != nil {
+		return c, nil, &ExitError{Code: 2, Err: err}
+	}
+	return c, rest, nil
+}
+
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// openStore opens and migrates the database; failing, it is exit 2.
+func openStore(ctx context.Context, dsn string) (*store.Store, error) {
+	octx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	st, err := store.Open(octx, dsn)
+	if err != nil {
+		return nil, &ExitError{Code: 2, Err: fmt.Errorf("cannot open the database: %s", oneLine(err))}
+	}
+	if err := st.Migrate(octx); err != nil {
+		st.Close()
+		return nil, &ExitError{Code: 2, Err: fmt.Errorf("cannot migrate the database: %s", oneLine(err))}
+	}
+	return st, nil
+}
+
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+func migrate(ctx context.Context, args []string, env Env) error {
+	c, rest, err := settings(args, env)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usageError("migrate takes no arguments, got %q", rest)
+	}
+	st, err := openStore(ctx, c.DB)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	_, err = fmt.Fprintln(env.Stdout, "parley: database is up to date")
+	return err
+}
+
+func createUser(ctx context.Context, args []string, env Env) error {
+	admin := false
+	var flags []string
+	var name string
+	for _, a := range args {
+		switch {
+		case a == "--admin" || a == "-admin":
+			admin = true
+		case !strings.HasPrefix(a, "-") && name == "" && (len(flags) == 0 || strings.Contains(flags[len(flags)-1], "=")):
+			name = a
+		default:
+			flags = append(flags, a)
+		}
+	}
+	c, rest, err := settings(flags, env)
+	if err != nil {
+		return err
+	}
+	if name == "" && len(rest) == 1 {
+		name, rest = rest[0], nil
+	}
+	if name == "" || len(rest) > 0 {
+		return usageError("usage: parley createuser NAME [--admin]")
+	}
+	if err := chat.CheckUsername(name); err != nil {
+		return usageError("bad username %q: %s", name, chat.ErrorMessage(err))
+	}
+	password := env.Getenv("PARLEY_PASSWORD")
+	if password == "" {
+		fmt.Fprint(env.Stderr, "Password: ")
+		line, err := bufio.NewReader(env.Stdin).ReadString('\n')
+		if err != nil && line == "" {
+			return usageError("no password: set PARLEY_PASSWORD or type one")
+		}
+		password = strings.TrimRight(line, "\r\n")
+	}
+	if err := chat.CheckPassword(password); err != nil {
+		return usageError("bad password: %s", chat.ErrorMessage(err))
+	}
+	st, err := openStore(ctx, c.DB)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	hash, err := auth.HashPassword(password, auth.DefaultParams)
+	if err != nil {
+		return err
+	}
+	u, err := st.CreateUser(ctx, name, hash, admin)
+	if chat.ErrorCode(err) == chat.EConflict {
+		return &ExitError{Code: 1, Err: fmt.Errorf("user %q exists already", name)}
+	}
+	if err != nil {
+		return err
+	}
+	role := "user"
+	if u.Admin {
+		role = "admin"
+	}
+	_, err = fmt.Fprintf(env.Stdout, "parley: created %s %q\n", role, u.Name)
+	return err
+}
+
+func serve(ctx context.Context, args []string, env Env) error {
+	c, rest, err := settings(args, env)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usageError("unexpected arguments %q", rest)
+	}
+	log := newLogger(env.Stderr, c.LogLevel)
+
+	st, err := openStore(ctx, c.DB)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	origin := processID()
+	var b broker.Broker
+	if c.Redis == "" {
+		b = broker.NewInProcess()
+	} else {
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		b, err = redisbroker.New(rctx, c.Redis, redisbroker.Options{Origin: origin, Logger: log})
+		cancel()
+		if err != nil {
+			return &ExitError{Code: 2, Err: fmt.Errorf("cannot reach Redis: %s", oneLine(err))}
+		}
+	}
+	defer b.Close()
+
+	h := hub.New(hub.Options{Broker: b, History: history{st}, Log: log, Origin: origin})
+	maxSockets := c.MaxSockets
+	if maxSockets < 0 {
+		maxSockets = socketsFromFileLimit()
+	}
+	srv, err := web.New(web.Options{
+		Store: st, Hub: h, Broker: b, Log: log, Origins: c.Origins, History: c.History,
+		SendRate: c.SendLimit.Rate, SendBurst: c.SendLimit.Burst,
+		UserSockets: c.UserSockets, MaxSockets: maxSockets, Version: Version,
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return &ExitError{Code: 2, Err: fmt.Errorf("cannot listen on %s: %s", c.Addr, oneLine(err))}
+	}
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	addr := ln.Addr().String()
+	log.Info("parley serving", "addr", "http://"+addr, "db", engineOf(st), "broker", brokerName(c.Redis),
+		"max_sockets", maxSockets, "version", Version)
+	fmt.Fprintf(env.Stdout, "parley: serving on http://%s\n", addr)
+	if env.Ready != nil {
+		env.Ready(addr)
+	}
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- hs.Serve(ln) }()
+	select {
+	case err := <-serveErr:
+		return err
+	case <-ctx.Done():
+	}
+
+	log.Info("parley shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("websocket shutdown", "err", err)
+	}
+	log.Info("parley stopped")
+	return nil
+}
+
+// history reads the store for the hub's recovery.
+type history struct{ st *store.Store }
+
+func (h history) LastSeq(ctx context.Context, room string) (int64, error) {
+	r, err := h.st.Room(ctx, room)
+	if chat.ErrorCode(err) == chat.ENotFound {
+		return 0, nil
+	}
+	return r.Messages, err
+}
+
+func (h history) After(ctx context.Context, room string, after int64, limit int) ([]chat.Message, bool, error) {
+	return h.st.Messages(ctx, room, store.Page{After: after, FromStart: after == 0, Limit: limit})
+}
+
+func engineOf(st *store.Store) string { return st.Engine() }
+
+func brokerName(redisURL string) string {
+	if redisURL == "" {
+		return "in-process"
+	}
+	return "redis"
+}
+
+// processID names this process in cross-process events.
+func processID() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
+}
+
+// socketsFromFileLimit leaves room under the open-file limit for the
+// database, logs and listeners: 95% of it, less 64.
+func socketsFromFileLimit() int {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur == 0 {
+		return 1000
+	}
+	n := int(min(rl.Cur, 1<<22))*95/100 - 64
+	return max(n, 16)
+}
