@@ -1,0 +1,345 @@
+package redisbroker_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"parley/internal/broker"
+	"parley/internal/broker/brokertest"
+	"parley/internal/broker/redisbroker"
+)
+
+// server is a redis-server of the test's own, which the test may kill,
+// pause and start again on the same port.
+type server struct {
+	t    testing.TB
+	port int
+	url  string
+
+	cmd    *exec.Cmd
+	out    *readyWriter
+	exited chan struct{}
+}
+
+// startServer starts a redis-server on a free loopback port and kills it
+// when t ends. It runs only when PARLEY_TEST_REDIS is set, and then fails,
+// never skips, if redis-server cannot be started.
+func startServer(t testing.TB) *server {
+	t.Helper()
+	redisURL(t)
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Fatalf("PARLEY_TEST_REDIS is set but redis-server is not installed: %v", err)
+	}
+	port := freePort(t)
+	s := &server{t: t, port: port, url: "redis://127.0.0.1:" + strconv.Itoa(port) + "/0"}
+	s.start()
+	t.Cleanup(s.stop)
+	return s
+}
+
+// freePort returns a loopback port that nothing listens on.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// start starts the server and returns once it answers PING.
+func (s *server) start() {
+	s.t.Helper()
+	s.out = &readyWriter{ready: make(chan struct{})}
+	s.cmd = exec.Command("redis-server", "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no")
+	s.cmd.Stdout = s.out
+	s.cmd.Stderr = s.out
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatalf("start redis-server: %v", err)
+	}
+	s.exited = make(chan struct{})
+	go func(cmd *exec.Cmd, exited chan struct{}) {
+		cmd.Wait()
+		close(exited)
+	}(s.cmd, s.exited)
+
+	select {
+	case <-s.out.ready:
+	case <-s.exited:
+		s.t.Fatalf("redis-server on port %d exited at start:\n%s", s.port, s.out)
+	case <-time.After(brokertest.Wait):
+		s.t.Fatalf("redis-server on port %d not ready within %v:\n%s", s.port, brokertest.Wait, s.out)
+	}
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(s.port)})
+	defer c.Close()
+	if err := c.Ping(context.Background()).Err(); err != nil {
+		s.t.Fatalf("redis-server on port %d said it was ready but does not answer PING: %v", s.port, err)
+	}
+}
+
+// stop kills the server, as a crash would, and waits until it is gone.
+func (s *server) stop() {
+	if s.cmd == nil {
+		return
+	}
+	s.cmd.Process.Kill()
+	<-s.exited
+	s.cmd = nil
+}
+
+// pause stops the server's process without closing its connections: to
+// its clients it is a peer that went silent.
+func (s *server) pause() {
+	s.t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+func (s *server) resume() {
+	s.t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// readyWriter keeps redis-server's output and closes ready once the
+// server says it accepts connections.
+type readyWriter struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	ready chan struct{}
+	seen  bool
+}
+
+func (w *readyWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if !w.seen && bytes.Contains(w.buf.Bytes(), []byte("Ready to accept connections")) {
+		w.seen = true
+		close(w.ready)
+	}
+	return len(p), nil
+}
+
+func (w *readyWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+// logWatch is a slog.Handler that passes each record's message on a
+// channel, so that a test can wait for the broker to notice something.
+type logWatch chan string
+
+func (w logWatch) Enabled(context.Context, slog.Level) bool { return true }
+func (w logWatch) WithAttrs([]slog.Attr) slog.Handler       { return w }
+func (w logWatch) WithGroup(string) slog.Handler            { return w }
+func (w logWatch) Handle(_ context.Context, r slog.Record) error {
+	select {
+	case w <- r.Message:
+	default:
+	}
+	return nil
+}
+
+// waitLog waits for a log message that starts with prefix.
+func (w logWatch) waitLog(t testing.TB, prefix string) {
+	t.Helper()
+	deadline := time.After(brokertest.Wait)
+	for {
+		select {
+		case m := <-w:
+			if strings.HasPrefix(m, prefix) {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("no log %q within %v", prefix, brokertest.Wait)
+		}
+	}
+}
+
+// subscribeRooms subscribes b to n rooms and returns their recorders.
+func subscribeRooms(t *testing.T, b broker.Broker, n int) map[string]*brokertest.Recorder {
+	t.Helper()
+	recs := make(map[string]*brokertest.Recorder)
+	for i := range n {
+		room := "room-" + strconv.Itoa(i)
+		recs[room] = brokertest.NewRecorder(10)
+		if err := b.Subscribe(t.Context(), room, recs[room]); err != nil {
+			t.Fatalf("Subscribe(%q): %v", room, err)
+		}
+	}
+	return recs
+}
+
+// checkDelivery publishes one event to each room on a and waits for it on
+// its recorder.
+func checkDelivery(t *testing.T, a broker.Broker, recs map[string]*brokertest.Recorder, user string) {
+	t.Helper()
+	for room, r := range recs {
+		if err := a.Publish(t.Context(), broker.Event{Room: room, Kind: broker.KindTyping, User: user}); err != nil {
+			t.Fatalf("Publish to %q: %v", room, err)
+		}
+		if ev := r.Next(t); ev.Room != room || ev.User != user {
+			t.Fatalf("room %q got %+v, want typing of %q", room, ev, user)
+		}
+	}
+}
+
+// waitMissed waits for Missed on every room's recorder.
+func waitMissed(t *testing.T, recs map[string]*brokertest.Recorder) {
+	t.Helper()
+	for room, r := range recs {
+		if got := r.NextMissed(t); got != room {
+			t.Fatalf("Missed(%q) on the handler of %q", got, room)
+		}
+	}
+}
+
+func TestRedisServerRestart(t *testing.T) {
+	srv := startServer(t)
+	a, b := openPair(t, srv.url, redisbroker.Options{PingInterval: 500 * time.Millisecond, Timeout: time.Second})
+	recs := subscribeRooms(t, b, 5)
+	checkDelivery(t, a, recs, "before")
+
+	srv.stop()
+
+	ctx, cancel := context.WithTimeout(t.Context(), brokertest.Wait)
+	defer cancel()
+	start := time.Now()
+	err := a.Publish(ctx, broker.Event{Room: "room-0", Kind: broker.KindTyping, User: "down"})
+	if err == nil {
+		t.Fatal("Publish with Redis down: no error")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Publish with Redis down took %v to fail", d)
+	}
+	t.Logf("Publish with Redis down: %v after %v", err, time.Since(start).Round(time.Millisecond))
+	if err := a.Ping(ctx); err == nil {
+		t.Error("Ping with Redis down: no error")
+	}
+	// A room subscribed while Redis is down is not subscribed.
+	sctx, scancel := context.WithTimeout(ctx, time.Second)
+	err = b.Subscribe(sctx, "while-down", brokertest.NewRecorder(1))
+	scancel()
+	if err == nil {
+		t.Error("Subscribe with Redis down: no error")
+	}
+
+	srv.start()
+
+	waitMissed(t, recs)
+	if err := a.Ping(ctx); err != nil {
+		t.Errorf("Ping after restart: %v", err)
+	}
+	if err := b.Ping(ctx); err != nil {
+		t.Errorf("Ping after restart: %v", err)
+	}
+	checkDelivery(t, a, recs, "after")
+	for _, r := range recs {
+		r.NoEvent(t)
+		r.NoMissed(t)
+	}
+	if got := b.Stats().Reconnects; got < 1 {
+		t.Errorf("subscriber counted %d reconnects, want at least 1", got)
+	}
+}
+
+// A server that goes silent without closing the connection is noticed by
+// the ping, and the connection is dialled again.
+func TestRedisServerSilent(t *testing.T) {
+	srv := startServer(t)
+	logs := make(logWatch, 100)
+	opts := redisbroker.Options{
+		Prefix:       uniquePrefix(),
+		Logger:       slog.New(logs),
+		PingInterval: 200 * time.Millisecond,
+		Timeout:      500 * time.Millisecond,
+	}
+	a := open(t, srv.url, opts)
+	opts.Logger = nil
+	b := open(t, srv.url, opts)
+	recs := subscribeRooms(t, a, 3)
+	checkDelivery(t, b, recs, "before")
+
+	srv.pause()
+	logs.waitLog(t, "redis subscriber connection lost")
+	srv.resume()
+
+	waitMissed(t, recs)
+	checkDelivery(t, b, recs, "after")
+}
+
+// Close returns promptly while Redis is down and the broker is redialling.
+func TestRedisCloseWhileDown(t *testing.T) {
+	srv := startServer(t)
+	logs := make(logWatch, 100)
+	r := open(t, srv.url, redisbroker.Options{Prefix: uniquePrefix(), Logger: slog.New(logs)})
+	if err := r.Subscribe(t.Context(), "room", brokertest.NewRecorder(1)); err != nil {
+		t.Fatal(err)
+	}
+	srv.stop()
+	logs.waitLog(t, "redis subscriber connection lost")
+	before := receivers()
+	done := make(chan error)
+	go func() { done <- r.Close() }()
+	select {
+	case <-done:
+	case <-time.After(brokertest.Wait):
+		t.Fatal("Close did not return")
+	}
+	if after := receivers(); after != before-1 {
+		t.Errorf("receive goroutines: %d before Close, %d after", before, after)
+	}
+}
+
+func TestNewUnreachable(t *testing.T) {
+	port := freePort(t)
+	start := time.Now()
+	_, err := redisbroker.New(t.Context(), fmt.Sprintf("redis://127.0.0.1:%d/0", port), redisbroker.Options{})
+	if err == nil {
+		t.Fatal("New with nothing listening: no error")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("New took %v to fail", d)
+	}
+	want := fmt.Sprintf("redisbroker: cannot reach Redis at 127.0.0.1:%d: ", port)
+	if !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("error %q, want it to start %q", err, want)
+	}
+}
+
+func TestNewBadURL(t *testing.T) {
+	for _, url := range []string{
+		"",
+		"127.0.0.1:6379",
+		"http://127.0.0.1:6379",
+		"redis://127.0.0.1:6379/notadb",
+		"redis://user:secret@[::1:6379/0",
+	} {
+		_, err := redisbroker.New(t.Context(), url, redisbroker.Options{})
+		if err == nil {
+			t.Errorf("New(%q): no error", url)
+			continue
+		}
+		if msg := err.Error(); !strings.HasPrefix(msg, "redisbroker: bad Redis URL: ") || strings.Contains(msg, "secret") {
+			t.Errorf("New(%q): error %q, want one saying the URL is bad, without its password", url, msg)
+		}
+	}
+}

@@ -1,0 +1,454 @@
+// Package redisbroker is the broker.Broker for several processes: events
+// travel as JSON over Redis pub/sub, on one channel per room.
+//
+// Each process holds one subscriber connection, read by one goroutine that
+// decodes events and calls the handlers. go-redis redials a broken subscriber
+// connection and subscribes it to every channel again; this package notices
+// the new subscription confirmations and calls Missed for each room, because
+// what was published while the connection was down is lost.
+package redisbroker
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"parley/internal/broker"
+)
+
+// Options configure a Redis broker. The zero value is usable.
+type Options struct {
+	// Prefix starts the name of every channel; "parley:" when empty. A
+	// room's channel is Prefix + "room:" + the room's name.
+	Prefix string
+	// Origin names this process. It is stamped into every event published
+	// without an Origin.
+	Origin string
+	// Logger receives the broker's logs; nil discards them.
+	Logger *slog.Logger
+	// PingInterval is how long the subscriber connection may stay silent
+	// before it is pinged; a ping unanswered for as long again has the
+	// connection dropped and redialled. It bounds how long a connection
+	// that died without a word (a lost peer, a dead network path) goes
+	// unnoticed. Default 2s.
+	PingInterval time.Duration
+	// Timeout bounds dialling Redis and each read and write, where the URL
+	// does not set dial_timeout, read_timeout or write_timeout. Default 2s.
+	Timeout time.Duration
+}
+
+// Stats count what a Redis broker has done since it was made.
+type Stats struct {
+	// Published counts events published without error.
+	Published uint64
+	// Received counts pub/sub messages read from the subscriber
+	// connection.
+	Received uint64
+	// Reconnects counts the times the subscriber connection came back
+	// after it was lost.
+	Reconnects uint64
+	// DecodeErrors counts messages that were not a valid event.
+	DecodeErrors uint64
+}
+
+// Redis is a broker.Broker over Redis pub/sub.
+type Redis struct {
+	client       *redis.Client
+	ps           *redis.PubSub
+	roomPrefix   string
+	origin       string
+	log          *slog.Logger
+	pingInterval time.Duration
+	timeout      time.Duration
+
+	// subMu keeps a change of subs and the command that makes it in
+	// Redis together, so that Redis sees SUBSCRIBE and UNSUBSCRIBE for a
+	// channel in the order subs changed.
+	subMu sync.Mutex
+	// mu guards subs and closed.
+	mu     sync.RWMutex
+	subs   map[string]*subscription // by channel
+	closed bool
+
+	closing atomic.Bool
+	quit    chan struct{} // closed by Close
+	done    chan struct{} // closed when the receive goroutine returns
+
+	published, received, reconnects, decodeErrors atomic.Uint64
+}
+
+var _ broker.Broker = (*Redis)(nil)
+
+// subscription is one room's entry in Redis.subs.
+type subscription struct {
+	room string
+	h    broker.Handler
+	// active is set once Redis confirmed the subscription. A confirmation
+	// for an active subscription means the connection was redialled.
+	active bool
+	// done is closed when the subscription is confirmed (err nil) or
+	// given up (err says why).
+	done chan struct{}
+	err  error
+}
+
+// New connects to the Redis server at url, a redis:// or rediss:// URL,
+// and returns a broker with no subscriptions. It fails if the URL is not
+// valid or Redis does not answer a ping.
+func New(ctx context.Context, url string, opts Options) (*Redis, error) {
+	ro, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("redisbroker: bad Redis URL: %w", withoutURL(err))
+	}
+	timeout := cmp.Or(opts.Timeout, 2*time.Second)
+	ro.DialTimeout = cmp.Or(ro.DialTimeout, timeout)
+	ro.ReadTimeout = cmp.Or(ro.ReadTimeout, timeout)
+	ro.WriteTimeout = cmp.Or(ro.WriteTimeout, timeout)
+	// Let a caller's deadline cut a command short, not only the timeouts.
+	ro.ContextTimeoutEnabled = true
+	// A command is already retried (MaxRetries) with a fresh dial each
+	// time; retrying each dial as well, five times by default, makes a
+	// publish to a Redis that is down take seconds to fail.
+	ro.DialerRetries = 1
+
+	client := redis.NewClient(ro)
+	// A retry's worth of time: enough for a slow first dial, short enough
+	// that a missing server fails the program's start at once.
+	pctx, cancel := context.WithTimeout(ctx, 2*timeout)
+	defer cancel()
+	if err := client.Ping(pctx).Err(); err != nil {
+		client.Close()
+		return nil, fmt.Errorf("redisbroker: cannot reach Redis at %s: %w", ro.Addr, err)
+	}
+
+	r := &Redis{
+		client:       client,
+		roomPrefix:   cmp.Or(opts.Prefix, "parley:") + "room:",
+		origin:       opts.Origin,
+		log:          cmp.Or(opts.Logger, slog.New(slog.DiscardHandler)),
+		pingInterval: cmp.Or(opts.PingInterval, 2*time.Second),
+		timeout:      timeout,
+		subs:         make(map[string]*subscription),
+		quit:         make(chan struct{}),
+		done:         make(chan struct{}),
+	}
+	// No channels yet: the subscriber connection is dialled by the
+	// receive goroutine's first read.
+	r.ps = client.Subscribe(context.Background())
+	go r.receive()
+	return r, nil
+}
+
+// withoutURL strips the URL from a parse error: it may hold a password.
+func withoutURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+func (r *Redis) channel(room string) string { return r.roomPrefix + room }
+
+// Publish sends ev, encoded as JSON, on its room's channel. It returns once
+// Redis has taken it, or with an error when Redis cannot be reached within
+// ctx and the broker's timeouts.
+func (r *Redis) Publish(ctx context.Context, ev broker.Event) error {
+	if r.closing.Load() {
+		return broker.ErrClosed
+	}
+	if ev.Origin == "" {
+		ev.Origin = r.origin
+	}
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("redisbroker: encode event for room %q: %w", ev.Room, err)
+	}
+	if err := r.client.Publish(ctx, r.channel(ev.Room), payload).Err(); err != nil {
+		return fmt.Errorf("redisbroker: publish to room %q: %w", ev.Room, err)
+	}
+	r.published.Add(1)
+	return nil
+}
+
+// Subscribe makes h receive the events of room and returns once Redis has
+// confirmed the subscription. If the room is already subscribed, h replaces
+// its handler. On error the room is not subscribed.
+//
+// Handlers are called from the broker's one receive goroutine, which also
+// reads the confirmations Subscribe waits for: a handler must not call
+// Subscribe.
+func (r *Redis) Subscribe(ctx context.Context, room string, h broker.Handler) error {
+	ch := r.channel(room)
+	r.subMu.Lock()
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		r.subMu.Unlock()
+		return broker.ErrClosed
+	}
+	s, ok := r.subs[ch]
+	if ok {
+		s.h = h
+		r.mu.Unlock()
+		r.subMu.Unlock()
+	} else {
+		s = &subscription{room: room, h: h, done: make(chan struct{})}
+		r.subs[ch] = s
+		r.mu.Unlock()
+		err := r.ps.Subscribe(ctx, ch)
+		r.subMu.Unlock()
+		if err != nil {
+			r.abandon(ch, s, fmt.Errorf("redisbroker: subscribe to room %q: %w", room, err))
+		}
+	}
+	select {
+	case <-s.done:
+	case <-ctx.Done():
+		r.abandon(ch, s, fmt.Errorf("redisbroker: subscribe to room %q: no confirmation from Redis: %w", room, context.Cause(ctx)))
+	}
+	// Whatever abandon did, s is settled now: confirmed, or given up by
+	// abandon, Unsubscribe or Close.
+	<-s.done
+	return s.err
+}
+
+// abandon gives up s, the subscription to ch, with err, unless it was
+// confirmed or given up already.
+func (r *Redis) abandon(ch string, s *subscription, err error) {
+	r.subMu.Lock()
+	defer r.subMu.Unlock()
+	r.mu.Lock()
+	if r.subs[ch] != s || s.active {
+		r.mu.Unlock()
+		return
+	}
+	delete(r.subs, ch)
+	s.err = err
+	close(s.done)
+	r.mu.Unlock()
+	// The SUBSCRIBE may yet reach Redis; take it back. go-redis forgets
+	// the channel even if this command cannot be sent, so a redialled
+	// connection will not subscribe it.
+	uctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+	defer cancel()
+	if err := r.ps.Unsubscribe(uctx, ch); err != nil {
+		r.log.Debug("redis unsubscribe after a failed subscribe", "channel", ch, "err", err)
+	}
+}
+
+// Unsubscribe stops the events of room: once it returns, its handler is no
+// longer called, though a call under way may finish.
+func (r *Redis) Unsubscribe(ctx context.Context, room string) error {
+	ch := r.channel(room)
+	r.subMu.Lock()
+	defer r.subMu.Unlock()
+	r.mu.Lock()
+	s, ok := r.subs[ch]
+	if ok {
+		delete(r.subs, ch)
+		if !s.active {
+			s.err = fmt.Errorf("redisbroker: room %q unsubscribed before Redis confirmed its subscription", room)
+			close(s.done)
+		}
+	}
+	r.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	// Events of the room that still arrive find no handler. go-redis has
+	// forgotten the channel even if the command cannot be sent, so a
+	// failure here leaves nothing to undo and is not the caller's.
+	if err := r.ps.Unsubscribe(ctx, ch); err != nil {
+		r.log.Debug("redis unsubscribe", "channel", ch, "err", err)
+	}
+	return nil
+}
+
+// Ping reports whether Redis answers a ping.
+func (r *Redis) Ping(ctx context.Context) error {
+	if r.closing.Load() {
+		return broker.ErrClosed
+	}
+	if err := r.client.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redisbroker: ping Redis: %w", err)
+	}
+	return nil
+}
+
+// Stats returns the broker's counters.
+func (r *Redis) Stats() Stats {
+	return Stats{
+		Published:    r.published.Load(),
+		Received:     r.received.Load(),
+		Reconnects:   r.reconnects.Load(),
+		DecodeErrors: r.decodeErrors.Load(),
+	}
+}
+
+// Close unsubscribes every room, stops the receive goroutine and closes the
+// connections. Closing twice is harmless.
+func (r *Redis) Close() error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil
+	}
+	r.closed = true
+	r.closing.Store(true)
+	for _, s := range r.subs {
+		if !s.active {
+			s.err = broker.ErrClosed
+			close(s.done)
+		}
+	}
+	clear(r.subs)
+	r.mu.Unlock()
+
+	close(r.quit)
+	// Closing the PubSub closes its connection, which ends a read under
+	// way in the receive goroutine.
+	psErr := r.ps.Close()
+	<-r.done
+	return errors.Join(psErr, r.client.Close())
+}
+
+// receive reads the subscriber connection until Close. When the connection
+// has been silent for pingInterval it sends a ping, and reads the answer
+// with a deadline that go-redis treats as fatal: an unanswered ping has the
+// connection dropped and redialled.
+func (r *Redis) receive() {
+	defer close(r.done)
+	ctx := context.Background()
+	var (
+		awaitingPong bool
+		lost         bool // the connection failed and nothing came since
+		backoff      time.Duration
+	)
+	for {
+		var msg any
+		var err error
+		if awaitingPong {
+			pctx, cancel := context.WithTimeout(ctx, r.pingInterval)
+			msg, err = r.ps.ReceiveTimeout(pctx, 0)
+			cancel()
+		} else {
+			msg, err = r.ps.ReceiveTimeout(ctx, r.pingInterval)
+		}
+		if r.closing.Load() {
+			return
+		}
+		if err != nil {
+			if !awaitingPong && isTimeout(err) {
+				awaitingPong = true
+				if err = r.ps.Ping(ctx); err == nil {
+					continue
+				}
+			}
+			awaitingPong = false
+			if !lost {
+				lost = true
+				r.log.Warn("redis subscriber connection lost", "err", err)
+			}
+			// go-redis redials on the next read; while Redis is
+			// down, do not spin.
+			backoff = min(max(2*backoff, 50*time.Millisecond), time.Second)
+			if !r.pause(backoff) {
+				return
+			}
+			continue
+		}
+		awaitingPong = false
+		backoff = 0
+		if lost {
+			lost = false
+			r.reconnects.Add(1)
+			r.log.Info("redis subscriber connection restored")
+		}
+		switch m := msg.(type) {
+		case *redis.Message:
+			r.received.Add(1)
+			r.deliver(m)
+		case *redis.Subscription:
+			if m.Kind == "subscribe" {
+				r.confirmed(m.Channel)
+			}
+		}
+	}
+}
+
+// pause waits for d, or until Close. It reports whether to go on.
+func (r *Redis) pause(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.quit:
+		return false
+	}
+}
+
+func (r *Redis) deliver(m *redis.Message) {
+	r.mu.RLock()
+	var h broker.Handler
+	if s := r.subs[m.Channel]; s != nil {
+		h = s.h
+	}
+	r.mu.RUnlock()
+	if h == nil {
+		return // unsubscribed
+	}
+	var ev broker.Event
+	if err := json.Unmarshal([]byte(m.Payload), &ev); err != nil {
+		r.decodeErrors.Add(1)
+		r.log.Warn("redis event not decoded", "channel", m.Channel, "err", err)
+		return
+	}
+	h.Event(ev)
+}
+
+// confirmed handles Redis's confirmation of a subscription to ch. The first
+// completes a Subscribe. Any later one comes from go-redis subscribing a
+// redialled connection again, since Subscribe never sends a second SUBSCRIBE
+// for a channel in subs: events may have been lost in between, so the
+// handler is told to recover.
+//
+// A confirmation still travelling from an earlier subscription of the same
+// channel (subscribe, give up, subscribe again) can complete a Subscribe a
+// little early; the confirmation of its own SUBSCRIBE then follows and
+// counts as a later one, so the handler recovers what fell in between.
+func (r *Redis) confirmed(ch string) {
+	r.mu.Lock()
+	s := r.subs[ch]
+	var missed broker.Handler
+	switch {
+	case s == nil:
+		// Unsubscribed since.
+	case !s.active:
+		s.active = true
+		close(s.done)
+	default:
+		missed = s.h
+	}
+	r.mu.Unlock()
+	if missed != nil {
+		r.log.Info("redis resubscribed; room recovers from the store", "room", s.room)
+		missed.Missed(s.room)
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

@@ -1,0 +1,159 @@
+package redisbroker_test
+
+import (
+	"context"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"parley/internal/broker"
+	"parley/internal/broker/brokertest"
+	"parley/internal/broker/redisbroker"
+)
+
+// redisURL returns the URL of the shared test server, skipping the test
+// when none is set.
+func redisURL(t testing.TB) string {
+	t.Helper()
+	u := os.Getenv("PARLEY_TEST_REDIS")
+	if u == "" {
+		t.Skip("PARLEY_TEST_REDIS not set: skipping Redis tests")
+	}
+	return u
+}
+
+var prefixes atomic.Int64
+
+// uniquePrefix keeps the channels of one test apart from every other
+// test's, in this process and in others on the same server.
+func uniquePrefix() string {
+	return "parleytest:" + strconv.Itoa(os.Getpid()) + ":" + strconv.FormatInt(prefixes.Add(1), 10) + ":"
+}
+
+// open returns a broker on url, closed when t ends. It fails t, never
+// skips, when the server cannot be reached.
+func open(t testing.TB, url string, opts redisbroker.Options) *redisbroker.Redis {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	r, err := redisbroker.New(ctx, url, opts)
+	if err != nil {
+		t.Fatalf("New(%q): %v", url, err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+// openPair returns two brokers on url that share a bus, as two processes.
+func openPair(t testing.TB, url string, opts redisbroker.Options) (a, b *redisbroker.Redis) {
+	t.Helper()
+	opts.Prefix = uniquePrefix()
+	opts.Origin = "a"
+	a = open(t, url, opts)
+	opts.Origin = "b"
+	b = open(t, url, opts)
+	return a, b
+}
+
+func TestRedis(t *testing.T) {
+	url := redisURL(t)
+	open(t, url, redisbroker.Options{}) // fails once here if the server is unreachable
+	brokertest.Run(t, func(t *testing.T) (a, b broker.Broker) {
+		return openPair(t, url, redisbroker.Options{})
+	})
+}
+
+func TestRedisStampsOrigin(t *testing.T) {
+	a, b := openPair(t, redisURL(t), redisbroker.Options{})
+	r := brokertest.NewRecorder(2)
+	if err := b.Subscribe(t.Context(), "room", r); err != nil {
+		t.Fatal(err)
+	}
+	for _, origin := range []string{"", "elsewhere"} {
+		if err := a.Publish(t.Context(), broker.Event{Room: "room", Kind: broker.KindTyping, Origin: origin}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := r.Next(t).Origin; got != "a" {
+		t.Errorf("origin %q, want the publisher's, a", got)
+	}
+	if got := r.Next(t).Origin; got != "elsewhere" {
+		t.Errorf("origin %q, want the one set, elsewhere", got)
+	}
+}
+
+func TestRedisStats(t *testing.T) {
+	url := redisURL(t)
+	opts := redisbroker.Options{Prefix: uniquePrefix()}
+	a, b := open(t, url, opts), open(t, url, opts)
+	r := brokertest.NewRecorder(3)
+	if err := b.Subscribe(t.Context(), "room", r); err != nil {
+		t.Fatal(err)
+	}
+	// A message that is not an event, from outside the broker.
+	raw := redis.NewClient(mustParseURL(t, url))
+	defer raw.Close()
+	if err := raw.Publish(t.Context(), opts.Prefix+"room:room", "{not json").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := a.Publish(t.Context(), broker.Event{Room: "room", Kind: broker.KindTyping}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		r.Next(t)
+	}
+	if got := a.Stats(); got.Published != 3 {
+		t.Errorf("publisher's stats %+v, want 3 published", got)
+	}
+	if got, want := b.Stats(), (redisbroker.Stats{Received: 4, DecodeErrors: 1}); got != want {
+		t.Errorf("subscriber's stats %+v, want %+v", got, want)
+	}
+}
+
+func mustParseURL(t testing.TB, url string) *redis.Options {
+	t.Helper()
+	o, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// Close stops the receive goroutine before it returns.
+func TestRedisCloseStopsGoroutine(t *testing.T) {
+	url := redisURL(t)
+	a, _ := openPair(t, url, redisbroker.Options{})
+	if err := a.Subscribe(t.Context(), "room", brokertest.NewRecorder(1)); err != nil {
+		t.Fatal(err)
+	}
+	before := receivers()
+	if before == 0 {
+		t.Fatal("no receive goroutine found in the stacks; the test is looking for the wrong name")
+	}
+	if err := a.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if after := receivers(); after != before-1 {
+		t.Errorf("receive goroutines: %d before Close, %d after", before, after)
+	}
+}
+
+// receivers counts the goroutines running Redis.receive.
+func receivers() int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return strings.Count(string(buf[:n]), "redisbroker.(*Redis).receive(")
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+}
