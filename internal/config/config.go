@@ -70,7 +70,9 @@ var settings = []setting{
 // any, is one line that names the setting.
 func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, []string, error) {
 	fs := flag.NewFlagSet("parley", flag.ContinueOnError)
-	fs.SetOutput(usage)
+	// The usage text goes out for -h only; a bad flag is one line.
+	var help strings.Builder
+	fs.SetOutput(&help)
 	vals := make(map[string]*string, len(settings))
 	for _, s := range settings {
 		def := s.def
@@ -81,6 +83,7 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			_, _ = io.WriteString(usage, help.String())
 			return Config{}, nil, err
 		}
 		return Config{}, nil, fmt.Errorf("bad arguments: %w", err)
