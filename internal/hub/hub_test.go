@@ -1,0 +1,235 @@
+package hub_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"parley/internal/broker"
+	"parley/internal/chat"
+	"parley/internal/hub"
+	"parley/internal/store"
+	"parley/internal/store/storetest"
+)
+
+// history is the hub's view of a real store.
+type history struct{ st *store.Store }
+
+func (h history) LastSeq(ctx context.Context, room string) (int64, error) {
+	r, err := h.st.Room(ctx, room)
+	if chat.ErrorCode(err) == chat.ENotFound {
+		return 0, nil
+	}
+	return r.Messages, err
+}
+
+func (h history) After(ctx context.Context, room string, after int64, limit int) ([]chat.Message, bool, error) {
+	return h.st.Messages(ctx, room, store.Page{After: after, FromStart: after == 0, Limit: limit})
+}
+
+type fixture struct {
+	t  *testing.T
+	st *store.Store
+	b  *broker.InProcess
+	h  *hub.Hub
+}
+
+func newFixture(t *testing.T, opt hub.Options) *fixture {
+	f := &fixture{t: t, st: storetest.SQLite(t), b: broker.NewInProcess()}
+	opt.Broker, opt.History = f.b, history{f.st}
+	if opt.GapWait == 0 {
+		opt.GapWait = 20 * time.Millisecond
+	}
+	f.h = hub.New(opt)
+	t.Cleanup(f.h.Close)
+	return f
+}
+
+// store writes a message without publishing it, as a process that died
+// between commit and publish would.
+func (f *fixture) store(room, content string) chat.Message {
+	f.t.Helper()
+	m, _, err := f.st.InsertMessage(context.Background(), chat.NewMessage{Room: room, Author: "writer", Content: content})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return m
+}
+
+func (f *fixture) publish(m chat.Message) {
+	f.h.Event(broker.Event{Room: m.Room, Kind: broker.KindMessage, Message: &m})
+}
+
+func (f *fixture) join(room, user string, ext bool) *hub.Client {
+	f.t.Helper()
+	c, err := f.h.Join(context.Background(), room, user, ext)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.t.Cleanup(c.Leave)
+	return c
+}
+
+// seqs collects the seqs of the next n new_message frames c gets.
+func seqs(t *testing.T, c *hub.Client, n int) []int64 {
+	t.Helper()
+	var got []int64
+	deadline := time.After(5 * time.Second)
+	for len(got) < n {
+		select {
+		case <-c.Wake():
+			for _, fr := range c.Take(nil) {
+				var m struct {
+					Command string
+					Message chat.Message
+				}
+				if err := json.Unmarshal(fr, &m); err != nil {
+					t.Fatal(err)
+				}
+				if m.Command == "new_message" {
+					got = append(got, m.Message.Seq)
+				}
+			}
+		case <-deadline:
+			t.Fatalf("got seqs %v; waited for %d", got, n)
+		}
+	}
+	return got
+}
+
+func wantSeqs(t *testing.T, got []int64, from, to int64) {
+	t.Helper()
+	if len(got) != int(to-from+1) {
+		t.Fatalf("got seqs %v; want %d..%d", got, from, to)
+	}
+	for i, s := range got {
+		if s != from+int64(i) {
+			t.Fatalf("got seqs %v; want %d..%d", got, from, to)
+		}
+	}
+}
+
+func TestOutOfOrderIsReordered(t *testing.T) {
+	f := newFixture(t, hub.Options{GapWait: time.Minute})
+	c := f.join("r", "u", false)
+	m1, m2, m3 := f.store("r", "1"), f.store("r", "2"), f.store("r", "3")
+	f.publish(m3)
+	f.publish(m1)
+	f.publish(m2)
+	f.publish(m2) // a duplicate is not sent twice
+	wantSeqs(t, seqs(t, c, 3), 1, 3)
+	if st := f.h.Stats(); st.Duplicates != 1 || st.Recovered != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestGapIsRecoveredFromTheStore(t *testing.T) {
+	f := newFixture(t, hub.Options{})
+	c := f.join("r", "u", false)
+	for i := 1; i <= 150; i++ {
+		f.store("r", fmt.Sprint(i)) // never published, as if the broker lost them
+	}
+	last := f.store("r", "151")
+	f.publish(last)
+	wantSeqs(t, seqs(t, c, 151), 1, 151)
+	if st := f.h.Stats(); st.Recovered != 150 {
+		t.Fatalf("recovered %d; want 150", st.Recovered)
+	}
+}
+
+func TestMissedRecoversTheTail(t *testing.T) {
+	f := newFixture(t, hub.Options{})
+	c := f.join("r", "u", false)
+	f.publish(f.store("r", "1"))
+	f.store("r", "2")
+	f.store("r", "3")
+	f.h.Missed("r") // the broker says it may have lost something
+	wantSeqs(t, seqs(t, c, 3), 1, 3)
+}
+
+func TestJoinGetsOnlyLaterMessages(t *testing.T) {
+	f := newFixture(t, hub.Options{})
+	f.store("r", "before")
+	c := f.join("r", "u", false)
+	f.publish(f.store("r", "after"))
+	wantSeqs(t, seqs(t, c, 1), 2, 2)
+}
+
+func TestSlowClientIsClosedAndOthersGoOn(t *testing.T) {
+	f := newFixture(t, hub.Options{QueueLimit: 8})
+	slow := f.join("r", "slow", false)
+	fast := f.join("r", "fast", false)
+	got := make(chan []int64)
+	go func() { got <- seqs(t, fast, 50) }()
+	for i := 0; i < 50; i++ {
+		f.publish(f.store("r", fmt.Sprint(i)))
+	}
+	select {
+	case <-slow.Done():
+		if slow.Reason() != hub.ReasonSlow {
+			t.Fatalf("reason %d", slow.Reason())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the slow client was not closed")
+	}
+	wantSeqs(t, <-got, 1, 50)
+	if f.h.Stats().Drops != 1 {
+		t.Fatalf("stats %+v", f.h.Stats())
+	}
+}
+
+func TestLastLeaveUnsubscribes(t *testing.T) {
+	f := newFixture(t, hub.Options{})
+	a := f.join("r", "a", false)
+	b := f.join("r", "b", false)
+	if st := f.h.Stats(); st.Rooms != 1 || st.Clients != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+	a.Leave()
+	b.Leave()
+	if st := f.h.Stats(); st.Rooms != 0 || st.Clients != 0 {
+		t.Fatalf("after leaving: %+v", st)
+	}
+	// Re-entering subscribes again, from the latest seq.
+	f.store("r", "x")
+	c := f.join("r", "c", false)
+	m := f.store("r", "y")
+	if err := f.b.Publish(context.Background(), broker.Event{Room: "r", Kind: broker.KindMessage, Message: &m}); err != nil {
+		t.Fatal(err)
+	}
+	wantSeqs(t, seqs(t, c, 1), 2, 2)
+}
+
+func TestPresenceAndTypingOnlyToExtensionClients(t *testing.T) {
+	f := newFixture(t, hub.Options{})
+	plain := f.join("r", "plain", false)
+	ext := f.join("r", "ext", true)
+	frames := func(c *hub.Client, want string) {
+		t.Helper()
+		deadline := time.After(5 * time.Second)
+		for {
+			select {
+			case <-c.Wake():
+				for _, fr := range c.Take(nil) {
+					if string(fr) == want {
+						return
+					}
+				}
+			case <-deadline:
+				t.Fatalf("no frame %s", want)
+			}
+		}
+	}
+	frames(ext, `{"command":"presence","users":["ext","plain"]}`)
+	if err := f.h.Publish(context.Background(), broker.Event{Room: "r", Kind: broker.KindTyping, User: "plain"}); err != nil {
+		t.Fatal(err)
+	}
+	frames(ext, `{"command":"typing","user":"plain"}`)
+	select {
+	case <-plain.Wake():
+		t.Fatalf("a plain client got %q", plain.Take(nil))
+	default:
+	}
+}
