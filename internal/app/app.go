@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"parley/internal/auth"
 	"parley/internal/broker"
 	"parley/internal/broker/redisbroker"
@@ -227,6 +229,9 @@ func serve(ctx context.Context, args []string, env Env) error {
 	if c.Redis == "" {
 		b = broker.NewInProcess()
 	} else {
+		// go-redis logs through a package-wide logger of its own; route it
+		// into ours, so that stderr stays one line per failure.
+		redis.SetLogger(redisLogger{log})
 		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		b, err = redisbroker.New(rctx, c.Redis, redisbroker.Options{Origin: origin, Logger: log})
 		cancel()
@@ -288,6 +293,12 @@ func serve(ctx context.Context, args []string, env Env) error {
 	}
 	log.Info("parley stopped")
 	return nil
+}
+
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.Debug("redis: " + fmt.Sprintf(format, v...))
 }
 
 // history reads the store for the hub's recovery.

@@ -1,0 +1,68 @@
+package hub_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"parley/internal/broker"
+	"parley/internal/chat"
+	"parley/internal/hub"
+)
+
+// BenchmarkFanout measures one message's fan-out to a room's clients:
+// sequencing, encoding once, and queueing on every client. Writers drain
+// the queues as sockets would.
+func BenchmarkFanout(b *testing.B) {
+	for _, n := range []int{1, 100, 1000, 10000} {
+		b.Run(fmt.Sprintf("clients=%d", n), func(b *testing.B) {
+			h := hub.New(hub.Options{Broker: broker.NewInProcess(), History: emptyHistory{}, QueueLimit: 1 << 20})
+			defer h.Close()
+			clients := make([]*hub.Client, n)
+			for i := range clients {
+				c, err := h.Join(context.Background(), "bench", fmt.Sprint("u", i), false)
+				if err != nil {
+					b.Fatal(err)
+				}
+				clients[i] = c
+			}
+			m := chat.Message{ID: 1, Room: "bench", Author: "alice", Content: "a message of ordinary length, say forty-odd bytes",
+				Timestamp: time.Now()}
+			b.ReportAllocs()
+			b.ResetTimer()
+			var buf [][]byte
+			for i := 0; i < b.N; i++ {
+				m.Seq = int64(i + 1)
+				h.Event(broker.Event{Room: "bench", Kind: broker.KindMessage, Message: &m})
+				if i%64 == 63 {
+					for _, c := range clients {
+						buf = c.Take(buf)
+					}
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/delivery")
+			for _, c := range clients {
+				c.Leave()
+			}
+		})
+	}
+}
+
+type emptyHistory struct{}
+
+func (emptyHistory) LastSeq(context.Context, string) (int64, error) { return 0, nil }
+func (emptyHistory) After(context.Context, string, int64, int) ([]chat.Message, bool, error) {
+	return nil, false, nil
+}
+
+// BenchmarkMessageFrame measures encoding a new_message frame.
+func BenchmarkMessageFrame(b *testing.B) {
+	m := chat.Message{ID: 1042, Room: "lobby", Seq: 17, Author: "alice", Content: "hi there, how are you?",
+		Timestamp: time.Now(), ClientID: "c-7f3a"}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		_ = hub.MessageFrame(m)
+	}
+}
