@@ -111,7 +111,8 @@
     const meta = el('span', 'room-meta', messages === 1 ? '1 message' : numberFormat.format(messages) + ' messages');
     const when = new Date(r.last_activity);
     if (r.last_activity && !Number.isNaN(when.getTime()) && when.getTime() > 0) {
-      const time = el('time');
+      // common.js replaces the date with "5 min ago" and keeps it current.
+      const time = el('time', '', when.toLocaleDateString());
       time.dateTime = when.toISOString();
       time.dataset.ago = '';
       meta.append(' · ', time);
