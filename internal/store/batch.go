@@ -2,6 +2,9 @@ package store
 
 import (
 	"context"
+	"database/sql/driver"
+	"fmt"
+	"runtime"
 
 	"parley/internal/chat"
 )
@@ -17,6 +20,7 @@ const maxBatch = 256
 // also keeps seqs in the order the messages were taken.
 type batcher struct {
 	s    *Store
+	raw  *rawConn // the writer connection's statements; only run touches it
 	reqs chan *insertReq
 	quit chan struct{} // closed by close: stop taking requests
 	done chan struct{} // closed when the writer goroutine has ended
@@ -26,12 +30,6 @@ type insertReq struct {
 	ctx   context.Context
 	msg   chat.NewMessage
 	reply chan insertResult // buffered: the writer never waits for a caller
-}
-
-type insertResult struct {
-	msg     chat.Message
-	created bool
-	err     error
 }
 
 func newBatcher(s *Store) *batcher {
@@ -78,6 +76,7 @@ func (b *batcher) close() {
 
 func (b *batcher) run() {
 	defer close(b.done)
+	defer b.withConn(func(*rawConn) { b.raw.close() })
 	batch := make([]*insertReq, 0, maxBatch)
 	for {
 		select {
@@ -87,19 +86,29 @@ func (b *batcher) run() {
 		case r := <-b.reqs:
 			batch = append(batch, r)
 		}
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case r := <-b.reqs:
-				batch = append(batch, r)
-			default:
-				break fill
+		for range 3 {
+			batch = b.fill(batch)
+			if len(batch) == maxBatch {
+				break
 			}
+			runtime.Gosched()
 		}
 		b.write(batch)
 		clear(batch)
 		batch = batch[:0]
 	}
+}
+
+func (b *batcher) fill(batch []*insertReq) []*insertReq {
+	for len(batch) < maxBatch {
+		select {
+		case r := <-b.reqs:
+			batch = append(batch, r)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 // drain answers the requests left in the queue once the writer stops.
@@ -130,40 +139,50 @@ func (b *batcher) write(batch []*insertReq) {
 	if len(live) == 0 {
 		return
 	}
-	// The statements run under a context of their own: the batch belongs to
-	// all its callers, and none of them may cancel it for the others.
-	ctx := context.Background()
-	if len(live) > 1 {
-		if results, ok := b.writeTogether(ctx, live); ok {
-			for i, r := range live {
-				r.reply <- results[i]
-			}
+	msgs := make([]chat.NewMessage, len(live))
+	for i, r := range live {
+		msgs[i] = r.msg
+	}
+	results := make([]insertResult, len(live))
+	err := b.withConn(func(raw *rawConn) {
+		// The statements run under a context of their own: the batch
+		// belongs to all its callers, and none of them may cancel it for
+		// the others.
+		ctx := context.Background()
+		if b.s.insertAlone(ctx, raw, msgs, results) == nil {
 			return
 		}
-	}
-	for _, r := range live {
-		msg, created, err := b.s.insertAlone(ctx, b.s.write, r.msg)
-		r.reply <- insertResult{msg: msg, created: created, err: err}
+		// Some statement failed: write each message alone, so that one bad
+		// message cannot fail the others.
+		for i := range msgs {
+			if err := b.s.insertAlone(ctx, raw, msgs[i:i+1], results[i:i+1]); err != nil {
+				results[i] = insertResult{err: err}
+			}
+		}
+	})
+	b.s.checkpointer.notify()
+	for i, r := range live {
+		if err != nil {
+			results[i] = insertResult{err: fmt.Errorf("store: insert message: %w", err)}
+		}
+		r.reply <- results[i]
 	}
 }
 
-func (b *batcher) writeTogether(ctx context.Context, batch []*insertReq) ([]insertResult, bool) {
-	tx, err := b.s.write.begin(ctx)
+// withConn runs f on the writer connection. The connection is database/sql's
+// one writer connection: other writes wait while f runs.
+func (b *batcher) withConn(f func(raw *rawConn)) error {
+	c, err := b.s.writeDB.db.Conn(context.Background())
 	if err != nil {
-		return nil, false
+		return err
 	}
-	results := make([]insertResult, len(batch))
-	for i, r := range batch {
-		msg, created, err := b.s.insert(ctx, tx, r.msg)
-		if err != nil {
-			tx.rollback(ctx)
-			return nil, false
+	defer c.Close()
+	return c.Raw(func(dc any) error {
+		if b.raw == nil || b.raw.conn != dc {
+			// A new connection (the first, or one replacing a broken one).
+			b.raw = newRawConn(dc.(driver.Conn))
 		}
-		results[i] = insertResult{msg: msg, created: created}
-	}
-	if err := tx.commit(ctx); err != nil {
-		// database/sql has rolled the transaction back.
-		return nil, false
-	}
-	return results, true
+		f(b.raw)
+		return nil
+	})
 }

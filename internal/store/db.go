@@ -22,6 +22,11 @@ import (
 
 type querier interface {
 	exec(ctx context.Context, query string, args ...any) (rowsAffected int64, err error)
+	// insertID runs an INSERT into a table with an id column and returns
+	// the new row's id, or ok false if it inserted no row (ON CONFLICT DO
+	// NOTHING). SQLite reports the id without a RETURNING clause, which
+	// saves reading a result row; PostgreSQL needs one, which pgHandle adds.
+	insertID(ctx context.Context, query string, args ...any) (id int64, ok bool, err error)
 	queryRow(ctx context.Context, query string, args ...any) row
 	query(ctx context.Context, query string, args ...any) (rows, error)
 }
@@ -118,6 +123,26 @@ func (h *sqlHandle) exec(ctx context.Context, query string, args ...any) (int64,
 	return res.RowsAffected()
 }
 
+func (h *sqlHandle) insertID(ctx context.Context, query string, args ...any) (int64, bool, error) {
+	st, err := h.stmt(ctx, query)
+	if err != nil {
+		return 0, false, err
+	}
+	return resultID(st.ExecContext(ctx, args...))
+}
+
+func resultID(res sql.Result, err error) (int64, bool, error) {
+	if err != nil {
+		return 0, false, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil || n == 0 {
+		return 0, false, err
+	}
+	id, err := res.LastInsertId()
+	return id, err == nil, err
+}
+
 func (h *sqlHandle) queryRow(ctx context.Context, query string, args ...any) row {
 	st, err := h.stmt(ctx, query)
 	if err != nil {
@@ -196,6 +221,14 @@ func (t *sqlTxn) exec(ctx context.Context, query string, args ...any) (int64, er
 	return res.RowsAffected()
 }
 
+func (t *sqlTxn) insertID(ctx context.Context, query string, args ...any) (int64, bool, error) {
+	st, err := t.stmt(ctx, query)
+	if err != nil {
+		return 0, false, err
+	}
+	return resultID(st.ExecContext(ctx, args...))
+}
+
 func (t *sqlTxn) queryRow(ctx context.Context, query string, args ...any) row {
 	st, err := t.stmt(ctx, query)
 	if err != nil {
@@ -257,6 +290,15 @@ type pgHandle struct {
 func (h pgHandle) exec(ctx context.Context, query string, args ...any) (int64, error) {
 	tag, err := h.q.Exec(ctx, rebind(query), args...)
 	return tag.RowsAffected(), err
+}
+
+func (h pgHandle) insertID(ctx context.Context, query string, args ...any) (int64, bool, error) {
+	var id int64
+	err := h.q.QueryRow(ctx, rebind(query+" RETURNING id"), args...).Scan(&id)
+	if isNoRows(err) {
+		return 0, false, nil
+	}
+	return id, err == nil, err
 }
 
 func (h pgHandle) queryRow(ctx context.Context, query string, args ...any) row {

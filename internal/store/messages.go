@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"parley/internal/chat"
 )
@@ -31,69 +32,141 @@ func (s *Store) InsertMessage(ctx context.Context, m chat.NewMessage) (msg chat.
 	if s.batcher != nil {
 		return s.batcher.insert(ctx, m)
 	}
-	return s.insertAlone(ctx, s.write, m)
+	var r [1]insertResult
+	if err := s.insertAlone(ctx, s.write, []chat.NewMessage{m}, r[:]); err != nil {
+		return chat.Message{}, false, err
+	}
+	return r[0].msg, r[0].created, nil
 }
 
-// insertAlone stores m in a transaction of its own.
-func (s *Store) insertAlone(ctx context.Context, h handle, m chat.NewMessage) (chat.Message, bool, error) {
+// insertResult is the outcome of one message of a batch.
+type insertResult struct {
+	msg     chat.Message
+	created bool
+	err     error
+}
+
+// insertAlone stores msgs in a transaction of their own and fills results.
+func (s *Store) insertAlone(ctx context.Context, h handle, msgs []chat.NewMessage, results []insertResult) error {
 	tx, err := h.begin(ctx)
 	if err != nil {
-		return chat.Message{}, false, fmt.Errorf("store: insert message: %w", err)
+		return fmt.Errorf("store: insert message: %w", err)
 	}
-	msg, created, err := s.insert(ctx, tx, m)
-	if err == nil {
-		err = tx.commit(ctx)
-	} else {
+	if err := s.insertBatch(ctx, tx, msgs, results); err != nil {
 		tx.rollback(ctx)
+		return fmt.Errorf("store: insert message: %w", err)
 	}
-	if err != nil && isUniqueViolation(err) && m.ClientID != "" {
-		// Another transaction stored the same client_id first. It has
-		// committed (the unique index waited for it), so read its message.
-		msg, found, err2 := s.messageByClientID(ctx, h, m)
-		if err2 == nil && found {
-			return msg, false, nil
-		}
+	if err := tx.commit(ctx); err != nil {
+		tx.rollback(ctx) // SQLite may keep a transaction open after a failed COMMIT
+		return fmt.Errorf("store: insert message: %w", err)
 	}
-	if err != nil {
-		return chat.Message{}, false, fmt.Errorf("store: insert message: %w", err)
-	}
-	return msg, created, nil
+	return nil
 }
 
-// insert stores m inside tx. See InsertMessage.
-func (s *Store) insert(ctx context.Context, tx txn, m chat.NewMessage) (chat.Message, bool, error) {
-	if m.ClientID != "" {
-		msg, found, err := s.messageByClientID(ctx, tx, m)
-		if err != nil || found {
-			return msg, false, err
+// insertBatch stores msgs, in order, inside tx, and fills results. See
+// InsertMessage. It works in four steps, so that a batch costs one statement
+// per message, one per author and room, and two per room:
+//
+//  1. For each room: create it if absent, lock it, and read its last_seq.
+//     The lock (PostgreSQL: SELECT ... FOR UPDATE on the room's row; SQLite:
+//     the database's write lock, held since BEGIN IMMEDIATE) makes
+//     concurrent senders, in this process or another, take seqs one after
+//     the other.
+//  2. For each message: insert it with the room's next seq, unless its
+//     (room, author, client_id) is stored already (ON CONFLICT DO NOTHING),
+//     in which case read the stored one and take no seq.
+//  3. For each room: set last_seq and last_activity.
+//  4. For each author and room: record the author as a member who has read
+//     up to their latest message.
+//
+// On PostgreSQL a batch holds one message: locking several rooms in one
+// transaction could deadlock with another process doing the same.
+func (s *Store) insertBatch(ctx context.Context, tx txn, msgs []chat.NewMessage, results []insertResult) error {
+	type roomState struct {
+		lastSeq int64
+		added   int64
+		latest  time.Time
+	}
+	type member struct{ room, author string }
+	rooms := make(map[string]*roomState, 4)
+	var order []string
+	members := make(map[member]insertResult, 4)
+	var memberOrder []member
+
+	for _, m := range msgs {
+		if _, ok := rooms[m.Room]; ok {
+			continue
+		}
+		st := &roomState{}
+		err := tx.queryRow(ctx, s.sql.lockRoom, m.Room).Scan(&st.lastSeq)
+		if isNoRows(err) {
+			if err := s.ensureRoom(ctx, tx, m.Room); err != nil {
+				return err
+			}
+			err = tx.queryRow(ctx, s.sql.lockRoom, m.Room).Scan(&st.lastSeq)
+		}
+		if err != nil {
+			return err
+		}
+		rooms[m.Room] = st
+		order = append(order, m.Room)
+	}
+
+	for i, m := range msgs {
+		st := rooms[m.Room]
+		msg := chat.Message{Room: m.Room, Seq: st.lastSeq + st.added + 1, Author: m.Author, Content: m.Content,
+			ClientID: m.ClientID, Timestamp: now()}
+		var clientID any // NULL when absent: NULLs never collide in the unique index
+		if m.ClientID != "" {
+			clientID = m.ClientID
+		}
+		id, inserted, err := tx.insertID(ctx, `
+			INSERT INTO messages (room, seq, author, content, created_at, client_id) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (room, author, client_id) WHERE client_id IS NOT NULL DO NOTHING`,
+			m.Room, msg.Seq, m.Author, m.Content, s.ts(msg.Timestamp), clientID)
+		if err != nil {
+			return err
+		}
+		if !inserted {
+			// Sent before, in an earlier transaction or earlier in this batch.
+			stored, found, err := s.messageByClientID(ctx, tx, m)
+			if err != nil {
+				return err
+			}
+			if !found {
+				return fmt.Errorf("message %s/%s/%q conflicts but cannot be found", m.Room, m.Author, m.ClientID)
+			}
+			results[i] = insertResult{msg: stored}
+			continue
+		}
+		msg.ID = id
+		st.added++
+		st.latest = msg.Timestamp
+		results[i] = insertResult{msg: msg, created: true}
+		k := member{m.Room, m.Author}
+		if _, ok := members[k]; !ok {
+			memberOrder = append(memberOrder, k)
+		}
+		members[k] = results[i]
+	}
+
+	for _, name := range order {
+		st := rooms[name]
+		if st.added == 0 {
+			continue
+		}
+		if _, err := tx.exec(ctx, "UPDATE rooms SET last_seq = ?, last_activity = ? WHERE name = ?",
+			st.lastSeq+st.added, s.ts(st.latest), name); err != nil {
+			return err
 		}
 	}
-	msg := chat.Message{Room: m.Room, Author: m.Author, Content: m.Content, ClientID: m.ClientID, Timestamp: now()}
-	t := s.ts(msg.Timestamp)
-	// The upsert locks the room's row until the transaction ends, so
-	// concurrent senders, in this process or another, take seqs one after
-	// the other.
-	err := tx.queryRow(ctx, `
-		INSERT INTO rooms (name, last_seq, created_at, last_activity) VALUES (?, 1, ?, ?)
-		ON CONFLICT (name) DO UPDATE SET last_seq = rooms.last_seq + 1, last_activity = excluded.last_activity
-		RETURNING last_seq`, m.Room, t, t).Scan(&msg.Seq)
-	if err != nil {
-		return chat.Message{}, false, err
+	for _, k := range memberOrder {
+		r := members[k]
+		if _, err := tx.exec(ctx, s.sql.upsertAuthor, k.room, r.msg.Seq, s.ts(r.msg.Timestamp), k.author); err != nil {
+			return err
+		}
 	}
-	var clientID any // NULL when absent: NULLs never collide in the unique index
-	if m.ClientID != "" {
-		clientID = m.ClientID
-	}
-	err = tx.queryRow(ctx, `
-		INSERT INTO messages (room, seq, author, content, created_at, client_id) VALUES (?, ?, ?, ?, ?, ?)
-		RETURNING id`, m.Room, msg.Seq, m.Author, m.Content, t, clientID).Scan(&msg.ID)
-	if err != nil {
-		return chat.Message{}, false, err
-	}
-	if _, err := tx.exec(ctx, s.sql.upsertAuthor, m.Room, msg.Seq, t, m.Author); err != nil {
-		return chat.Message{}, false, err
-	}
-	return msg, true, nil
+	return nil
 }
 
 func (s *Store) messageByClientID(ctx context.Context, q querier, m chat.NewMessage) (chat.Message, bool, error) {

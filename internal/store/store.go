@@ -46,9 +46,10 @@ type Store struct {
 	read  handle
 
 	// SQLite only.
-	writeDB *sqlHandle
-	readDB  *sqlHandle
-	batcher *batcher
+	writeDB      *sqlHandle
+	readDB       *sqlHandle
+	batcher      *batcher
+	checkpointer *checkpointer
 
 	// PostgreSQL only.
 	pool *pgxpool.Pool
@@ -94,11 +95,15 @@ func redactDSN(dsn string) string {
 //     Parley takes that trade for write throughput; a deployment that cannot
 //     lose any acknowledged message on power loss should run PostgreSQL.
 //   - busy_timeout waits for another process's lock instead of failing.
+//   - the writer leaves checkpoints to the checkpointer (see there) and
+//     steps in only when the log passes 10,000 pages (SQLite's default is
+//     1,000); a log grown past 64 MiB is truncated when it is rewound.
 //   - _txlock=immediate takes the write lock at BEGIN, so two processes on
 //     one file queue up instead of failing to upgrade a read lock.
 const (
 	sqliteCommon = "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)"
-	sqliteWriter = sqliteCommon + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	sqliteWriter = sqliteCommon + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate" +
+		"&_pragma=wal_autocheckpoint(10000)&_pragma=journal_size_limit(67108864)"
 	sqliteReader = sqliteCommon + "&_pragma=query_only(1)"
 )
 
@@ -141,7 +146,16 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("store: cannot open sqlite database %q: %w", path, err)
 	}
 
-	s := &Store{engine: EngineSQLite, sql: newDialectSQL(EngineSQLite), writeDB: newSQLHandle(wdb), readDB: newSQLHandle(rdb)}
+	cdb, err := sql.Open("sqlite", uri+"?"+sqliteCommon)
+	if err != nil {
+		wdb.Close()
+		rdb.Close()
+		return nil, fmt.Errorf("store: open sqlite database %q: %w", path, err)
+	}
+	cdb.SetMaxOpenConns(1)
+
+	s := &Store{engine: EngineSQLite, sql: newDialectSQL(EngineSQLite), writeDB: newSQLHandle(wdb), readDB: newSQLHandle(rdb),
+		checkpointer: newCheckpointer(cdb)}
 	s.write, s.read = s.writeDB, s.readDB
 	s.batcher = newBatcher(s)
 	return s, nil
@@ -208,13 +222,14 @@ func (s *Store) Close() error {
 			s.pool.Close()
 			return
 		}
-		s.closeErr = errors.Join(s.readDB.close(), s.writeDB.close())
+		s.closeErr = errors.Join(s.checkpointer.close(), s.readDB.close(), s.writeDB.close())
 	})
 	return s.closeErr
 }
 
 // dialectSQL holds the statements whose text differs between the engines.
 type dialectSQL struct {
+	lockRoom     string
 	markRead     string
 	upsertAuthor string
 }
@@ -225,7 +240,14 @@ func newDialectSQL(engine string) dialectSQL {
 		// PostgreSQL cannot infer the type of a parameter in a SELECT list.
 		r = strings.NewReplacer("{ts}", "CAST(? AS timestamptz)", "{least}", "LEAST", "{greatest}", "GREATEST")
 	}
+	lockRoom := "SELECT last_seq FROM rooms WHERE name = ?"
+	if engine == EnginePostgres {
+		lockRoom += " FOR UPDATE"
+	}
 	return dialectSQL{
+		// ? = room. SQLite needs no row lock: the writer holds the
+		// database's write lock from BEGIN IMMEDIATE on.
+		lockRoom: lockRoom,
 		// ? = user id, seq, now, room
 		markRead: r.Replace(`
 			INSERT INTO room_members (user_id, room, last_read, entered_at)
