@@ -32,6 +32,11 @@
   const PROBE_EVERY = 4;           // failed attempts between session checks
   const NEAR_BOTTOM_PX = 80;
   const GAP_RETRIES = 3;
+  // Pending messages go out at most this fast, under the server's default
+  // limit (a burst of 20, then 5 a second), so that re-sending a backlog
+  // after a reconnect is not answered with rate_limited or a 1008 close.
+  const SEND_BURST = 10;
+  const SEND_EVERY_MS = 250;
 
   // ---------- Elements ----------
 
@@ -59,7 +64,8 @@
 
   const entries = new Map();  // seq -> {msg, date, el, daySep}
   const order = [];           // the seqs held, ascending
-  const pending = new Map();  // client_id -> {id, text, el, status, timer}
+  const pending = new Map();  // client_id -> {id, text, el, status}, oldest first
+  const outbox = [];          // pending messages waiting for their turn to go out
   const typers = new Map();   // user -> timeout that forgets them
 
   let loaded = false;         // the first history answer has arrived
@@ -80,6 +86,11 @@
   let dividerEl = null;       // the "New messages" line
   let dividerSeq = 0;         // it sits before this seq
   let dividerSeen = true;     // the reader has scrolled past it since
+
+  let sendTokens = SEND_BURST;
+  let tokensAt = Date.now();
+  let pausedUntil = 0;        // after a rate_limited answer
+  let pumpTimer = 0;
 
   let lastTypingSent = 0;
   let lastReadSeq = 0;
@@ -559,12 +570,10 @@
     const p = typeof f.client_id === 'string' ? pending.get(f.client_id) : undefined;
     if (p) {
       if (f.code === 'rate_limited') {
-        // Not stored; the limit refills within a second.
-        setPendingStatus(p, 'waiting', 'Sending too fast — trying again…');
-        clearTimeout(p.timer);
-        p.timer = setTimeout(() => {
-          if (pending.has(p.id)) sendPending(p);
-        }, 1000);
+        // Not stored; the server's limit refills within a second.
+        pausedUntil = Date.now() + 1000;
+        sendTokens = 0;
+        queueSend(p, true, 'Sending too fast — trying again…');
         return;
       }
       failPending(p, f.message || 'The message could not be sent.');
@@ -663,11 +672,11 @@
       input.focus();
       return;
     }
-    const p = { id: newClientId(), text, status: 'sending', el: null, timer: 0 };
+    const p = { id: newClientId(), text, status: 'sending', el: null };
     p.el = renderPending(p);
     pending.set(p.id, p);
     pendingEl.append(p.el);
-    sendPending(p);
+    queueSend(p);
 
     input.value = '';
     autosize();
@@ -680,9 +689,33 @@
     input.focus();
   }
 
-  function sendPending(p) {
-    const sent = send({ command: 'new_message', message: p.text, client_id: p.id });
-    setPendingStatus(p, 'sending', sent ? 'Sending…' : 'Waiting for the connection…');
+  // queueSend puts p in the outbox, at the front when it was refused and
+  // must keep its place before later messages.
+  function queueSend(p, front, status) {
+    if (!outbox.includes(p)) {
+      if (front) outbox.unshift(p);
+      else outbox.push(p);
+    }
+    const open = ws && ws.readyState === WebSocket.OPEN;
+    setPendingStatus(p, 'sending', status || (open ? 'Sending…' : 'Waiting for the connection…'));
+    pump();
+  }
+
+  // pump sends from the outbox as fast as a small token bucket allows.
+  function pump() {
+    clearTimeout(pumpTimer);
+    pumpTimer = 0;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return; // onOpen pumps again
+    const now = Date.now();
+    sendTokens = Math.min(SEND_BURST, sendTokens + (now - tokensAt) / SEND_EVERY_MS);
+    tokensAt = now;
+    while (outbox.length && sendTokens >= 1 && now >= pausedUntil) {
+      const p = outbox.shift();
+      if (!pending.has(p.id) || p.status === 'failed') continue;
+      send({ command: 'new_message', message: p.text, client_id: p.id });
+      sendTokens--;
+    }
+    if (outbox.length) pumpTimer = setTimeout(pump, Math.max(pausedUntil - now, SEND_EVERY_MS));
   }
 
   function renderPending(p) {
@@ -702,7 +735,7 @@
     retry.addEventListener('click', () => {
       node.classList.remove('failed');
       actions.hidden = true;
-      sendPending(p);
+      queueSend(p);
       input.focus();
     });
     const discard = el('button', 'btn btn-ghost btn-sm', 'Discard');
@@ -727,14 +760,12 @@
   }
 
   function failPending(p, message) {
-    clearTimeout(p.timer);
     setPendingStatus(p, 'failed', 'Not sent: ' + message);
     p.el.classList.add('failed');
     p.actionsEl.hidden = false;
   }
 
   function dropPending(p) {
-    clearTimeout(p.timer);
     p.el.remove();
     pending.delete(p.id);
     updateHistoryUI();
@@ -893,12 +924,13 @@
     }
     // The server is idempotent on client_id, so a message that did arrive
     // before the connection dropped is not stored twice.
+    outbox.length = 0;
     for (const p of pending.values()) {
-      if (p.status !== 'failed') {
-        clearTimeout(p.timer);
-        sendPending(p);
-      }
+      if (p.status === 'failed') continue;
+      outbox.push(p);
+      setPendingStatus(p, 'sending', 'Sending…');
     }
+    pump();
     maybeSendRead();
   }
 
