@@ -250,6 +250,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 		Store: st, Hub: h, Broker: b, Log: log, Origins: c.Origins, History: c.History,
 		SendRate: c.SendLimit.Rate, SendBurst: c.SendLimit.Burst,
 		UserSockets: c.UserSockets, MaxSockets: maxSockets, Version: Version,
+		TrustedProxies: c.TrustedProxies,
 	})
 	if err != nil {
 		return err
@@ -274,6 +275,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 		env.Ready(addr)
 	}
 
+	go sweepSessions(ctx, st, log)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 	select {
@@ -299,6 +301,25 @@ type redisLogger struct{ log *slog.Logger }
 
 func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 	l.log.Debug("redis: " + fmt.Sprintf(format, v...))
+}
+
+// sweepSessions deletes expired sessions and tokens now and then.
+func sweepSessions(ctx context.Context, st *store.Store, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		n, err := st.DeleteExpiredSessions(ctx, time.Now())
+		if err != nil && ctx.Err() == nil {
+			log.Warn("delete expired sessions", "err", err)
+		} else if n > 0 {
+			log.Info("deleted expired sessions", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // history reads the store for the hub's recovery.

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -31,6 +32,9 @@ type Config struct {
 	// MaxSockets caps this process's sockets; -1 means "derive from the
 	// open-file limit", which the program resolves at start.
 	MaxSockets int
+	// TrustedProxies are the networks whose X-Forwarded-For and
+	// X-Forwarded-Proto headers are believed.
+	TrustedProxies []netip.Prefix
 }
 
 // SendLimit is a token bucket: Rate messages a second, Burst at once.
@@ -63,6 +67,7 @@ var settings = []setting{
 	{"send-limit", "PARLEY_SEND_LIMIT", "5/s,20", "per-user sending rate and burst, or off"},
 	{"user-sockets", "PARLEY_USER_SOCKETS", "20", "open sockets one user may hold; 0: no cap"},
 	{"max-sockets", "PARLEY_MAX_SOCKETS", "", "sockets this process accepts in all; empty: from the open-file limit"},
+	{"trusted-proxies", "PARLEY_TRUSTED_PROXIES", "", "proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For/-Proto are believed"},
 }
 
 // Parse reads the settings from args (flags, without the program and
@@ -128,7 +133,34 @@ func build(v map[string]*string) (Config, error) {
 			return c, bad("max-sockets", err)
 		}
 	}
+	if c.TrustedProxies, err = parseProxies(*v["trusted-proxies"]); err != nil {
+		return c, bad("trusted-proxies", err)
+	}
 	return c, nil
+}
+
+func parseProxies(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, p := range strings.Split(s, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		if !strings.Contains(p, "/") {
+			a, err := netip.ParseAddr(p)
+			if err != nil {
+				return nil, fmt.Errorf("%q is not an IP address or CIDR", p)
+			}
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		pf, err := netip.ParsePrefix(p)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an IP address or CIDR", p)
+		}
+		out = append(out, pf.Masked())
+	}
+	return out, nil
 }
 
 func parseAddr(s string) (string, error) {

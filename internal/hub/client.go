@@ -10,6 +10,7 @@ const (
 	ReasonSlow     // its queue overflowed: it cannot keep up with its room
 	ReasonShutdown // the process is stopping
 	ReasonLeft     // the socket's owner left
+	ReasonPolicy   // the socket broke a rule (flooding): closed after its queue is flushed
 )
 
 // Client is one socket's membership in a room: its bounded queue of

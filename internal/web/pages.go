@@ -1,7 +1,6 @@
 package web
 
 import (
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -142,7 +141,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 // login checks credentials under the password-guessing throttle; a
 // throttled attempt is a rate_limited error and sets Retry-After.
 func (s *Server) login(w http.ResponseWriter, r *http.Request, name, password string) (chat.User, error) {
-	addr := clientAddr(r)
+	addr := s.clientAddr(r)
 	now := s.opt.Now()
 	if ok, wait := s.logins.check(name, addr, now); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(wait)))
@@ -264,13 +263,4 @@ func nextParam(r *http.Request) string {
 		return safe
 	}
 	return ""
-}
-
-// clientAddr is the request's remote address, without the port.
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

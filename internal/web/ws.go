@@ -100,7 +100,9 @@ func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
 		sc.writeLoop(ctx)
 	}()
 	sc.readLoop(ctx)
-	cancel()
+	if sc.c.Reason() != hub.ReasonPolicy {
+		cancel() // the writer has nothing more to say
+	}
 	<-writerDone
 }
 
@@ -257,7 +259,7 @@ func (sc *socket) newMessage(ctx context.Context, f inFrame) bool {
 			sc.strikes++
 			if sc.strikes >= floodStrikes {
 				sc.s.metrics.wsErrors.WithLabelValues("flood_closed").Inc()
-				sc.conn.Close(websocket.StatusPolicyViolation, "sending too fast")
+				sc.c.Kick(hub.ReasonPolicy) // the writer flushes the warnings, then closes
 				return false
 			}
 		}
@@ -308,11 +310,17 @@ func (sc *socket) writeLoop(ctx context.Context) {
 				return
 			}
 		case <-sc.c.Done():
-			switch sc.c.Reason() {
-			case hub.ReasonShutdown:
+			switch reason := sc.c.Reason(); reason {
+			case hub.ReasonShutdown, hub.ReasonPolicy:
+				// Say what was queued (the flooder's warnings, the last
+				// messages before a shutdown), then why the socket ends.
 				batch = sc.c.Take(batch)
 				sc.write(ctx, batch)
-				sc.conn.Close(websocket.StatusGoingAway, "server shutting down")
+				if reason == hub.ReasonShutdown {
+					sc.conn.Close(websocket.StatusGoingAway, "server shutting down")
+				} else {
+					sc.conn.Close(websocket.StatusPolicyViolation, "sending too fast")
+				}
 			case hub.ReasonSlow:
 				sc.s.metrics.wsErrors.WithLabelValues("slow_closed").Inc()
 				sc.conn.CloseNow()
