@@ -1,0 +1,175 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat;
+// 100 on every Linux this tool runs on.
+const clockTicks = 100
+
+// procSample is one reading of a process's CPU time and resident memory.
+type procSample struct {
+	at     time.Time
+	cpu    time.Duration // user + system
+	rssKiB int64
+}
+
+// readProc reads /proc/pid (pid 0: this process).
+func readProc(pid int) (procSample, error) {
+	dir := "/proc/self"
+	if pid > 0 {
+		dir = "/proc/" + strconv.Itoa(pid)
+	}
+	s := procSample{at: time.Now()}
+	stat, err := os.ReadFile(dir + "/stat")
+	if err != nil {
+		return s, err
+	}
+	// The command name, in parentheses, may hold spaces: fields are
+	// counted after its closing parenthesis.
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return s, fmt.Errorf("%s/stat: no command name", dir)
+	}
+	f := bytes.Fields(stat[i+1:])
+	if len(f) < 13 {
+		return s, fmt.Errorf("%s/stat: too few fields", dir)
+	}
+	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
+	ut, err1 := strconv.ParseInt(string(f[11]), 10, 64)
+	st, err2 := strconv.ParseInt(string(f[12]), 10, 64)
+	if err1 != nil || err2 != nil {
+		return s, fmt.Errorf("%s/stat: bad utime or stime", dir)
+	}
+	s.cpu = time.Duration(ut+st) * time.Second / clockTicks
+	status, err := os.ReadFile(dir + "/status")
+	if err != nil {
+		return s, err
+	}
+	for line := range bytes.SplitSeq(status, []byte("\n")) {
+		if rest, ok := bytes.CutPrefix(line, []byte("VmRSS:")); ok {
+			f := bytes.Fields(rest)
+			if len(f) > 0 {
+				s.rssKiB, _ = strconv.ParseInt(string(f[0]), 10, 64)
+			}
+		}
+	}
+	return s, nil
+}
+
+// procWatch samples a process now and then, keeping the peak RSS.
+type procWatch struct {
+	pid  int
+	stop chan struct{}
+	done chan struct{}
+
+	mu      sync.Mutex
+	last    procSample
+	peakRSS int64
+	err     error
+}
+
+// watchProc samples pid (0: this process) every interval until stop. It
+// returns nil if pid < 0 (nothing to watch).
+func watchProc(pid int, interval time.Duration) *procWatch {
+	if pid < 0 {
+		return nil
+	}
+	w := &procWatch{pid: pid, stop: make(chan struct{}), done: make(chan struct{})}
+	w.sample()
+	go func() {
+		defer close(w.done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-w.stop:
+				return
+			case <-t.C:
+				w.sample()
+			}
+		}
+	}()
+	return w
+}
+
+// sample reads the process now and returns the reading.
+func (w *procWatch) sample() procSample {
+	if w == nil {
+		return procSample{}
+	}
+	s, err := readProc(w.pid)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err != nil {
+		w.err = err
+		return w.last
+	}
+	w.last = s
+	w.peakRSS = max(w.peakRSS, s.rssKiB)
+	return s
+}
+
+func (w *procWatch) peak() int64 {
+	if w == nil {
+		return 0
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.peakRSS
+}
+
+func (w *procWatch) close() {
+	if w == nil {
+		return
+	}
+	close(w.stop)
+	<-w.done
+}
+
+// procStats summarises a process over a measured window.
+type procStats struct {
+	PID           int     `json:"pid,omitempty"`
+	CPUSeconds    float64 `json:"cpu_s"`
+	CPUPercent    float64 `json:"cpu_pct"` // of one core, over the window
+	CPUusPerDeliv float64 `json:"cpu_us_per_delivery,omitempty"`
+	RSSStartKiB   int64   `json:"rss_start_kib"`
+	RSSPeakKiB    int64   `json:"rss_peak_kib"`
+	RSSEndKiB     int64   `json:"rss_end_kib"`
+	Error         string  `json:"error,omitempty"`
+}
+
+// statsBetween summarises a and b, the readings at the window's ends.
+func statsBetween(w *procWatch, a, b procSample, deliveries int64) *procStats {
+	if w == nil {
+		return nil
+	}
+	cpu := b.cpu - a.cpu
+	s := &procStats{PID: w.pid, CPUSeconds: cpu.Seconds(), RSSStartKiB: a.rssKiB, RSSPeakKiB: w.peak(), RSSEndKiB: b.rssKiB}
+	if wall := b.at.Sub(a.at); wall > 0 {
+		s.CPUPercent = 100 * cpu.Seconds() / wall.Seconds()
+	}
+	if deliveries > 0 {
+		s.CPUusPerDeliv = float64(cpu.Microseconds()) / float64(deliveries)
+	}
+	w.mu.Lock()
+	if w.err != nil {
+		s.Error = w.err.Error()
+	}
+	w.mu.Unlock()
+	return s
+}
+
+// pidOr returns pid when it is set, else -1: nothing to watch.
+func pidOr(pid int) int {
+	if pid > 0 {
+		return pid
+	}
+	return -1
+}

@@ -1,0 +1,248 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// A message's content starts with a marker that names the run, the
+// publisher, the message's number and its scheduled send time (nanoseconds
+// after the run's start):
+//
+//	~L<run>.<publisher>.<n>.<due>~xxxx…
+//
+// It needs no escaping in JSON or text, so a receiver finds it in any frame
+// of any protocol without decoding the frame, and can tell this run's
+// messages from anybody else's.
+
+// newRunID returns a short random run name.
+func newRunID() string {
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// appendContent appends the content of message n of publisher pub, due at
+// due after the start, padded to size bytes.
+func appendContent(dst []byte, run string, pub, n int, due time.Duration, size int) []byte {
+	start := len(dst)
+	dst = append(dst, "~L"...)
+	dst = append(dst, run...)
+	dst = append(dst, '.')
+	dst = strconv.AppendInt(dst, int64(pub), 10)
+	dst = append(dst, '.')
+	dst = strconv.AppendInt(dst, int64(n), 10)
+	dst = append(dst, '.')
+	dst = strconv.AppendInt(dst, int64(due), 10)
+	dst = append(dst, '~')
+	for len(dst)-start < size {
+		dst = append(dst, 'x')
+	}
+	return dst
+}
+
+// marker is one message found in a frame.
+type marker struct {
+	pub, n int
+	due    time.Duration
+}
+
+// scanMarkers calls f for every marker of run in frame. A frame may hold
+// several (a history page, or a plain server batching lines).
+func scanMarkers(frame []byte, prefix []byte, f func(marker)) {
+	for {
+		i := bytes.Index(frame, prefix)
+		if i < 0 {
+			return
+		}
+		frame = frame[i+len(prefix):]
+		var vals [3]int64
+		ok := true
+		for k := range vals {
+			v, rest, good := parseUint(frame)
+			if !good || len(rest) == 0 || (k < 2 && rest[0] != '.') || (k == 2 && rest[0] != '~') {
+				ok = false
+				break
+			}
+			vals[k], frame = v, rest[1:]
+		}
+		if ok {
+			f(marker{pub: int(vals[0]), n: int(vals[1]), due: time.Duration(vals[2])})
+		}
+	}
+}
+
+func parseUint(b []byte) (int64, []byte, bool) {
+	var v int64
+	i := 0
+	for i < len(b) && i < 19 && b[i] >= '0' && b[i] <= '9' {
+		v = v*10 + int64(b[i]-'0')
+		i++
+	}
+	return v, b[i:], i > 0
+}
+
+// markerPrefix is what every marker of run starts with.
+func markerPrefix(run string) []byte { return []byte("~L" + run + ".") }
+
+// appendSendFrame appends the frame that sends content in the protocol.
+func appendSendFrame(dst []byte, proto string, content []byte, clientID, user string) []byte {
+	switch proto {
+	case "plain":
+		return append(dst, content...)
+	case "original":
+		// As the original application's JavaScript client sends it.
+		dst = append(dst, `{"message":"`...)
+		dst = append(dst, content...)
+		dst = append(dst, `","command":"new_message","from":"`...)
+		dst = append(dst, user...)
+		return append(dst, `"}`...)
+	}
+	dst = append(dst, `{"command":"new_message","message":"`...)
+	dst = append(dst, content...)
+	dst = append(dst, `","client_id":"`...)
+	dst = append(dst, clientID...)
+	return append(dst, `"}`...)
+}
+
+// account is one user the run created, with its bearer token.
+type account struct {
+	name, token string
+}
+
+// createAccounts signs n users up on the server and gets each a token.
+// Plain servers need none.
+func createAccounts(ctx context.Context, cfg config, run string, n int) ([]account, error) {
+	if cfg.Proto == "plain" {
+		return []account{{name: "load-" + run}}, nil
+	}
+	accts := make([]account, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4) // password hashing is slow on purpose
+	for i := range accts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			name := fmt.Sprintf("load%su%d", run, i)
+			pw := "load-password-" + run
+			accts[i].name = name
+			cred := map[string]string{"username": name, "password": pw}
+			if err := postJSON(ctx, httpBase(cfg.URL)+"/api/v1/signup", cred, http.StatusCreated, nil); err != nil {
+				errs[i] = fmt.Errorf("signup %s: %w", name, err)
+				return
+			}
+			var tok struct{ Token string }
+			if err := postJSON(ctx, httpBase(cfg.URL)+"/api/v1/tokens", cred, http.StatusCreated, &tok); err != nil {
+				errs[i] = fmt.Errorf("token %s: %w", name, err)
+				return
+			}
+			accts[i].token = tok.Token
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return accts, nil
+}
+
+var httpClient = &http.Client{Timeout: 30 * time.Second}
+
+func postJSON(ctx context.Context, url string, body any, want int, out any) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return doJSON(req, want, out)
+}
+
+func getJSON(ctx context.Context, url, token string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if err != nil {
+		return err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return doJSON(req, http.StatusOK, out)
+}
+
+func doJSON(req *http.Request, want int, out any) error {
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != want {
+		return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(data)))
+	}
+	if out != nil {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}
+
+// dial opens one WebSocket to room on the server at base as acct.
+func dial(ctx context.Context, cfg config, base, room string, acct account) (*websocket.Conn, error) {
+	h := http.Header{}
+	if acct.token != "" {
+		h.Set("Authorization", "Bearer "+acct.token)
+	}
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	c, resp, err := websocket.Dial(dctx, cfg.wsURL(base, room), &websocket.DialOptions{
+		HTTPHeader: h, HTTPClient: wsHTTPClient, CompressionMode: websocket.CompressionDisabled,
+	})
+	if err != nil {
+		if resp != nil {
+			return nil, &dialError{status: resp.StatusCode, err: err}
+		}
+		return nil, err
+	}
+	c.SetReadLimit(1 << 22)
+	return c, nil
+}
+
+// wsHTTPClient dials without a connection pool limit or proxy: every
+// WebSocket is a connection of its own, to loopback.
+var wsHTTPClient = &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: -1}}
+
+// dialError is a refused upgrade: the server answered with status.
+type dialError struct {
+	status int
+	err    error
+}
+
+func (e *dialError) Error() string {
+	return fmt.Sprintf("upgrade refused with %d: %v", e.status, e.err)
+}
+func (e *dialError) Unwrap() error { return e.err }
+
+// roomName is the name of the run's room i.
+func roomName(run string, i int) string { return fmt.Sprintf("load-%s-%d", run, i) }
