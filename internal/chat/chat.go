@@ -164,6 +164,11 @@ func CleanContent(content string) (string, error) {
 	if !utf8.ValidString(content) {
 		return "", Errorf(EInvalid, "The message is not valid UTF-8.")
 	}
+	// PostgreSQL's text cannot hold NUL: refused here, it is the same
+	// answer on every engine rather than an internal error on one.
+	if strings.IndexByte(content, 0) >= 0 {
+		return "", Errorf(EInvalid, "The message may not contain NUL characters.")
+	}
 	content = strings.TrimSpace(content)
 	if content == "" {
 		return "", Errorf(EInvalid, "The message is empty.")

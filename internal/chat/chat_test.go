@@ -1,0 +1,142 @@
+package chat_test
+
+import (
+	"strings"
+	"testing"
+
+	"parley/internal/chat"
+)
+
+func TestValidUsername(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ok   bool
+	}{
+		{"alice", true},
+		{"a", true},
+		{"bob.smith+test@example_1-2", true},
+		{"Zoë", true},
+		{"名前", true},
+		{"٣٤", true}, // Arabic-Indic digits are digits
+		{strings.Repeat("é", chat.MaxUsernameLength), true},
+		{"", false},
+		{strings.Repeat("é", chat.MaxUsernameLength+1), false},
+		{"with space", false},
+		{"semi;colon", false},
+		{"slash/", false},
+		{"tab\t", false},
+		{"nul\x00", false},
+		{"emoji😀", false},
+		{"bad\xffutf8", false},
+		{"Ⅻ", false}, // a letter-like number, not a decimal digit
+	} {
+		if got := chat.ValidUsername(tc.name); got != tc.ok {
+			t.Errorf("ValidUsername(%q) = %v, want %v", tc.name, got, tc.ok)
+		}
+		if err := chat.CheckUsername(tc.name); (err == nil) != tc.ok {
+			t.Errorf("CheckUsername(%q) = %v, want ok=%v", tc.name, err, tc.ok)
+		} else if err != nil && chat.ErrorCode(err) != chat.EInvalid {
+			t.Errorf("CheckUsername(%q) code %q, want invalid", tc.name, chat.ErrorCode(err))
+		}
+	}
+}
+
+func TestValidRoomName(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ok   bool
+	}{
+		{"lobby", true},
+		{"A-z_09", true},
+		{"-", true},
+		{strings.Repeat("r", chat.MaxRoomNameLength), true},
+		{"", false},
+		{strings.Repeat("r", chat.MaxRoomNameLength+1), false},
+		{"two words", false},
+		{"dot.room", false},
+		{"../etc", false},
+		{"caf\u00e9", false},
+		{"room\x00", false},
+		{"room/", false},
+	} {
+		if got := chat.ValidRoomName(tc.name); got != tc.ok {
+			t.Errorf("ValidRoomName(%q) = %v, want %v", tc.name, got, tc.ok)
+		}
+		if err := chat.CheckRoomName(tc.name); (err == nil) != tc.ok {
+			t.Errorf("CheckRoomName(%q) = %v, want ok=%v", tc.name, err, tc.ok)
+		}
+	}
+}
+
+func TestCleanContent(t *testing.T) {
+	long := strings.Repeat("ü", chat.MaxContentLength)
+	for _, tc := range []struct {
+		in, out string
+		code    string
+	}{
+		{"hi", "hi", ""},
+		{"  hi there \n", "hi there", ""},
+		{"\u00a0x\u3000", "x", ""}, // Unicode spaces are trimmed too
+		{long, long, ""},
+		{" " + long + " ", long, ""},
+		{"", "", chat.EInvalid},
+		{" \t\r\n ", "", chat.EInvalid},
+		{"\xff", "", chat.EInvalid},
+		{"a\x00b", "", chat.EInvalid}, // PostgreSQL's text cannot hold NUL
+		{long + "x", "", chat.ETooLong},
+		{strings.Repeat("x", chat.MaxContentLength+1), "", chat.ETooLong},
+	} {
+		got, err := chat.CleanContent(tc.in)
+		if code := chat.ErrorCode(err); code != tc.code {
+			t.Errorf("CleanContent(%.20q…) error %v, want code %q", tc.in, err, tc.code)
+			continue
+		}
+		if got != tc.out {
+			t.Errorf("CleanContent(%.20q…) = %.20q…, want %.20q…", tc.in, got, tc.out)
+		}
+	}
+}
+
+func TestCheckClientID(t *testing.T) {
+	for _, tc := range []struct {
+		id string
+		ok bool
+	}{
+		{"", true},
+		{"c-7f3a", true},
+		{"with space and ünïcode", true},
+		{strings.Repeat("x", chat.MaxClientIDLength), true},
+		{strings.Repeat("x", chat.MaxClientIDLength+1), false},
+		{"tab\t", false},
+		{"nl\n", false},
+		{"del\x7f", false},
+		{"nul\x00", false},
+		{"bad\xff", false},
+	} {
+		err := chat.CheckClientID(tc.id)
+		if (err == nil) != tc.ok {
+			t.Errorf("CheckClientID(%q) = %v, want ok=%v", tc.id, err, tc.ok)
+		} else if err != nil && chat.ErrorCode(err) != chat.EInvalid {
+			t.Errorf("CheckClientID(%q) code %q, want invalid", tc.id, chat.ErrorCode(err))
+		}
+	}
+}
+
+func TestCheckNewMessage(t *testing.T) {
+	m := chat.NewMessage{Room: "lobby", Author: "alice", Content: "  hello  ", ClientID: "c1"}
+	if err := chat.CheckNewMessage(&m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Content != "hello" {
+		t.Errorf("content %q, want it trimmed", m.Content)
+	}
+	for _, bad := range []chat.NewMessage{
+		{Room: "no room", Content: "x"},
+		{Room: "lobby", Content: "  "},
+		{Room: "lobby", Content: "x", ClientID: "a\nb"},
+	} {
+		if err := chat.CheckNewMessage(&bad); chat.ErrorCode(err) != chat.EInvalid {
+			t.Errorf("CheckNewMessage(%+v) = %v, want invalid", bad, err)
+		}
+	}
+}
