@@ -29,14 +29,7 @@ func (s *Store) InsertMessage(ctx context.Context, m chat.NewMessage) (msg chat.
 	if !chat.ValidRoomName(m.Room) {
 		return chat.Message{}, false, chat.Errorf(chat.EInvalid, "Invalid room name.")
 	}
-	if s.batcher != nil {
-		return s.batcher.insert(ctx, m)
-	}
-	var r [1]insertResult
-	if err := s.insertAlone(ctx, s.write, []chat.NewMessage{m}, r[:]); err != nil {
-		return chat.Message{}, false, err
-	}
-	return r[0].msg, r[0].created, nil
+	return s.batcher.insert(ctx, m)
 }
 
 // insertResult is the outcome of one message of a batch.
@@ -78,9 +71,6 @@ func (s *Store) insertAlone(ctx context.Context, h handle, msgs []chat.NewMessag
 //  3. For each room: set last_seq and last_activity.
 //  4. For each author and room: record the author as a member who has read
 //     up to their latest message.
-//
-// On PostgreSQL a batch holds one message: locking several rooms in one
-// transaction could deadlock with another process doing the same.
 func (s *Store) insertBatch(ctx context.Context, tx txn, msgs []chat.NewMessage, results []insertResult) error {
 	type roomState struct {
 		lastSeq int64
@@ -94,22 +84,26 @@ func (s *Store) insertBatch(ctx context.Context, tx txn, msgs []chat.NewMessage,
 	var memberOrder []member
 
 	for _, m := range msgs {
-		if _, ok := rooms[m.Room]; ok {
-			continue
+		if _, ok := rooms[m.Room]; !ok {
+			rooms[m.Room] = &roomState{}
+			order = append(order, m.Room)
 		}
-		st := &roomState{}
-		err := tx.queryRow(ctx, s.sql.lockRoom, m.Room).Scan(&st.lastSeq)
+	}
+	// Always in the same order, so that two transactions locking the same
+	// rooms cannot deadlock.
+	slices.Sort(order)
+	for _, name := range order {
+		st := rooms[name]
+		err := tx.queryRow(ctx, s.sql.lockRoom, name).Scan(&st.lastSeq)
 		if isNoRows(err) {
-			if err := s.ensureRoom(ctx, tx, m.Room); err != nil {
+			if err := s.ensureRoom(ctx, tx, name); err != nil {
 				return err
 			}
-			err = tx.queryRow(ctx, s.sql.lockRoom, m.Room).Scan(&st.lastSeq)
+			err = tx.queryRow(ctx, s.sql.lockRoom, name).Scan(&st.lastSeq)
 		}
 		if err != nil {
 			return err
 		}
-		rooms[m.Room] = st
-		order = append(order, m.Room)
 	}
 
 	for i, m := range msgs {

@@ -157,7 +157,8 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	s := &Store{engine: EngineSQLite, sql: newDialectSQL(EngineSQLite), writeDB: newSQLHandle(wdb), readDB: newSQLHandle(rdb),
 		checkpointer: newCheckpointer(cdb)}
 	s.write, s.read = s.writeDB, s.readDB
-	s.batcher = newBatcher(s)
+	w := &sqliteBatchWriter{s: s}
+	s.batcher = newBatcher(1, w.write, w.stop)
 	return s, nil
 }
 
@@ -188,7 +189,15 @@ func openPostgres(ctx context.Context, dsn string) (*Store, error) {
 		return nil, fmt.Errorf("store: cannot reach postgres database %s: %w", where, err)
 	}
 	h := pgHandle{pool}
-	return &Store{engine: EnginePostgres, sql: newDialectSQL(EnginePostgres), write: h, read: h, pool: pool}, nil
+	s := &Store{engine: EnginePostgres, sql: newDialectSQL(EnginePostgres), write: h, read: h, pool: pool}
+	// Each worker holds a pool connection while it writes a batch; the
+	// rest of the pool stays free for everything else.
+	workers := max(1, int(cfg.MaxConns)/2)
+	s.batcher = newBatcher(workers, func(msgs []chat.NewMessage, results []insertResult) error {
+		s.writeBatch(h, msgs, results)
+		return nil
+	}, nil)
+	return s, nil
 }
 
 // Engine reports which database the store runs on: EngineSQLite or
@@ -215,9 +224,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // more than once.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		if s.batcher != nil {
-			s.batcher.close()
-		}
+		s.batcher.close()
 		if s.pool != nil {
 			s.pool.Close()
 			return

@@ -800,3 +800,73 @@ func TestSQLitePathWithURICharacters(t *testing.T) {
 		t.Fatal("database file not created at the given path")
 	}
 }
+
+// TestSeveralProcesses runs two stores on one database, as two processes
+// would, sending to the same rooms at once.
+func TestSeveralProcesses(t *testing.T) {
+	dsns := map[string]func(t *testing.T) string{
+		"sqlite":   func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "p.db") },
+		"postgres": func(t *testing.T) string { return storetest.PostgresDSN(t) },
+	}
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			dsn := dsns[engine](t)
+			var stores []*store.Store
+			for range 2 {
+				s, err := store.Open(t.Context(), dsn)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer s.Close()
+				if err := s.Migrate(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+				stores = append(stores, s)
+			}
+
+			const senders, perSender = 10, 20
+			rooms := []string{"r1", "r2", "r3", "r4", "r5"}
+			var wg sync.WaitGroup
+			for p, s := range stores {
+				for g := range senders {
+					wg.Go(func() {
+						for i := range perSender {
+							// Each sender's messages also arrive through the
+							// other process: the client_id keeps them single.
+							m := chat.NewMessage{Room: rooms[(g+i)%len(rooms)], Author: fmt.Sprint("u", g),
+								Content: fmt.Sprint(i), ClientID: fmt.Sprint("c", i)}
+							if _, _, err := s.InsertMessage(context.Background(), m); err != nil {
+								t.Errorf("process %d: %v", p, err)
+								return
+							}
+						}
+					})
+				}
+			}
+			wg.Wait()
+
+			var total int64
+			for _, room := range rooms {
+				var got []int64
+				for p := (store.Page{FromStart: true, Limit: chat.MaxFetchLimit}); ; {
+					msgs, more, err := stores[0].Messages(t.Context(), room, p)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got = append(got, seqs(msgs)...)
+					if !more {
+						break
+					}
+					p.After = msgs[len(msgs)-1].Seq
+				}
+				if !slices.Equal(got, seqRange(1, int64(len(got)))) {
+					t.Fatalf("room %s: seqs %v", room, got)
+				}
+				total += int64(len(got))
+			}
+			if total != senders*perSender {
+				t.Fatalf("%d messages stored, want %d", total, senders*perSender)
+			}
+		})
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,6 +80,17 @@ func PostgresDSN(tb testing.TB) string {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	// pgxpool's settings (pool_max_conns, ...) mean nothing to a single
+	// connection; they stay in the returned URL.
+	adminURL := *u
+	q := adminURL.Query()
+	for k := range q {
+		if strings.HasPrefix(k, "pool_") {
+			q.Del(k)
+		}
+	}
+	adminURL.RawQuery = q.Encode()
+	admin = adminURL.String()
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
 		tb.Fatalf("storetest: cannot reach the PostgreSQL server of %s: %v", PostgresEnv, err)
