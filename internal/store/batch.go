@@ -191,7 +191,12 @@ func (s *Store) writeBatch(h handle, msgs []chat.NewMessage, results []insertRes
 		return
 	}
 	for i := range msgs {
-		if err := s.insertAlone(ctx, h, msgs[i:i+1], results[i:i+1]); err != nil {
+		err := s.insertAlone(ctx, h, msgs[i:i+1], results[i:i+1])
+		if isDataException(err) {
+			// Such as a NUL character, which PostgreSQL's text refuses.
+			err = chat.Errorf(chat.EInvalid, "The message contains characters that cannot be stored.")
+		}
+		if err != nil {
 			results[i] = insertResult{err: err}
 		}
 	}

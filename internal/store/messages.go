@@ -21,10 +21,12 @@ import (
 // The author is also recorded as a member of the room who has read up to the
 // new message.
 //
-// On SQLite concurrent calls are committed together (group commit). A call
-// whose ctx is done before the writer takes its message returns ctx.Err()
-// and stores nothing; once taken, the message is committed or not regardless
-// of ctx, and the call waits for the outcome.
+// Concurrent calls are written together, in one transaction with one
+// commit (group commit). A call whose ctx is done before a writer takes its
+// message returns ctx.Err() and stores nothing; once taken, the message is
+// committed or not regardless of ctx, and the call waits for the outcome.
+// If a batch fails, its messages are written again one by one, so one bad
+// message fails alone.
 func (s *Store) InsertMessage(ctx context.Context, m chat.NewMessage) (msg chat.Message, created bool, err error) {
 	if !chat.ValidRoomName(m.Room) {
 		return chat.Message{}, false, chat.Errorf(chat.EInvalid, "Invalid room name.")
@@ -60,11 +62,12 @@ func (s *Store) insertAlone(ctx context.Context, h handle, msgs []chat.NewMessag
 // InsertMessage. It works in four steps, so that a batch costs one statement
 // per message, one per author and room, and two per room:
 //
-//  1. For each room: create it if absent, lock it, and read its last_seq.
-//     The lock (PostgreSQL: SELECT ... FOR UPDATE on the room's row; SQLite:
-//     the database's write lock, held since BEGIN IMMEDIATE) makes
-//     concurrent senders, in this process or another, take seqs one after
-//     the other.
+//  1. For each room, in name order: create it if absent, lock it, and read
+//     its last_seq. The lock (PostgreSQL: SELECT ... FOR NO KEY UPDATE on the
+//     room's row; SQLite: the database's write lock, held since BEGIN
+//     IMMEDIATE) makes concurrent writers, in this process or another, take
+//     seqs one after the other. Locking in name order keeps two
+//     transactions that lock the same rooms from deadlocking.
 //  2. For each message: insert it with the room's next seq, unless its
 //     (room, author, client_id) is stored already (ON CONFLICT DO NOTHING),
 //     in which case read the stored one and take no seq.
@@ -89,8 +92,6 @@ func (s *Store) insertBatch(ctx context.Context, tx txn, msgs []chat.NewMessage,
 			order = append(order, m.Room)
 		}
 	}
-	// Always in the same order, so that two transactions locking the same
-	// rooms cannot deadlock.
 	slices.Sort(order)
 	for _, name := range order {
 		st := rooms[name]

@@ -249,7 +249,7 @@ func newDialectSQL(engine string) dialectSQL {
 	}
 	lockRoom := "SELECT last_seq FROM rooms WHERE name = ?"
 	if engine == EnginePostgres {
-		lockRoom += " FOR UPDATE"
+		lockRoom += " FOR NO KEY UPDATE" // lets foreign key checks on the row through
 	}
 	return dialectSQL{
 		// ? = room. SQLite needs no row lock: the writer holds the

@@ -870,3 +870,45 @@ func TestSeveralProcesses(t *testing.T) {
 		})
 	}
 }
+
+// TestBadMessageFailsAlone sends, among many good messages written in the
+// same batches, one that PostgreSQL refuses (text with a NUL character;
+// SQLite stores it). The good ones must be stored all the same.
+func TestBadMessageFailsAlone(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, s *store.Store) {
+		const n = 50
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range n {
+			wg.Go(func() {
+				m := chat.NewMessage{Room: "lobby", Author: fmt.Sprint("u", i), Content: "fine"}
+				if i == n/2 {
+					m.Content = "bad\x00"
+				}
+				<-start
+				_, _, errs[i] = s.InsertMessage(context.Background(), m)
+			})
+		}
+		close(start)
+		wg.Wait()
+		stored := int64(n)
+		for i, err := range errs {
+			if i == n/2 && s.Engine() == store.EnginePostgres {
+				wantCode(t, err, chat.EInvalid)
+				stored--
+				continue
+			}
+			if err != nil {
+				t.Errorf("message %d: %v", i, err)
+			}
+		}
+		msgs, _, err := s.Messages(t.Context(), "lobby", store.Page{Limit: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(seqs(msgs), seqRange(1, stored)) {
+			t.Fatalf("seqs %v, want 1..%d", seqs(msgs), stored)
+		}
+	})
+}
