@@ -91,7 +91,9 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 			_, _ = io.WriteString(usage, help.String())
 			return Config{}, nil, err
 		}
-		return Config{}, nil, fmt.Errorf("bad arguments: %w", err)
+		// The flag package quotes nothing: an argument with a newline
+		// would break the one line.
+		return Config{}, nil, fmt.Errorf("bad arguments: %s", oneLine(err.Error()))
 	}
 	c, err := build(vals)
 	return c, fs.Args(), err
@@ -118,8 +120,8 @@ func build(v map[string]*string) (Config, error) {
 	if c.History, err = parseInt(*v["history"], 1, 100); err != nil {
 		return c, bad("history", err)
 	}
-	if err = c.LogLevel.UnmarshalText([]byte(*v["log-level"])); err != nil {
-		return c, bad("log-level", errors.New("want debug, info, warn or error"))
+	if c.LogLevel, err = parseLogLevel(*v["log-level"]); err != nil {
+		return c, bad("log-level", err)
 	}
 	if c.SendLimit, err = ParseSendLimit(*v["send-limit"]); err != nil {
 		return c, bad("send-limit", err)
@@ -165,13 +167,42 @@ func parseProxies(s string) ([]netip.Prefix, error) {
 
 func parseAddr(s string) (string, error) {
 	host, port, err := net.SplitHostPort(s)
-	if err != nil {
+	if err != nil || strings.ContainsFunc(host, isSpaceOrControl) {
 		return "", errors.New("want HOST:PORT")
 	}
-	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
 		return "", errors.New("the port must be a number from 0 to 65535")
 	}
-	return net.JoinHostPort(host, port), nil
+	// Atoi takes "+80" and "-0"; the address keeps the plain number.
+	return net.JoinHostPort(host, strconv.Itoa(n)), nil
+}
+
+func isSpaceOrControl(r rune) bool { return r <= ' ' || r == 0x7f }
+
+// parseLogLevel reads the four level names, in any case. slog's own parser
+// also takes offsets ("info+2"), which the setting does not promise.
+func parseLogLevel(s string) (slog.Level, error) {
+	switch strings.ToLower(s) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info":
+		return slog.LevelInfo, nil
+	case "warn":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, errors.New("want debug, info, warn or error")
+}
+
+// oneLine escapes the control characters in s, such as newlines.
+func oneLine(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		return s
+	}
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
 }
 
 // ParseDB checks a database setting: sqlite:PATH or postgres://….
@@ -248,7 +279,7 @@ func ParseSendLimit(s string) (SendLimit, error) {
 		return SendLimit{}, errors.New(`the rate needs a unit: /s or /m`)
 	}
 	r, err := strconv.ParseFloat(num, 64)
-	if err != nil || r <= 0 || r > 1e6 {
+	if err != nil || !(r > 0 && r <= 1e6) { // written so that NaN fails too
 		return SendLimit{}, errors.New("the rate must be a positive number")
 	}
 	switch unit {
