@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -700,6 +701,7 @@ func TestReopenKeepsMessages(t *testing.T) {
 }
 
 func TestCloseAnswersWaitingInserts(t *testing.T) {
+	before := runtime.NumGoroutine()
 	s, err := store.Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "p.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -730,6 +732,14 @@ func TestCloseAnswersWaitingInserts(t *testing.T) {
 		t.Fatal(err)
 	}
 	wg.Wait()
+
+	// And the store's own goroutines end.
+	for deadline := time.Now().Add(5 * time.Second); runtime.NumGoroutine() > before; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines after Close, %d before Open", runtime.NumGoroutine(), before)
+		}
+		runtime.Gosched()
+	}
 }
 
 func TestInsertWithDoneContext(t *testing.T) {
