@@ -95,7 +95,13 @@ var errBodyTooLarge = errors.New("body too large")
 func jsonProblem(err error) string {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		return "field " + strconv.Quote(te.Field) + " must be a " + te.Type.String() + "."
+		if te.Field == "" {
+			return "it must be a JSON object." // not "must be a web.credentials"
+		}
+		// A field of an embedded struct has the Go type in its path
+		// ("fetchRequest.limit"); the client knows only the last name.
+		field := te.Field[strings.LastIndexByte(te.Field, '.')+1:]
+		return "field " + strconv.Quote(field) + " must be a " + te.Type.String() + "."
 	}
 	var se *json.SyntaxError
 	if errors.As(err, &se) {

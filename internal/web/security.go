@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode"
 )
 
 // maxBodyBytes bounds every request body (CONTRACT §6).
@@ -78,7 +79,7 @@ func safeNext(next string) string {
 	if len(next) > 1 && (next[1] == '/' || next[1] == '\\') {
 		return "/"
 	}
-	if strings.ContainsAny(next, "\\\r\n\t\x00") {
+	if strings.ContainsRune(next, '\\') || strings.ContainsFunc(next, unicode.IsControl) {
 		return "/"
 	}
 	u, err := url.Parse(next)

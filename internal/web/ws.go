@@ -156,6 +156,56 @@ type inFrame struct {
 	fetchRequest
 }
 
+// frameError is a client frame refused before it is acted on: the code,
+// message and client_id of the error frame that answers it.
+type frameError struct {
+	Code     string
+	Message  string
+	ClientID string
+}
+
+// decodeFrame reads and checks one client frame: JSON, the fields' types, a
+// command this socket knows (typing and read need extensions) and the
+// fields that command needs. A refusal is always bad_request, and echoes
+// the frame's client_id only when that is valid.
+func decodeFrame(data []byte, extensions bool) (inFrame, *frameError) {
+	var f inFrame
+	if err := json.Unmarshal(data, &f); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return inFrame{}, badFrame("Bad field: "+jsonProblem(err), f.ClientID)
+		}
+		// A syntax error, or JSON that is not an object (te.Field "").
+		return inFrame{}, badFrame("The frame is not a JSON object.", "")
+	}
+	switch f.Command {
+	case "fetch_messages":
+	case "new_message":
+		if f.Message == nil {
+			return inFrame{}, badFrame("new_message needs a \"message\" string.", f.ClientID)
+		}
+	case "typing", "read":
+		if !extensions {
+			return inFrame{}, badFrame("Unknown command \""+f.Command+"\" (extensions need the parley.v1 subprotocol).", "")
+		}
+		if f.Command == "read" && f.Seq < 0 {
+			return inFrame{}, badFrame("seq must be at least 0.", "")
+		}
+	case "":
+		return inFrame{}, badFrame("The frame has no command.", f.ClientID)
+	default:
+		return inFrame{}, badFrame("Unknown command.", f.ClientID)
+	}
+	return f, nil
+}
+
+func badFrame(msg, clientID string) *frameError {
+	if chat.CheckClientID(clientID) != nil {
+		clientID = "" // not echoed: it is the thing that was wrong
+	}
+	return &frameError{Code: "bad_request", Message: msg, ClientID: clientID}
+}
+
 type messagesFrame struct {
 	Command  string         `json:"command"`
 	Before   *int64         `json:"before,omitempty"`
@@ -190,14 +240,9 @@ func (sc *socket) readLoop(ctx context.Context) {
 
 // handle acts on one frame. It returns false when the socket must close.
 func (sc *socket) handle(ctx context.Context, data []byte) bool {
-	var f inFrame
-	if err := json.Unmarshal(data, &f); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			sc.sendError("bad_request", "Bad field: "+jsonProblem(err), f.ClientID)
-		} else {
-			sc.sendError("bad_request", "The frame is not a JSON object.", "")
-		}
+	f, ferr := decodeFrame(data, sc.c.Extensions())
+	if ferr != nil {
+		sc.sendError(ferr.Code, ferr.Message, ferr.ClientID)
 		return true
 	}
 	switch f.Command {
@@ -206,10 +251,6 @@ func (sc *socket) handle(ctx context.Context, data []byte) bool {
 	case "new_message":
 		return sc.newMessage(ctx, f)
 	case "typing":
-		if !sc.c.Extensions() {
-			sc.sendError("bad_request", "Unknown command \"typing\" (extensions need the parley.v1 subprotocol).", "")
-			break
-		}
 		if now := time.Now(); now.Sub(sc.lastTyping) >= typingEvery {
 			sc.lastTyping = now
 			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -217,21 +258,9 @@ func (sc *socket) handle(ctx context.Context, data []byte) bool {
 			cancel()
 		}
 	case "read":
-		if !sc.c.Extensions() {
-			sc.sendError("bad_request", "Unknown command \"read\" (extensions need the parley.v1 subprotocol).", "")
-			break
-		}
-		if f.Seq < 0 {
-			sc.sendError("bad_request", "seq must be at least 0.", "")
-			break
-		}
 		if err := sc.s.opt.Store.MarkRead(ctx, sc.user.ID, sc.room, f.Seq); err != nil {
 			sc.s.log.Warn("mark read", "room", sc.room, "err", err)
 		}
-	case "":
-		sc.sendError("bad_request", "The frame has no command.", f.ClientID)
-	default:
-		sc.sendError("bad_request", "Unknown command.", f.ClientID)
 	}
 	return true
 }
@@ -247,10 +276,7 @@ func (sc *socket) fetch(ctx context.Context, f inFrame) {
 }
 
 func (sc *socket) newMessage(ctx context.Context, f inFrame) bool {
-	if f.Message == nil {
-		sc.sendError("bad_request", "new_message needs a \"message\" string.", f.ClientID)
-		return true
-	}
+	// decodeFrame made sure f.Message is set.
 	// The author is the authenticated user; a "from" field is ignored.
 	m, created, _, err := sc.s.post(ctx, sc.user, chat.NewMessage{Room: sc.room, Content: *f.Message, ClientID: f.ClientID})
 	if err != nil {

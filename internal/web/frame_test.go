@@ -1,0 +1,86 @@
+package web
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestDecodeFrame(t *testing.T) {
+	for _, tc := range []struct {
+		frame      string
+		extensions bool
+		// want is the refusal's message and echoed client_id; "" for a
+		// frame that is accepted.
+		msg, clientID string
+	}{
+		{`{"command":"fetch_messages"}`, false, "", ""},
+		{`{"command":"fetch_messages","before":5,"limit":10}`, false, "", ""},
+		{`{"command":"new_message","message":"hi","client_id":"c1","from":"mallory"}`, false, "", ""},
+		{`{"command":"typing"}`, true, "", ""},
+		{`{"command":"read","seq":3}`, true, "", ""},
+		{`{"command":"read","seq":0}`, true, "", ""},
+		{`null`, false, "The frame has no command.", ""},
+		{`{}`, false, "The frame has no command.", ""},
+		{`{"client_id":"c1"}`, false, "The frame has no command.", "c1"},
+		{`{"command":"dance","client_id":"c2"}`, false, "Unknown command.", "c2"},
+		{`{"command":"dance","client_id":"a\nb"}`, false, "Unknown command.", ""},
+		{`{"command":"typing","client_id":"c3"}`, false, `Unknown command "typing" (extensions need the parley.v1 subprotocol).`, ""},
+		{`{"command":"read","seq":3}`, false, `Unknown command "read" (extensions need the parley.v1 subprotocol).`, ""},
+		{`{"command":"read","seq":-1}`, true, "seq must be at least 0.", ""},
+		{`{"command":"new_message","client_id":"c4"}`, false, `new_message needs a "message" string.`, "c4"},
+		{`{"command":"new_message","message":null,"client_id":"c4"}`, false, `new_message needs a "message" string.`, "c4"},
+		{`{"command":"new_message","message":5,"client_id":"c5"}`, false, `Bad field: field "message" must be a string.`, "c5"},
+		{`{"command":"new_message","client_id":"` + strings.Repeat("x", 65) + `","message":[]}`, false, `Bad field: field "message" must be a string.`, ""},
+		{`{"command":"fetch_messages","limit":"10"}`, false, `Bad field: field "limit" must be a int.`, ""},
+		{`{"command":"fetch_messages","before":1.5}`, false, `Bad field: field "before" must be a int64.`, ""},
+		{`{"command":7}`, false, `Bad field: field "command" must be a string.`, ""},
+		{`not json`, false, "The frame is not a JSON object.", ""},
+		{`{"command":"fetch_messages"`, false, "The frame is not a JSON object.", ""},
+		{`{"command":"fetch_messages"} {}`, false, "The frame is not a JSON object.", ""},
+		{`[{"command":"fetch_messages"}]`, false, "The frame is not a JSON object.", ""},
+		{`"fetch_messages"`, false, "The frame is not a JSON object.", ""},
+		{``, false, "The frame is not a JSON object.", ""},
+	} {
+		f, ferr := decodeFrame([]byte(tc.frame), tc.extensions)
+		if tc.msg == "" {
+			if ferr != nil {
+				t.Errorf("%s (extensions %v): refused: %+v", tc.frame, tc.extensions, ferr)
+			}
+			continue
+		}
+		if ferr == nil {
+			t.Errorf("%s (extensions %v): accepted as %+v", tc.frame, tc.extensions, f)
+			continue
+		}
+		if ferr.Code != "bad_request" || ferr.Message != tc.msg || ferr.ClientID != tc.clientID {
+			t.Errorf("%s (extensions %v):\n got %+v\nwant {bad_request %s %s}", tc.frame, tc.extensions, *ferr, tc.msg, tc.clientID)
+		}
+	}
+}
+
+func TestSafeNext(t *testing.T) {
+	for _, tc := range []struct{ next, want string }{
+		{"/chats/lobby/", "/chats/lobby/"},
+		{"/chats/?q=x#top", "/chats/?q=x#top"},
+		{"/", "/"},
+		{"", "/"},
+		{"chats", "/"},
+		{"https://evil.example/", "/"},
+		{"//evil.example", "/"},
+		{"/\\evil.example", "/"},
+		{"/x\\y", "/"},
+		{"\\\\evil.example", "/"},
+		{"/\t/evil.example", "/"},
+		{"/x\r\nSet-Cookie: a=b", "/"},
+		{"/x\x00", "/"},
+		{"/x\x7f", "/"},
+		{"/x\x01", "/"},
+		{"/x\u0085", "/"},
+		{"javascript:alert(1)", "/"},
+		{"/" + strings.Repeat("a", 2000), "/"},
+	} {
+		if got := safeNext(tc.next); got != tc.want {
+			t.Errorf("safeNext(%q) = %q, want %q", tc.next, got, tc.want)
+		}
+	}
+}

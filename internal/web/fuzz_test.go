@@ -1,0 +1,140 @@
+package web
+
+import (
+	"encoding/json"
+	"net/url"
+	"path"
+	"reflect"
+	"strings"
+	"testing"
+	"unicode"
+	"unicode/utf8"
+
+	"parley/internal/chat"
+)
+
+// protocolCodes are the error codes of CONTRACT §4.
+var protocolCodes = map[string]bool{
+	"bad_request": true, "too_long": true, "rate_limited": true, "not_found": true, "internal": true,
+}
+
+func FuzzDecodeFrame(f *testing.F) {
+	for _, s := range []string{
+		`{"command":"new_message","message":"hi","client_id":"c-1"}`,
+		`{"command":"fetch_messages","after":3,"limit":50}`,
+		`{"command":"read","seq":7}`,
+		`{"command":"typing"}`,
+		`{"command":"new_message","message":7,"client_id":"c-2"}`,
+		`{"COMMAND":"new_message","Message":"x","command":"dance"}`,
+		`{"command":"new_message","message":"\ud800","client_id":"\u0000"}`,
+		`[1]`, `null`, `"x"`, `{`, `{"before":{"x":1}}`, `{"limit":1e400}`,
+	} {
+		f.Add([]byte(s), false)
+		f.Add([]byte(s), true)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, extensions bool) {
+		fr, ferr := decodeFrame(data, extensions)
+		if ferr != nil {
+			if !protocolCodes[ferr.Code] {
+				t.Fatalf("%q: code %q is not in the protocol", data, ferr.Code)
+			}
+			if ferr.Message == "" || strings.ContainsFunc(ferr.Message, unicode.IsControl) || !utf8.ValidString(ferr.Message) {
+				t.Fatalf("%q: message %q", data, ferr.Message)
+			}
+			if chat.CheckClientID(ferr.ClientID) != nil {
+				t.Fatalf("%q: echoes invalid client_id %q", data, ferr.ClientID)
+			}
+			if !reflect.DeepEqual(fr, inFrame{}) {
+				t.Fatalf("%q: refused, yet returned %+v", data, fr)
+			}
+			return
+		}
+		switch fr.Command {
+		case "fetch_messages":
+		case "new_message":
+			if fr.Message == nil {
+				t.Fatalf("%q: new_message without a message", data)
+			}
+		case "typing", "read":
+			if !extensions {
+				t.Fatalf("%q: %s accepted without extensions", data, fr.Command)
+			}
+			if fr.Seq < 0 {
+				t.Fatalf("%q: seq %d", data, fr.Seq)
+			}
+		default:
+			t.Fatalf("%q: command %q accepted", data, fr.Command)
+		}
+		// Extensions only add commands.
+		if !extensions {
+			if fr2, ferr := decodeFrame(data, true); ferr != nil || !reflect.DeepEqual(fr, fr2) {
+				t.Fatalf("%q: accepted without extensions, but with them %+v, %+v", data, fr2, ferr)
+			}
+		}
+		// What was read writes back and reads again as the same frame.
+		b, err := json.Marshal(fr)
+		if err != nil {
+			t.Fatalf("%q: %+v does not encode: %v", data, fr, err)
+		}
+		again, ferr := decodeFrame(b, extensions)
+		if ferr != nil || !reflect.DeepEqual(fr, again) {
+			t.Fatalf("%q decodes as %+v, re-encoded %s decodes as %+v, %+v", data, fr, b, again, ferr)
+		}
+	})
+}
+
+func FuzzSafeNext(f *testing.F) {
+	for _, s := range []string{
+		"/chats/lobby/", "/", "", "//evil.example", "/\\evil.example", "https://evil.example",
+		"/\t/evil.example", "/x\x01", "/x\u0085", "/%2F%2Fevil.example", "/.//evil.example", "/..//evil.example",
+		"/@evil.example", "/?next=//evil.example", "/#//evil.example", "/x:y", "/ /evil.example",
+	} {
+		f.Add(s)
+	}
+	base, _ := url.Parse("https://parley.example/login/?next=x")
+	f.Fuzz(func(t *testing.T, next string) {
+		got := safeNext(next)
+		if got != "/" && got != next {
+			t.Fatalf("safeNext(%q) = %q, neither the input nor /", next, got)
+		}
+		if got == "/" {
+			return
+		}
+		if len(got) < 2 || got[0] != '/' || got[1] == '/' || got[1] == '\\' {
+			t.Fatalf("safeNext(%q) = %q does not start with one slash and a path character", next, got)
+		}
+		if strings.Contains(got, "\\") || strings.ContainsFunc(got, unicode.IsControl) {
+			t.Fatalf("safeNext(%q) = %q holds a backslash or a control character", next, got)
+		}
+		u, err := url.Parse(got)
+		if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+			t.Fatalf("safeNext(%q) = %q parses as %#v, %v", next, got, u, err)
+		}
+		// Followed by a browser from a page of this site, it stays here.
+		if r := base.ResolveReference(u); r.Scheme != "https" || r.Host != "parley.example" || r.User != nil {
+			t.Fatalf("safeNext(%q) = %q leads to %s", next, got, r)
+		}
+		// As http.Redirect sends it: the path cleaned, the rest kept.
+		path, rest, _ := strings.Cut(got, "?")
+		if r, err := base.Parse(cleanLikeRedirect(path) + sep(rest) + rest); err != nil || r.Host != "parley.example" {
+			t.Fatalf("safeNext(%q) = %q redirects to %v, %v", next, got, r, err)
+		}
+	})
+}
+
+func sep(rest string) string {
+	if rest == "" {
+		return ""
+	}
+	return "?"
+}
+
+// cleanLikeRedirect cleans a path as http.Redirect does before it writes
+// the Location header: path.Clean, keeping a trailing slash.
+func cleanLikeRedirect(p string) string {
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && !strings.HasSuffix(c, "/") {
+		c += "/"
+	}
+	return c
+}
