@@ -4,10 +4,9 @@
 // each has its own numbered migrations, embedded in the binary.
 //
 // Every room numbers its messages 1, 2, 3, ... without gaps (seq). Sending
-// the same (room, author, client_id) twice stores one message. On SQLite all
-// writes go through one connection, and concurrent message inserts are
-// committed together (group commit), so that one sync to disk carries many
-// messages.
+// the same (room, author, client_id) twice stores one message. Concurrent
+// message inserts are committed together (group commit), so that one commit
+// carries many messages. On SQLite all writes go through one connection.
 package store
 
 import (
@@ -218,10 +217,10 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the SQLite writer, answering the inserts still waiting with an
-// error, and closes the database connections. An insert already being
-// written is committed (or not) before Close returns. Close is safe to call
-// more than once.
+// Close stops the message writers, answering the inserts still waiting with
+// an error, and closes the database connections. Inserts already being
+// written are committed (or not) before Close returns. Close is safe to call
+// more than once; other calls after Close fail.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.batcher.close()
