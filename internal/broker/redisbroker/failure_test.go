@@ -1,147 +1,19 @@
 package redisbroker_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
-	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"parley/internal/broker"
 	"parley/internal/broker/brokertest"
 	"parley/internal/broker/redisbroker"
+	"parley/internal/testsvc"
 )
-
-// server is a redis-server of the test's own, which the test may kill,
-// pause and start again on the same port.
-type server struct {
-	t    testing.TB
-	port int
-	url  string
-
-	cmd    *exec.Cmd
-	out    *readyWriter
-	exited chan struct{}
-}
-
-// startServer starts a redis-server on a free loopback port and kills it
-// when t ends. It runs only when PARLEY_TEST_REDIS is set, and then fails,
-// never skips, if redis-server cannot be started.
-func startServer(t testing.TB) *server {
-	t.Helper()
-	redisURL(t)
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Fatalf("PARLEY_TEST_REDIS is set but redis-server is not installed: %v", err)
-	}
-	port := freePort(t)
-	s := &server{t: t, port: port, url: "redis://127.0.0.1:" + strconv.Itoa(port) + "/0"}
-	s.start()
-	t.Cleanup(s.stop)
-	return s
-}
-
-// freePort returns a loopback port that nothing listens on.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// start starts the server and returns once it answers PING.
-func (s *server) start() {
-	s.t.Helper()
-	s.out = &readyWriter{ready: make(chan struct{})}
-	s.cmd = exec.Command("redis-server", "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no")
-	s.cmd.Stdout = s.out
-	s.cmd.Stderr = s.out
-	if err := s.cmd.Start(); err != nil {
-		s.t.Fatalf("start redis-server: %v", err)
-	}
-	s.exited = make(chan struct{})
-	go func(cmd *exec.Cmd, exited chan struct{}) {
-		cmd.Wait()
-		close(exited)
-	}(s.cmd, s.exited)
-
-	select {
-	case <-s.out.ready:
-	case <-s.exited:
-		s.t.Fatalf("redis-server on port %d exited at start:\n%s", s.port, s.out)
-	case <-time.After(brokertest.Wait):
-		s.t.Fatalf("redis-server on port %d not ready within %v:\n%s", s.port, brokertest.Wait, s.out)
-	}
-	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(s.port)})
-	defer c.Close()
-	if err := c.Ping(context.Background()).Err(); err != nil {
-		s.t.Fatalf("redis-server on port %d said it was ready but does not answer PING: %v", s.port, err)
-	}
-}
-
-// stop kills the server, as a crash would, and waits until it is gone.
-func (s *server) stop() {
-	if s.cmd == nil {
-		return
-	}
-	s.cmd.Process.Kill()
-	<-s.exited
-	s.cmd = nil
-}
-
-// pause stops the server's process without closing its connections: to
-// its clients it is a peer that went silent.
-func (s *server) pause() {
-	s.t.Helper()
-	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-		s.t.Fatal(err)
-	}
-}
-
-func (s *server) resume() {
-	s.t.Helper()
-	if err := s.cmd.Process.Signal(syscall.SIGCONT); err != nil {
-		s.t.Fatal(err)
-	}
-}
-
-// readyWriter keeps redis-server's output and closes ready once the
-// server says it accepts connections.
-type readyWriter struct {
-	mu    sync.Mutex
-	buf   bytes.Buffer
-	ready chan struct{}
-	seen  bool
-}
-
-func (w *readyWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf.Write(p)
-	if !w.seen && bytes.Contains(w.buf.Bytes(), []byte("Ready to accept connections")) {
-		w.seen = true
-		close(w.ready)
-	}
-	return len(p), nil
-}
-
-func (w *readyWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
-}
 
 // logWatch is a slog.Handler that passes each record's message on a
 // channel, so that a test can wait for the broker to notice something.
@@ -213,12 +85,12 @@ func waitMissed(t *testing.T, recs map[string]*brokertest.Recorder) {
 }
 
 func TestRedisServerRestart(t *testing.T) {
-	srv := startServer(t)
-	a, b := openPair(t, srv.url, redisbroker.Options{PingInterval: 500 * time.Millisecond, Timeout: time.Second})
+	srv := testsvc.StartRedis(t)
+	a, b := openPair(t, srv.URL, redisbroker.Options{PingInterval: 500 * time.Millisecond, Timeout: time.Second})
 	recs := subscribeRooms(t, b, 5)
 	checkDelivery(t, a, recs, "before")
 
-	srv.stop()
+	srv.Kill()
 
 	ctx, cancel := context.WithTimeout(t.Context(), brokertest.Wait)
 	defer cancel()
@@ -242,7 +114,7 @@ func TestRedisServerRestart(t *testing.T) {
 		t.Error("Subscribe with Redis down: no error")
 	}
 
-	srv.start()
+	srv.Start()
 
 	waitMissed(t, recs)
 	if err := a.Ping(ctx); err != nil {
@@ -264,7 +136,7 @@ func TestRedisServerRestart(t *testing.T) {
 // A server that goes silent without closing the connection is noticed by
 // the ping, and the connection is dialled again.
 func TestRedisServerSilent(t *testing.T) {
-	srv := startServer(t)
+	srv := testsvc.StartRedis(t)
 	logs := make(logWatch, 100)
 	opts := redisbroker.Options{
 		Prefix:       uniquePrefix(),
@@ -272,15 +144,15 @@ func TestRedisServerSilent(t *testing.T) {
 		PingInterval: 200 * time.Millisecond,
 		Timeout:      500 * time.Millisecond,
 	}
-	a := open(t, srv.url, opts)
+	a := open(t, srv.URL, opts)
 	opts.Logger = nil
-	b := open(t, srv.url, opts)
+	b := open(t, srv.URL, opts)
 	recs := subscribeRooms(t, a, 3)
 	checkDelivery(t, b, recs, "before")
 
-	srv.pause()
+	srv.Pause()
 	logs.waitLog(t, "redis subscriber connection lost")
-	srv.resume()
+	srv.Resume()
 
 	waitMissed(t, recs)
 	checkDelivery(t, b, recs, "after")
@@ -288,13 +160,13 @@ func TestRedisServerSilent(t *testing.T) {
 
 // Close returns promptly while Redis is down and the broker is redialling.
 func TestRedisCloseWhileDown(t *testing.T) {
-	srv := startServer(t)
+	srv := testsvc.StartRedis(t)
 	logs := make(logWatch, 100)
-	r := open(t, srv.url, redisbroker.Options{Prefix: uniquePrefix(), Logger: slog.New(logs)})
+	r := open(t, srv.URL, redisbroker.Options{Prefix: uniquePrefix(), Logger: slog.New(logs)})
 	if err := r.Subscribe(t.Context(), "room", brokertest.NewRecorder(1)); err != nil {
 		t.Fatal(err)
 	}
-	srv.stop()
+	srv.Kill()
 	logs.waitLog(t, "redis subscriber connection lost")
 	before := receivers()
 	done := make(chan error)
@@ -310,7 +182,7 @@ func TestRedisCloseWhileDown(t *testing.T) {
 }
 
 func TestNewUnreachable(t *testing.T) {
-	port := freePort(t)
+	port := testsvc.FreePort(t)
 	start := time.Now()
 	_, err := redisbroker.New(t.Context(), fmt.Sprintf("redis://127.0.0.1:%d/0", port), redisbroker.Options{})
 	if err == nil {
