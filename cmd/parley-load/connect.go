@@ -171,7 +171,7 @@ func closeAll(conns []*websocket.Conn) {
 			defer wg.Done()
 			for i := k; i < len(conns); i += par {
 				if conns[i] != nil {
-					conns[i].CloseNow()
+					_ = conns[i].CloseNow()
 				}
 			}
 		}()

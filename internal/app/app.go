@@ -118,7 +118,7 @@ func openStore(ctx context.Context, dsn string) (*store.Store, error) {
 		return nil, &ExitError{Code: 2, Err: fmt.Errorf("cannot open the database: %s", oneLine(err))}
 	}
 	if err := st.Migrate(octx); err != nil {
-		st.Close()
+		_ = st.Close()
 		return nil, &ExitError{Code: 2, Err: fmt.Errorf("cannot migrate the database: %s", oneLine(err))}
 	}
 	return st, nil

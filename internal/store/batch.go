@@ -237,5 +237,5 @@ func (w *sqliteBatchWriter) withConn(f func(raw *rawConn)) error {
 
 // stop finalises the writer's statements before the connection closes.
 func (w *sqliteBatchWriter) stop() {
-	w.withConn(func(raw *rawConn) { raw.close() })
+	_ = w.withConn(func(raw *rawConn) { raw.close() })
 }

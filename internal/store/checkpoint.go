@@ -49,7 +49,7 @@ func (c *checkpointer) run(ctx context.Context) {
 		}
 		// An error (the database busy, closing) only means the log waits
 		// for the next checkpoint.
-		c.db.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
+		_, _ = c.db.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
 		// Each checkpoint syncs the database file; one every
 		// checkpointInterval is enough to keep the log short.
 		t := time.NewTimer(checkpointInterval)

@@ -82,11 +82,11 @@ func (h *sqlHandle) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if prev, ok := h.stmts[query]; ok {
-		st.Close()
+		_ = st.Close()
 		return prev, nil
 	}
 	if h.stmts == nil { // closed meanwhile
-		st.Close()
+		_ = st.Close()
 		return nil, errClosed
 	}
 	h.stmts[query] = st
@@ -96,7 +96,7 @@ func (h *sqlHandle) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 func (h *sqlHandle) close() error {
 	h.mu.Lock()
 	for _, st := range h.stmts {
-		st.Close()
+		_ = st.Close()
 	}
 	h.stmts = nil
 	h.mu.Unlock()
@@ -197,7 +197,7 @@ func (t *sqlTxn) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 // end prepares the statements the transaction missed.
 func (t *sqlTxn) end() {
 	for _, q := range t.missed {
-		t.h.stmt(context.Background(), q) // an error here shows again at the next use
+		_, _ = t.h.stmt(context.Background(), q) // an error here shows again at the next use
 	}
 	t.missed = nil
 }
@@ -263,7 +263,7 @@ func (t *sqlTxn) rollback(context.Context) error {
 
 type sqlRows struct{ *sql.Rows }
 
-func (r sqlRows) Close() { r.Rows.Close() }
+func (r sqlRows) Close() { _ = r.Rows.Close() }
 
 type errRow struct{ err error }
 

@@ -48,11 +48,11 @@ func (s *Store) insertAlone(ctx context.Context, h handle, msgs []chat.NewMessag
 		return fmt.Errorf("store: insert message: %w", err)
 	}
 	if err := s.insertBatch(ctx, tx, msgs, results); err != nil {
-		tx.rollback(ctx)
+		_ = tx.rollback(ctx)
 		return fmt.Errorf("store: insert message: %w", err)
 	}
 	if err := tx.commit(ctx); err != nil {
-		tx.rollback(ctx) // SQLite may keep a transaction open after a failed COMMIT
+		_ = tx.rollback(ctx) // SQLite may keep a transaction open after a failed COMMIT
 		return fmt.Errorf("store: insert message: %w", err)
 	}
 	return nil

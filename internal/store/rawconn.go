@@ -40,7 +40,7 @@ func (c *rawConn) stmt(ctx context.Context, query string) (driver.Stmt, error) {
 // close finalises the prepared statements; the connection stays open.
 func (c *rawConn) close() {
 	for _, st := range c.stmts {
-		st.Close()
+		_ = st.Close()
 	}
 	clear(c.stmts)
 }
@@ -169,7 +169,7 @@ func (r *rawRows) Scan(dest ...any) error {
 }
 
 func (r *rawRows) Err() error { return r.err }
-func (r *rawRows) Close()     { r.rows.Close() }
+func (r *rawRows) Close()     { _ = r.rows.Close() }
 
 type rawRow struct{ rs *rawRows }
 

@@ -185,7 +185,7 @@ func (s *Store) inTx(ctx context.Context, f func(tx txn) error) error {
 		return err
 	}
 	if err := f(tx); err != nil {
-		tx.rollback(ctx)
+		_ = tx.rollback(ctx)
 		return err
 	}
 	return tx.commit(ctx)

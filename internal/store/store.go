@@ -125,13 +125,13 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	wdb.SetConnMaxLifetime(0)
 	wdb.SetConnMaxIdleTime(0)
 	if err := wdb.PingContext(ctx); err != nil {
-		wdb.Close()
+		_ = wdb.Close()
 		return nil, fmt.Errorf("store: cannot open sqlite database %q: %w", path, err)
 	}
 
 	rdb, err := sql.Open("sqlite", uri+"?"+sqliteReader)
 	if err != nil {
-		wdb.Close()
+		_ = wdb.Close()
 		return nil, fmt.Errorf("store: open sqlite database %q: %w", path, err)
 	}
 	n := max(4, 2*runtime.GOMAXPROCS(0))
@@ -140,15 +140,15 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	rdb.SetConnMaxLifetime(0)
 	rdb.SetConnMaxIdleTime(0)
 	if err := rdb.PingContext(ctx); err != nil {
-		wdb.Close()
-		rdb.Close()
+		_ = wdb.Close()
+		_ = rdb.Close()
 		return nil, fmt.Errorf("store: cannot open sqlite database %q: %w", path, err)
 	}
 
 	cdb, err := sql.Open("sqlite", uri+"?"+sqliteCommon)
 	if err != nil {
-		wdb.Close()
-		rdb.Close()
+		_ = wdb.Close()
+		_ = rdb.Close()
 		return nil, fmt.Errorf("store: open sqlite database %q: %w", path, err)
 	}
 	cdb.SetMaxOpenConns(1)

@@ -205,7 +205,7 @@ func initial(name string) string {
 func hue(name string) int {
 	var h uint32
 	for _, r := range name {
-		h = h*31 + uint32(r)
+		h = h*31 + uint32(r) // #nosec G115 -- a rune from ranging over a string is 0 to 0x10FFFF
 	}
 	return int(h % 8)
 }

@@ -86,7 +86,7 @@ func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
 	c, err := s.opt.Hub.Join(ctx, room, u.Name, conn.Subprotocol() == Subprotocol)
 	if err != nil {
 		s.log.Error("websocket join", "room", room, "err", err)
-		conn.Close(websocket.StatusTryAgainLater, "the room is not available now")
+		_ = conn.Close(websocket.StatusTryAgainLater, "the room is not available now")
 		return
 	}
 	defer c.Leave()
@@ -343,15 +343,15 @@ func (sc *socket) writeLoop(ctx context.Context) {
 				batch = sc.c.Take(batch)
 				sc.write(ctx, batch)
 				if reason == hub.ReasonShutdown {
-					sc.conn.Close(websocket.StatusGoingAway, "server shutting down")
+					_ = sc.conn.Close(websocket.StatusGoingAway, "server shutting down")
 				} else {
-					sc.conn.Close(websocket.StatusPolicyViolation, "sending too fast")
+					_ = sc.conn.Close(websocket.StatusPolicyViolation, "sending too fast")
 				}
 			case hub.ReasonSlow:
 				sc.s.metrics.wsErrors.WithLabelValues("slow_closed").Inc()
-				sc.conn.CloseNow()
+				_ = sc.conn.CloseNow()
 			default:
-				sc.conn.CloseNow()
+				_ = sc.conn.CloseNow()
 			}
 			return
 		case <-ping.C:
@@ -359,7 +359,7 @@ func (sc *socket) writeLoop(ctx context.Context) {
 				pctx, cancel := context.WithTimeout(ctx, pingTimeout)
 				defer cancel()
 				if err := sc.conn.Ping(pctx); err != nil && ctx.Err() == nil {
-					sc.conn.CloseNow()
+					_ = sc.conn.CloseNow()
 				}
 			}()
 		case <-ctx.Done():
@@ -376,7 +376,7 @@ func (sc *socket) write(ctx context.Context, frames [][]byte) bool {
 	defer cancel()
 	for i, f := range frames {
 		if err := sc.conn.Write(wctx, websocket.MessageText, f); err != nil {
-			sc.conn.CloseNow()
+			_ = sc.conn.CloseNow()
 			return false
 		}
 		frames[i] = nil

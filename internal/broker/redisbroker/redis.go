@@ -127,7 +127,7 @@ func New(ctx context.Context, url string, opts Options) (*Redis, error) {
 	pctx, cancel := context.WithTimeout(ctx, 2*timeout)
 	defer cancel()
 	if err := client.Ping(pctx).Err(); err != nil {
-		client.Close()
+		_ = client.Close()
 		return nil, fmt.Errorf("redisbroker: cannot reach Redis at %s: %w", ro.Addr, err)
 	}
 
@@ -145,6 +145,8 @@ func New(ctx context.Context, url string, opts Options) (*Redis, error) {
 	// No channels yet: the subscriber connection is dialled by the
 	// receive goroutine's first read.
 	r.ps = client.Subscribe(context.Background())
+	// #nosec G118 -- the subscriber lives as long as the broker (until
+	// Close), not as long as the ctx that bounded the first ping.
 	go r.receive()
 	return r, nil
 }
