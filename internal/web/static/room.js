@@ -403,14 +403,19 @@
     }
   }
 
-  // prepend inserts older messages while keeping what the reader looks at
-  // in place: the distance from the bottom does not change.
-  function prepend(list) {
-    const fromBottom = scroller.scrollHeight - scroller.scrollTop;
+  // prepend inserts older messages, and updates what sits above them, while
+  // keeping what the reader looks at in place: the message that was on top
+  // stays exactly where it was on the screen.
+  function prepend(list, more) {
+    const anchor = order.length ? entries.get(order[0]).el.querySelector('.msg-row') : null;
+    const top = anchor ? anchor.getBoundingClientRect().top : 0;
     quietly(() => {
       for (const m of list) insert(m);
     });
-    scroller.scrollTop = scroller.scrollHeight - fromBottom;
+    // seq starts at 1, so holding seq 1 means there is nothing older.
+    hasOlder = more && order.length > 0 && order[0] > 1;
+    updateHistoryUI();
+    if (anchor) scroller.scrollTop += anchor.getBoundingClientRect().top - top;
   }
 
   // Short rooms do not fill the screen, so the top stays in view and the
@@ -498,11 +503,7 @@
     const list = (Array.isArray(f.messages) ? f.messages : []).filter(valid);
     if (f.before !== undefined) {
       loadingOlder = false;
-      prepend(list);
-      const more = typeof f.has_more === 'boolean' ? f.has_more : list.length >= OLDER_LIMIT;
-      // seq starts at 1, so holding seq 1 means there is nothing older.
-      hasOlder = more && order.length > 0 && order[0] > 1;
-      updateHistoryUI();
+      prepend(list, typeof f.has_more === 'boolean' ? f.has_more : list.length >= OLDER_LIMIT);
       loadMoreIfTopVisible();
       return;
     }
