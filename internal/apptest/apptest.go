@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -26,7 +27,8 @@ type Server struct {
 	Addr string // 127.0.0.1:PORT
 	DB   string // the --db it runs on
 
-	cancel context.CancelFunc
+	cancel func()
+	proc   *os.Process // a child process (StartProcess), or nil
 	done   chan error
 	stderr *syncBuffer
 	once   sync.Once
@@ -80,7 +82,8 @@ func Start(tb testing.TB, opt Options) *Server {
 	return s
 }
 
-// Stop stops the program as SIGTERM does and returns what Run returned.
+// Stop stops the program with SIGTERM, or as SIGTERM does, and returns
+// what Run returned, or how the process exited.
 func (s *Server) Stop() error {
 	s.once.Do(func() {
 		s.cancel()
