@@ -116,13 +116,13 @@ type sock struct {
 	// late, messages committed before the socket opened. A client that
 	// knows seq drops them.
 	fetchedTo int64
-	fetched    chan fetchAnswer
-	waiters    map[string]chan result
-	sent       map[string]bool // client ids sent
-	retried    map[string]bool // client ids sent again
-	acked      map[string]chat.Message
-	refused    map[string][]string // client id -> error codes
-	frames     atomic.Int64
+	fetched   chan fetchAnswer
+	waiters   map[string]chan result
+	sent      map[string]bool // client ids sent
+	retried   map[string]bool // client ids sent again
+	acked     map[string]chat.Message
+	refused   map[string][]string // client id -> error codes
+	frames    atomic.Int64
 }
 
 type fetchAnswer struct {
