@@ -246,7 +246,7 @@ func (s *sock) problemLocked(format string, args ...any) {
 func (s *sock) onMessage(m chat.Message) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if m.Author == s.user && m.ClientID != "" {
+	if m.Author == s.user && s.sent[m.ClientID] {
 		s.acked[m.ClientID] = m
 		if w := s.waiters[m.ClientID]; w != nil {
 			w <- result{msg: m}
@@ -400,7 +400,8 @@ func (s *sock) connectedTo(srv *apptest.Server) bool {
 	}
 }
 
-// ackedIDs returns the client ids the server has acknowledged.
+// ackedMsgs returns the messages of this socket's sends that the server
+// has acknowledged.
 func (s *sock) ackedMsgs() []chat.Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -604,7 +605,7 @@ type stream struct {
 	// trouble is called, on the sender's goroutine, when a send is
 	// refused or unanswered; it does what the client should (wait,
 	// reconnect) and returns whether to send the same client id again.
-	trouble func(s *sock, r result) bool
+	trouble func(st *stream, s *sock, r result) bool
 
 	acks, troubles atomic.Int64
 	wg             sync.WaitGroup
@@ -613,7 +614,7 @@ type stream struct {
 }
 
 // startStream starts a sender goroutine for each of senders.
-func startStream(t *testing.T, senders []*sock, perSender int, pace time.Duration, trouble func(*sock, result) bool) *stream {
+func startStream(t *testing.T, senders []*sock, perSender int, pace time.Duration, trouble func(*stream, *sock, result) bool) *stream {
 	st := &stream{t: t, perSender: perSender, pace: pace, trouble: trouble, quit: make(chan struct{})}
 	for _, s := range senders {
 		st.wg.Go(func() { st.run(s) })
@@ -653,7 +654,7 @@ func (st *stream) run(s *sock) {
 			continue
 		}
 		st.troubles.Add(1)
-		if st.trouble == nil || !st.trouble(s, r) {
+		if st.trouble == nil || !st.trouble(st, s, r) {
 			select {
 			case <-st.quit:
 				return // the test ended

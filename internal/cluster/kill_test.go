@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"parley/internal/apptest"
+	"parley/internal/chat"
 	"parley/internal/store/storetest"
 )
 
@@ -38,7 +39,7 @@ func TestKillOneProcess(t *testing.T) {
 	}
 	const perSender = 30
 
-	st := startStream(t, senders, perSender, 5*time.Millisecond, func(s *sock, r result) bool {
+	st := startStream(t, senders, perSender, 5*time.Millisecond, func(_ *stream, s *sock, r result) bool {
 		// The socket's process died: reconnect to another, recover,
 		// and send the unacknowledged message again.
 		if !errors.Is(r.err, errClosed) || !slices.Contains(onKilled, s) {
@@ -59,17 +60,17 @@ func TestKillOneProcess(t *testing.T) {
 	for _, s := range onKilled {
 		apptest.Wait(t, ackWait, s.name+" to see its socket close", func() bool { return !s.connectedTo(srvs[0]) })
 	}
-	hist := history(t, srvs[2], tokens[0], room)
-	var acked []string
+	var acks []chat.Message
 	for _, s := range onKilled {
-		for _, m := range s.ackedMsgs() {
-			acked = append(acked, m.Author+"/"+m.ClientID)
-			if m.Seq > int64(len(hist)) || hist[m.Seq-1].ID != m.ID || hist[m.Seq-1].Content != m.Content {
-				t.Errorf("%s: acknowledged message %d (seq %d, %q) is not in the history", s.name, m.ID, m.Seq, m.Content)
-			}
+		acks = append(acks, s.ackedMsgs()...)
+	}
+	hist := history(t, srvs[2], tokens[0], room)
+	for _, m := range acks {
+		if m.Seq > int64(len(hist)) || hist[m.Seq-1].ID != m.ID || hist[m.Seq-1].Content != m.Content {
+			t.Errorf("acknowledged message %d (seq %d, %q) is not in the history", m.ID, m.Seq, m.Content)
 		}
 	}
-	if len(acked) == 0 {
+	if len(acks) == 0 {
 		t.Fatal("the killed process's clients had nothing acknowledged: the kill came too early to test anything")
 	}
 	if err := socks[9].reconnect(srvs[1]); err != nil {
@@ -83,7 +84,7 @@ func TestKillOneProcess(t *testing.T) {
 	}
 	waitAll(t, socks, total)
 	t.Logf("killed process 0 after %d of %d acknowledged; its clients had %d acknowledged; %d sends had trouble",
-		killedAt, total, len(acked), st.troubles.Load())
+		killedAt, total, len(acks), st.troubles.Load())
 
 	hist = history(t, srvs[2], tokens[0], room)
 	checkHistory(t, hist, wantKeys(senders, perSender))

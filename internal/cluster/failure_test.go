@@ -1,0 +1,155 @@
+package cluster_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"parley/internal/apptest"
+	"parley/internal/store/storetest"
+	"parley/internal/testsvc"
+)
+
+// Redis, a server of the test's own, is killed in the middle of a steady
+// stream over three processes and started again. While it is down, /readyz
+// says so and every process still delivers its own clients' messages; when
+// it is back, each process reads from the store what the others sent
+// meanwhile (parley_messages_recovered_total), and every socket, none of
+// which closed, has seen every message once, in order.
+func TestRedisRestart(t *testing.T) {
+	rds := testsvc.StartRedis(t)
+	db := storetest.PostgresDSN(t)
+	srvs := startServers(t, 3, db, rds.URL)
+	room := roomName()
+	names, tokens := users(t, srvs[0], 5)
+	socks := spread(t, srvs, room, names, tokens, 12)
+	senders := socks[:9] // three on each process
+	const perSender = 30
+
+	st := startStream(t, senders, perSender, 10*time.Millisecond, nil)
+	st.waitAcks(60, longWait)
+	rds.Kill()
+	bodies := waitReady(t, srvs, http.StatusServiceUnavailable, longWait)
+	for i, b := range bodies {
+		if !strings.Contains(b, "redis") {
+			t.Errorf("process %d: /readyz says %q with Redis down; want the reason", i, b)
+		}
+	}
+	// Sends go on, delivered by each process to its own sockets: to the
+	// senders, and to the sockets that only listen.
+	down := st.acks.Load()
+	listeners := socks[9:]
+	seen := make([]int, len(listeners))
+	for i, s := range listeners {
+		seen[i] = s.seen()
+	}
+	st.waitAcks(down+27, longWait)
+	apptest.Wait(t, longWait, "listening sockets to receive messages with Redis down", func() bool {
+		for i, s := range listeners {
+			if s.seen() < seen[i]+3 {
+				return false
+			}
+		}
+		return true
+	})
+	rds.Start()
+	waitReady(t, srvs, http.StatusOK, longWait)
+	up := st.acks.Load()
+
+	st.wait()
+	total := len(senders) * perSender
+	waitAll(t, socks, total)
+	t.Logf("Redis down from %d to %d acknowledged of %d", down, up, total)
+	if up >= int64(total) {
+		t.Error("the stream ended before Redis was back")
+	}
+	for i, srv := range srvs {
+		if n := metric(t, srv, "parley_messages_recovered_total"); n == 0 {
+			t.Errorf("process %d recovered no message from the store", i)
+		}
+	}
+
+	hist := history(t, srvs[0], tokens[0], room)
+	checkHistory(t, hist, wantKeys(senders, perSender))
+	checkViews(t, socks, hist)
+}
+
+// PostgreSQL, a cluster of the test's own, stops (an immediate shutdown,
+// as in a crash) in the middle of a steady stream over two processes, and
+// starts again. Sends meanwhile are answered with an internal error and not
+// acknowledged; /readyz says 503 with the reason and then 200 again; the
+// processes run on and recover by themselves; the clients send again what
+// was refused, and every socket has seen every message once, in order.
+func TestPostgresRestart(t *testing.T) {
+	redisURL := sharedRedis(t)
+	pg := testsvc.StartPostgres(t)
+	db := pg.CreateDB("parley")
+	srvs := startServers(t, 2, db, redisURL)
+	room := roomName()
+	names, tokens := users(t, srvs[0], 4)
+	socks := spread(t, srvs, room, names, tokens, 8)
+	senders := socks[:6]
+	const perSender = 30
+
+	back := make(chan struct{}) // closed when the database is back
+	st := startStream(t, senders, perSender, 10*time.Millisecond, func(st *stream, s *sock, r result) bool {
+		if r.code != "internal" {
+			return false
+		}
+		select {
+		case <-back:
+		case <-st.quit:
+			return false
+		}
+		return true
+	})
+	st.waitAcks(60, longWait)
+	pg.Stop()
+	bodies := waitReady(t, srvs, http.StatusServiceUnavailable, longWait)
+	for i, b := range bodies {
+		if !strings.Contains(b, "database") {
+			t.Errorf("process %d: /readyz says %q with the database down; want the reason", i, b)
+		}
+	}
+	apptest.Wait(t, longWait, "every sender to have a send refused", func() bool {
+		for _, s := range senders {
+			s.mu.Lock()
+			n := len(s.refused)
+			s.mu.Unlock()
+			if n == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	down := st.acks.Load()
+	pg.Start()
+	waitReady(t, srvs, http.StatusOK, longWait)
+	close(back)
+
+	st.wait()
+	total := len(senders) * perSender
+	waitAll(t, socks, total)
+	t.Logf("database down at %d of %d acknowledged; %d sends refused", down, total, st.troubles.Load())
+	for _, s := range senders {
+		s.mu.Lock()
+		for id, codes := range s.refused {
+			for _, c := range codes {
+				if c != "internal" {
+					t.Errorf("%s: send %s refused with %q; want internal", s.name, id, c)
+				}
+			}
+		}
+		s.mu.Unlock()
+	}
+	for i, srv := range srvs {
+		if r := apptest.Do(t, "GET", srv.URL+"/healthz", "", nil, nil); r.StatusCode != http.StatusOK {
+			t.Errorf("process %d: /healthz %s after the outage", i, r.Status)
+		}
+	}
+
+	hist := history(t, srvs[1], tokens[0], room)
+	checkHistory(t, hist, wantKeys(senders, perSender))
+	checkViews(t, socks, hist)
+}
