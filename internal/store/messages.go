@@ -74,7 +74,14 @@ func (s *Store) insertAlone(ctx context.Context, h handle, msgs []chat.NewMessag
 //  3. For each room: set last_seq and last_activity.
 //  4. For each author and room: record the author as a member who has read
 //     up to their latest message.
+//
+// This is the way for SQLite, where a statement costs no round trip and
+// running the next one after seeing the last one's outcome is cheap;
+// PostgreSQL takes insertBatchPostgres.
 func (s *Store) insertBatch(ctx context.Context, tx txn, msgs []chat.NewMessage, results []insertResult) error {
+	if t, ok := tx.(pgTxn); ok {
+		return s.insertBatchPostgres(ctx, t.tx, msgs, results)
+	}
 	type roomState struct {
 		lastSeq int64
 		added   int64
