@@ -2,6 +2,9 @@ package apptest
 
 import (
 	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -19,19 +22,41 @@ var build struct {
 	err  error
 }
 
-// Binary builds cmd/parley once per test binary and returns its path.
+// Binary builds cmd/parley once per test binary and returns its path. The
+// binary goes to one place for every test binary of this work tree,
+// os.TempDir()/parley-test-HASH, each build replacing the last by a rename
+// (a process running the old one keeps it), so that test runs do not leave
+// a binary each behind.
 func Binary(tb testing.TB) string {
 	tb.Helper()
 	build.once.Do(func() {
-		dir, err := os.MkdirTemp("", "parley-bin")
+		gomod, err := exec.Command("go", "env", "GOMOD").Output()
+		if err != nil {
+			build.err = fmt.Errorf("go env GOMOD: %v", err)
+			return
+		}
+		sum := sha256.Sum256(bytes.TrimSpace(gomod))
+		dir := filepath.Join(os.TempDir(), "parley-test-"+hex.EncodeToString(sum[:6]))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			build.err = err
+			return
+		}
+		f, err := os.CreateTemp(dir, "parley-*")
 		if err != nil {
 			build.err = err
 			return
 		}
-		build.path = filepath.Join(dir, "parley")
-		out, err := exec.Command("go", "build", "-o", build.path, "parley/cmd/parley").CombinedOutput()
+		f.Close()
+		out, err := exec.Command("go", "build", "-o", f.Name(), "parley/cmd/parley").CombinedOutput()
 		if err != nil {
+			os.Remove(f.Name())
 			build.err = fmt.Errorf("go build: %v\n%s", err, out)
+			return
+		}
+		build.path = filepath.Join(dir, "parley")
+		if err := os.Rename(f.Name(), build.path); err != nil {
+			os.Remove(f.Name())
+			build.err = err
 		}
 	})
 	if build.err != nil {
