@@ -508,7 +508,7 @@ func checkHistory(t *testing.T, hist []chat.Message, want map[string]bool) {
 }
 
 // metric reads the value of one sample of srv's /metrics.
-func metric(t *testing.T, srv *apptest.Server, name string) float64 {
+func metric(t testing.TB, srv *apptest.Server, name string) float64 {
 	t.Helper()
 	resp, err := http.Get(srv.URL + "/metrics")
 	if err != nil {
