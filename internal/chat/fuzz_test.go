@@ -11,10 +11,12 @@ import (
 )
 
 // The rules of CONTRACT §2 and §4 written a second way, as regular
-// expressions, for the fuzzers to compare against.
+// expressions, for the fuzzers to compare against. The username's length,
+// in characters, is counted apart: {1,150} over a Unicode class makes a
+// regular expression too slow to fuzz with.
 var (
-	usernameRule = regexp.MustCompile(`^[\p{L}\p{Nd}@.+_-]{1,150}$`)
-	roomNameRule = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	usernameChars = regexp.MustCompile(`^[\p{L}\p{Nd}@.+_-]+$`)
+	roomNameRule  = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 )
 
 func FuzzValidUsername(f *testing.F) {
@@ -24,7 +26,8 @@ func FuzzValidUsername(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, name string) {
 		ok := chat.ValidUsername(name)
-		if want := usernameRule.MatchString(name); ok != want {
+		want := usernameChars.MatchString(name) && utf8.RuneCountInString(name) <= chat.MaxUsernameLength
+		if ok != want {
 			t.Fatalf("ValidUsername(%q) = %v, the rule says %v", name, ok, want)
 		}
 		err := chat.CheckUsername(name)
