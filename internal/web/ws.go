@@ -28,6 +28,9 @@ const (
 	// with 1008: the warnings were not heeded.
 	floodStrikes = 30
 	typingEvery  = time.Second
+	// joinTimeout bounds entering the room: subscribing this process to
+	// it and reading its latest seq.
+	joinTimeout = 5 * time.Second
 )
 
 func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
@@ -83,7 +86,12 @@ func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	c, err := s.opt.Hub.Join(ctx, room, u.Name, conn.Subprotocol() == Subprotocol)
+	// A broker or database that does not answer (a Redis gone silent) must
+	// not leave the socket open and unread: the client is told to try
+	// again, as the load balancer may send it to another process.
+	jctx, jcancel := context.WithTimeout(ctx, joinTimeout)
+	c, err := s.opt.Hub.Join(jctx, room, u.Name, conn.Subprotocol() == Subprotocol)
+	jcancel()
 	if err != nil {
 		s.log.Error("websocket join", "room", room, "err", err)
 		_ = conn.Close(websocket.StatusTryAgainLater, "the room is not available now")
