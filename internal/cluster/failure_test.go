@@ -1,10 +1,13 @@
 package cluster_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"parley/internal/apptest"
 	"parley/internal/store/storetest"
@@ -151,5 +154,56 @@ func TestPostgresRestart(t *testing.T) {
 
 	hist := history(t, srvs[1], tokens[0], room)
 	checkHistory(t, hist, wantKeys(senders, perSender))
+	checkViews(t, socks, hist)
+}
+
+// Redis goes silent (its process stopped: to Parley, a network that lost
+// its packets). /readyz says so; a process still delivers its own clients'
+// messages to its own sockets; a socket entering a room that its process
+// is not yet subscribed to is closed with 1013 (try again) in bounded time,
+// not left hanging; and when Redis answers again, the other process
+// catches up.
+func TestRedisSilent(t *testing.T) {
+	rds := testsvc.StartRedis(t)
+	db := storetest.PostgresDSN(t)
+	srvs := startServers(t, 2, db, rds.URL)
+	room := roomName()
+	names, tokens := users(t, srvs[0], 2)
+	socks := spread(t, srvs, room, names, tokens, 4) // 0, 2 on process 0; 1, 3 on 1
+	if m := socks[0].post("before", "before"); m.code != "" || m.err != nil {
+		t.Fatalf("post before: %+v", m)
+	}
+
+	rds.Pause()
+	defer rds.Resume() // should the test fail: the processes stop before Redis is killed
+	waitReady(t, srvs, http.StatusServiceUnavailable, longWait)
+	start := time.Now()
+	if r := socks[0].post("while Redis is silent", "silent"); r.code != "" || r.err != nil {
+		t.Fatalf("post while Redis is silent: %+v", r)
+	}
+	t.Logf("a send with Redis silent took %v", time.Since(start).Round(time.Millisecond))
+	apptest.Wait(t, longWait, "the other socket of process 0 to get the message", func() bool { return socks[2].seen() == 2 })
+
+	start = time.Now()
+	c, _, err := srvs[0].TryDial(roomName(), apptest.DialOptions{Token: tokens[0]})
+	if err != nil {
+		t.Fatalf("dial a new room: %v", err)
+	}
+	defer c.CloseNow()
+	ctx, cancel := context.WithTimeout(context.Background(), longWait)
+	defer cancel()
+	_, _, err = c.Read(ctx)
+	if got := websocket.CloseStatus(err); got != websocket.StatusTryAgainLater {
+		t.Fatalf("a socket entering a new room with Redis silent: %v after %v; want closed with 1013", err, time.Since(start))
+	}
+	t.Logf("a new room with Redis silent: closed with 1013 after %v", time.Since(start).Round(time.Millisecond))
+
+	rds.Resume()
+	waitReady(t, srvs, http.StatusOK, longWait)
+	waitAll(t, socks, 2)
+	if n := metric(t, srvs[1], "parley_messages_recovered_total"); n == 0 {
+		t.Error("process 1 recovered no message from the store")
+	}
+	hist := history(t, srvs[1], tokens[0], room)
 	checkViews(t, socks, hist)
 }
