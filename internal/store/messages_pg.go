@@ -15,11 +15,12 @@ import (
 // pipelines instead of one by one, so a batch of any size takes about four
 // round trips (BEGIN, two pipelines, COMMIT).
 //
-//  1. Lock each room of the batch, in name order (SELECT ... FOR NO KEY
-//     UPDATE), and look up the client_ids of the batch among the stored
-//     messages. The lookups run after the locks, and any other writer of
-//     these rooms needs the same locks, so what they find stays true until
-//     commit.
+//  1. Create each room of the batch if absent and lock it, in name order
+//     (SELECT ... FOR NO KEY UPDATE), then look up the client_ids of the
+//     batch among the stored messages. The lookups run after the locks,
+//     and any other writer of these rooms needs the same locks, so what
+//     they find stays true until commit. Locking in name order keeps
+//     batches that share rooms from deadlocking.
 //  2. Decide in Go which messages are new and give them seqs; a client_id
 //     already stored, or repeated within the batch, takes none.
 //  3. Insert the new messages, set each room's last_seq and last_activity,
@@ -29,7 +30,6 @@ func (s *Store) insertBatchPostgres(ctx context.Context, tx pgx.Tx, msgs []chat.
 	type clientKey struct{ room, author, clientID string }
 	type roomState struct {
 		lastSeq int64
-		found   bool
 		added   int64
 		latest  int // index in msgs of the room's latest new message
 	}
@@ -43,17 +43,17 @@ func (s *Store) insertBatchPostgres(ctx context.Context, tx pgx.Tx, msgs []chat.
 	}
 	slices.Sort(order)
 
-	// Step 1.
+	// Step 1. Each room is created if absent right before it is locked: a
+	// room that another transaction is creating becomes visible once that
+	// transaction ends, which the INSERT waits for, so the lock finds it.
 	var b pgx.Batch
+	t := now()
 	for _, name := range order {
 		st := rooms[name]
+		b.Queue("INSERT INTO rooms (name, last_seq, created_at, last_activity) VALUES ($1, 0, $2, $2) ON CONFLICT (name) DO NOTHING",
+			name, t)
 		b.Queue("SELECT last_seq FROM rooms WHERE name = $1 FOR NO KEY UPDATE", name).QueryRow(func(r pgx.Row) error {
-			err := r.Scan(&st.lastSeq)
-			if isNoRows(err) {
-				return nil
-			}
-			st.found = err == nil
-			return err
+			return r.Scan(&st.lastSeq)
 		})
 	}
 	stored := make(map[clientKey]chat.Message)
@@ -77,19 +77,6 @@ func (s *Store) insertBatchPostgres(ctx context.Context, tx pgx.Tx, msgs []chat.
 	}
 	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
 		return err
-	}
-	for _, name := range order {
-		st := rooms[name]
-		if st.found {
-			continue
-		}
-		// A new room: create it and lock it. Rare, so one by one.
-		if err := s.ensureRoom(ctx, pgHandle{tx}, name); err != nil {
-			return err
-		}
-		if err := tx.QueryRow(ctx, "SELECT last_seq FROM rooms WHERE name = $1 FOR NO KEY UPDATE", name).Scan(&st.lastSeq); err != nil {
-			return err
-		}
 	}
 
 	// Step 2.

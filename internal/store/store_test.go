@@ -834,26 +834,36 @@ func TestSeveralProcesses(t *testing.T) {
 				stores = append(stores, s)
 			}
 
-			const senders, perSender = 10, 20
-			rooms := []string{"r1", "r2", "r3", "r4", "r5"}
-			var wg sync.WaitGroup
-			for p, s := range stores {
-				for g := range senders {
-					wg.Go(func() {
-						for i := range perSender {
-							// Each sender's messages also arrive through the
-							// other process: the client_id keeps them single.
-							m := chat.NewMessage{Room: rooms[(g+i)%len(rooms)], Author: fmt.Sprint("u", g),
-								Content: fmt.Sprint(i), ClientID: fmt.Sprint("c", i)}
-							if _, _, err := s.InsertMessage(context.Background(), m); err != nil {
-								t.Errorf("process %d: %v", p, err)
-								return
-							}
-						}
-					})
+			// Each round's rooms are new, so both processes also create
+			// them at once.
+			const rounds, senders, perSender = 4, 10, 20
+			var rooms []string
+			for round := range rounds {
+				roundRooms := []string{}
+				for r := range 5 {
+					roundRooms = append(roundRooms, fmt.Sprintf("r%d-%d", round, r))
 				}
+				rooms = append(rooms, roundRooms...)
+				var wg sync.WaitGroup
+				for p, s := range stores {
+					for g := range senders {
+						wg.Go(func() {
+							for i := range perSender {
+								// Each sender's messages also arrive through
+								// the other process: the client_id keeps them
+								// single.
+								m := chat.NewMessage{Room: roundRooms[(g+i)%len(roundRooms)], Author: fmt.Sprint("u", g),
+									Content: fmt.Sprint(i), ClientID: fmt.Sprint("c", i)}
+								if _, _, err := s.InsertMessage(context.Background(), m); err != nil {
+									t.Errorf("process %d: %v", p, err)
+									return
+								}
+							}
+						})
+					}
+				}
+				wg.Wait()
 			}
-			wg.Wait()
 
 			var total int64
 			for _, room := range rooms {
@@ -874,8 +884,8 @@ func TestSeveralProcesses(t *testing.T) {
 				}
 				total += int64(len(got))
 			}
-			if total != senders*perSender {
-				t.Fatalf("%d messages stored, want %d", total, senders*perSender)
+			if total != rounds*senders*perSender {
+				t.Fatalf("%d messages stored, want %d", total, rounds*senders*perSender)
 			}
 		})
 	}
