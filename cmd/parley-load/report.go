@@ -224,7 +224,7 @@ func writeSummary(w io.Writer, r *Result) {
 	if r.Note != "" {
 		fmt.Fprintf(&b, "   note       %s\n", r.Note)
 	}
-	io.WriteString(w, b.String())
+	_, _ = io.WriteString(w, b.String())
 }
 
 func us(v int64) string {

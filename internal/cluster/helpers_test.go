@@ -11,7 +11,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -583,16 +582,6 @@ func wantKeys(senders []*sock, perSender int) map[string]bool {
 }
 
 func clientID(s *sock, i int) string { return s.name + "-" + strconv.Itoa(i) }
-
-// sortedSeqs lists the seqs of msgs in order, for messages.
-func sortedSeqs(msgs []chat.Message) []int64 {
-	seqs := make([]int64, len(msgs))
-	for i, m := range msgs {
-		seqs[i] = m.Seq
-	}
-	slices.Sort(seqs)
-	return seqs
-}
 
 // stream is closed-loop senders: each sends its messages one at a time,
 // waiting for each one's answer before the next, as a person typing does.
