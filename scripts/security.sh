@@ -99,11 +99,14 @@ if [[ $rc -ne 3 ]] || ! grep -q 'GO-2021-0113' "$work/probe.out"; then
 fi
 echo "found GO-2021-0113, as it should"
 
+# Every check runs, so that one run shows every finding.
+failed=()
+
 step "govulncheck ./..."
-"$govulncheck" -db "file://$db" ./...
+"$govulncheck" -db "file://$db" ./... || failed+=(govulncheck)
 
 step "staticcheck ./..."
-"$staticcheck" ./...
+"$staticcheck" ./... || failed+=(staticcheck)
 
 step "gosec ./..."
 linked="$(go list -deps ./cmd/... | grep -E "^parley/($(
@@ -118,6 +121,10 @@ excludes=()
 for d in "${test_support[@]}"; do
 	excludes+=(-exclude-dir="$d")
 done
-"$gosec" -quiet -fmt text "${excludes[@]}" ./...
+"$gosec" -quiet -fmt text "${excludes[@]}" ./... || failed+=(gosec)
 
+if [[ ${#failed[@]} -gt 0 ]]; then
+	echo "security checks failed: ${failed[*]}" >&2
+	exit 1
+fi
 step "security checks passed"
