@@ -75,6 +75,11 @@ func clampRoomLimit(limit int) int {
 // then by name. An empty query matches every room. limit ≤ 0 means 50; at
 // most 1000 rooms are returned.
 func (s *Store) Rooms(ctx context.Context, query string, limit int) ([]chat.Room, error) {
+	// PostgreSQL's text cannot hold NUL, and no room name has one: such a
+	// query matches nothing, rather than failing on one engine.
+	if strings.IndexByte(query, 0) >= 0 {
+		return []chat.Room{}, nil
+	}
 	pattern := "%" + escapeLike(strings.ToLower(query)) + "%"
 	rs, err := s.read.query(ctx, `
 		SELECT name, last_seq, last_activity FROM rooms

@@ -276,6 +276,8 @@ func TestRooms(t *testing.T) {
 			{"-", 0, []string{"Go-Nuts"}},
 			{"", 0, []string{"go_lang", "goXlang", "rust", "Go-Nuts", "lobby"}},
 			{`\`, 0, nil},
+			{"go\x00", 0, nil}, // PostgreSQL's text cannot hold NUL
+			{"go\xff", 0, nil},
 		} {
 			got, err := s.Rooms(ctx, tc.query, tc.limit)
 			if err != nil {
