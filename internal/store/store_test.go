@@ -159,6 +159,8 @@ func TestUsers(t *testing.T) {
 		}
 		_, _, err = s.UserByName(ctx, "bob")
 		wantCode(t, err, chat.ENotFound)
+		_, _, err = s.UserByName(ctx, "alice\x00") // PostgreSQL's text cannot hold NUL
+		wantCode(t, err, chat.ENotFound)
 
 		if err := s.SetPasswordHash(ctx, alice.ID, "argon2id$new"); err != nil {
 			t.Fatal(err)

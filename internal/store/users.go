@@ -30,6 +30,10 @@ func (s *Store) CreateUser(ctx context.Context, name, passwordHash string, admin
 // UserByName returns the user called name and their password hash, or a
 // *chat.Error with code chat.ENotFound.
 func (s *Store) UserByName(ctx context.Context, name string) (chat.User, string, error) {
+	if !chat.ValidUsername(name) {
+		// No user has such a name, and PostgreSQL would refuse one with NUL.
+		return chat.User{}, "", chat.Errorf(chat.ENotFound, "No such user.")
+	}
 	u := chat.User{Name: name}
 	var hash string
 	err := s.read.queryRow(ctx,
