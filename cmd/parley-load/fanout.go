@@ -149,7 +149,7 @@ func runFanout(ctx context.Context, cfg config, log io.Writer) (*Result, error) 
 	for k := range pubs {
 		pubs[k] = &publisher{id: k, user: specs[pubSock[k]].acct.name}
 	}
-	srvA, recvA, selfA := server.sample(), recvServer.sample(), self.sample()
+	srvA, recvA, selfA, machA := server.sample(), recvServer.sample(), self.sample(), readMachine()
 	f.start = time.Now()
 	prog.start = f.start
 	pubCtx, stopPub := context.WithDeadline(ctx, f.start.Add(cfg.Duration+cfg.Drain))
@@ -191,7 +191,7 @@ func runFanout(ctx context.Context, cfg config, log io.Writer) (*Result, error) 
 	case <-ctx.Done():
 	}
 	drain.Stop()
-	srvB, recvB, selfB := server.sample(), recvServer.sample(), self.sample()
+	srvB, recvB, selfB, machB := server.sample(), recvServer.sample(), self.sample(), readMachine()
 	close(progDone)
 	stopRecv()
 	closeAll(conns)
@@ -219,6 +219,7 @@ func runFanout(ctx context.Context, cfg config, log io.Writer) (*Result, error) 
 	res.Server = statsBetween(server, srvA, srvB, delivered)
 	res.RecvServer = statsBetween(recvServer, recvA, recvB, delivered)
 	res.Load = statsBetween(self, selfA, selfB, delivered)
+	res.Machine = machineBetween(machA, machB, res.Server, res.RecvServer, res.Load)
 	if res.Lost > 0 {
 		res.Note = join(res.Note, f.missing(recvs, pubs, 5))
 	}

@@ -35,7 +35,7 @@ func runIdle(ctx context.Context, cfg config, log io.Writer) (*Result, error) {
 	for i := range specs {
 		specs[i] = sockSpec{base: cfg.URL, room: roomName(run, i%cfg.Rooms), acct: accts[i%len(accts)]}
 	}
-	srvA, selfA := server.sample(), self.sample()
+	srvA, selfA, machA := server.sample(), self.sample(), readMachine()
 	prog.printf("connecting up to %d sockets, %d dials at a time", cfg.Sockets, cfg.DialPar)
 	conns, cst, connErr := connectAll(ctx, cfg, specs, false, prog)
 	res.Connect = cst
@@ -62,7 +62,7 @@ func runIdle(ctx context.Context, cfg config, log io.Writer) (*Result, error) {
 	case <-ctx.Done():
 	}
 	hold.Stop()
-	srvB, selfB := server.sample(), self.sample()
+	srvB, selfB, machB := server.sample(), self.sample(), readMachine()
 	stopRead()
 	closeAll(conns)
 	wg.Wait()
@@ -71,6 +71,7 @@ func runIdle(ctx context.Context, cfg config, log io.Writer) (*Result, error) {
 	res.Disconnects = dropped.Load()
 	res.Server = statsBetween(server, srvA, srvB, 0)
 	res.Load = statsBetween(self, selfA, selfB, 0)
+	res.Machine = machineBetween(machA, machB, res.Server, res.Load)
 	res.Idle = &idleStats{Held: held}
 	if server != nil {
 		res.Idle.ServerRSSBase, res.Idle.ServerRSSHeld = srvA.rssKiB, srvB.rssKiB

@@ -64,7 +64,7 @@ func runPersistence(ctx context.Context, cfg config, log io.Writer) (*Result, er
 	maxPer := 10_000_000 / cfg.Sockets // a bound on the count, whatever the speed
 	start := time.Now()
 	prog.start = start
-	srvA, selfA := server.sample(), self.sample()
+	srvA, selfA, machA := server.sample(), self.sample(), readMachine()
 	sendCtx, stopSend := context.WithDeadline(ctx, start.Add(cfg.Duration))
 	defer stopSend()
 	readCtx, stopRead := context.WithCancel(ctx)
@@ -121,7 +121,9 @@ func runPersistence(ctx context.Context, cfg config, log io.Writer) (*Result, er
 				}
 				content = appendContent(content[:0], run, i, n, time.Since(start), cfg.Size)
 				frame = appendSendFrame(frame[:0], cfg.Proto, content, clientPrefix+strconv.Itoa(n), "")
-				if err := c.Write(sendCtx, websocket.MessageText, frame); err != nil {
+				// Not sendCtx: a write cut short by the deadline would close
+				// the socket, and lose the acknowledgements on their way.
+				if err := c.Write(readCtx, websocket.MessageText, frame); err != nil {
 					return
 				}
 				sent.Add(1)
@@ -153,7 +155,7 @@ func runPersistence(ctx context.Context, cfg config, log io.Writer) (*Result, er
 	for acked.Load()+errs.Load() < sent.Load() && time.Now().Before(deadline) && ctx.Err() == nil {
 		time.Sleep(20 * time.Millisecond)
 	}
-	srvB, selfB := server.sample(), self.sample()
+	srvB, selfB, machB := server.sample(), self.sample(), readMachine()
 	close(progDone)
 	stopRead()
 	closeAll(conns)
@@ -167,6 +169,7 @@ func runPersistence(ctx context.Context, cfg config, log io.Writer) (*Result, er
 	res.Latency = lat.stats()
 	res.Server = statsBetween(server, srvA, srvB, res.Delivered)
 	res.Load = statsBetween(self, selfA, selfB, res.Delivered)
+	res.Machine = machineBetween(machA, machB, res.Server, res.Load)
 
 	// Count what the store holds, room by room, through the API.
 	for r := range cfg.Rooms {
@@ -214,6 +217,8 @@ func runHistory(ctx context.Context, cfg config, log io.Writer) (*Result, error)
 	}
 	server := watchProc(pidOr(cfg.PID), 250*time.Millisecond)
 	defer server.close()
+	self := watchProc(0, 250*time.Millisecond)
+	defer self.close()
 
 	accts, err := createAccounts(ctx, cfg, run, 1)
 	if err != nil {
@@ -239,7 +244,7 @@ func runHistory(ctx context.Context, cfg config, log io.Writer) (*Result, error)
 	lat := newLatencies(len(conns))
 	var fetches, errs, drops atomic.Int64
 	start := time.Now()
-	srvA := server.sample()
+	srvA, selfA, machA := server.sample(), self.sample(), readMachine()
 	fctx, stop := context.WithDeadline(ctx, start.Add(cfg.Duration))
 	defer stop()
 	var wg sync.WaitGroup
@@ -312,11 +317,13 @@ func runHistory(ctx context.Context, cfg config, log io.Writer) (*Result, error)
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	srvB := server.sample()
+	srvB, selfB, machB := server.sample(), self.sample(), readMachine()
 	res.Fetches, res.Errors, res.Disconnects = fetches.Load(), errs.Load(), drops.Load()
 	res.FetchesPerS = float64(res.Fetches) / elapsed.Seconds()
 	res.Latency = lat.stats()
 	res.Server = statsBetween(server, srvA, srvB, 0)
+	res.Load = statsBetween(self, selfA, selfB, 0)
+	res.Machine = machineBetween(machA, machB, res.Server, res.Load)
 	res.Note = fmt.Sprintf("room %s holds %d messages; %s pages of %d, closed loop, %d sockets", cfg.Room, last, cfg.Fetch, cfg.Limit, cfg.Sockets)
 	return res, ctx.Err()
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -172,4 +173,63 @@ func pidOr(pid int) int {
 		return pid
 	}
 	return -1
+}
+
+// machineSample is the whole machine's CPU time from /proc/stat: busy
+// and all, over every core.
+type machineSample struct {
+	busy, total time.Duration
+}
+
+func readMachine() machineSample {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return machineSample{}
+	}
+	line, _, _ := bytes.Cut(data, []byte("\n"))
+	f := bytes.Fields(line)
+	if len(f) < 5 || string(f[0]) != "cpu" {
+		return machineSample{}
+	}
+	var m machineSample
+	for i, v := range f[1:] {
+		n, _ := strconv.ParseInt(string(v), 10, 64)
+		d := time.Duration(n) * time.Second / clockTicks
+		m.total += d
+		if i != 3 && i != 4 { // idle and iowait
+			m.busy += d
+		}
+	}
+	return m
+}
+
+// machineStats is the machine's load over a run's measured window: what
+// else competed with the server and the load tool for the cores.
+type machineStats struct {
+	Cores      int     `json:"cores"`
+	BusyPct    float64 `json:"busy_pct"`    // of all cores
+	OtherCores float64 `json:"other_cores"` // busy cores not the server's or the tool's
+	LoadAvg    string  `json:"loadavg,omitempty"`
+}
+
+func machineBetween(a, b machineSample, procs ...*procStats) *machineStats {
+	m := &machineStats{Cores: runtime.NumCPU()}
+	if total := b.total - a.total; total > 0 {
+		m.BusyPct = 100 * float64(b.busy-a.busy) / float64(total)
+		wall := total.Seconds() / float64(m.Cores)
+		others := (b.busy - a.busy).Seconds()
+		for _, p := range procs {
+			if p != nil {
+				others -= p.CPUSeconds
+			}
+		}
+		m.OtherCores = max(others, 0) / wall
+	}
+	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
+		f := bytes.Fields(la)
+		if len(f) >= 3 {
+			m.LoadAvg = string(bytes.Join(f[:3], []byte(" ")))
+		}
+	}
+	return m
 }

@@ -52,6 +52,8 @@ type Result struct {
 	RecvServer *procStats `json:"recv_server,omitempty"`
 	Load       *procStats `json:"load_tool,omitempty"`
 
+	Machine *machineStats `json:"machine,omitempty"`
+
 	Idle *idleStats `json:"idle,omitempty"`
 
 	Note string `json:"note,omitempty"`
@@ -220,6 +222,10 @@ func writeSummary(w io.Writer, r *Result) {
 			fmt.Fprintf(&b, ", %.2f µs/delivery", p.s.CPUusPerDeliv)
 		}
 		fmt.Fprintf(&b, "; RSS %d → %d KiB (peak %d)\n", p.s.RSSStartKiB, p.s.RSSEndKiB, p.s.RSSPeakKiB)
+	}
+	if m := r.Machine; m != nil {
+		fmt.Fprintf(&b, "   machine    %d cores %.0f%% busy; other processes used %.2f cores; load average %s\n",
+			m.Cores, m.BusyPct, m.OtherCores, m.LoadAvg)
 	}
 	if r.Note != "" {
 		fmt.Fprintf(&b, "   note       %s\n", r.Note)
