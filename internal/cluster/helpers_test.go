@@ -596,6 +596,12 @@ type stream struct {
 	// reconnect) and returns whether to send the same client id again.
 	trouble func(st *stream, s *sock, r result) bool
 
+	// hold, if not nil, stops every sender before its message number
+	// holdAt until it is closed: the rest of the stream comes after what
+	// the test does meanwhile.
+	hold   chan struct{}
+	holdAt int
+
 	acks, troubles atomic.Int64
 	wg             sync.WaitGroup
 	// quit is closed when the test ends: senders and trouble stop.
@@ -604,7 +610,14 @@ type stream struct {
 
 // startStream starts a sender goroutine for each of senders.
 func startStream(t *testing.T, senders []*sock, perSender int, pace time.Duration, trouble func(*stream, *sock, result) bool) *stream {
-	st := &stream{t: t, perSender: perSender, pace: pace, trouble: trouble, quit: make(chan struct{})}
+	return startHeldStream(t, senders, perSender, pace, trouble, nil, 0)
+}
+
+// startHeldStream is startStream with hold and holdAt set.
+func startHeldStream(t *testing.T, senders []*sock, perSender int, pace time.Duration, trouble func(*stream, *sock, result) bool,
+	hold chan struct{}, holdAt int) *stream {
+	st := &stream{t: t, perSender: perSender, pace: pace, trouble: trouble, quit: make(chan struct{}),
+		hold: hold, holdAt: holdAt}
 	for _, s := range senders {
 		st.wg.Go(func() { st.run(s) })
 	}
@@ -626,6 +639,13 @@ func (st *stream) run(s *sock) {
 		if tick != nil {
 			select {
 			case <-tick:
+			case <-st.quit:
+				return
+			}
+		}
+		if i == st.holdAt && st.hold != nil {
+			select {
+			case <-st.hold:
 			case <-st.quit:
 				return
 			}
