@@ -174,7 +174,13 @@ func (s *Server) handleAPIRevokeToken(w http.ResponseWriter, r *http.Request, u 
 }
 
 type roomsResponse struct {
-	Rooms []chat.Room `json:"rooms"`
+	Rooms []apiRoom `json:"rooms"`
+}
+
+// apiRoom is a room as the API lists it: with the caller's unread count.
+type apiRoom struct {
+	chat.Room
+	Unread int64 `json:"unread"`
 }
 
 func (s *Server) handleAPIRooms(w http.ResponseWriter, r *http.Request, u chat.User) {
@@ -183,10 +189,16 @@ func (s *Server) handleAPIRooms(w http.ResponseWriter, r *http.Request, u chat.U
 		s.apiError(w, r, err)
 		return
 	}
-	if rooms == nil {
-		rooms = []chat.Room{}
+	unread, err := s.unread(r.Context(), u)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
 	}
-	writeJSON(w, http.StatusOK, roomsResponse{Rooms: rooms})
+	out := make([]apiRoom, 0, len(rooms))
+	for _, rm := range rooms {
+		out = append(out, apiRoom{Room: rm, Unread: unread[rm.Name]})
+	}
+	writeJSON(w, http.StatusOK, roomsResponse{Rooms: out})
 }
 
 type messagesResponse struct {

@@ -1,11 +1,13 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"parley/internal/chat"
+	"parley/internal/store"
 )
 
 func (s *Server) page(r *http.Request, title string) page {
@@ -26,25 +28,43 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	for _, ur := range mine {
-		p.MyRooms = append(p.MyRooms, roomView{Name: ur.Name, Messages: ur.Messages,
-			LastActivity: ur.LastActivity, Unread: max(0, ur.Messages-ur.LastRead)})
+	unread := unreadOf(mine)
+	myRooms := make([]chat.Room, len(mine))
+	for i, ur := range mine {
+		myRooms[i] = ur.Room
 	}
+	p.MyRooms = roomViews(myRooms, unread)
 	recent, err := s.opt.Store.Rooms(ctx, "", 10)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	p.RecentRooms = roomViews(recent)
+	p.RecentRooms = roomViews(recent, unread)
 	s.render.render(w, http.StatusOK, "dashboard", p)
 }
 
-func roomViews(rooms []chat.Room) []roomView {
+// roomViews shows rooms with the user's unread counts.
+func roomViews(rooms []chat.Room, unread map[string]int64) []roomView {
 	out := make([]roomView, 0, len(rooms))
 	for _, rm := range rooms {
-		out = append(out, roomView{Name: rm.Name, Messages: rm.Messages, LastActivity: rm.LastActivity})
+		out = append(out, roomView{Name: rm.Name, Messages: rm.Messages, LastActivity: rm.LastActivity, Unread: unread[rm.Name]})
 	}
 	return out
+}
+
+// unreadOf maps a user's rooms to their unread counts.
+func unreadOf(mine []store.UserRoom) map[string]int64 {
+	m := make(map[string]int64, len(mine))
+	for _, ur := range mine {
+		m[ur.Name] = max(0, ur.Messages-ur.LastRead)
+	}
+	return m
+}
+
+// unread returns the user's unread counts by room.
+func (s *Server) unread(ctx context.Context, u chat.User) (map[string]int64, error) {
+	mine, err := s.opt.Store.UserRooms(ctx, u.ID, 500)
+	return unreadOf(mine), err
 }
 
 func (s *Server) handleSignupForm(w http.ResponseWriter, r *http.Request) {
@@ -178,7 +198,12 @@ func (s *Server) handleChats(w http.ResponseWriter, r *http.Request, u chat.User
 		s.serverError(w, r, err)
 		return
 	}
-	p.Results = roomViews(rooms)
+	unread, err := s.unread(r.Context(), u)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	p.Results = roomViews(rooms, unread)
 	status := http.StatusOK
 	if len(p.Form.Errors) > 0 {
 		status = http.StatusBadRequest

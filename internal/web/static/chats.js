@@ -120,6 +120,12 @@
     main.append(meta);
 
     a.append(icon, main);
+    const unread = Number(r.unread) || 0;
+    if (unread > 0) {
+      const badge = el('span', 'badge', numberFormat.format(unread));
+      badge.append(el('span', 'vh', ' unread'));
+      a.append(badge);
+    }
     li.append(a);
     return li;
   }
