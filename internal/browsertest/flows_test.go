@@ -160,7 +160,7 @@ func TestTwoPeopleTalk(t *testing.T) {
 		t.Fatalf("stop the other process: %v", err)
 	}
 
-	srv = apptest.Start(t, opts)
+	apptest.Start(t, opts) // on the same address; the test's cleanup stops it
 	for _, b := range both {
 		b.waitFor("Connected", `document.getElementById('conn-state').textContent === 'Connected'`)
 		b.waitMessage("carol", meanwhile)
