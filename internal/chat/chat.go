@@ -182,11 +182,11 @@ func CleanContent(content string) (string, error) {
 // CheckClientID returns an error if id is longer than MaxClientIDLength or
 // holds control characters; the empty id is valid and means "not idempotent".
 func CheckClientID(id string) error {
-	if len(id) > MaxClientIDLength {
-		return Errorf(EInvalid, "client_id has at most %d characters.", MaxClientIDLength)
-	}
 	if !utf8.ValidString(id) {
 		return Errorf(EInvalid, "client_id is not valid UTF-8.")
+	}
+	if len(id) > MaxClientIDLength && utf8.RuneCountInString(id) > MaxClientIDLength {
+		return Errorf(EInvalid, "client_id has at most %d characters.", MaxClientIDLength)
 	}
 	for _, r := range id {
 		if r < 0x20 || r == 0x7f {
