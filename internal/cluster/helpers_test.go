@@ -121,7 +121,6 @@ type sock struct {
 	retried   map[string]bool // client ids sent again
 	acked     map[string]chat.Message
 	refused   map[string][]string // client id -> error codes
-	frames    atomic.Int64
 }
 
 type fetchAnswer struct {
@@ -184,7 +183,6 @@ func (s *sock) read(c *websocket.Conn, done chan struct{}) {
 		if err != nil {
 			return
 		}
-		s.frames.Add(1)
 		var f apptest.Frame
 		if err := json.Unmarshal(data, &f); err != nil {
 			s.problem("frame %q: %v", data, err)
