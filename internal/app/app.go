@@ -241,7 +241,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 	}
 	defer b.Close()
 
-	h := hub.New(hub.Options{Broker: b, History: history{st}, Log: log, Origin: origin})
+	h := hub.New(hub.Options{Broker: b, History: st, Log: log, Origin: origin})
 	maxSockets := c.MaxSockets
 	if maxSockets < 0 {
 		maxSockets = socketsFromFileLimit()
@@ -320,21 +320,6 @@ func sweepSessions(ctx context.Context, st *store.Store, log *slog.Logger) {
 		case <-t.C:
 		}
 	}
-}
-
-// history reads the store for the hub's recovery.
-type history struct{ st *store.Store }
-
-func (h history) LastSeq(ctx context.Context, room string) (int64, error) {
-	r, err := h.st.Room(ctx, room)
-	if chat.ErrorCode(err) == chat.ENotFound {
-		return 0, nil
-	}
-	return r.Messages, err
-}
-
-func (h history) After(ctx context.Context, room string, after int64, limit int) ([]chat.Message, bool, error) {
-	return h.st.Messages(ctx, room, store.Page{After: after, FromStart: after == 0, Limit: limit})
 }
 
 func engineOf(st *store.Store) string { return st.Engine() }

@@ -14,21 +14,6 @@ import (
 	"parley/internal/store/storetest"
 )
 
-// history is the hub's view of a real store.
-type history struct{ st *store.Store }
-
-func (h history) LastSeq(ctx context.Context, room string) (int64, error) {
-	r, err := h.st.Room(ctx, room)
-	if chat.ErrorCode(err) == chat.ENotFound {
-		return 0, nil
-	}
-	return r.Messages, err
-}
-
-func (h history) After(ctx context.Context, room string, after int64, limit int) ([]chat.Message, bool, error) {
-	return h.st.Messages(ctx, room, store.Page{After: after, FromStart: after == 0, Limit: limit})
-}
-
 type fixture struct {
 	t  *testing.T
 	st *store.Store
@@ -38,7 +23,7 @@ type fixture struct {
 
 func newFixture(t *testing.T, opt hub.Options) *fixture {
 	f := &fixture{t: t, st: storetest.SQLite(t), b: broker.NewInProcess()}
-	opt.Broker, opt.History = f.b, history{f.st}
+	opt.Broker, opt.History = f.b, f.st
 	if opt.GapWait == 0 {
 		opt.GapWait = 20 * time.Millisecond
 	}

@@ -206,12 +206,7 @@ type messagesResponse struct {
 	HasMore  bool           `json:"has_more"`
 }
 
-func (s *Server) handleAPIMessages(w http.ResponseWriter, r *http.Request, u chat.User) {
-	room := r.PathValue("room")
-	if !chat.ValidRoomName(room) {
-		s.apiError(w, r, chat.Errorf(chat.ENotFound, "No such room: a room name is 1 to 64 letters, digits, _ or -."))
-		return
-	}
+func (s *Server) handleAPIMessages(w http.ResponseWriter, r *http.Request, u chat.User, room string) {
 	var f fetchRequest
 	q := r.URL.Query()
 	for _, p := range []struct {
@@ -249,12 +244,7 @@ type postMessageRequest struct {
 	ClientID string `json:"client_id"`
 }
 
-func (s *Server) handleAPIPostMessage(w http.ResponseWriter, r *http.Request, u chat.User) {
-	room := r.PathValue("room")
-	if !chat.ValidRoomName(room) {
-		s.apiError(w, r, chat.Errorf(chat.ENotFound, "No such room: a room name is 1 to 64 letters, digits, _ or -."))
-		return
-	}
+func (s *Server) handleAPIPostMessage(w http.ResponseWriter, r *http.Request, u chat.User, room string) {
 	var req postMessageRequest
 	if !s.readJSON(w, r, &req) {
 		return

@@ -67,25 +67,44 @@ func (s *Server) unread(ctx context.Context, u chat.User) (map[string]int64, err
 	return unreadOf(mine), err
 }
 
-func (s *Server) handleSignupForm(w http.ResponseWriter, r *http.Request) {
-	if s.pageUser(r) != nil {
-		http.Redirect(w, r, "/", http.StatusFound)
-		return
+const (
+	signupTitle = "Sign up · Parley"
+	loginTitle  = "Log in · Parley"
+)
+
+// accountForm serves the sign-up or log-in form; a user who is logged in
+// already goes straight on to next.
+func (s *Server) accountForm(name, title string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p := s.page(r, title)
+		p.Next = nextParam(r)
+		if p.User != nil {
+			http.Redirect(w, r, safeNext(p.Next), http.StatusFound) // #nosec G710 -- safeNext keeps same-site paths only (FuzzSafeNext)
+			return
+		}
+		s.render.render(w, http.StatusOK, name, p)
 	}
-	p := s.page(r, "Sign up · Parley")
+}
+
+// postedAccountForm reads a posted sign-up or log-in form into the page
+// that answers it, the username kept.
+func (s *Server) postedAccountForm(w http.ResponseWriter, r *http.Request, title string) (page, string, bool) {
+	if !s.parseForm(w, r) {
+		return page{}, "", false
+	}
+	p := s.page(r, title)
 	p.Next = nextParam(r)
-	s.render.render(w, http.StatusOK, "signup", p)
+	name := strings.TrimSpace(r.PostForm.Get("username"))
+	p.Form.Values["username"] = name
+	return p, name, true
 }
 
 func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request) {
-	if !s.parseForm(w, r) {
+	p, name, ok := s.postedAccountForm(w, r, signupTitle)
+	if !ok {
 		return
 	}
-	p := s.page(r, "Sign up · Parley")
-	p.Next = nextParam(r)
-	name := strings.TrimSpace(r.PostForm.Get("username"))
 	pw1, pw2 := r.PostForm.Get("password1"), r.PostForm.Get("password2")
-	p.Form.Values["username"] = name
 	status := http.StatusUnprocessableEntity
 	if err := chat.CheckUsername(name); err != nil {
 		p.Form.Errors["username"] = chat.ErrorMessage(err)
@@ -119,24 +138,11 @@ func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request) {
 	s.render.render(w, status, "signup", p)
 }
 
-func (s *Server) handleLoginForm(w http.ResponseWriter, r *http.Request) {
-	p := s.page(r, "Log in · Parley")
-	p.Next = nextParam(r)
-	if p.User != nil {
-		http.Redirect(w, r, safeNext(p.Next), http.StatusFound) // #nosec G710 -- safeNext keeps same-site paths only (FuzzSafeNext)
-		return
-	}
-	s.render.render(w, http.StatusOK, "login", p)
-}
-
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
-	if !s.parseForm(w, r) {
+	p, name, ok := s.postedAccountForm(w, r, loginTitle)
+	if !ok {
 		return
 	}
-	p := s.page(r, "Log in · Parley")
-	p.Next = nextParam(r)
-	name := strings.TrimSpace(r.PostForm.Get("username"))
-	p.Form.Values["username"] = name
 	u, err := s.login(w, r, name, r.PostForm.Get("password"))
 	if err != nil {
 		status := httpStatus(err)

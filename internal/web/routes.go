@@ -10,9 +10,9 @@ func (s *Server) routes() http.Handler {
 
 	// Pages.
 	mux.HandleFunc("GET /{$}", s.handleHome)
-	mux.HandleFunc("GET /signup/", s.handleSignupForm)
+	mux.HandleFunc("GET /signup/", s.accountForm("signup", signupTitle))
 	mux.HandleFunc("POST /signup/", s.handleSignup)
-	mux.HandleFunc("GET /accounts/login/", s.handleLoginForm)
+	mux.HandleFunc("GET /accounts/login/", s.accountForm("login", loginTitle))
 	mux.HandleFunc("POST /accounts/login/", s.handleLogin)
 	mux.HandleFunc("POST /accounts/logout/", s.handleLogout)
 	mux.HandleFunc("GET /chats/{$}", s.requireLogin(s.handleChats))
@@ -25,8 +25,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /api/v1/tokens", s.handleAPIToken)
 	mux.HandleFunc("DELETE /api/v1/tokens/current", s.requireAPIUser(s.handleAPIRevokeToken))
 	mux.HandleFunc("GET /api/v1/rooms", s.requireAPIUser(s.handleAPIRooms))
-	mux.HandleFunc("GET /api/v1/rooms/{room}/messages", s.requireAPIUser(s.handleAPIMessages))
-	mux.HandleFunc("POST /api/v1/rooms/{room}/messages", s.requireAPIUser(s.handleAPIPostMessage))
+	mux.HandleFunc("GET /api/v1/rooms/{room}/messages", s.requireAPIRoom(s.handleAPIMessages))
+	mux.HandleFunc("POST /api/v1/rooms/{room}/messages", s.requireAPIRoom(s.handleAPIPostMessage))
 	mux.HandleFunc("/api/", s.handleAPINotFound)
 
 	// WebSocket.

@@ -85,6 +85,21 @@ func (s *Server) requireAPIUser(h userHandler) http.HandlerFunc {
 	}
 }
 
+type roomHandler func(w http.ResponseWriter, r *http.Request, u chat.User, room string)
+
+// requireAPIRoom is requireAPIUser for calls on a room: a bad room name in
+// the path is a 404.
+func (s *Server) requireAPIRoom(h roomHandler) http.HandlerFunc {
+	return s.requireAPIUser(func(w http.ResponseWriter, r *http.Request, u chat.User) {
+		room := r.PathValue("room")
+		if !chat.ValidRoomName(room) {
+			s.apiError(w, r, chat.Errorf(chat.ENotFound, "No such room: a room name is 1 to 64 letters, digits, _ or -."))
+			return
+		}
+		h(w, r, u, room)
+	})
+}
+
 // newSecret stores a new session or token for u and returns its secret.
 func (s *Server) newSecret(ctx context.Context, u chat.User, kind string, ttl time.Duration) (string, error) {
 	secret, err := auth.NewSecret()
