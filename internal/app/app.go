@@ -322,6 +322,9 @@ func sweepSessions(ctx context.Context, st *store.Store, log *slog.Logger) {
 	}
 }
 
+// The store is the hub's history.
+var _ hub.History = (*store.Store)(nil)
+
 func engineOf(st *store.Store) string { return st.Engine() }
 
 func brokerName(redisURL string) string {
