@@ -93,7 +93,7 @@ var errClosed = errors.New("socket closed")
 // checks the order of what it receives. Its view is the room as this
 // client knows it: seq 1, 2, 3, ... without gap or duplicate, from live
 // new_message frames and, after a reconnection, from fetch_messages with
-// after. Every problem is recorded, and reported by check.
+// after. Every problem is recorded, and reported by checkViews.
 type sock struct {
 	name  string
 	user  string
