@@ -43,6 +43,11 @@ type Options struct {
 	// PresenceTTL is how long another process's presence report lasts
 	// without a refresh. Default 90s; refreshes go out every third of it.
 	PresenceTTL time.Duration
+	// TailCheck is how often the hub compares each room's latest seq in
+	// the store with the last one it sent: a message whose publisher died
+	// between commit and publish, in a room that then went quiet, reaches
+	// the sockets within this time. Default 5s.
+	TailCheck time.Duration
 }
 
 // Stats are the hub's counters, for metrics.
@@ -81,12 +86,16 @@ func New(opt Options) *Hub {
 	if opt.PresenceTTL <= 0 {
 		opt.PresenceTTL = 90 * time.Second
 	}
+	if opt.TailCheck <= 0 {
+		opt.TailCheck = 5 * time.Second
+	}
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
 	h := &Hub{opt: opt, log: opt.Log, rooms: make(map[string]*room), stop: make(chan struct{})}
-	h.wg.Add(1)
+	h.wg.Add(2)
 	go h.refreshPresence()
+	go h.checkTails()
 	return h
 }
 
@@ -243,6 +252,34 @@ func (h *Hub) leave(c *Client) {
 	}
 }
 
+// checkTails recovers, in every room, messages stored after the last one
+// this process sent that no event announced.
+func (h *Hub) checkTails() {
+	defer h.wg.Done()
+	t := time.NewTicker(h.opt.TailCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.stop:
+			return
+		case <-t.C:
+			for _, r := range h.roomList() {
+				r.checkTail()
+			}
+		}
+	}
+}
+
+func (h *Hub) roomList() []*room {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	rooms := make([]*room, 0, len(h.rooms))
+	for _, r := range h.rooms {
+		rooms = append(rooms, r)
+	}
+	return rooms
+}
+
 // refreshPresence re-announces this process's presence in every room
 // now and then, so that other processes' views of it do not expire.
 func (h *Hub) refreshPresence() {
@@ -254,13 +291,7 @@ func (h *Hub) refreshPresence() {
 		case <-h.stop:
 			return
 		case <-t.C:
-			h.mu.RLock()
-			rooms := make([]*room, 0, len(h.rooms))
-			for _, r := range h.rooms {
-				rooms = append(rooms, r)
-			}
-			h.mu.RUnlock()
-			for _, r := range rooms {
+			for _, r := range h.roomList() {
 				r.expireRemote()
 				r.announce()
 			}
@@ -471,6 +502,26 @@ func (r *room) runRecovery() {
 			return
 		}
 		r.mu.Unlock()
+	}
+}
+
+// checkTail starts a recovery if the store holds messages past the last
+// one fanned out.
+func (r *room) checkTail() {
+	if !r.isReady() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	last, err := r.h.opt.History.LastSeq(ctx, r.name)
+	if err != nil {
+		return // the store is down; the next check will tell
+	}
+	r.mu.Lock()
+	behind := last >= r.next
+	r.mu.Unlock()
+	if behind {
+		r.recover()
 	}
 }
 

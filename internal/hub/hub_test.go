@@ -220,3 +220,12 @@ func TestPresenceAndTypingOnlyToExtensionClients(t *testing.T) {
 	default:
 	}
 }
+
+// TestQuietTailIsRecovered: a message stored but never published, in a room
+// that then goes quiet, still reaches the sockets.
+func TestQuietTailIsRecovered(t *testing.T) {
+	f := newFixture(t, hub.Options{TailCheck: 20 * time.Millisecond})
+	c := f.join("r", "u", false)
+	f.store("r", "its publisher died") // no event will ever announce it
+	wantSeqs(t, seqs(t, c, 1), 1, 1)
+}
