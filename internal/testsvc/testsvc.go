@@ -1,7 +1,7 @@
 // Package testsvc starts services of a test's own: a redis-server, a
-// PostgreSQL cluster and nginx, each a child process on a free loopback
-// port, which the test may kill, stop and start again, and which end with
-// the test. Tests that only need a Redis or a PostgreSQL server use the
+// PostgreSQL cluster, nginx and toxiproxy, each a child process on a free
+// loopback port, which the test may kill, stop and start again, and which
+// end with the test. Tests that only need a Redis or a PostgreSQL server use the
 // shared ones that PARLEY_TEST_REDIS and PARLEY_TEST_POSTGRES name; these
 // are for tests that take a service away.
 //
