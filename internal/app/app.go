@@ -28,6 +28,7 @@ import (
 	"parley/internal/chat"
 	"parley/internal/config"
 	"parley/internal/hub"
+	"parley/internal/limit"
 	"parley/internal/store"
 	"parley/internal/web"
 )
@@ -226,6 +227,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 
 	origin := processID()
 	var b broker.Broker
+	var shared web.SharedLimits
 	if c.Redis == "" {
 		b = broker.NewInProcess()
 	} else {
@@ -238,6 +240,13 @@ func serve(ctx context.Context, args []string, env Env) error {
 		if err != nil {
 			return &ExitError{Code: 2, Err: fmt.Errorf("cannot reach Redis: %s", oneLine(err))}
 		}
+		rdb, err := limitClient(c.Redis)
+		if err != nil {
+			_ = b.Close()
+			return &ExitError{Code: 2, Err: fmt.Errorf("bad --redis: %s", oneLine(err))}
+		}
+		defer rdb.Close()
+		shared = limit.NewRedis(rdb, "parley:limit:")
 	}
 	defer b.Close()
 
@@ -250,7 +259,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 		Store: st, Hub: h, Broker: b, Log: log, Origins: c.Origins, History: c.History,
 		SendRate: c.SendLimit.Rate, SendBurst: c.SendLimit.Burst,
 		UserSockets: c.UserSockets, MaxSockets: maxSockets, Version: Version,
-		TrustedProxies: c.TrustedProxies,
+		TrustedProxies: c.TrustedProxies, SharedLimits: shared,
 	})
 	if err != nil {
 		return err
@@ -295,6 +304,18 @@ func serve(ctx context.Context, args []string, env Env) error {
 	}
 	log.Info("parley stopped")
 	return nil
+}
+
+// limitClient is the Redis client of the shared rate limits. It obeys its
+// callers' deadlines (limit.Fallback gives each check 200 ms), where
+// go-redis by default waits its own read timeout of seconds.
+func limitClient(redisURL string) (*redis.Client, error) {
+	opt, err := redis.ParseURL(redisURL)
+	if err != nil {
+		return nil, err
+	}
+	opt.ContextTimeoutEnabled = true
+	return redis.NewClient(opt), nil
 }
 
 type redisLogger struct{ log *slog.Logger }

@@ -1,87 +1,62 @@
 package web
 
 import (
+	"context"
 	"math"
-	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
+	"parley/internal/limit"
 )
 
-// keyedLimiter is a token bucket per key (a user, an address). Buckets
-// that have filled up again are forgotten, so memory follows activity.
-type keyedLimiter struct {
-	limit rate.Limit
-	burst int
-
-	mu        sync.Mutex
-	buckets   map[string]*rate.Limiter
-	lastSweep time.Time
+// SharedLimits makes rate limiters whose counts every process shares
+// (limit.Redis does).
+type SharedLimits interface {
+	// Limiter returns the limiter called name, of rate r.
+	Limiter(name string, r limit.Rate) limit.Limiter
 }
 
-func newKeyedLimiter(perSecond float64, burst int) *keyedLimiter {
-	return &keyedLimiter{limit: rate.Limit(perSecond), burst: burst, buckets: make(map[string]*rate.Limiter)}
-}
+// Limiter names: with SharedLimits they are part of the keys
+// (parley:limit:send:USER and so on).
+const (
+	limitSend      = "send"
+	limitLoginAcct = "login:acct"
+	limitLoginAddr = "login:addr"
+)
 
-func (k *keyedLimiter) bucket(key string, now time.Time) *rate.Limiter {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if now.Sub(k.lastSweep) > time.Minute {
-		k.lastSweep = now
-		for key, b := range k.buckets {
-			if b.TokensAt(now) >= float64(k.burst) {
-				delete(k.buckets, key)
-			}
-		}
+// rateLimiter returns the limiter called name: this process's own, or,
+// with SharedLimits, the shared one that falls back to this process's own
+// while it fails (see limit.Fallback).
+func (s *Server) rateLimiter(name string, r limit.Rate) limit.Limiter {
+	local := limit.NewLocal(r, s.opt.Now)
+	if s.opt.SharedLimits == nil {
+		return local
 	}
-	b := k.buckets[key]
-	if b == nil {
-		b = rate.NewLimiter(k.limit, k.burst)
-		k.buckets[key] = b
-	}
-	return b
-}
-
-// take spends one token of key's bucket. If there is none it spends
-// nothing and says how long until there is one.
-func (k *keyedLimiter) take(key string, now time.Time) (ok bool, retryAfter time.Duration) {
-	b := k.bucket(key, now)
-	if b.AllowN(now, 1) {
-		return true, 0
-	}
-	return false, k.wait(b, now)
-}
-
-// blocked reports, without spending, whether key's bucket is empty.
-func (k *keyedLimiter) blocked(key string, now time.Time) (bool, time.Duration) {
-	b := k.bucket(key, now)
-	if b.TokensAt(now) >= 1 {
-		return false, 0
-	}
-	return true, k.wait(b, now)
-}
-
-func (k *keyedLimiter) wait(b *rate.Limiter, now time.Time) time.Duration {
-	need := 1 - b.TokensAt(now)
-	return time.Duration(need / float64(k.limit) * float64(time.Second))
+	return limit.NewFallback(s.opt.SharedLimits.Limiter(name, r), local, limit.FallbackOptions{
+		Name:    name,
+		Log:     s.log,
+		OnLocal: func() { s.metrics.limitFallbacks.WithLabelValues(name).Inc() },
+	})
 }
 
 // limiter limits each user's sending across sockets and the API.
-type limiter struct{ k *keyedLimiter }
+type limiter struct{ l limit.Limiter }
 
-func newLimiter(perSecond float64, burst int) *limiter {
+func (s *Server) newLimiter(perSecond float64, burst int) *limiter {
 	if perSecond <= 0 {
 		return &limiter{}
 	}
-	return &limiter{k: newKeyedLimiter(perSecond, burst)}
+	return &limiter{l: s.rateLimiter(limitSend, limit.Rate{PerSecond: perSecond, Burst: burst})}
 }
 
-// allow spends one of user's sends, or says how long to wait.
-func (l *limiter) allow(user string, now time.Time) (bool, time.Duration) {
-	if l.k == nil {
+// allow spends one of user's sends, or says how long to wait. A limiter
+// that cannot answer lets the send through (limit.Fallback, the only one
+// that may fail, answers locally instead).
+func (l *limiter) allow(ctx context.Context, user string) (bool, time.Duration) {
+	if l.l == nil {
 		return true, 0
 	}
-	return l.k.take(user, now)
+	ok, wait, err := l.l.Take(ctx, user)
+	return ok || err != nil, wait
 }
 
 // loginThrottle slows password guessing: failures spend tokens of the
@@ -89,27 +64,28 @@ func (l *limiter) allow(user string, now time.Time) (bool, time.Duration) {
 // account refills fast enough (one try every 6 s after a burst of 10)
 // that an attacker cannot lock its owner out for long.
 type loginThrottle struct {
-	accounts, addrs *keyedLimiter
+	accounts, addrs limit.Limiter
 }
 
-func newLoginThrottle() *loginThrottle {
+func (s *Server) newLoginThrottle() *loginThrottle {
 	return &loginThrottle{
-		accounts: newKeyedLimiter(1.0/6, 10),
-		addrs:    newKeyedLimiter(0.5, 30),
+		accounts: s.rateLimiter(limitLoginAcct, limit.Rate{PerSecond: 1.0 / 6, Burst: 10}),
+		addrs:    s.rateLimiter(limitLoginAddr, limit.Rate{PerSecond: 0.5, Burst: 30}),
 	}
 }
 
 // check says whether a login attempt may go ahead now.
-func (t *loginThrottle) check(account, addr string, now time.Time) (bool, time.Duration) {
-	b1, w1 := t.accounts.blocked(account, now)
-	b2, w2 := t.addrs.blocked(addr, now)
-	return !(b1 || b2), max(w1, w2)
+func (t *loginThrottle) check(ctx context.Context, account, addr string) (bool, time.Duration) {
+	ok1, w1, err1 := t.accounts.Peek(ctx, account)
+	ok2, w2, err2 := t.addrs.Peek(ctx, addr)
+	blocked := (!ok1 && err1 == nil) || (!ok2 && err2 == nil)
+	return !blocked, max(w1, w2)
 }
 
 // fail records a failed attempt.
-func (t *loginThrottle) fail(account, addr string, now time.Time) {
-	t.accounts.take(account, now)
-	t.addrs.take(addr, now)
+func (t *loginThrottle) fail(ctx context.Context, account, addr string) {
+	_, _, _ = t.accounts.Take(ctx, account)
+	_, _, _ = t.addrs.Take(ctx, addr)
 }
 
 // retrySeconds is a Retry-After value: whole seconds, at least 1.

@@ -69,7 +69,7 @@ func (s *Server) post(ctx context.Context, u chat.User, nm chat.NewMessage) (cha
 	if err := chat.CheckNewMessage(&nm); err != nil {
 		return chat.Message{}, false, 0, err
 	}
-	if ok, wait := s.sends.allow(u.Name, s.opt.Now()); !ok {
+	if ok, wait := s.sends.allow(ctx, u.Name); !ok {
 		return chat.Message{}, false, wait, chat.Errorf(chat.ERateLimited, "You are sending too fast; wait a moment.")
 	}
 	start := time.Now()

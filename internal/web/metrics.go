@@ -24,6 +24,7 @@ type metrics struct {
 	wsErrors         *prometheus.CounterVec
 	httpErrors       *prometheus.CounterVec
 	upgradesRefused  *prometheus.CounterVec
+	limitFallbacks   *prometheus.CounterVec
 }
 
 func newMetrics(s *Server) *metrics {
@@ -52,8 +53,10 @@ func newMetrics(s *Server) *metrics {
 		Help: "HTTP requests answered with an error, by code."}, []string{"code"})
 	m.upgradesRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "parley_ws_upgrades_refused_total",
 		Help: "WebSocket upgrades refused, by reason."}, []string{"reason"})
+	m.limitFallbacks = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "parley_limit_fallbacks_total",
+		Help: "Rate limit checks answered by this process alone because the shared (Redis) limiter failed, by limit."}, []string{"limit"})
 	for _, c := range []prometheus.Collector{m.sockets, m.messagesIn, m.framesIn, m.framesOut, m.publishErrors,
-		m.broadcastLatency, m.storeLatency, m.wsErrors, m.httpErrors, m.upgradesRefused} {
+		m.broadcastLatency, m.storeLatency, m.wsErrors, m.httpErrors, m.upgradesRefused, m.limitFallbacks} {
 		f(c)
 	}
 

@@ -168,15 +168,14 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 // throttled attempt is a rate_limited error and sets Retry-After.
 func (s *Server) login(w http.ResponseWriter, r *http.Request, name, password string) (chat.User, error) {
 	addr := s.clientAddr(r)
-	now := s.opt.Now()
-	if ok, wait := s.logins.check(name, addr, now); !ok {
+	if ok, wait := s.logins.check(r.Context(), name, addr); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(wait)))
 		s.metrics.httpErrors.WithLabelValues("login_throttled").Inc()
 		return chat.User{}, chat.Errorf(chat.ERateLimited, "Too many failed attempts. Try again in %d seconds.", retrySeconds(wait))
 	}
 	u, err := s.checkCredentials(r.Context(), name, password)
 	if chat.ErrorCode(err) == chat.EUnauthorized {
-		s.logins.fail(name, addr, now)
+		s.logins.fail(r.Context(), name, addr)
 	}
 	return u, err
 }

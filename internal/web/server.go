@@ -41,6 +41,10 @@ type Options struct {
 	// TrustedProxies are the peers whose X-Forwarded-For and
 	// X-Forwarded-Proto headers are believed.
 	TrustedProxies []netip.Prefix
+	// SharedLimits, if set, keeps the sending limit and the login
+	// throttles where every process sees them; nil keeps them in this
+	// process.
+	SharedLimits SharedLimits
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -86,11 +90,11 @@ func New(opt Options) (*Server, error) {
 		opt:      opt,
 		log:      opt.Log,
 		render:   rd,
-		sends:    newLimiter(opt.SendRate, opt.SendBurst),
-		logins:   newLoginThrottle(),
 		shutdown: make(chan struct{}),
 	}
 	s.metrics = newMetrics(s)
+	s.sends = s.newLimiter(opt.SendRate, opt.SendBurst)
+	s.logins = s.newLoginThrottle()
 	s.handler = s.routes()
 	return s, nil
 }
