@@ -1,6 +1,7 @@
 package cluster_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -194,7 +195,7 @@ func TestRedisSlowAndCut(t *testing.T) {
 	const perSender = 20
 
 	// Half the stream at most before Redis is reachable again; the rest
-	// after.
+	// after, so that it follows what was sent while Redis was cut off.
 	back := make(chan struct{})
 	st := startHeldStream(t, senders, perSender, 10*time.Millisecond, nil, back, perSender/2)
 	st.waitAcks(12, longWait)
@@ -231,19 +232,22 @@ func TestRedisSlowAndCut(t *testing.T) {
 			t.Errorf("process %d: /readyz says %q with Redis cut off; want the reason", i, b)
 		}
 	}
+	// Each process delivers its own clients' messages to its own sockets.
+	// (The stream may already wait at its hold: these sends are the
+	// test's own.)
 	cutAt := st.acks.Load()
-	for i, s := range listeners {
-		seen[i] = s.seen()
-	}
-	st.waitAcks(cutAt+12, longWait)
-	apptest.Wait(t, longWait, "listening sockets to receive messages with Redis cut off", func() bool {
-		for i, s := range listeners {
-			if s.seen() < seen[i]+3 {
-				return false
-			}
+	extra := make(map[string]bool)
+	for i, s := range senders[:2] {
+		id := fmt.Sprintf("cut-%d", i)
+		if r := s.post("while Redis is cut off", id); r.code != "" || r.err != nil {
+			t.Fatalf("%s: post while Redis is cut off: %+v", s.name, r)
 		}
-		return true
-	})
+		extra[s.user+"/"+id] = true
+		local := listeners[i] // on the same process as s
+		apptest.Wait(t, longWait, local.name+" to receive "+id+" with Redis cut off", func() bool {
+			return local.has(s.user, id)
+		})
+	}
 	if err := rds.Enable(); err != nil {
 		t.Fatalf("toxiproxy: enable: %v", err)
 	}
@@ -251,7 +255,7 @@ func TestRedisSlowAndCut(t *testing.T) {
 	close(back)
 
 	st.wait()
-	total := len(senders) * perSender
+	total := len(senders)*perSender + len(extra)
 	waitAll(t, socks, total)
 	recovered := 0.0
 	for _, srv := range srvs {
@@ -263,7 +267,24 @@ func TestRedisSlowAndCut(t *testing.T) {
 	t.Logf("6 messages crossed slowed Redis in %v; Redis cut off at %d of %d acknowledged; %v recovered from the store",
 		slowTook.Round(time.Millisecond), cutAt, total, recovered)
 
+	want := wantKeys(senders, perSender)
+	for k := range extra {
+		want[k] = true
+	}
 	hist := history(t, srvs[0], tokens[0], room)
-	checkHistory(t, hist, wantKeys(senders, perSender))
+	checkHistory(t, hist, want)
 	checkViews(t, socks, hist)
+}
+
+// has reports whether the socket's view holds the message that user sent
+// with clientID.
+func (s *sock) has(user, clientID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range s.view {
+		if m.Author == user && m.ClientID == clientID {
+			return true
+		}
+	}
+	return false
 }
