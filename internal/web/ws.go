@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -70,6 +71,22 @@ func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
 		s.refuseUpgrade(w, http.StatusServiceUnavailable, "unavailable", "The database is not answering; try again shortly.")
 		return
 	}
+	// Enter the room before the upgrade is answered, so that the socket
+	// receives every message committed after its upgrade completes; frames
+	// wait in the queue until the writer starts. A broker or database that
+	// does not answer (a Redis gone silent) gets the client a 503 in
+	// bounded time, and the load balancer may send it elsewhere.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	jctx, jcancel := context.WithTimeout(ctx, joinTimeout)
+	c, err := s.opt.Hub.Join(jctx, room, u.Name, offers(r, Subprotocol))
+	jcancel()
+	if err != nil {
+		s.log.Error("websocket join", "room", room, "err", err)
+		s.refuseUpgrade(w, http.StatusServiceUnavailable, "unavailable", "The room is not available now; try again shortly.")
+		return
+	}
+	defer c.Leave()
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		Subprotocols: []string{Subprotocol},
 		// The origin was checked above, by rules the library does not know
@@ -80,24 +97,12 @@ func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // Accept has answered the client.
 	}
+	// However the socket ends, its file descriptor is released: a peer
+	// that vanished without a close handshake leaves nothing behind.
+	defer conn.CloseNow()
 	conn.SetReadLimit(maxFrameBytes)
 	s.conns.Add(1)
 	defer s.conns.Done()
-
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	// A broker or database that does not answer (a Redis gone silent) must
-	// not leave the socket open and unread: the client is told to try
-	// again, as the load balancer may send it to another process.
-	jctx, jcancel := context.WithTimeout(ctx, joinTimeout)
-	c, err := s.opt.Hub.Join(jctx, room, u.Name, conn.Subprotocol() == Subprotocol)
-	jcancel()
-	if err != nil {
-		s.log.Error("websocket join", "room", room, "err", err)
-		_ = conn.Close(websocket.StatusTryAgainLater, "the room is not available now")
-		return
-	}
-	defer c.Leave()
 	s.metrics.sockets.Inc()
 	defer s.metrics.sockets.Dec()
 
@@ -112,6 +117,19 @@ func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
 		cancel() // the writer has nothing more to say
 	}
 	<-writerDone
+}
+
+// offers reports whether the upgrade request offers the subprotocol, as
+// the one Accept will then choose.
+func offers(r *http.Request, protocol string) bool {
+	for _, h := range r.Header.Values("Sec-WebSocket-Protocol") {
+		for _, p := range strings.Split(h, ",") {
+			if strings.TrimSpace(p) == protocol {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // refuseUpgrade answers a WebSocket upgrade that is refused.
