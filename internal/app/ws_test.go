@@ -365,3 +365,36 @@ func TestExtensionsOnlyWhenAsked(t *testing.T) {
 		t.Fatalf("plain socket got %s before the message", f.Raw)
 	}
 }
+
+// TestVanishedPeersAreReleased: clients that drop their connections without
+// a close handshake leave no socket and no file descriptor behind.
+func TestVanishedPeersAreReleased(t *testing.T) {
+	srv := apptest.Start(t, apptest.Options{Args: []string{"--user-sockets=0"}})
+	tok := srv.User(t, "ghost")
+	metric := func(name string) float64 {
+		_, text := get(t, srv, "/metrics", "")
+		for _, line := range strings.Split(text, "\n") {
+			if v, ok := strings.CutPrefix(line, name+" "); ok {
+				var f float64
+				fmt.Sscan(v, &f)
+				return f
+			}
+		}
+		t.Fatalf("no metric %s", name)
+		return 0
+	}
+	before := metric("process_open_fds")
+	var socks []*apptest.Conn
+	for i := 0; i < 50; i++ {
+		socks = append(socks, srv.Dial(t, "haunted", apptest.DialOptions{Token: tok}))
+	}
+	if n := metric("parley_sockets"); n != 50 {
+		t.Fatalf("%v sockets open; want 50", n)
+	}
+	for _, ws := range socks {
+		ws.C.CloseNow() // no close frame: the peer just goes
+	}
+	apptest.Wait(t, 10*time.Second, "the server to release the vanished sockets", func() bool {
+		return metric("parley_sockets") == 0 && metric("process_open_fds") <= before+2
+	})
+}
