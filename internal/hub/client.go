@@ -28,6 +28,7 @@ type Client struct {
 	done        chan struct{} // closed when the hub kicks the client
 	reason      int
 	left        bool
+	onSlow      func()
 	hadPresence bool // guarded by room.mu
 }
 
@@ -99,6 +100,15 @@ func (c *Client) Take(buf [][]byte) [][]byte {
 	return buf
 }
 
+// OnSlow sets a function called, once, when the client is closed for being
+// too slow: the socket's owner cuts the connection, so that a writer blocked
+// on a peer that does not read gives up at once.
+func (c *Client) OnSlow(f func()) {
+	c.mu.Lock()
+	c.onSlow = f
+	c.mu.Unlock()
+}
+
 // Kick closes the client for reason. The socket's owner sees Done close,
 // writes what it must and calls Leave.
 func (c *Client) Kick(reason int) {
@@ -108,11 +118,16 @@ func (c *Client) Kick(reason int) {
 		return
 	}
 	c.reason = reason
+	var onSlow func()
 	if reason == ReasonSlow {
 		c.queue = nil // it will not be written; a shutdown flushes the queue
+		onSlow = c.onSlow
 	}
 	c.mu.Unlock()
 	close(c.done)
+	if onSlow != nil {
+		onSlow()
+	}
 }
 
 // Leave removes the client from its room. Call it once the socket is done.

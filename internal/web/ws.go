@@ -22,7 +22,6 @@ const (
 	Subprotocol = "parley.v1"
 	// maxFrameBytes is the read limit; a larger frame closes with 1009.
 	maxFrameBytes = 64 << 10
-	writeTimeout  = 10 * time.Second
 	pingInterval  = 30 * time.Second
 	pingTimeout   = 20 * time.Second
 	// floodStrikes is how many refused sends in a row close a socket
@@ -106,6 +105,7 @@ func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
 	s.metrics.sockets.Inc()
 	defer s.metrics.sockets.Dec()
 
+	c.OnSlow(func() { _ = conn.CloseNow() })
 	sc := &socket{s: s, conn: conn, c: c, user: u, room: room}
 	writerDone := make(chan struct{})
 	go func() {
@@ -113,8 +113,13 @@ func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
 		sc.writeLoop(ctx)
 	}()
 	sc.readLoop(ctx)
-	if sc.c.Reason() != hub.ReasonPolicy {
-		cancel() // the writer has nothing more to say
+	switch sc.c.Reason() {
+	case hub.ReasonPolicy, hub.ReasonShutdown:
+		// The writer is saying goodbye: let it finish.
+	default:
+		// The peer is gone: stop the writer, even one blocked writing.
+		cancel()
+		_ = conn.CloseNow()
 	}
 	<-writerDone
 }
@@ -358,7 +363,7 @@ func (sc *socket) writeLoop(ctx context.Context) {
 		select {
 		case <-sc.c.Wake():
 			batch = sc.c.Take(batch)
-			if !sc.write(ctx, batch) {
+			if !sc.write(batch) {
 				return
 			}
 		case <-sc.c.Done():
@@ -367,7 +372,7 @@ func (sc *socket) writeLoop(ctx context.Context) {
 				// Say what was queued (the flooder's warnings, the last
 				// messages before a shutdown), then why the socket ends.
 				batch = sc.c.Take(batch)
-				sc.write(ctx, batch)
+				sc.write(batch)
 				if reason == hub.ReasonShutdown {
 					_ = sc.conn.Close(websocket.StatusGoingAway, "server shutting down")
 				} else {
@@ -394,14 +399,13 @@ func (sc *socket) writeLoop(ctx context.Context) {
 	}
 }
 
-func (sc *socket) write(ctx context.Context, frames [][]byte) bool {
-	if len(frames) == 0 {
-		return true
-	}
-	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
-	defer cancel()
+// write writes frames in order. It sets no deadline of its own, which
+// would cost a timer per write: a peer that stops reading fills its queue
+// and is cut (OnSlow), a dead one fails its ping, and either way the
+// connection is closed under the blocked write.
+func (sc *socket) write(frames [][]byte) bool {
 	for i, f := range frames {
-		if err := sc.conn.Write(wctx, websocket.MessageText, f); err != nil {
+		if err := sc.conn.Write(context.Background(), websocket.MessageText, f); err != nil {
 			_ = sc.conn.CloseNow()
 			return false
 		}
