@@ -65,7 +65,7 @@ func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
-	if err := s.opt.Store.TouchRoom(r.Context(), u.ID, room); err != nil {
+	if err := s.enterRoom(r.Context(), u, room); err != nil {
 		s.log.Error("websocket enter room", "room", room, "err", err)
 		s.refuseUpgrade(w, http.StatusServiceUnavailable, "unavailable", "The database is not answering; try again shortly.")
 		return
@@ -122,6 +122,13 @@ func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
 		_ = conn.CloseNow()
 	}
 	<-writerDone
+}
+
+// enterRoom records that u entered room (it exists from then on, and is in
+// the user's room list). A socket reconnecting, or one of many of a bot,
+// finds it recorded already, and costs no write.
+func (s *Server) enterRoom(ctx context.Context, u chat.User, room string) error {
+	return s.entered.do(u.ID, room, func() error { return s.opt.Store.TouchRoom(ctx, u.ID, room) })
 }
 
 // offers reports whether the upgrade request offers the subprotocol, as
