@@ -94,8 +94,15 @@ func New(opt Options) *Hub {
 	}
 	h := &Hub{opt: opt, log: opt.Log, rooms: make(map[string]*room), stop: make(chan struct{})}
 	h.wg.Add(2)
-	go h.refreshPresence()
-	go h.checkTails()
+	// Now and then: re-announce this process's presence in every room, so
+	// that other processes' views of it do not expire; and recover, in
+	// every room, messages stored after the last one sent that no event
+	// announced (their publisher died between commit and publish).
+	go h.everyRoom(opt.PresenceTTL/3, func(r *room) {
+		r.expireRemote()
+		r.announce()
+	})
+	go h.everyRoom(opt.TailCheck, (*room).checkTail)
 	return h
 }
 
@@ -252,11 +259,11 @@ func (h *Hub) leave(c *Client) {
 	}
 }
 
-// checkTails recovers, in every room, messages stored after the last one
-// this process sent that no event announced.
-func (h *Hub) checkTails() {
+// everyRoom calls f for each room of this process every d, until the hub
+// closes.
+func (h *Hub) everyRoom(d time.Duration, f func(*room)) {
 	defer h.wg.Done()
-	t := time.NewTicker(h.opt.TailCheck)
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
@@ -264,7 +271,7 @@ func (h *Hub) checkTails() {
 			return
 		case <-t.C:
 			for _, r := range h.roomList() {
-				r.checkTail()
+				f(r)
 			}
 		}
 	}
@@ -278,25 +285,6 @@ func (h *Hub) roomList() []*room {
 		rooms = append(rooms, r)
 	}
 	return rooms
-}
-
-// refreshPresence re-announces this process's presence in every room
-// now and then, so that other processes' views of it do not expire.
-func (h *Hub) refreshPresence() {
-	defer h.wg.Done()
-	t := time.NewTicker(h.opt.PresenceTTL / 3)
-	defer t.Stop()
-	for {
-		select {
-		case <-h.stop:
-			return
-		case <-t.C:
-			for _, r := range h.roomList() {
-				r.expireRemote()
-				r.announce()
-			}
-		}
-	}
 }
 
 // EncodeFrame encodes a server frame once, for any number of sockets.

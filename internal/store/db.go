@@ -104,27 +104,43 @@ func (h *sqlHandle) close() error {
 }
 
 func (h *sqlHandle) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	return execVia(ctx, h.db, h, query, args)
+}
+
+func (h *sqlHandle) insertID(ctx context.Context, query string, args ...any) (int64, bool, error) {
+	return insertIDVia(ctx, h, query, args)
+}
+
+// stmtCache is what keeps prepared statements: the pool or a transaction.
+type stmtCache interface {
+	stmt(ctx context.Context, query string) (*sql.Stmt, error)
+}
+
+// execVia runs a statement with arguments through the cache of prepared
+// statements, and a script or one-off statement (no arguments: a
+// migration) directly, as it is not worth keeping.
+func execVia(ctx context.Context, direct interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, cache stmtCache, query string, args []any) (int64, error) {
+	var res sql.Result
+	var err error
 	if len(args) == 0 {
-		// A script (a migration) or a one-off statement: not worth keeping.
-		res, err := h.db.ExecContext(ctx, query)
-		if err != nil {
+		res, err = direct.ExecContext(ctx, query)
+	} else {
+		var st *sql.Stmt
+		if st, err = cache.stmt(ctx, query); err != nil {
 			return 0, err
 		}
-		return res.RowsAffected()
+		res, err = st.ExecContext(ctx, args...)
 	}
-	st, err := h.stmt(ctx, query)
-	if err != nil {
-		return 0, err
-	}
-	res, err := st.ExecContext(ctx, args...)
 	if err != nil {
 		return 0, err
 	}
 	return res.RowsAffected()
 }
 
-func (h *sqlHandle) insertID(ctx context.Context, query string, args ...any) (int64, bool, error) {
-	st, err := h.stmt(ctx, query)
+func insertIDVia(ctx context.Context, cache stmtCache, query string, args []any) (int64, bool, error) {
+	st, err := cache.stmt(ctx, query)
 	if err != nil {
 		return 0, false, err
 	}
@@ -203,30 +219,11 @@ func (t *sqlTxn) end() {
 }
 
 func (t *sqlTxn) exec(ctx context.Context, query string, args ...any) (int64, error) {
-	if len(args) == 0 {
-		res, err := t.tx.ExecContext(ctx, query)
-		if err != nil {
-			return 0, err
-		}
-		return res.RowsAffected()
-	}
-	st, err := t.stmt(ctx, query)
-	if err != nil {
-		return 0, err
-	}
-	res, err := st.ExecContext(ctx, args...)
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
+	return execVia(ctx, t.tx, t, query, args)
 }
 
 func (t *sqlTxn) insertID(ctx context.Context, query string, args ...any) (int64, bool, error) {
-	st, err := t.stmt(ctx, query)
-	if err != nil {
-		return 0, false, err
-	}
-	return resultID(st.ExecContext(ctx, args...))
+	return insertIDVia(ctx, t, query, args)
 }
 
 func (t *sqlTxn) queryRow(ctx context.Context, query string, args ...any) row {
