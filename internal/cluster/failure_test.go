@@ -106,23 +106,7 @@ func TestPostgresRestart(t *testing.T) {
 	})
 	st.waitAcks(60, longWait)
 	pg.Stop()
-	bodies := waitReady(t, srvs, http.StatusServiceUnavailable, longWait)
-	for i, b := range bodies {
-		if !strings.Contains(b, "database") {
-			t.Errorf("process %d: /readyz says %q with the database down; want the reason", i, b)
-		}
-	}
-	apptest.Wait(t, longWait, "every sender to have a send refused", func() bool {
-		for _, s := range senders {
-			s.mu.Lock()
-			n := len(s.refused)
-			s.mu.Unlock()
-			if n == 0 {
-				return false
-			}
-		}
-		return true
-	})
+	waitDatabaseGone(t, srvs, senders)
 	down := st.acks.Load()
 	pg.Start()
 	waitReady(t, srvs, http.StatusOK, longWait)

@@ -690,3 +690,26 @@ func (st *stream) wait() {
 		st.t.Fatalf("senders not done within %v (%d acknowledged)", longWait, st.acks.Load())
 	}
 }
+
+// waitDatabaseGone waits until every process's /readyz says 503 for the
+// database, and every sender has had a send refused.
+func waitDatabaseGone(t *testing.T, srvs []*apptest.Server, senders []*sock) {
+	t.Helper()
+	bodies := waitReady(t, srvs, http.StatusServiceUnavailable, longWait)
+	for i, b := range bodies {
+		if !strings.Contains(b, "database") {
+			t.Errorf("process %d: /readyz says %q with the database gone; want the reason", i, b)
+		}
+	}
+	apptest.Wait(t, longWait, "every sender to have a send refused", func() bool {
+		for _, s := range senders {
+			s.mu.Lock()
+			n := len(s.refused)
+			s.mu.Unlock()
+			if n == 0 {
+				return false
+			}
+		}
+		return true
+	})
+}

@@ -141,23 +141,7 @@ func TestPostgresCut(t *testing.T) {
 	if err := pg.Disable(); err != nil {
 		t.Fatalf("toxiproxy: disable: %v", err)
 	}
-	bodies := waitReady(t, srvs, http.StatusServiceUnavailable, longWait)
-	for i, b := range bodies {
-		if !strings.Contains(b, "database") {
-			t.Errorf("process %d: /readyz says %q with the database cut off; want the reason", i, b)
-		}
-	}
-	apptest.Wait(t, longWait, "every sender to have a send refused", func() bool {
-		for _, s := range senders {
-			s.mu.Lock()
-			n := len(s.refused)
-			s.mu.Unlock()
-			if n == 0 {
-				return false
-			}
-		}
-		return true
-	})
+	waitDatabaseGone(t, srvs, senders)
 	cutAt := st.acks.Load()
 	if err := pg.Enable(); err != nil {
 		t.Fatalf("toxiproxy: enable: %v", err)
