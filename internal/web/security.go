@@ -4,11 +4,16 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 	"unicode"
 )
 
 // maxBodyBytes bounds every request body (CONTRACT §6).
 const maxBodyBytes = 1 << 20
+
+// writeTimeout bounds writing the answer to a request that is not a
+// WebSocket.
+const writeTimeout = 30 * time.Second
 
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; " +
 	"img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; " +
@@ -44,6 +49,12 @@ func (s *Server) secure(next http.Handler) http.Handler {
 		}
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+		}
+		if !strings.HasPrefix(r.URL.Path, "/ws/") {
+			// A client that reads its answer too slowly is cut off. Not
+			// for WebSockets: a deadline set before the upgrade would
+			// outlive it, and sockets have their own rules.
+			_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(writeTimeout))
 		}
 		defer func() {
 			if v := recover(); v != nil {
