@@ -139,6 +139,26 @@ func execVia(ctx context.Context, direct interface {
 	return res.RowsAffected()
 }
 
+func queryRowVia(ctx context.Context, cache stmtCache, query string, args []any) row {
+	st, err := cache.stmt(ctx, query)
+	if err != nil {
+		return errRow{err}
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+func queryVia(ctx context.Context, cache stmtCache, query string, args []any) (rows, error) {
+	st, err := cache.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	return sqlRows{rs}, nil
+}
+
 func insertIDVia(ctx context.Context, cache stmtCache, query string, args []any) (int64, bool, error) {
 	st, err := cache.stmt(ctx, query)
 	if err != nil {
@@ -160,23 +180,11 @@ func resultID(res sql.Result, err error) (int64, bool, error) {
 }
 
 func (h *sqlHandle) queryRow(ctx context.Context, query string, args ...any) row {
-	st, err := h.stmt(ctx, query)
-	if err != nil {
-		return errRow{err}
-	}
-	return st.QueryRowContext(ctx, args...)
+	return queryRowVia(ctx, h, query, args)
 }
 
 func (h *sqlHandle) query(ctx context.Context, query string, args ...any) (rows, error) {
-	st, err := h.stmt(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	rs, err := st.QueryContext(ctx, args...)
-	if err != nil {
-		return nil, err
-	}
-	return sqlRows{rs}, nil
+	return queryVia(ctx, h, query, args)
 }
 
 func (h *sqlHandle) begin(ctx context.Context) (txn, error) {
@@ -227,23 +235,11 @@ func (t *sqlTxn) insertID(ctx context.Context, query string, args ...any) (int64
 }
 
 func (t *sqlTxn) queryRow(ctx context.Context, query string, args ...any) row {
-	st, err := t.stmt(ctx, query)
-	if err != nil {
-		return errRow{err}
-	}
-	return st.QueryRowContext(ctx, args...)
+	return queryRowVia(ctx, t, query, args)
 }
 
 func (t *sqlTxn) query(ctx context.Context, query string, args ...any) (rows, error) {
-	st, err := t.stmt(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	rs, err := st.QueryContext(ctx, args...)
-	if err != nil {
-		return nil, err
-	}
-	return sqlRows{rs}, nil
+	return queryVia(ctx, t, query, args)
 }
 
 func (t *sqlTxn) commit(context.Context) error {
