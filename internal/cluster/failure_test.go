@@ -70,9 +70,7 @@ func TestRedisRestart(t *testing.T) {
 		}
 	}
 
-	hist := history(t, srvs[0], tokens[0], room)
-	checkHistory(t, hist, wantKeys(senders, perSender))
-	checkViews(t, socks, hist)
+	checkNothingLost(t, srvs[0], tokens[0], room, socks, wantKeys(senders, perSender))
 }
 
 // PostgreSQL, a cluster of the test's own, stops (an immediate shutdown,
@@ -133,9 +131,7 @@ func TestPostgresRestart(t *testing.T) {
 		}
 	}
 
-	hist := history(t, srvs[1], tokens[0], room)
-	checkHistory(t, hist, wantKeys(senders, perSender))
-	checkViews(t, socks, hist)
+	checkNothingLost(t, srvs[1], tokens[0], room, socks, wantKeys(senders, perSender))
 }
 
 // Redis goes silent (its process stopped: to Parley, a network that lost

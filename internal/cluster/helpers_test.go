@@ -713,3 +713,13 @@ func waitDatabaseGone(t *testing.T, srvs []*apptest.Server, senders []*sock) {
 		return true
 	})
 }
+
+// checkNothingLost checks, at the end of a stream, that the room's history
+// holds exactly the messages wanted, and that every socket saw all of it,
+// once each, in order.
+func checkNothingLost(t *testing.T, srv *apptest.Server, token, room string, socks []*sock, want map[string]bool) {
+	t.Helper()
+	hist := history(t, srv, token, room)
+	checkHistory(t, hist, want)
+	checkViews(t, socks, hist)
+}

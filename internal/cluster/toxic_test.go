@@ -103,9 +103,7 @@ func TestPostgresSlow(t *testing.T) {
 	waitAll(t, socks, total)
 	t.Logf("8 sends took %v with the database slowed; %d sends refused", slowTook.Round(time.Millisecond), st.troubles.Load())
 	checkRefusedInternal(t, senders)
-	hist := history(t, srvs[1], tokens[0], room)
-	checkHistory(t, hist, wantKeys(senders, perSender))
-	checkViews(t, socks, hist)
+	checkNothingLost(t, srvs[1], tokens[0], room, socks, wantKeys(senders, perSender))
 }
 
 // PostgreSQL cut off: the proxy between Parley and the database drops
@@ -154,9 +152,7 @@ func TestPostgresCut(t *testing.T) {
 	waitAll(t, socks, total)
 	t.Logf("database cut off at %d of %d acknowledged; %d sends refused", cutAt, total, st.troubles.Load())
 	checkRefusedInternal(t, senders)
-	hist := history(t, srvs[0], tokens[0], room)
-	checkHistory(t, hist, wantKeys(senders, perSender))
-	checkViews(t, socks, hist)
+	checkNothingLost(t, srvs[0], tokens[0], room, socks, wantKeys(senders, perSender))
 }
 
 // Redis slowed, then cut off, under a steady stream over two processes.
@@ -255,9 +251,7 @@ func TestRedisSlowAndCut(t *testing.T) {
 	for k := range extra {
 		want[k] = true
 	}
-	hist := history(t, srvs[0], tokens[0], room)
-	checkHistory(t, hist, want)
-	checkViews(t, socks, hist)
+	checkNothingLost(t, srvs[0], tokens[0], room, socks, want)
 }
 
 // has reports whether the socket's view holds the message that user sent
