@@ -70,8 +70,9 @@ func newBatcher(workers int, write func([]chat.NewMessage, []insertResult) error
 	return b
 }
 
-// insert hands m to a worker and waits for the outcome.
-func (b *batcher) insert(ctx context.Context, m chat.NewMessage) (chat.Message, bool, error) {
+// submit hands m to its worker's queue and returns at once. Requests one
+// goroutine submits for one room are written in that order.
+func (b *batcher) submit(ctx context.Context, m chat.NewMessage) *Pending {
 	req := &insertReq{ctx: ctx, msg: m, reply: make(chan insertResult, 1)}
 	q := b.reqs[0]
 	if len(b.reqs) > 1 {
@@ -79,18 +80,34 @@ func (b *batcher) insert(ctx context.Context, m chat.NewMessage) (chat.Message, 
 	}
 	select {
 	case q <- req:
+		return &Pending{b: b, req: req}
 	case <-ctx.Done():
-		return chat.Message{}, false, ctx.Err()
+		return &Pending{err: ctx.Err()}
 	case <-b.quit:
-		return chat.Message{}, false, errClosed
+		return &Pending{err: errClosed}
+	}
+}
+
+// Pending is a message handed to the store and not yet known to be stored.
+type Pending struct {
+	b   *batcher
+	req *insertReq
+	err error // the message was not taken
+}
+
+// Wait waits for the outcome: the stored message and whether it is new, as
+// InsertMessage returns them.
+func (p *Pending) Wait() (chat.Message, bool, error) {
+	if p.err != nil {
+		return chat.Message{}, false, p.err
 	}
 	select {
-	case r := <-req.reply:
+	case r := <-p.req.reply:
 		return r.msg, r.created, r.err
-	case <-b.done:
+	case <-p.b.done:
 		// Workers answer before they end, so an answer sent is here now.
 		select {
-		case r := <-req.reply:
+		case r := <-p.req.reply:
 			return r.msg, r.created, r.err
 		default:
 			return chat.Message{}, false, errClosed

@@ -28,10 +28,18 @@ import (
 // If a batch fails, its messages are written again one by one, so one bad
 // message fails alone.
 func (s *Store) InsertMessage(ctx context.Context, m chat.NewMessage) (msg chat.Message, created bool, err error) {
+	return s.SubmitMessage(ctx, m).Wait()
+}
+
+// SubmitMessage is InsertMessage without the wait: it hands m to the store
+// and returns at once; Wait on the result gives InsertMessage's outcome.
+// Messages one goroutine submits to one room are stored in that order, so a
+// client's messages keep their order even while several are in flight.
+func (s *Store) SubmitMessage(ctx context.Context, m chat.NewMessage) *Pending {
 	if !chat.ValidRoomName(m.Room) {
-		return chat.Message{}, false, chat.Errorf(chat.EInvalid, "Invalid room name.")
+		return &Pending{err: chat.Errorf(chat.EInvalid, "Invalid room name.")}
 	}
-	return s.batcher.insert(ctx, m)
+	return s.batcher.submit(ctx, m)
 }
 
 // insertResult is the outcome of one message of a batch.

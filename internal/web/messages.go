@@ -65,25 +65,50 @@ func (s *Server) fetch(ctx context.Context, room string, f fetchRequest) ([]chat
 // Over the sending limit it returns a rate_limited error and how long to
 // wait, and stores nothing.
 func (s *Server) post(ctx context.Context, u chat.User, nm chat.NewMessage) (chat.Message, bool, time.Duration, error) {
+	sub, wait, err := s.submit(ctx, u, nm)
+	if err != nil {
+		return chat.Message{}, false, wait, err
+	}
+	m, created, err := s.settle(sub)
+	return m, created, 0, err
+}
+
+// submission is a message checked, within the sender's limit, and handed
+// to the store.
+type submission struct {
+	pending *store.Pending
+	start   time.Time
+}
+
+// submit checks a message from u, spends one of u's sends and hands the
+// message to the store without waiting for the commit. Over the sending
+// limit it returns a rate_limited error and how long to wait.
+func (s *Server) submit(ctx context.Context, u chat.User, nm chat.NewMessage) (submission, time.Duration, error) {
 	nm.Author = u.Name
 	if err := chat.CheckNewMessage(&nm); err != nil {
-		return chat.Message{}, false, 0, err
+		return submission{}, 0, err
 	}
 	if ok, wait := s.sends.allow(ctx, u.Name); !ok {
-		return chat.Message{}, false, wait, chat.Errorf(chat.ERateLimited, "You are sending too fast; wait a moment.")
+		return submission{}, wait, chat.Errorf(chat.ERateLimited, "You are sending too fast; wait a moment.")
 	}
-	start := time.Now()
-	m, created, err := s.opt.Store.InsertMessage(ctx, nm)
+	return submission{pending: s.opt.Store.SubmitMessage(ctx, nm), start: time.Now()}, 0, nil
+}
+
+// settle waits for a submitted message's commit and then publishes it. A
+// repeated client_id gives the stored message, not created, and publishes
+// nothing.
+func (s *Server) settle(sub submission) (chat.Message, bool, error) {
+	m, created, err := sub.pending.Wait()
 	if err != nil {
-		return chat.Message{}, false, 0, err
+		return chat.Message{}, false, err
 	}
-	s.metrics.storeLatency.Observe(time.Since(start).Seconds())
+	s.metrics.storeLatency.Observe(time.Since(sub.start).Seconds())
 	if !created {
-		return m, false, 0, nil
+		return m, false, nil
 	}
 	s.metrics.messagesIn.Inc()
 	s.publish(m)
-	return m, true, 0, nil
+	return m, true, nil
 }
 
 // publish hands a committed message to the broker. If the broker fails,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -122,6 +123,7 @@ func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
 		_ = conn.CloseNow()
 	}
 	<-writerDone
+	sc.ackWG.Wait() // messages still on their way are stored and published
 }
 
 // enterRoom records that u entered room (it exists from then on, and is in
@@ -183,6 +185,11 @@ type socket struct {
 
 	strikes    int
 	lastTyping time.Time
+
+	ackMu sync.Mutex
+	acks  chan ackJob // created at the first message
+	ackN  int         // messages queued or being settled
+	ackWG sync.WaitGroup
 }
 
 // inFrame is any frame a client sends.
@@ -314,15 +321,15 @@ func (sc *socket) fetch(ctx context.Context, f inFrame) {
 }
 
 func (sc *socket) newMessage(ctx context.Context, f inFrame) bool {
-	// decodeFrame made sure f.Message is set.
 	// The author is the authenticated user; a "from" field is ignored.
-	m, created, _, err := sc.s.post(ctx, sc.user, chat.NewMessage{Room: sc.room, Content: *f.Message, ClientID: f.ClientID})
+	sub, _, err := sc.s.submit(ctx, sc.user, chat.NewMessage{Room: sc.room, Content: *f.Message, ClientID: f.ClientID})
 	if err != nil {
 		sc.sendErr(err, f.ClientID)
 		if chat.ErrorCode(err) == chat.ERateLimited {
 			sc.strikes++
 			if sc.strikes >= floodStrikes {
 				sc.s.metrics.wsErrors.WithLabelValues("flood_closed").Inc()
+				sc.ackWG.Wait()             // the accepted ones are acknowledged first
 				sc.c.Kick(hub.ReasonPolicy) // the writer flushes the warnings, then closes
 				return false
 			}
@@ -330,11 +337,59 @@ func (sc *socket) newMessage(ctx context.Context, f inFrame) bool {
 		return true
 	}
 	sc.strikes = 0
-	if !created {
-		// A retry: the sender gets the stored message back.
-		sc.c.Send(hub.MessageFrame(m))
-	}
+	sc.settleLater(ackJob{sub: sub, clientID: f.ClientID})
 	return true
+}
+
+// maxInFlight is how many of a socket's messages may wait for their commit
+// at once. The reader goes on reading while they do, so one busy socket
+// fills a batch, not one message per commit; past it the reader waits.
+const maxInFlight = 16
+
+// ackJob is a message of this socket on its way to the store.
+type ackJob struct {
+	sub      submission
+	clientID string
+}
+
+// settleLater queues a submitted message for the socket's settler, which
+// waits for the commits in order — so the socket's messages are published
+// in the order they were sent — and is started only while there is work.
+func (sc *socket) settleLater(j ackJob) {
+	sc.ackMu.Lock()
+	if sc.acks == nil {
+		sc.acks = make(chan ackJob, maxInFlight)
+	}
+	start := sc.ackN == 0
+	sc.ackN++
+	sc.ackMu.Unlock()
+	if start {
+		sc.ackWG.Add(1)
+		go sc.settler()
+	}
+	sc.acks <- j
+}
+
+func (sc *socket) settler() {
+	defer sc.ackWG.Done()
+	for {
+		j := <-sc.acks
+		m, created, err := sc.s.settle(j.sub)
+		switch {
+		case err != nil:
+			sc.sendErr(err, j.clientID)
+		case !created:
+			// A retry: the sender gets the stored message back.
+			sc.c.Send(hub.MessageFrame(m))
+		}
+		sc.ackMu.Lock()
+		sc.ackN--
+		idle := sc.ackN == 0
+		sc.ackMu.Unlock()
+		if idle {
+			return
+		}
+	}
 }
 
 // sendErr sends err as an error frame, in the protocol's codes.
