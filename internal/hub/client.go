@@ -72,6 +72,17 @@ func (c *Client) enqueue(frame []byte) bool {
 	return true
 }
 
+// Passed reports whether the room has fanned out the message of seq
+// already. A message it has not reaches the client through the room, in
+// order; one it has can only be sent to the client directly (a retried
+// client_id gets the stored message back).
+func (c *Client) Passed(seq int64) bool {
+	r := c.room
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.isReady() && seq < r.next
+}
+
 // Wake has a value when frames may be waiting: the writer then calls Take.
 func (c *Client) Wake() <-chan struct{} { return c.wake }
 

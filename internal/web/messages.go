@@ -95,20 +95,22 @@ func (s *Server) submit(ctx context.Context, u chat.User, nm chat.NewMessage) (s
 }
 
 // settle waits for a submitted message's commit and then publishes it. A
-// repeated client_id gives the stored message, not created, and publishes
-// nothing.
+// repeated client_id gives the stored message, not created.
 func (s *Server) settle(sub submission) (chat.Message, bool, error) {
 	m, created, err := sub.pending.Wait()
 	if err != nil {
 		return chat.Message{}, false, err
 	}
 	s.metrics.storeLatency.Observe(time.Since(sub.start).Seconds())
-	if !created {
-		return m, false, nil
+	if created {
+		s.metrics.messagesIn.Inc()
 	}
-	s.metrics.messagesIn.Inc()
+	// A retried client_id is published again too: its first attempt may
+	// have been committed by a batch whose answer was lost (the database
+	// connection cut at the commit), and so never published. Where it was,
+	// the hub drops the repeat.
 	s.publish(m)
-	return m, true, nil
+	return m, created, nil
 }
 
 // publish hands a committed message to the broker. If the broker fails,

@@ -378,8 +378,10 @@ func (sc *socket) settler() {
 		switch {
 		case err != nil:
 			sc.sendErr(err, j.clientID)
-		case !created:
-			// A retry: the sender gets the stored message back.
+		case !created && sc.c.Passed(m.Seq):
+			// A retry: the sender gets the stored message back — directly
+			// if the room sent it already, else through the room, so that
+			// it never arrives ahead of the messages before it.
 			sc.c.Send(hub.MessageFrame(m))
 		}
 		sc.ackMu.Lock()
