@@ -91,17 +91,7 @@ func TestPostgresRestart(t *testing.T) {
 	const perSender = 30
 
 	back := make(chan struct{}) // closed when the database is back
-	st := startStream(t, senders, perSender, 10*time.Millisecond, func(st *stream, s *sock, r result) bool {
-		if r.code != "internal" {
-			return false
-		}
-		select {
-		case <-back:
-		case <-st.quit:
-			return false
-		}
-		return true
-	})
+	st := startStream(t, senders, perSender, 10*time.Millisecond, retryInternalWhen(back))
 	st.waitAcks(60, longWait)
 	pg.Stop()
 	waitDatabaseGone(t, srvs, senders)

@@ -45,6 +45,35 @@ func unslow(t *testing.T, p *toxiproxy.Proxy) {
 // pace, until it is acknowledged.
 func retryInternal(_ *stream, _ *sock, r result) bool { return r.code == "internal" }
 
+// proxiedPostgresStream starts two processes whose database is reached
+// through toxiproxy, with six sockets in one room, four of them senders.
+func proxiedPostgresStream(t *testing.T) (pg *toxiproxy.Proxy, srvs []*apptest.Server, room string, tokens []string, socks, senders []*sock) {
+	t.Helper()
+	tp := testsvc.StartToxiproxy(t)
+	pg, db := tp.ProxyURL("postgres", storetest.PostgresDSN(t))
+	srvs = startServers(t, 2, db, sharedRedis(t))
+	room = roomName()
+	names, tokens := users(t, srvs[0], 4)
+	socks = spread(t, srvs, room, names, tokens, 6)
+	return pg, srvs, room, tokens, socks, socks[:4]
+}
+
+// retryInternalWhen retries a send refused with internal once back is
+// closed: the fault the test made is over.
+func retryInternalWhen(back <-chan struct{}) func(*stream, *sock, result) bool {
+	return func(st *stream, _ *sock, r result) bool {
+		if r.code != "internal" {
+			return false
+		}
+		select {
+		case <-back:
+			return true
+		case <-st.quit:
+			return false
+		}
+	}
+}
+
 // checkRefusedInternal checks that every refused send of senders was
 // refused with internal, the one code a database fault may give.
 func checkRefusedInternal(t *testing.T, senders []*sock) {
@@ -69,14 +98,7 @@ func checkRefusedInternal(t *testing.T, senders []*sock) {
 // the stream runs at its pace again, and every socket has seen every
 // message once, in order.
 func TestPostgresSlow(t *testing.T) {
-	redisURL := sharedRedis(t)
-	tp := testsvc.StartToxiproxy(t)
-	pg, db := tp.ProxyURL("postgres", storetest.PostgresDSN(t))
-	srvs := startServers(t, 2, db, redisURL)
-	room := roomName()
-	names, tokens := users(t, srvs[0], 4)
-	socks := spread(t, srvs, room, names, tokens, 6)
-	senders := socks[:4]
+	pg, srvs, room, tokens, socks, senders := proxiedPostgresStream(t)
 	const perSender = 20
 
 	st := startStream(t, senders, perSender, 10*time.Millisecond, retryInternal)
@@ -113,28 +135,11 @@ func TestPostgresSlow(t *testing.T) {
 // the clients send again what was refused, and every socket has seen
 // every message once, in order.
 func TestPostgresCut(t *testing.T) {
-	redisURL := sharedRedis(t)
-	tp := testsvc.StartToxiproxy(t)
-	pg, db := tp.ProxyURL("postgres", storetest.PostgresDSN(t))
-	srvs := startServers(t, 2, db, redisURL)
-	room := roomName()
-	names, tokens := users(t, srvs[0], 4)
-	socks := spread(t, srvs, room, names, tokens, 6)
-	senders := socks[:4]
+	pg, srvs, room, tokens, socks, senders := proxiedPostgresStream(t)
 	const perSender = 20
 
 	back := make(chan struct{}) // closed when the database is reachable again
-	st := startStream(t, senders, perSender, 10*time.Millisecond, func(st *stream, s *sock, r result) bool {
-		if r.code != "internal" {
-			return false
-		}
-		select {
-		case <-back:
-		case <-st.quit:
-			return false
-		}
-		return true
-	})
+	st := startStream(t, senders, perSender, 10*time.Millisecond, retryInternalWhen(back))
 	st.waitAcks(20, longWait)
 	if err := pg.Disable(); err != nil {
 		t.Fatalf("toxiproxy: disable: %v", err)
