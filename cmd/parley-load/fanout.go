@@ -289,17 +289,24 @@ func (f *fanout) missing(recvs []*receiver, pubs []*publisher, limit int) string
 
 var errorCommand = []byte(`"command":"error"`)
 
+// readFrame reads the socket's next frame into buf, whole.
+func readFrame(ctx context.Context, c *websocket.Conn, buf *bytes.Buffer) error {
+	_, rd, err := c.Reader(ctx)
+	if err != nil {
+		return err
+	}
+	buf.Reset()
+	_, err = buf.ReadFrom(rd)
+	return err
+}
+
 // receive reads the socket's frames until ctx ends or the socket closes,
 // counting each of the run's messages once.
 func (f *fanout) receive(ctx context.Context, c *websocket.Conn, r *receiver) {
 	var buf bytes.Buffer
 	checkErrors := f.cfg.Proto != "plain"
 	for {
-		_, rd, err := c.Reader(ctx)
-		if err == nil {
-			buf.Reset()
-			_, err = buf.ReadFrom(rd)
-		}
+		err := readFrame(ctx, c, &buf)
 		if err != nil {
 			if ctx.Err() == nil {
 				f.disconnects.Add(1)

@@ -27,13 +27,9 @@ func runIdle(ctx context.Context, cfg config, log io.Writer) (*Result, error) {
 	self := watchProc(0, time.Second)
 	defer self.close()
 
-	accts, err := createAccounts(ctx, cfg, run, cfg.Users)
+	specs, err := roomSockets(ctx, cfg, run)
 	if err != nil {
 		return nil, err
-	}
-	specs := make([]sockSpec, cfg.Sockets)
-	for i := range specs {
-		specs[i] = sockSpec{base: cfg.URL, room: roomName(run, i%cfg.Rooms), acct: accts[i%len(accts)]}
 	}
 	srvA, selfA, machA := server.sample(), self.sample(), readMachine()
 	prog.printf("connecting up to %d sockets, %d dials at a time", cfg.Sockets, cfg.DialPar)
@@ -103,4 +99,18 @@ func discard(ctx context.Context, c *websocket.Conn, dropped *atomic.Int64) {
 			return
 		}
 	}
+}
+
+// roomSockets creates the run's accounts and spreads cfg.Sockets sockets
+// over its rooms and accounts, round robin.
+func roomSockets(ctx context.Context, cfg config, run string) ([]sockSpec, error) {
+	accts, err := createAccounts(ctx, cfg, run, cfg.Users)
+	if err != nil {
+		return nil, err
+	}
+	specs := make([]sockSpec, cfg.Sockets)
+	for i := range specs {
+		specs[i] = sockSpec{base: cfg.URL, room: roomName(run, i%cfg.Rooms), acct: accts[i%len(accts)]}
+	}
+	return specs, nil
 }

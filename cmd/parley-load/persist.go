@@ -37,13 +37,9 @@ func runPersistence(ctx context.Context, cfg config, log io.Writer) (*Result, er
 	self := watchProc(0, 250*time.Millisecond)
 	defer self.close()
 
-	accts, err := createAccounts(ctx, cfg, run, cfg.Users)
+	specs, err := roomSockets(ctx, cfg, run)
 	if err != nil {
 		return nil, err
-	}
-	specs := make([]sockSpec, cfg.Sockets)
-	for i := range specs {
-		specs[i] = sockSpec{base: cfg.URL, room: roomName(run, i%cfg.Rooms), acct: accts[i%len(accts)]}
 	}
 	conns, cst, err := connectAll(ctx, cfg, specs, true, prog)
 	res.Connect = cst
@@ -79,11 +75,7 @@ func runPersistence(ctx context.Context, cfg config, log io.Writer) (*Result, er
 			defer readWG.Done()
 			var buf bytes.Buffer
 			for {
-				_, rd, err := c.Reader(readCtx)
-				if err == nil {
-					buf.Reset()
-					_, err = buf.ReadFrom(rd)
-				}
+				err := readFrame(readCtx, c, &buf)
 				if err != nil {
 					if readCtx.Err() == nil {
 						drops.Add(1)
@@ -173,7 +165,7 @@ func runPersistence(ctx context.Context, cfg config, log io.Writer) (*Result, er
 
 	// Count what the store holds, room by room, through the API.
 	for r := range cfg.Rooms {
-		n, err := lastSeq(ctx, cfg.URL, roomName(run, r), accts[0].token)
+		n, err := lastSeq(ctx, cfg.URL, roomName(run, r), specs[0].acct.token)
 		if err != nil {
 			res.Note = join(res.Note, fmt.Sprintf("counting room %d: %v", r, err))
 			break
@@ -287,11 +279,7 @@ func runHistory(ctx context.Context, cfg config, log io.Writer) (*Result, error)
 					return
 				}
 				for { // skip frames that are not the answer (new messages)
-					_, rd, err := c.Reader(fctx)
-					if err == nil {
-						buf.Reset()
-						_, err = buf.ReadFrom(rd)
-					}
+					err := readFrame(fctx, c, &buf)
 					if err != nil {
 						if fctx.Err() == nil {
 							drops.Add(1)
