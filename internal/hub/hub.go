@@ -627,21 +627,12 @@ func (r *room) sendPresence() {
 	if users == nil {
 		users = []string{}
 	}
-	if slices.Equal(users, r.lastSent) && r.lastSent != nil {
-		// Still send to sockets that have not had a list yet.
-		frame := EncodeFrame(presenceFrame{Command: "presence", Users: users})
-		for c := range r.members {
-			if c.extensions && !c.hadPresence {
-				c.hadPresence = true
-				c.enqueue(frame)
-			}
-		}
-		return
-	}
+	// An unchanged list goes only to sockets that have not had one yet.
+	changed := r.lastSent == nil || !slices.Equal(users, r.lastSent)
 	r.lastSent = users
 	frame := EncodeFrame(presenceFrame{Command: "presence", Users: users})
 	for c := range r.members {
-		if c.extensions {
+		if c.extensions && (changed || !c.hadPresence) {
 			c.hadPresence = true
 			c.enqueue(frame)
 		}
