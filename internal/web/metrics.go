@@ -14,7 +14,6 @@ import (
 type metrics struct {
 	reg *prometheus.Registry
 
-	sockets          prometheus.Gauge
 	messagesIn       prometheus.Counter
 	framesIn         prometheus.Counter
 	framesOut        prometheus.Counter
@@ -31,8 +30,6 @@ func newMetrics(s *Server) *metrics {
 	reg := prometheus.NewRegistry()
 	f := func(c prometheus.Collector) { reg.MustRegister(c) }
 	m := &metrics{reg: reg}
-	m.sockets = prometheus.NewGauge(prometheus.GaugeOpts{Name: "parley_sockets",
-		Help: "Open WebSockets."})
 	m.messagesIn = prometheus.NewCounter(prometheus.CounterOpts{Name: "parley_messages_in_total",
 		Help: "Messages stored from this process's clients."})
 	m.framesIn = prometheus.NewCounter(prometheus.CounterOpts{Name: "parley_frames_in_total",
@@ -55,11 +52,14 @@ func newMetrics(s *Server) *metrics {
 		Help: "WebSocket upgrades refused, by reason."}, []string{"reason"})
 	m.limitFallbacks = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "parley_limit_fallbacks_total",
 		Help: "Rate limit checks answered by this process alone because the shared (Redis) limiter failed, by limit."}, []string{"limit"})
-	for _, c := range []prometheus.Collector{m.sockets, m.messagesIn, m.framesIn, m.framesOut, m.publishErrors,
+	for _, c := range []prometheus.Collector{m.messagesIn, m.framesIn, m.framesOut, m.publishErrors,
 		m.broadcastLatency, m.storeLatency, m.wsErrors, m.httpErrors, m.upgradesRefused, m.limitFallbacks} {
 		f(c)
 	}
 
+	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_sockets",
+		Help: "WebSockets open or being opened (what --max-sockets counts)."},
+		func() float64 { return float64(s.sockets.Load()) }))
 	h := s.opt.Hub
 	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_rooms",
 		Help: "Rooms with a socket in this process."}, func() float64 { return float64(h.Stats().Rooms) }))

@@ -103,8 +103,6 @@ func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
 	conn.SetReadLimit(maxFrameBytes)
 	s.conns.Add(1)
 	defer s.conns.Done()
-	s.metrics.sockets.Inc()
-	defer s.metrics.sockets.Dec()
 
 	c.OnSlow(func() { _ = conn.CloseNow() })
 	sc := &socket{s: s, conn: conn, c: c, user: u, room: room}
