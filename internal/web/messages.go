@@ -41,23 +41,39 @@ func (s *Server) fetch(ctx context.Context, room string, f fetchRequest) ([]chat
 		p.After = *f.After
 		p.FromStart = *f.After == 0
 	}
-	if p.Before > 0 || p.After > 0 {
+	msgs, more, err := s.opt.Store.Messages(ctx, room, p)
+	if err != nil {
+		return nil, false, err
+	}
+	if seqPastEnd(p, msgs) {
 		// A seq past the room's end is a client's mistake (or a database
 		// that was reset): say so rather than answer an empty page.
-		last, err := s.opt.Store.Room(ctx, room)
-		if err != nil && chat.ErrorCode(err) != chat.ENotFound {
+		last, err := s.opt.Store.LastSeq(ctx, room)
+		if err != nil {
 			return nil, false, err
 		}
-		if p.After > last.Messages || p.Before > last.Messages+1 {
+		if p.After > last || p.Before > last+1 {
 			return nil, false, chat.Errorf(chat.ENotFound, "This room has no message %d; its latest is %d.",
-				max(p.After, p.Before-1), last.Messages)
+				max(p.After, p.Before-1), last)
 		}
 	}
-	msgs, more, err := s.opt.Store.Messages(ctx, room, p)
 	if msgs == nil {
 		msgs = []chat.Message{}
 	}
 	return msgs, more, err
+}
+
+// seqPastEnd reports whether a page asked from a seq may lie past the
+// room's end. A page that ends just before its "before", or any non-empty
+// "after" page, cannot: only then is the room's last seq not read.
+func seqPastEnd(p store.Page, msgs []chat.Message) bool {
+	switch {
+	case p.Before > 0:
+		return len(msgs) == 0 || msgs[len(msgs)-1].Seq != p.Before-1
+	case p.After > 0:
+		return len(msgs) == 0
+	}
+	return false
 }
 
 // post stores a message from u and, once it is committed, publishes it to
