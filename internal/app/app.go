@@ -31,6 +31,7 @@ import (
 	"parley/internal/limit"
 	"parley/internal/store"
 	"parley/internal/web"
+	"parley/internal/wsock"
 )
 
 // Version is the program's version.
@@ -250,7 +251,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 	}
 	defer b.Close()
 
-	h := hub.New(hub.Options{Broker: b, History: st, Log: log, Origin: origin})
+	h := hub.New(hub.Options{Broker: b, History: st, Log: log, Origin: origin, Wire: wsock.Text})
 	maxSockets := c.MaxSockets
 	if maxSockets < 0 {
 		maxSockets = socketsFromFileLimit()

@@ -11,10 +11,14 @@ const (
 	ReasonShutdown // the process is stopping
 	ReasonLeft     // the socket's owner left
 	ReasonPolicy   // the socket broke a rule (flooding): closed after its queue is flushed
+	ReasonClosed   // the socket's owner closes it (the peer's close, a protocol error), after its queue is flushed
 )
 
 // Client is one socket's membership in a room: its bounded queue of
-// encoded frames, which one writer drains.
+// encoded frames, which one writer drains. The writer runs only while
+// there is work: the client calls its notify function when a frame
+// arrives and no writer is running, or when it is kicked; the writer
+// takes frames until Take returns none, which ends its turn.
 type Client struct {
 	h          *Hub
 	room       *room
@@ -24,7 +28,8 @@ type Client struct {
 
 	mu          sync.Mutex
 	queue       [][]byte
-	wake        chan struct{} // has a value when the queue may be non-empty
+	notify      func()        // starts a writer; nil until Start
+	writing     bool          // a writer's turn is on: notify is not called
 	done        chan struct{} // closed when the hub kicks the client
 	reason      int
 	left        bool
@@ -33,8 +38,7 @@ type Client struct {
 }
 
 func newClient(h *Hub, user string, extensions bool, limit int) *Client {
-	return &Client{h: h, user: user, extensions: extensions, limit: limit,
-		wake: make(chan struct{}, 1), done: make(chan struct{})}
+	return &Client{h: h, user: user, extensions: extensions, limit: limit, done: make(chan struct{})}
 }
 
 // User is the client's authenticated user.
@@ -64,12 +68,34 @@ func (c *Client) enqueue(frame []byte) bool {
 		return false
 	}
 	c.queue = append(c.queue, frame)
+	start := c.turnLocked()
 	c.mu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	if start {
+		c.notify()
 	}
 	return true
+}
+
+// turnLocked reports whether a writer must be started, and marks one as
+// running if so.
+func (c *Client) turnLocked() bool {
+	if c.notify == nil || c.writing {
+		return false
+	}
+	c.writing = true
+	return true
+}
+
+// Start sets the function that starts a writer, and calls it if frames
+// are waiting already (they were queued since the client joined).
+func (c *Client) Start(notify func()) {
+	c.mu.Lock()
+	c.notify = notify
+	start := (len(c.queue) > 0 || c.reason != ReasonNone) && c.turnLocked()
+	c.mu.Unlock()
+	if start {
+		notify()
+	}
 }
 
 // Passed reports whether the room has fanned out the message of seq
@@ -83,9 +109,6 @@ func (c *Client) Passed(seq int64) bool {
 	return r.isReady() && seq < r.next
 }
 
-// Wake has a value when frames may be waiting: the writer then calls Take.
-func (c *Client) Wake() <-chan struct{} { return c.wake }
-
 // Done is closed when the hub closes the client; Reason says why.
 func (c *Client) Done() <-chan struct{} { return c.done }
 
@@ -96,11 +119,17 @@ func (c *Client) Reason() int {
 	return c.reason
 }
 
-// Take returns every queued frame, oldest first, emptying the queue. The
-// writer writes them together. buf is reused if it is large enough.
-func (c *Client) Take(buf [][]byte) [][]byte {
+// Take returns every queued frame, oldest first, emptying the queue, and
+// why the client was closed (ReasonNone while it is open). The writer
+// writes the frames together. No frames end the writer's turn: the next
+// frame, or a kick, starts another. buf is reused if it is large enough.
+func (c *Client) Take(buf [][]byte) ([][]byte, int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if len(c.queue) == 0 {
+		c.writing = false
+		return buf[:0], c.reason
+	}
 	buf = append(buf[:0], c.queue...)
 	clear(c.queue)
 	if cap(c.queue) > 64 {
@@ -108,7 +137,7 @@ func (c *Client) Take(buf [][]byte) [][]byte {
 	} else {
 		c.queue = c.queue[:0]
 	}
-	return buf
+	return buf, c.reason
 }
 
 // OnSlow sets a function called, once, when the client is closed for being
@@ -134,10 +163,14 @@ func (c *Client) Kick(reason int) {
 		c.queue = nil // it will not be written; a shutdown flushes the queue
 		onSlow = c.onSlow
 	}
+	start := c.turnLocked() // the writer says goodbye
 	c.mu.Unlock()
 	close(c.done)
 	if onSlow != nil {
 		onSlow()
+	}
+	if start {
+		c.notify()
 	}
 }
 

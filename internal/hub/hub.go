@@ -48,6 +48,10 @@ type Options struct {
 	// between commit and publish, in a room that then went quiet, reaches
 	// the sockets within this time. Default 5s.
 	TailCheck time.Duration
+	// Wire turns an encoded frame into the bytes written to each socket
+	// (a WebSocket frame header and the frame), once for all receivers.
+	// Default: the frame as it is.
+	Wire func([]byte) []byte
 }
 
 // Stats are the hub's counters, for metrics.
@@ -91,6 +95,9 @@ func New(opt Options) *Hub {
 	}
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
+	}
+	if opt.Wire == nil {
+		opt.Wire = func(b []byte) []byte { return b }
 	}
 	h := &Hub{opt: opt, log: opt.Log, rooms: make(map[string]*room), stop: make(chan struct{})}
 	h.wg.Add(2)
@@ -429,7 +436,7 @@ func (r *room) drainLocked() {
 }
 
 func (r *room) fanoutLocked(m chat.Message) {
-	frame := MessageFrame(m)
+	frame := r.h.opt.Wire(MessageFrame(m))
 	for c := range r.members {
 		c.enqueue(frame)
 	}
@@ -529,7 +536,7 @@ func (r *room) stopTimers() {
 // onTyping tells the room's extension sockets that user is typing, except
 // the user's own sockets.
 func (r *room) onTyping(user string) {
-	frame := EncodeFrame(typingFrame{Command: "typing", User: user})
+	frame := r.h.opt.Wire(EncodeFrame(typingFrame{Command: "typing", User: user}))
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for c := range r.members {
@@ -630,7 +637,7 @@ func (r *room) sendPresence() {
 	// An unchanged list goes only to sockets that have not had one yet.
 	changed := r.lastSent == nil || !slices.Equal(users, r.lastSent)
 	r.lastSent = users
-	frame := EncodeFrame(presenceFrame{Command: "presence", Users: users})
+	frame := r.h.opt.Wire(EncodeFrame(presenceFrame{Command: "presence", Users: users}))
 	for c := range r.members {
 		if c.extensions && (changed || !c.hadPresence) {
 			c.hadPresence = true

@@ -37,7 +37,7 @@ func BenchmarkFanout(b *testing.B) {
 				h.Event(broker.Event{Room: "bench", Kind: broker.KindMessage, Message: &m})
 				if i%64 == 63 {
 					for _, c := range clients {
-						buf = c.Take(buf)
+						buf, _ = c.Take(buf)
 					}
 				}
 			}

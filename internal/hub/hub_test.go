@@ -47,25 +47,47 @@ func (f *fixture) publish(m chat.Message) {
 	f.h.Event(broker.Event{Room: m.Room, Kind: broker.KindMessage, Message: &m})
 }
 
-func (f *fixture) join(room, user string, ext bool) *hub.Client {
+func (f *fixture) join(room, user string, ext bool) *client {
 	f.t.Helper()
-	c, err := f.h.Join(context.Background(), room, user, ext)
+	hc, err := f.h.Join(context.Background(), room, user, ext)
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	f.t.Cleanup(c.Leave)
+	f.t.Cleanup(hc.Leave)
+	c := &client{Client: hc, wake: make(chan struct{}, 1)}
+	hc.Start(func() { c.wake <- struct{}{} })
 	return c
 }
 
+// client is a hub client with a writer that hands its frames to the test.
+type client struct {
+	*hub.Client
+	wake chan struct{} // has a value when the writer's turn starts
+}
+
+func (c *client) Wake() <-chan struct{} { return c.wake }
+
+// Take takes frames until the queue is empty, which ends the turn.
+func (c *client) Take() [][]byte {
+	var all [][]byte
+	for {
+		frames, _ := c.Client.Take(nil)
+		if len(frames) == 0 {
+			return all
+		}
+		all = append(all, frames...)
+	}
+}
+
 // seqs collects the seqs of the next n new_message frames c gets.
-func seqs(t *testing.T, c *hub.Client, n int) []int64 {
+func seqs(t *testing.T, c *client, n int) []int64 {
 	t.Helper()
 	var got []int64
 	deadline := time.After(5 * time.Second)
 	for len(got) < n {
 		select {
 		case <-c.Wake():
-			for _, fr := range c.Take(nil) {
+			for _, fr := range c.Take() {
 				var m struct {
 					Command string
 					Message chat.Message
@@ -193,13 +215,13 @@ func TestPresenceAndTypingOnlyToExtensionClients(t *testing.T) {
 	f := newFixture(t, hub.Options{})
 	plain := f.join("r", "plain", false)
 	ext := f.join("r", "ext", true)
-	frames := func(c *hub.Client, want string) {
+	frames := func(c *client, want string) {
 		t.Helper()
 		deadline := time.After(5 * time.Second)
 		for {
 			select {
 			case <-c.Wake():
-				for _, fr := range c.Take(nil) {
+				for _, fr := range c.Take() {
 					if string(fr) == want {
 						return
 					}
@@ -216,7 +238,7 @@ func TestPresenceAndTypingOnlyToExtensionClients(t *testing.T) {
 	frames(ext, `{"command":"typing","user":"plain"}`)
 	select {
 	case <-plain.Wake():
-		t.Fatalf("a plain client got %q", plain.Take(nil))
+		t.Fatalf("a plain client got %q", plain.Take())
 	default:
 	}
 }

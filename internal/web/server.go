@@ -62,6 +62,7 @@ type Server struct {
 	sockets     atomic.Int64
 	userSockets sync.Map // user name -> *atomic.Int64
 	conns       sync.WaitGroup
+	socks       sockets
 	shutdown    chan struct{}
 	shutOnce    sync.Once
 	dummyOnce   sync.Once
@@ -146,6 +147,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.opt.Hub.Close()
 	done := make(chan struct{})
 	go func() { s.conns.Wait(); close(done) }()
+	defer s.stopSockets()
 	select {
 	case <-done:
 		return nil

@@ -1,20 +1,21 @@
 package web
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"parley/internal/broker"
 	"parley/internal/chat"
 	"parley/internal/hub"
+	"parley/internal/wsock"
 )
 
 // WebSocket settings.
@@ -38,6 +39,12 @@ func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
 	room := r.PathValue("room")
 	if !chat.ValidRoomName(room) {
 		s.refuseUpgrade(w, http.StatusNotFound, "not_found", "No such room.")
+		return
+	}
+	if !wsock.IsUpgrade(r) {
+		w.Header().Set("Upgrade", "websocket")
+		w.Header().Set("Sec-WebSocket-Version", "13")
+		s.refuseUpgrade(w, http.StatusUpgradeRequired, "bad_request", "This address takes WebSocket (version 13) upgrades only.")
 		return
 	}
 	u, from, err := s.authenticate(r)
@@ -65,63 +72,41 @@ func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
 		s.refuseUpgrade(w, status, "too_many_sockets", "Too many open sockets; close some and try again.")
 		return
 	}
-	defer release()
-	if err := s.enterRoom(r.Context(), u, room); err != nil {
-		s.log.Error("websocket enter room", "room", room, "err", err)
-		s.refuseUpgrade(w, http.StatusServiceUnavailable, "unavailable", "The database is not answering; try again shortly.")
-		return
-	}
-	// Enter the room before the upgrade is answered, so that the socket
-	// receives every message committed after its upgrade completes; frames
-	// wait in the queue until the writer starts. A broker or database that
-	// does not answer (a Redis gone silent) gets the client a 503 in
-	// bounded time, and the load balancer may send it elsewhere.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	jctx, jcancel := context.WithTimeout(ctx, joinTimeout)
-	c, err := s.opt.Hub.Join(jctx, room, u.Name, offers(r, Subprotocol))
-	jcancel()
+	c, err := s.join(r, u, room)
 	if err != nil {
-		s.log.Error("websocket join", "room", room, "err", err)
+		release()
 		s.refuseUpgrade(w, http.StatusServiceUnavailable, "unavailable", "The room is not available now; try again shortly.")
 		return
 	}
-	defer c.Leave()
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
-		Subprotocols: []string{Subprotocol},
-		// The origin was checked above, by rules the library does not know
-		// (bearer-token clients may come from anywhere).
-		InsecureSkipVerify: true,
-		CompressionMode:    websocket.CompressionDisabled,
-	})
+	conn, first, err := wsock.Upgrade(w, r, Subprotocol)
 	if err != nil {
-		return // Accept has answered the client.
+		c.Leave()
+		release()
+		return // the client was answered
 	}
-	// However the socket ends, its file descriptor is released: a peer
-	// that vanished without a close handshake leaves nothing behind.
-	defer conn.CloseNow()
-	conn.SetReadLimit(maxFrameBytes)
-	s.conns.Add(1)
-	defer s.conns.Done()
+	if err := s.open(conn, first, c, u, release); err != nil {
+		s.log.Error("websocket open", "err", err)
+	}
+}
 
-	c.OnSlow(func() { _ = conn.CloseNow() })
-	sc := &socket{s: s, conn: conn, c: c, user: u, room: room}
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		sc.writeLoop(ctx)
-	}()
-	sc.readLoop(ctx)
-	switch sc.c.Reason() {
-	case hub.ReasonPolicy, hub.ReasonShutdown:
-		// The writer is saying goodbye: let it finish.
-	default:
-		// The peer is gone: stop the writer, even one blocked writing.
-		cancel()
-		_ = conn.CloseNow()
+// join records that u entered room and joins the socket to it before the
+// upgrade is answered, so that the socket receives every message
+// committed after its upgrade completes; frames wait in its queue until
+// its writer starts. A broker or database that does not answer (a Redis
+// gone silent) gets the client a 503 in bounded time, and the load
+// balancer may send it elsewhere.
+func (s *Server) join(r *http.Request, u chat.User, room string) (*hub.Client, error) {
+	if err := s.enterRoom(r.Context(), u, room); err != nil {
+		s.log.Error("websocket enter room", "room", room, "err", err)
+		return nil, err
 	}
-	<-writerDone
-	sc.ackWG.Wait() // messages still on their way are stored and published
+	ctx, cancel := context.WithTimeout(context.Background(), joinTimeout)
+	defer cancel()
+	c, err := s.opt.Hub.Join(ctx, room, u.Name, offers(r, Subprotocol))
+	if err != nil {
+		s.log.Error("websocket join", "room", room, "err", err)
+	}
+	return c, err
 }
 
 // enterRoom records that u entered room (it exists from then on, and is in
@@ -172,22 +157,42 @@ func (s *Server) takeSocket(user string) (release func(), status int) {
 	}, 0
 }
 
-// socket is one WebSocket connection: a reader (the handler's goroutine)
-// and a writer draining the hub client's queue.
+// socket is one WebSocket connection. It holds no goroutine while idle: a
+// reader runs when the poller reports bytes to read, and a writer while
+// its hub client has frames queued.
 type socket struct {
-	s    *Server
-	conn *websocket.Conn
-	c    *hub.Client
-	user chat.User
-	room string
+	s       *Server
+	conn    net.Conn
+	c       *hub.Client
+	user    chat.User
+	room    string
+	ctx     context.Context // ends with the socket
+	cancel  context.CancelFunc
+	release func()
+	pollID  atomic.Uint64 // 0 until the poller watches it
+	ended   atomic.Bool   // finish has begun
 
+	// The reader's state: one reader runs at a time.
+	first      *bufio.Reader // what the client sent with its handshake
+	rd         wsock.Reader
 	strikes    int
 	lastTyping time.Time
 
-	ackMu sync.Mutex
-	acks  chan ackJob // created at the first message
-	ackN  int         // messages queued or being settled
-	ackWG sync.WaitGroup
+	lastRead atomic.Int64 // unix nanoseconds of the last frame read
+	pinged   atomic.Bool  // a ping went out since then
+
+	closeMu     sync.Mutex
+	closeCode   int    // the close frame to send, for hub.ReasonClosed
+	closeReason string // ...
+	peerClosed  bool   // the peer's close frame came first
+	closeSent   atomic.Bool
+	finished    sync.Once
+
+	ackMu   sync.Mutex
+	ackIdle sync.Cond   // on ackMu: signalled when ackN drops to 0
+	acks    chan ackJob // created at the first message
+	ackN    int         // messages queued or being settled
+	onIdle  func()      // run when ackN drops to 0: the socket's end
 }
 
 // inFrame is any frame a client sends.
@@ -264,35 +269,18 @@ type errorFrame struct {
 	ClientID string `json:"client_id,omitempty"`
 }
 
-func (sc *socket) readLoop(ctx context.Context) {
-	for {
-		typ, data, err := sc.conn.Read(ctx)
-		if err != nil {
-			return // closed, by either side; 1009 is sent by the library
-		}
-		sc.s.metrics.framesIn.Inc()
-		if typ != websocket.MessageText {
-			sc.sendError("bad_request", "Frames are JSON text.", "")
-			continue
-		}
-		if !sc.handle(ctx, data) {
-			return
-		}
-	}
-}
-
-// handle acts on one frame. It returns false when the socket must close.
-func (sc *socket) handle(ctx context.Context, data []byte) bool {
+// handle acts on one frame.
+func (sc *socket) handle(ctx context.Context, data []byte) {
 	f, ferr := decodeFrame(data, sc.c.Extensions())
 	if ferr != nil {
 		sc.sendError(ferr.Code, ferr.Message, ferr.ClientID)
-		return true
+		return
 	}
 	switch f.Command {
 	case "fetch_messages":
 		sc.fetch(ctx, f)
 	case "new_message":
-		return sc.newMessage(ctx, f)
+		sc.newMessage(ctx, f)
 	case "typing":
 		if now := time.Now(); now.Sub(sc.lastTyping) >= typingEvery {
 			sc.lastTyping = now
@@ -305,7 +293,6 @@ func (sc *socket) handle(ctx context.Context, data []byte) bool {
 			sc.s.log.Warn("mark read", "room", sc.room, "err", err)
 		}
 	}
-	return true
 }
 
 func (sc *socket) fetch(ctx context.Context, f inFrame) {
@@ -314,11 +301,11 @@ func (sc *socket) fetch(ctx context.Context, f inFrame) {
 		sc.sendErr(err, "")
 		return
 	}
-	sc.c.Send(hub.EncodeFrame(messagesFrame{Command: "messages", Before: f.Before, After: f.After,
+	sc.send(hub.EncodeFrame(messagesFrame{Command: "messages", Before: f.Before, After: f.After,
 		Messages: msgs, HasMore: more}))
 }
 
-func (sc *socket) newMessage(ctx context.Context, f inFrame) bool {
+func (sc *socket) newMessage(ctx context.Context, f inFrame) {
 	// The author is the authenticated user; a "from" field is ignored.
 	sub, _, err := sc.s.submit(ctx, sc.user, chat.NewMessage{Room: sc.room, Content: *f.Message, ClientID: f.ClientID})
 	if err != nil {
@@ -327,16 +314,14 @@ func (sc *socket) newMessage(ctx context.Context, f inFrame) bool {
 			sc.strikes++
 			if sc.strikes >= floodStrikes {
 				sc.s.metrics.wsErrors.WithLabelValues("flood_closed").Inc()
-				sc.ackWG.Wait()             // the accepted ones are acknowledged first
+				sc.waitAcks()               // the accepted ones are acknowledged first
 				sc.c.Kick(hub.ReasonPolicy) // the writer flushes the warnings, then closes
-				return false
 			}
 		}
-		return true
+		return
 	}
 	sc.strikes = 0
 	sc.settleLater(ackJob{sub: sub, clientID: f.ClientID})
-	return true
 }
 
 // maxInFlight is how many of a socket's messages may wait for their commit
@@ -362,14 +347,12 @@ func (sc *socket) settleLater(j ackJob) {
 	sc.ackN++
 	sc.ackMu.Unlock()
 	if start {
-		sc.ackWG.Add(1)
 		go sc.settler()
 	}
 	sc.acks <- j
 }
 
 func (sc *socket) settler() {
-	defer sc.ackWG.Done()
 	for {
 		j := <-sc.acks
 		m, created, err := sc.s.settle(j.sub)
@@ -380,16 +363,46 @@ func (sc *socket) settler() {
 			// A retry: the sender gets the stored message back — directly
 			// if the room sent it already, else through the room, so that
 			// it never arrives ahead of the messages before it.
-			sc.c.Send(hub.MessageFrame(m))
+			sc.send(hub.MessageFrame(m))
 		}
 		sc.ackMu.Lock()
 		sc.ackN--
 		idle := sc.ackN == 0
+		var then func()
+		if idle {
+			sc.ackIdle.Broadcast()
+			then, sc.onIdle = sc.onIdle, nil
+		}
 		sc.ackMu.Unlock()
 		if idle {
+			if then != nil {
+				then()
+			}
 			return
 		}
 	}
+}
+
+// waitAcks waits until every message the socket sent is settled.
+func (sc *socket) waitAcks() {
+	sc.ackMu.Lock()
+	for sc.ackN > 0 {
+		sc.ackIdle.Wait()
+	}
+	sc.ackMu.Unlock()
+}
+
+// afterAcks runs f once every message the socket sent is settled: now,
+// or when the last one is.
+func (sc *socket) afterAcks(f func()) {
+	sc.ackMu.Lock()
+	if sc.ackN > 0 {
+		sc.onIdle = f
+		sc.ackMu.Unlock()
+		return
+	}
+	sc.ackMu.Unlock()
+	f()
 }
 
 // sendErr sends err as an error frame, in the protocol's codes.
@@ -411,68 +424,5 @@ func (sc *socket) sendError(code, msg, clientID string) {
 		clientID = "" // not echoed: it is the thing that was wrong
 	}
 	sc.s.metrics.wsErrors.WithLabelValues(code).Inc()
-	sc.c.Send(hub.EncodeFrame(errorFrame{Command: "error", Code: code, Message: msg, ClientID: clientID}))
-}
-
-// writeLoop writes the client's queued frames until the socket ends. A
-// kicked client is closed: at shutdown with 1001 after its queue is
-// flushed, when too slow at once (it recovers with after).
-func (sc *socket) writeLoop(ctx context.Context) {
-	ping := time.NewTicker(pingInterval)
-	defer ping.Stop()
-	var batch [][]byte
-	for {
-		select {
-		case <-sc.c.Wake():
-			batch = sc.c.Take(batch)
-			if !sc.write(batch) {
-				return
-			}
-		case <-sc.c.Done():
-			switch reason := sc.c.Reason(); reason {
-			case hub.ReasonShutdown, hub.ReasonPolicy:
-				// Say what was queued (the flooder's warnings, the last
-				// messages before a shutdown), then why the socket ends.
-				batch = sc.c.Take(batch)
-				sc.write(batch)
-				if reason == hub.ReasonShutdown {
-					_ = sc.conn.Close(websocket.StatusGoingAway, "server shutting down")
-				} else {
-					_ = sc.conn.Close(websocket.StatusPolicyViolation, "sending too fast")
-				}
-			case hub.ReasonSlow:
-				sc.s.metrics.wsErrors.WithLabelValues("slow_closed").Inc()
-				_ = sc.conn.CloseNow()
-			default:
-				_ = sc.conn.CloseNow()
-			}
-			return
-		case <-ping.C:
-			go func() {
-				pctx, cancel := context.WithTimeout(ctx, pingTimeout)
-				defer cancel()
-				if err := sc.conn.Ping(pctx); err != nil && ctx.Err() == nil {
-					_ = sc.conn.CloseNow()
-				}
-			}()
-		case <-ctx.Done():
-			return
-		}
-	}
-}
-
-// write writes frames in order. It sets no deadline of its own, which
-// would cost a timer per write: a peer that stops reading fills its queue
-// and is cut (OnSlow), a dead one fails its ping, and either way the
-// connection is closed under the blocked write.
-func (sc *socket) write(frames [][]byte) bool {
-	for i, f := range frames {
-		if err := sc.conn.Write(context.Background(), websocket.MessageText, f); err != nil {
-			_ = sc.conn.CloseNow()
-			return false
-		}
-		frames[i] = nil
-	}
-	sc.s.metrics.framesOut.Add(float64(len(frames)))
-	return true
+	sc.send(hub.EncodeFrame(errorFrame{Command: "error", Code: code, Message: msg, ClientID: clientID}))
 }
