@@ -5,15 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/coder/websocket"
 )
 
 // sockSpec says where one socket goes.
@@ -27,10 +24,10 @@ type sockSpec struct {
 // cfg.Connect. conns[i] is nil where spec i failed. With stopOnFail the
 // first failure stops further dials (a fan-out run needs every socket); else
 // dialing goes on until a 503 (the server is full) or 100 failures.
-func connectAll(ctx context.Context, cfg config, specs []sockSpec, stopOnFail bool, log *progress) ([]*websocket.Conn, *connectStats, error) {
+func connectAll(ctx context.Context, cfg config, specs []sockSpec, stopOnFail bool, log *progress) ([]*wsConn, *connectStats, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.Connect)
 	defer cancel()
-	conns := make([]*websocket.Conn, len(specs))
+	conns := make([]*wsConn, len(specs))
 	var (
 		next, ok, failed atomic.Int64
 		mu               sync.Mutex
@@ -103,7 +100,7 @@ func connectAll(ctx context.Context, cfg config, specs []sockSpec, stopOnFail bo
 // socket asks for one message of history and waits for the answer, which
 // Parley sends only once the socket is in. A plain server has no such
 // request: it gets a moment instead.
-func awaitJoined(ctx context.Context, cfg config, conns []*websocket.Conn) error {
+func awaitJoined(ctx context.Context, cfg config, conns []*wsConn) error {
 	if cfg.Proto == "plain" {
 		t := time.NewTimer(500 * time.Millisecond)
 		defer t.Stop()
@@ -129,14 +126,10 @@ func awaitJoined(ctx context.Context, cfg config, conns []*websocket.Conn) error
 				if i >= len(conns) {
 					return
 				}
-				err := conns[i].Write(ctx, websocket.MessageText, req)
+				err := conns[i].Write(ctx, req)
 				for err == nil {
-					var rd io.Reader
-					if _, rd, err = conns[i].Reader(ctx); err == nil {
-						buf.Reset()
-						if _, err = buf.ReadFrom(rd); err == nil && bytes.Contains(buf.Bytes(), messagesCommand) {
-							break
-						}
+					if err = conns[i].ReadFrame(ctx, &buf); err == nil && bytes.Contains(buf.Bytes(), messagesCommand) {
+						break
 					}
 				}
 				if err != nil {
@@ -162,7 +155,7 @@ func awaitJoined(ctx context.Context, cfg config, conns []*websocket.Conn) error
 var messagesCommand = []byte(`"command":"messages"`)
 
 // closeAll closes every socket at once, without the closing handshake.
-func closeAll(conns []*websocket.Conn) {
+func closeAll(conns []*wsConn) {
 	var wg sync.WaitGroup
 	const par = 64
 	for k := range par {

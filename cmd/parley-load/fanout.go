@@ -11,8 +11,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/coder/websocket"
 )
 
 // fanout is the state of a fan-out run: publishers on an open-loop
@@ -289,24 +287,13 @@ func (f *fanout) missing(recvs []*receiver, pubs []*publisher, limit int) string
 
 var errorCommand = []byte(`"command":"error"`)
 
-// readFrame reads the socket's next frame into buf, whole.
-func readFrame(ctx context.Context, c *websocket.Conn, buf *bytes.Buffer) error {
-	_, rd, err := c.Reader(ctx)
-	if err != nil {
-		return err
-	}
-	buf.Reset()
-	_, err = buf.ReadFrom(rd)
-	return err
-}
-
 // receive reads the socket's frames until ctx ends or the socket closes,
 // counting each of the run's messages once.
-func (f *fanout) receive(ctx context.Context, c *websocket.Conn, r *receiver) {
+func (f *fanout) receive(ctx context.Context, c *wsConn, r *receiver) {
 	var buf bytes.Buffer
 	checkErrors := f.cfg.Proto != "plain"
 	for {
-		err := readFrame(ctx, c, &buf)
+		err := c.ReadFrame(ctx, &buf)
 		if err != nil {
 			if ctx.Err() == nil {
 				f.disconnects.Add(1)
@@ -357,7 +344,7 @@ func (f *fanout) checkAllIn() {
 // publish sends p's messages, message n due at the start plus
 // (n + k/P)/rate: publishers are spread evenly over a period. A late send
 // is sent at once; its latency counts from when it was due.
-func (f *fanout) publish(ctx context.Context, c *websocket.Conn, p *publisher) {
+func (f *fanout) publish(ctx context.Context, c *wsConn, p *publisher) {
 	cfg := f.cfg
 	period := float64(time.Second) / cfg.Rate
 	phase := period * float64(p.id) / float64(max(cfg.Publishers, 1))
@@ -378,7 +365,7 @@ func (f *fanout) publish(ctx context.Context, c *websocket.Conn, p *publisher) {
 		}
 		content = appendContent(content[:0], f.run, p.id, n, due, cfg.Size)
 		frame = appendSendFrame(frame[:0], cfg.Proto, content, clientPrefix+strconv.Itoa(n), p.user)
-		if err := c.Write(ctx, websocket.MessageText, frame); err != nil {
+		if err := c.Write(ctx, frame); err != nil {
 			p.err = err
 			return
 		}

@@ -1,14 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/coder/websocket"
 )
 
 // runIdle connects as many sockets as it can (up to --sockets), holds them
@@ -86,13 +85,10 @@ func runIdle(ctx context.Context, cfg config, log io.Writer) (*Result, error) {
 
 // discard reads and drops frames until the socket or ctx ends, counting
 // a close that ctx did not cause.
-func discard(ctx context.Context, c *websocket.Conn, dropped *atomic.Int64) {
+func discard(ctx context.Context, c *wsConn, dropped *atomic.Int64) {
+	var buf bytes.Buffer
 	for {
-		_, rd, err := c.Reader(ctx)
-		if err == nil {
-			_, err = io.Copy(io.Discard, rd)
-		}
-		if err != nil {
+		if err := c.ReadFrame(ctx, &buf); err != nil {
 			if ctx.Err() == nil {
 				dropped.Add(1)
 			}

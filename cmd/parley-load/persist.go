@@ -12,8 +12,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/coder/websocket"
 )
 
 // runPersistence has --sockets senders post as fast as the server
@@ -75,7 +73,7 @@ func runPersistence(ctx context.Context, cfg config, log io.Writer) (*Result, er
 			defer readWG.Done()
 			var buf bytes.Buffer
 			for {
-				err := readFrame(readCtx, c, &buf)
+				err := c.ReadFrame(readCtx, &buf)
 				if err != nil {
 					if readCtx.Err() == nil {
 						drops.Add(1)
@@ -115,7 +113,7 @@ func runPersistence(ctx context.Context, cfg config, log io.Writer) (*Result, er
 				frame = appendSendFrame(frame[:0], cfg.Proto, content, clientPrefix+strconv.Itoa(n), "")
 				// Not sendCtx: a write cut short by the deadline would close
 				// the socket, and lose the acknowledgements on their way.
-				if err := c.Write(readCtx, websocket.MessageText, frame); err != nil {
+				if err := c.Write(readCtx, frame); err != nil {
 					return
 				}
 				sent.Add(1)
@@ -272,14 +270,14 @@ func runHistory(ctx context.Context, cfg config, log io.Writer) (*Result, error)
 				req = strconv.AppendInt(req, int64(cfg.Limit), 10)
 				req = append(req, '}')
 				t0 := time.Now()
-				if err := c.Write(fctx, websocket.MessageText, req); err != nil {
+				if err := c.Write(fctx, req); err != nil {
 					if fctx.Err() == nil {
 						drops.Add(1)
 					}
 					return
 				}
 				for { // skip frames that are not the answer (new messages)
-					err := readFrame(fctx, c, &buf)
+					err := c.ReadFrame(fctx, &buf)
 					if err != nil {
 						if fctx.Err() == nil {
 							drops.Add(1)

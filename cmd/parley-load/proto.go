@@ -13,8 +13,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/coder/websocket"
 )
 
 // A message's content starts with a marker that names the run, the
@@ -210,29 +208,13 @@ func doJSON(req *http.Request, want int, out any) error {
 }
 
 // dial opens one WebSocket to room on the server at base as acct.
-func dial(ctx context.Context, cfg config, base, room string, acct account) (*websocket.Conn, error) {
+func dial(ctx context.Context, cfg config, base, room string, acct account) (*wsConn, error) {
 	h := http.Header{}
 	if acct.token != "" {
 		h.Set("Authorization", "Bearer "+acct.token)
 	}
-	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	c, resp, err := websocket.Dial(dctx, cfg.wsURL(base, room), &websocket.DialOptions{
-		HTTPHeader: h, HTTPClient: wsHTTPClient, CompressionMode: websocket.CompressionDisabled,
-	})
-	if err != nil {
-		if resp != nil {
-			return nil, &dialError{status: resp.StatusCode, err: err}
-		}
-		return nil, err
-	}
-	c.SetReadLimit(1 << 22)
-	return c, nil
+	return wsDial(ctx, cfg.wsURL(base, room), h)
 }
-
-// wsHTTPClient dials without a connection pool limit or proxy: every
-// WebSocket is a connection of its own, to loopback.
-var wsHTTPClient = &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: -1}}
 
 // dialError is a refused upgrade: the server answered with status.
 type dialError struct {
