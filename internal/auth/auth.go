@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 
 	"golang.org/x/crypto/argon2"
@@ -31,6 +32,19 @@ const (
 	keyLen  = 32
 )
 
+// hashing admits as many argon2id computations at once as there are
+// processors. More would not finish sooner (each is pure CPU), but each
+// holds its Memory for its whole run: a burst of log-ins would otherwise
+// cost memory in proportion to the burst (19 MiB each), which the runtime
+// then keeps.
+var hashing = make(chan struct{}, runtime.GOMAXPROCS(0))
+
+func idKey(password, salt []byte, p Params, n uint32) []byte {
+	hashing <- struct{}{}
+	defer func() { <-hashing }()
+	return argon2.IDKey(password, salt, p.Time, p.Memory, p.Threads, n)
+}
+
 // HashPassword returns an argon2id hash of password in the PHC string
 // format: $argon2id$v=19$m=19456,t=2,p=1$SALT$KEY.
 func HashPassword(password string, p Params) (string, error) {
@@ -38,7 +52,7 @@ func HashPassword(password string, p Params) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("auth: salt: %w", err)
 	}
-	key := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, keyLen)
+	key := idKey([]byte(password), salt, p, keyLen)
 	enc := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
 		argon2.Version, p.Memory, p.Time, p.Threads, enc.EncodeToString(salt), enc.EncodeToString(key)), nil
@@ -71,7 +85,7 @@ func CheckPassword(password, hash string) (bool, error) {
 	if err != nil || len(want) == 0 || len(want) > 1024 || p.Memory > 1<<20 || p.Time > 16 || p.Threads == 0 {
 		return false, ErrMalformedHash
 	}
-	got := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, uint32(len(want))) // #nosec G115 -- at most 1024, checked above
+	got := idKey([]byte(password), salt, p, uint32(len(want))) // #nosec G115 -- at most 1024, checked above
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }
 
