@@ -74,6 +74,7 @@ func runIdle(ctx context.Context, cfg config, log io.Writer) (*Result, error) {
 	if held > 0 {
 		if server != nil {
 			res.Idle.ServerKiBPerSock = float64(srvB.rssKiB-srvA.rssKiB) / float64(held)
+			res.Idle.ServerKiBPerSockWhole = float64(srvB.rssKiB) / float64(held)
 		}
 		res.Idle.LoadKiBPerSock = float64(selfB.rssKiB-selfA.rssKiB) / float64(held)
 	}

@@ -72,7 +72,11 @@ type idleStats struct {
 	ServerRSSBase    int64   `json:"server_rss_base_kib"`
 	ServerRSSHeld    int64   `json:"server_rss_held_kib"`
 	ServerKiBPerSock float64 `json:"server_kib_per_socket"`
-	LoadKiBPerSock   float64 `json:"load_kib_per_socket"`
+	// The server's whole RSS over the sockets held: an upper bound that
+	// memory freed before the run (and reused by the sockets) cannot
+	// make look smaller.
+	ServerKiBPerSockWhole float64 `json:"server_kib_per_socket_whole"`
+	LoadKiBPerSock        float64 `json:"load_kib_per_socket"`
 }
 
 type latencyStats struct {
@@ -207,8 +211,8 @@ func writeSummary(w io.Writer, r *Result) {
 			us(l.P50), us(l.P90), us(l.P99), us(l.P999), us(l.Max), l.Count)
 	}
 	if i := r.Idle; i != nil {
-		fmt.Fprintf(&b, "   idle       %d held; server RSS %d → %d KiB: %.1f KiB/socket; load tool %.1f KiB/socket\n",
-			i.Held, i.ServerRSSBase, i.ServerRSSHeld, i.ServerKiBPerSock, i.LoadKiBPerSock)
+		fmt.Fprintf(&b, "   idle       %d held; server RSS %d → %d KiB: %.1f KiB/socket (whole RSS: %.1f); load tool %.1f KiB/socket\n",
+			i.Held, i.ServerRSSBase, i.ServerRSSHeld, i.ServerKiBPerSock, i.ServerKiBPerSockWhole, i.LoadKiBPerSock)
 	}
 	for _, p := range []struct {
 		name string
