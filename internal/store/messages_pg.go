@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -11,16 +12,18 @@ import (
 )
 
 // insertBatchPostgres is insertBatch for PostgreSQL, where every statement
-// costs a round trip to the server: it sends a batch's statements in two
-// pipelines instead of one by one, so a batch of any size takes about four
-// round trips (BEGIN, two pipelines, COMMIT).
+// costs a round trip and an execution on the server: a batch of any size
+// takes two pipelines of a few statements each, every statement taking
+// the whole batch as arrays (unnest), so that neither the round trips nor
+// the statements grow with the batch.
 //
-//  1. Create each room of the batch if absent and lock it, in name order
-//     (SELECT ... FOR NO KEY UPDATE), then look up the client_ids of the
-//     batch among the stored messages. The lookups run after the locks,
-//     and any other writer of these rooms needs the same locks, so what
-//     they find stays true until commit. Locking in name order keeps
-//     batches that share rooms from deadlocking.
+//  1. Create the batch's rooms if absent, then lock them, in name order
+//     (SELECT ... ORDER BY name FOR NO KEY UPDATE: rows are locked in the
+//     sort's order), then look up the batch's client_ids among the stored
+//     messages. The lookup runs after the locks, and any other writer of
+//     these rooms needs the same locks, so what it finds stays true until
+//     commit. Locking in name order keeps batches that share rooms from
+//     deadlocking.
 //  2. Decide in Go which messages are new and give them seqs; a client_id
 //     already stored, or repeated within the batch, takes none.
 //  3. Insert the new messages, set each room's last_seq and last_activity,
@@ -35,48 +38,60 @@ func (s *Store) insertBatchPostgres(ctx context.Context, tx pgx.Tx, msgs []chat.
 	}
 	rooms := make(map[string]*roomState, 4)
 	var order []string
+	var keyRooms, keyAuthors, keyIDs []string
 	for _, m := range msgs {
 		if _, ok := rooms[m.Room]; !ok {
 			rooms[m.Room] = &roomState{}
 			order = append(order, m.Room)
 		}
+		if m.ClientID != "" {
+			keyRooms, keyAuthors, keyIDs = append(keyRooms, m.Room), append(keyAuthors, m.Author), append(keyIDs, m.ClientID)
+		}
 	}
 	slices.Sort(order)
 
-	// Step 1. Each room is created if absent right before it is locked: a
-	// room that another transaction is creating becomes visible once that
+	// Step 1. A room is created if absent before it is locked: a room that
+	// another transaction is creating becomes visible once that
 	// transaction ends, which the INSERT waits for, so the lock finds it.
 	var b pgx.Batch
 	t := now()
-	for _, name := range order {
-		st := rooms[name]
-		b.Queue("INSERT INTO rooms (name, last_seq, created_at, last_activity) VALUES ($1, 0, $2, $2) ON CONFLICT (name) DO NOTHING",
-			name, t)
-		b.Queue("SELECT last_seq FROM rooms WHERE name = $1 FOR NO KEY UPDATE", name).QueryRow(func(r pgx.Row) error {
-			return r.Scan(&st.lastSeq)
-		})
-	}
-	stored := make(map[clientKey]chat.Message)
-	for _, m := range msgs {
-		if m.ClientID == "" {
-			continue
-		}
-		k := clientKey{m.Room, m.Author, m.ClientID}
-		b.Queue("SELECT id, seq, content, created_at FROM messages WHERE room = $1 AND author = $2 AND client_id = $3",
-			m.Room, m.Author, m.ClientID).QueryRow(func(r pgx.Row) error {
-			msg := chat.Message{Room: k.room, Author: k.author, ClientID: k.clientID}
-			err := r.Scan(&msg.ID, &msg.Seq, &msg.Content, timeCol{&msg.Timestamp})
-			if isNoRows(err) {
+	b.Queue(`INSERT INTO rooms (name, last_seq, created_at, last_activity)
+		SELECT n, 0, $2, $2 FROM unnest($1::text[]) AS n ORDER BY n
+		ON CONFLICT (name) DO NOTHING`, order, t)
+	locked := 0
+	b.Queue("SELECT name, last_seq FROM rooms WHERE name = ANY($1::text[]) ORDER BY name FOR NO KEY UPDATE", order).
+		Query(func(rows pgx.Rows) error {
+			var name string
+			var seq int64
+			_, err := pgx.ForEachRow(rows, []any{&name, &seq}, func() error {
+				if st, ok := rooms[name]; ok {
+					st.lastSeq = seq
+					locked++
+				}
 				return nil
-			}
-			if err == nil {
-				stored[k] = msg
-			}
+			})
+			return err
+		})
+	stored := make(map[clientKey]chat.Message)
+	if len(keyIDs) > 0 {
+		b.Queue(`SELECT m.room, m.author, m.client_id, m.id, m.seq, m.content, m.created_at
+			FROM messages m JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(room, author, client_id)
+			ON m.room = k.room AND m.author = k.author AND m.client_id = k.client_id`,
+			keyRooms, keyAuthors, keyIDs).Query(func(rows pgx.Rows) error {
+			var msg chat.Message
+			_, err := pgx.ForEachRow(rows, []any{&msg.Room, &msg.Author, &msg.ClientID, &msg.ID, &msg.Seq, &msg.Content, timeCol{&msg.Timestamp}},
+				func() error {
+					stored[clientKey{msg.Room, msg.Author, msg.ClientID}] = msg
+					return nil
+				})
 			return err
 		})
 	}
 	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
 		return err
+	}
+	if locked != len(order) {
+		return fmt.Errorf("locked %d of the batch's %d rooms", locked, len(order))
 	}
 
 	// Step 2.
@@ -103,7 +118,13 @@ func (s *Store) insertBatchPostgres(ctx context.Context, tx pgx.Tx, msgs []chat.
 	}
 
 	// Step 3.
-	b = pgx.Batch{}
+	var (
+		ins       msgColumns
+		bySeq     = make(map[roomSeq]int) // index in results of each new message
+		upd       roomColumns
+		mem       roomColumns
+		memAuthor []string
+	)
 	type member struct{ room, author string }
 	latest := make(map[member]int, 4) // index in results of the member's latest message
 	var members []member
@@ -112,15 +133,8 @@ func (s *Store) insertBatchPostgres(ctx context.Context, tx pgx.Tx, msgs []chat.
 		if !r.created {
 			continue
 		}
-		var clientID any
-		if r.msg.ClientID != "" {
-			clientID = r.msg.ClientID
-		}
-		b.Queue(`INSERT INTO messages (room, seq, author, content, created_at, client_id)
-			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-			r.msg.Room, r.msg.Seq, r.msg.Author, r.msg.Content, r.msg.Timestamp, clientID).QueryRow(func(row pgx.Row) error {
-			return row.Scan(&r.msg.ID)
-		})
+		ins.add(r.msg)
+		bySeq[roomSeq{r.msg.Room, r.msg.Seq}] = i
 		k := member{r.msg.Room, r.msg.Author}
 		if _, ok := latest[k]; !ok {
 			members = append(members, k)
@@ -128,18 +142,43 @@ func (s *Store) insertBatchPostgres(ctx context.Context, tx pgx.Tx, msgs []chat.
 		latest[k] = i
 	}
 	for _, name := range order {
-		st := rooms[name]
-		if st.added == 0 {
-			continue
+		if st := rooms[name]; st.added > 0 {
+			upd.add(name, st.lastSeq+st.added, results[st.latest].msg.Timestamp)
 		}
-		b.Queue("UPDATE rooms SET last_seq = $1, last_activity = $2 WHERE name = $3",
-			st.lastSeq+st.added, results[st.latest].msg.Timestamp, name)
 	}
 	for _, k := range members {
 		r := results[latest[k]]
-		b.Queue(rebind(s.sql.upsertAuthor), k.room, r.msg.Seq, r.msg.Timestamp, k.author)
+		mem.add(k.room, r.msg.Seq, r.msg.Timestamp)
+		memAuthor = append(memAuthor, k.author)
 	}
-	if b.Len() > 0 {
+	if len(ins.room) > 0 {
+		b = pgx.Batch{}
+		b.Queue(`INSERT INTO messages (room, seq, author, content, created_at, client_id)
+			SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[], $5::timestamptz[], $6::text[])
+			RETURNING id, room, seq`,
+			ins.room, ins.seq, ins.author, ins.content, ins.at, ins.clientID).Query(func(rows pgx.Rows) error {
+			var id int64
+			var k roomSeq
+			_, err := pgx.ForEachRow(rows, []any{&id, &k.room, &k.seq}, func() error {
+				if i, ok := bySeq[k]; ok {
+					results[i].msg.ID = id
+				}
+				return nil
+			})
+			return err
+		})
+		b.Queue(`UPDATE rooms SET last_seq = u.seq, last_activity = u.at
+			FROM unnest($1::text[], $2::int8[], $3::timestamptz[]) AS u(name, seq, at)
+			WHERE rooms.name = u.name`, upd.room, upd.seq, upd.at)
+		// Members in key order, so that batches that share them lock them
+		// in the same order.
+		b.Queue(`INSERT INTO room_members (user_id, room, last_read, entered_at)
+			SELECT users.id, u.room, u.seq, u.at
+			FROM unnest($1::text[], $2::int8[], $3::timestamptz[], $4::text[]) AS u(room, seq, at, author)
+			JOIN users ON users.name = u.author
+			ORDER BY 1, 2
+			ON CONFLICT (user_id, room) DO UPDATE SET last_read = GREATEST(room_members.last_read, excluded.last_read)`,
+			mem.room, mem.seq, mem.at, memAuthor)
 		if err := tx.SendBatch(ctx, &b).Close(); err != nil {
 			return err
 		}
@@ -155,4 +194,38 @@ func (s *Store) insertBatchPostgres(ctx context.Context, tx pgx.Tx, msgs []chat.
 		}
 	}
 	return nil
+}
+
+type roomSeq struct {
+	room string
+	seq  int64
+}
+
+// msgColumns are new messages as columns, for unnest.
+type msgColumns struct {
+	room, author, content []string
+	clientID              []*string // NULL without one
+	seq                   []int64
+	at                    []time.Time
+}
+
+func (c *msgColumns) add(m chat.Message) {
+	c.room, c.seq, c.author, c.content, c.at = append(c.room, m.Room), append(c.seq, m.Seq),
+		append(c.author, m.Author), append(c.content, m.Content), append(c.at, m.Timestamp)
+	var id *string
+	if m.ClientID != "" {
+		id = &m.ClientID
+	}
+	c.clientID = append(c.clientID, id)
+}
+
+// roomColumns are (room, seq, time) rows as columns, for unnest.
+type roomColumns struct {
+	room []string
+	seq  []int64
+	at   []time.Time
+}
+
+func (c *roomColumns) add(room string, seq int64, at time.Time) {
+	c.room, c.seq, c.at = append(c.room, room), append(c.seq, seq), append(c.at, at)
 }
