@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -169,5 +170,26 @@ func TestWireLevel(t *testing.T) {
 				r.closed(tc.code)
 			})
 		}
+	})
+}
+
+// TestSentThenGone: messages a client sent just before it hung up are
+// stored, even though no acknowledgement can reach it.
+func TestSentThenGone(t *testing.T) {
+	srv := unlimited(t)
+	tok := srv.User(t, "hasty")
+	var burst []byte
+	const n = 40
+	for i := range n {
+		burst = append(burst, masked(ws.NewTextFrame([]byte(
+			`{"command":"new_message","message":"last words `+strconv.Itoa(i)+`","client_id":"w`+strconv.Itoa(i)+`"}`)))...)
+	}
+	r := dialRaw(t, srv, "farewell", tok, nil)
+	r.write(append(burst, masked(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusGoingAway, "")))...))
+	r.conn.Close()
+	apptest.Wait(t, 10*time.Second, "every message sent to be stored", func() bool {
+		var page struct{ Messages []json.RawMessage }
+		apptest.Do(t, "GET", srv.URL+"/api/v1/rooms/farewell/messages?after=0&limit=100", tok, nil, &page)
+		return len(page.Messages) == n
 	})
 }

@@ -297,18 +297,20 @@ func (sc *socket) kicked(reason int) {
 }
 
 // finish closes the connection and, once the socket's messages are
-// settled, takes it out of its room and of the counts.
+// settled, ends its context and takes it out of its room and of the counts.
 func (sc *socket) finish() {
 	sc.finished.Do(func() {
 		sc.ended.Store(true)
-		sc.cancel()
 		ss := &sc.s.socks
 		if id := sc.pollID.Load(); id != 0 {
 			ss.poller.Remove(id)
 		}
 		ss.live.Delete(sc)
 		_ = sc.conn.Close()
+		// The messages the socket sent are stored and published still:
+		// its context ends with them.
 		sc.afterAcks(func() {
+			sc.cancel()
 			sc.c.Leave()
 			sc.release()
 			sc.s.conns.Done()
