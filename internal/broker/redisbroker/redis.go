@@ -84,6 +84,9 @@ type Redis struct {
 	quit    chan struct{} // closed by Close
 	done    chan struct{} // closed when the receive goroutine returns
 
+	pubs    chan *pubReq  // publishes waiting for the pipeline
+	pubDone chan struct{} // closed when the publisher returns
+
 	published, received, reconnects, decodeErrors atomic.Uint64
 }
 
@@ -141,7 +144,10 @@ func New(ctx context.Context, url string, opts Options) (*Redis, error) {
 		subs:         make(map[string]*subscription),
 		quit:         make(chan struct{}),
 		done:         make(chan struct{}),
+		pubs:         make(chan *pubReq, 4*maxPipeline),
+		pubDone:      make(chan struct{}),
 	}
+	go r.publisher()
 	// No channels yet: the subscriber connection is dialled by the
 	// receive goroutine's first read.
 	r.ps = client.Subscribe(context.Background())
@@ -165,6 +171,11 @@ func (r *Redis) channel(room string) string { return r.roomPrefix + room }
 // Publish sends ev, encoded as JSON, on its room's channel. It returns once
 // Redis has taken it, or with an error when Redis cannot be reached within
 // ctx and the broker's timeouts.
+//
+// Publishes are pipelined: one goroutine sends every publish waiting, in
+// the order they came, as one pipeline (one write, one read of all the
+// answers), so that a busy process makes a round trip per batch rather
+// than per message.
 func (r *Redis) Publish(ctx context.Context, ev broker.Event) error {
 	if r.closing.Load() {
 		return broker.ErrClosed
@@ -176,11 +187,93 @@ func (r *Redis) Publish(ctx context.Context, ev broker.Event) error {
 	if err != nil {
 		return fmt.Errorf("redisbroker: encode event for room %q: %w", ev.Room, err)
 	}
-	if err := r.client.Publish(ctx, r.channel(ev.Room), payload).Err(); err != nil {
+	req := &pubReq{ctx: ctx, channel: r.channel(ev.Room), payload: payload, done: make(chan error, 1)}
+	select {
+	case r.pubs <- req:
+	case <-ctx.Done():
+		return fmt.Errorf("redisbroker: publish to room %q: %w", ev.Room, ctx.Err())
+	case <-r.quit:
+		return broker.ErrClosed
+	}
+	select {
+	case err = <-req.done:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if err != nil {
 		return fmt.Errorf("redisbroker: publish to room %q: %w", ev.Room, err)
 	}
 	r.published.Add(1)
 	return nil
+}
+
+// pubReq is a publish waiting for the pipeline.
+type pubReq struct {
+	ctx     context.Context
+	channel string
+	payload []byte
+	done    chan error // buffered: the publisher never waits for a caller
+}
+
+// maxPipeline bounds the publishes one pipeline carries.
+const maxPipeline = 512
+
+// publisher sends the waiting publishes, a pipeline at a time, until Close.
+func (r *Redis) publisher() {
+	defer close(r.pubDone)
+	batch := make([]*pubReq, 0, maxPipeline)
+	cmds := make([]*redis.IntCmd, 0, maxPipeline)
+	for {
+		batch = batch[:0]
+		select {
+		case req := <-r.pubs:
+			batch = append(batch, req)
+		case <-r.quit:
+			r.failWaiting()
+			return
+		}
+	more:
+		for len(batch) < maxPipeline {
+			select {
+			case req := <-r.pubs:
+				batch = append(batch, req)
+			default:
+				break more
+			}
+		}
+		pipe := r.client.Pipeline()
+		cmds = cmds[:0]
+		var sent []*pubReq
+		for _, req := range batch {
+			if err := req.ctx.Err(); err != nil {
+				req.done <- err // its caller gave up: not sent
+				continue
+			}
+			cmds = append(cmds, pipe.Publish(context.Background(), req.channel, req.payload))
+			sent = append(sent, req)
+		}
+		if len(sent) == 0 {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+		_, _ = pipe.Exec(ctx)
+		cancel()
+		for i, req := range sent {
+			req.done <- cmds[i].Err()
+		}
+	}
+}
+
+// failWaiting answers the publishes still queued at Close.
+func (r *Redis) failWaiting() {
+	for {
+		select {
+		case req := <-r.pubs:
+			req.done <- broker.ErrClosed
+		default:
+			return
+		}
+	}
 }
 
 // Subscribe makes h receive the events of room and returns once Redis has
@@ -322,6 +415,7 @@ func (r *Redis) Close() error {
 	// way in the receive goroutine.
 	psErr := r.ps.Close()
 	<-r.done
+	<-r.pubDone
 	return errors.Join(psErr, r.client.Close())
 }
 
