@@ -27,7 +27,9 @@ type wsConn struct {
 	wbuf []byte
 
 	// The context that can interrupt a blocked read: when it ends, the
-	// connection's deadline is put in the past. Only the reader uses it.
+	// connection's read deadline is put in the past (never the write
+	// deadline: a publisher may write while a reader's old context ends).
+	// Only the reader uses it.
 	watched context.Context
 	stop    func() bool
 	dmu     sync.Mutex
@@ -54,7 +56,7 @@ func wsDial(ctx context.Context, url string, header http.Header) (*wsConn, error
 
 var longAgo = time.Unix(1, 0)
 
-// watch makes ctx able to interrupt the connection's blocked calls.
+// watch makes ctx able to interrupt the connection's blocked reads.
 func (c *wsConn) watch(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -70,13 +72,13 @@ func (c *wsConn) watch(ctx context.Context) error {
 	c.dmu.Lock()
 	c.gen++
 	gen := c.gen
-	_ = c.conn.SetDeadline(time.Time{})
+	_ = c.conn.SetReadDeadline(time.Time{})
 	c.dmu.Unlock()
 	c.watched = ctx
 	c.stop = context.AfterFunc(ctx, func() {
 		c.dmu.Lock()
 		if c.gen == gen {
-			_ = c.conn.SetDeadline(longAgo)
+			_ = c.conn.SetReadDeadline(longAgo)
 		}
 		c.dmu.Unlock()
 	})
