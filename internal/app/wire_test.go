@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -173,8 +174,8 @@ func TestWireLevel(t *testing.T) {
 	})
 }
 
-// TestSentThenGone: messages a client sent just before it hung up are
-// stored, even though no acknowledgement can reach it.
+// TestSentThenGone: messages a client sent just before it left are stored,
+// although it waits for no acknowledgement.
 func TestSentThenGone(t *testing.T) {
 	srv := unlimited(t)
 	tok := srv.User(t, "hasty")
@@ -186,10 +187,23 @@ func TestSentThenGone(t *testing.T) {
 	}
 	r := dialRaw(t, srv, "farewell", tok, nil)
 	r.write(append(burst, masked(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusGoingAway, "")))...))
-	r.conn.Close()
+	// The client leaves at once, but cleanly: it sends no more and reads
+	// what comes until the server closes. (One that drops the connection
+	// with the server's frames unread resets it, and what the server had
+	// not read yet of its frames is lost in transit: not acknowledged,
+	// so the client retries it.)
+	_ = r.conn.(*net.TCPConn).CloseWrite()
+	_, _ = io.Copy(io.Discard, r.br)
+	stored := 0
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("%d of %d stored", stored, n)
+		}
+	})
 	apptest.Wait(t, 10*time.Second, "every message sent to be stored", func() bool {
 		var page struct{ Messages []json.RawMessage }
 		apptest.Do(t, "GET", srv.URL+"/api/v1/rooms/farewell/messages?after=0&limit=100", tok, nil, &page)
-		return len(page.Messages) == n
+		stored = len(page.Messages)
+		return stored == n
 	})
 }

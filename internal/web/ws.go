@@ -307,7 +307,10 @@ func (sc *socket) fetch(ctx context.Context, f inFrame) {
 
 func (sc *socket) newMessage(ctx context.Context, f inFrame) {
 	// The author is the authenticated user; a "from" field is ignored.
-	sub, _, err := sc.s.submit(ctx, sc.user, chat.NewMessage{Room: sc.room, Content: *f.Message, ClientID: f.ClientID})
+	// A message read is stored even if the socket ends meanwhile (its
+	// client hung up right after sending): a retry with the same
+	// client_id finds it.
+	sub, _, err := sc.s.submit(context.WithoutCancel(ctx), sc.user, chat.NewMessage{Room: sc.room, Content: *f.Message, ClientID: f.ClientID})
 	if err != nil {
 		sc.sendErr(err, f.ClientID)
 		if chat.ErrorCode(err) == chat.ERateLimited {
