@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -38,7 +39,7 @@ type wsConn struct {
 
 // wsDial opens a WebSocket (no extensions) to url.
 func wsDial(ctx context.Context, url string, header http.Header) (*wsConn, error) {
-	d := ws.Dialer{Header: ws.HandshakeHeaderHTTP(header), Timeout: 30 * time.Second}
+	d := ws.Dialer{Header: ws.HandshakeHeaderHTTP(header), Timeout: 30 * time.Second, NetDial: spreadDial}
 	conn, br, _, err := d.Dial(ctx, url)
 	if err != nil {
 		var se ws.StatusError
@@ -55,6 +56,27 @@ func wsDial(ctx context.Context, url string, header http.Header) (*wsConn, error
 }
 
 var longAgo = time.Unix(1, 0)
+
+// sourceAddrs is how many loopback addresses the tool dials from.
+const sourceAddrs = 16
+
+var dials atomic.Uint32
+
+// spreadDial dials an IPv4 loopback target from 127.0.0.1 to 127.0.0.16 in
+// turn. Each source address has its own ephemeral ports: from one, Linux
+// hands out the even ports first, and once those (about 14,000) are taken
+// each connect searches the rest, which slowed the idle scenario's
+// connects seven times past 14,000 sockets.
+func spreadDial(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		if ip := net.ParseIP(host); ip != nil && ip.To4() != nil && ip.IsLoopback() {
+			n := dials.Add(1) % sourceAddrs
+			d.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+n))}
+		}
+	}
+	return d.DialContext(ctx, network, addr)
+}
 
 // watch makes ctx able to interrupt the connection's blocked reads.
 func (c *wsConn) watch(ctx context.Context) error {
