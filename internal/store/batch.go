@@ -13,7 +13,7 @@ import (
 
 // maxBatch bounds how many messages one transaction carries, and so how
 // long the callers of a batch wait for each other.
-const maxBatch = 256
+const maxBatch = 1024
 
 // batcher is the group commit of InsertMessage. Its workers take every
 // insert waiting (up to maxBatch), write them in one transaction, commit
