@@ -149,3 +149,29 @@ func TestFrameCutShortIsUnexpectedEOF(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func BenchmarkText(b *testing.B) {
+	payload := []byte(`{"command":"new_message","message":{"id":123456,"room":"lobby","seq":98765,"author":"alice","content":"a message of ordinary length, say forty-odd bytes","timestamp":"2026-11-25T19:00:00.123456Z"}}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		Text(payload)
+	}
+}
+
+func BenchmarkReaderNext(b *testing.B) {
+	var one bytes.Buffer
+	_ = ws.WriteFrame(&one, ws.MaskFrame(ws.NewTextFrame([]byte(`{"command":"new_message","message":"a message of ordinary length, say forty-odd bytes","client_id":"c-1"}`))))
+	frame := one.Bytes()
+	src := bytes.NewReader(nil)
+	br := bufio.NewReader(src)
+	r := Reader{Limit: 64 << 10}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(frame)))
+	for b.Loop() {
+		src.Reset(frame)
+		br.Reset(src)
+		if _, err := r.Next(br); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
