@@ -16,18 +16,9 @@ import (
 // reads never overlap.
 type Poller struct {
 	epfd, wakefd int
-
-	mu    sync.Mutex
-	next  uint64
-	conns map[uint64]watch
-	done  chan struct{}
-
+	watches
+	done      chan struct{}
 	closeOnce sync.Once
-}
-
-type watch struct {
-	rc syscall.RawConn
-	fn func()
 }
 
 const armed = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT
@@ -49,7 +40,7 @@ func NewPoller() (*Poller, error) {
 		unix.Close(wakefd)
 		return nil, err
 	}
-	p := &Poller{epfd: epfd, wakefd: wakefd, conns: make(map[uint64]watch), done: make(chan struct{})}
+	p := &Poller{epfd: epfd, wakefd: wakefd, done: make(chan struct{})}
 	go p.loop()
 	return p, nil
 }
@@ -58,19 +49,12 @@ func NewPoller() (*Poller, error) {
 // next time conn has bytes to read or is closed by its peer; call Rearm
 // after reading to be called again. The id names conn to Rearm and Remove.
 func (p *Poller) Add(conn syscall.Conn, onReadable func()) (uint64, error) {
-	rc, err := conn.SyscallConn()
+	id, w, err := p.add(conn, onReadable)
 	if err != nil {
 		return 0, err
 	}
-	p.mu.Lock()
-	p.next++
-	id := p.next
-	p.conns[id] = watch{rc: rc, fn: onReadable}
-	p.mu.Unlock()
-	if err := p.ctl(rc, unix.EPOLL_CTL_ADD, id); err != nil {
-		p.mu.Lock()
-		delete(p.conns, id)
-		p.mu.Unlock()
+	if err := p.ctl(w.rc, unix.EPOLL_CTL_ADD, id); err != nil {
+		p.remove(id)
 		return 0, err
 	}
 	return id, nil
@@ -87,20 +71,9 @@ func (p *Poller) Rearm(id uint64) {
 // Remove stops watching the connection id. Call it before closing the
 // connection, so that its file descriptor is never watched past its life.
 func (p *Poller) Remove(id uint64) {
-	p.mu.Lock()
-	w, ok := p.conns[id]
-	delete(p.conns, id)
-	p.mu.Unlock()
-	if ok {
+	if w, ok := p.remove(id); ok {
 		_ = p.ctl(w.rc, unix.EPOLL_CTL_DEL, id)
 	}
-}
-
-func (p *Poller) get(id uint64) (watch, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	w, ok := p.conns[id]
-	return w, ok
 }
 
 // ctl runs epoll_ctl under the connection's own lock on its descriptor,

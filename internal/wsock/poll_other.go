@@ -2,50 +2,31 @@
 
 package wsock
 
-import (
-	"sync"
-	"syscall"
-)
+import "syscall"
 
 // Poller tells when connections have bytes to read. Off Linux it waits on
 // each armed connection with a goroutine of its own, through the runtime's
 // poller: the same contract, without the memory saving of epoll.
-type Poller struct {
-	mu    sync.Mutex
-	next  uint64
-	conns map[uint64]watch
-}
-
-type watch struct {
-	rc syscall.RawConn
-	fn func()
-}
+type Poller struct{ watches }
 
 // NewPoller returns a poller. Close stops it.
-func NewPoller() (*Poller, error) { return &Poller{conns: make(map[uint64]watch)}, nil }
+func NewPoller() (*Poller, error) { return &Poller{}, nil }
 
 // Add watches conn: onReadable is called, in a goroutine of its own, the
 // next time conn has bytes to read or is closed by its peer; call Rearm
 // after reading to be called again.
 func (p *Poller) Add(conn syscall.Conn, onReadable func()) (uint64, error) {
-	rc, err := conn.SyscallConn()
+	id, _, err := p.add(conn, onReadable)
 	if err != nil {
 		return 0, err
 	}
-	p.mu.Lock()
-	p.next++
-	id := p.next
-	p.conns[id] = watch{rc: rc, fn: onReadable}
-	p.mu.Unlock()
 	p.Rearm(id)
 	return id, nil
 }
 
 // Rearm asks for the next readiness of the connection id.
 func (p *Poller) Rearm(id uint64) {
-	p.mu.Lock()
-	w, ok := p.conns[id]
-	p.mu.Unlock()
+	w, ok := p.get(id)
 	if !ok {
 		return
 	}
@@ -58,21 +39,14 @@ func (p *Poller) Rearm(id uint64) {
 			waited = true
 			return done
 		})
-		p.mu.Lock()
-		_, still := p.conns[id]
-		p.mu.Unlock()
-		if err == nil && still {
+		if _, still := p.get(id); err == nil && still {
 			w.fn()
 		}
 	}()
 }
 
 // Remove stops watching the connection id.
-func (p *Poller) Remove(id uint64) {
-	p.mu.Lock()
-	delete(p.conns, id)
-	p.mu.Unlock()
-}
+func (p *Poller) Remove(id uint64) { p.remove(id) }
 
 // Close stops the poller.
 func (p *Poller) Close() {}
