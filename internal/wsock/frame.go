@@ -49,6 +49,7 @@ func Close(code int, reason string) []byte {
 	if len(reason) > 123 {
 		reason = reason[:123] // a control frame carries 125 bytes at most
 	}
+	// #nosec G115 -- close codes are 1000-4999: Parley's own, or a peer's that CheckCloseFrameData passed
 	return frame(ws.OpClose, ws.NewCloseFrameBody(ws.StatusCode(code), reason))
 }
 
@@ -208,7 +209,7 @@ func Upgrade(w http.ResponseWriter, r *http.Request, protocol string) (net.Conn,
 	conn, rw, _, err := u.Upgrade(r, w)
 	if err != nil {
 		if conn != nil {
-			conn.Close()
+			_ = conn.Close()
 		}
 		return nil, nil, err
 	}
