@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,6 +60,9 @@ type Stats struct {
 	Reconnects uint64
 	// DecodeErrors counts messages that were not a valid event.
 	DecodeErrors uint64
+	// Own counts this process's own events that Redis sent back: dropped
+	// undecoded, since Publish delivered them to this process already.
+	Own uint64
 }
 
 // Redis is a broker.Broker over Redis pub/sub.
@@ -87,7 +91,11 @@ type Redis struct {
 	pubs    chan *pubReq  // publishes waiting for the pipeline
 	pubDone chan struct{} // closed when the publisher returns
 
-	published, received, reconnects, decodeErrors atomic.Uint64
+	// ownMark is `"origin":"<origin>"` as Publish encodes it: how an
+	// event of this process is told apart without decoding it.
+	ownMark string
+
+	published, received, reconnects, decodeErrors, ownEvents atomic.Uint64
 }
 
 var _ broker.Broker = (*Redis)(nil)
@@ -145,8 +153,10 @@ func New(ctx context.Context, url string, opts Options) (*Redis, error) {
 		quit:         make(chan struct{}),
 		done:         make(chan struct{}),
 		pubs:         make(chan *pubReq, 4*maxPipeline),
+		ownMark:      ownMark(opts.Origin),
 		pubDone:      make(chan struct{}),
 	}
+	// #nosec G118 -- the publisher lives as long as the broker (until Close).
 	go r.publisher()
 	// No channels yet: the subscriber connection is dialled by the
 	// receive goroutine's first read.
@@ -155,6 +165,16 @@ func New(ctx context.Context, url string, opts Options) (*Redis, error) {
 	// Close), not as long as the ctx that bounded the first ping.
 	go r.receive()
 	return r, nil
+}
+
+// ownMark is the origin's key and value as json.Marshal writes them in an
+// Event, or "" without an origin.
+func ownMark(origin string) string {
+	if origin == "" {
+		return ""
+	}
+	v, _ := json.Marshal(origin)
+	return `"origin":` + string(v)
 }
 
 // withoutURL strips the URL from a parse error: it may hold a password.
@@ -186,6 +206,14 @@ func (r *Redis) Publish(ctx context.Context, ev broker.Event) error {
 	payload, err := json.Marshal(ev)
 	if err != nil {
 		return fmt.Errorf("redisbroker: encode event for room %q: %w", ev.Room, err)
+	}
+	if ev.Origin == r.origin && r.origin != "" {
+		// This process's own subscriber gets the event now, not a round
+		// trip later through Redis (and not at all while Redis is away);
+		// the copy Redis sends back is dropped undecoded (deliver).
+		if h := r.handler(r.channel(ev.Room)); h != nil {
+			h.Event(ev)
+		}
 	}
 	req := &pubReq{ctx: ctx, channel: r.channel(ev.Room), payload: payload, done: make(chan error, 1)}
 	select {
@@ -388,6 +416,7 @@ func (r *Redis) Stats() Stats {
 		Received:     r.received.Load(),
 		Reconnects:   r.reconnects.Load(),
 		DecodeErrors: r.decodeErrors.Load(),
+		Own:          r.ownEvents.Load(),
 	}
 }
 
@@ -496,14 +525,16 @@ func (r *Redis) pause(d time.Duration) bool {
 }
 
 func (r *Redis) deliver(m *redis.Message) {
-	r.mu.RLock()
-	var h broker.Handler
-	if s := r.subs[m.Channel]; s != nil {
-		h = s.h
-	}
-	r.mu.RUnlock()
+	h := r.handler(m.Channel)
 	if h == nil {
 		return // unsubscribed
+	}
+	if r.ownMark != "" && strings.Contains(m.Payload, r.ownMark) {
+		// This process's own event, delivered when it was published. The
+		// mark is a top-level key and value: inside a JSON string its
+		// quotes would be escaped, so a message cannot forge it.
+		r.ownEvents.Add(1)
+		return
 	}
 	var ev broker.Event
 	if err := json.Unmarshal([]byte(m.Payload), &ev); err != nil {
@@ -512,6 +543,16 @@ func (r *Redis) deliver(m *redis.Message) {
 		return
 	}
 	h.Event(ev)
+}
+
+// handler returns the handler subscribed to channel ch, or nil.
+func (r *Redis) handler(ch string) broker.Handler {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if s := r.subs[ch]; s != nil {
+		return s.h
+	}
+	return nil
 }
 
 // confirmed handles Redis's confirmation of a subscription to ch. The first

@@ -15,6 +15,7 @@ import (
 	"parley/internal/broker"
 	"parley/internal/broker/brokertest"
 	"parley/internal/broker/redisbroker"
+	"parley/internal/chat"
 )
 
 // redisURL returns the URL of the shared test server, skipping the test
@@ -156,4 +157,48 @@ func receivers() int {
 		}
 		buf = make([]byte, 2*len(buf))
 	}
+}
+
+// TestRedisOwnEventsOnce: a process's own subscriber gets its events once,
+// at publish; the copies Redis sends back are dropped. Another process's
+// event stays an event even if its message quotes the origin mark.
+func TestRedisOwnEventsOnce(t *testing.T) {
+	a, b := openPair(t, redisURL(t), redisbroker.Options{})
+	ra, rb := brokertest.NewRecorder(8), brokertest.NewRecorder(8)
+	if err := a.Subscribe(t.Context(), "room", ra); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Subscribe(t.Context(), "room", rb); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := a.Publish(t.Context(), broker.Event{Room: "room", Kind: broker.KindTyping, User: "ann"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	forged := chat.Message{Room: "room", Seq: 1, Author: "bob", Content: `"origin":"a"`}
+	if err := b.Publish(t.Context(), broker.Event{Room: "room", Kind: broker.KindMessage, Message: &forged}); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if ev := ra.Next(t); ev.User != "ann" {
+			t.Fatalf("a got %+v first", ev)
+		}
+		if ev := rb.Next(t); ev.User != "ann" {
+			t.Fatalf("b got %+v", ev)
+		}
+	}
+	if ev := ra.Next(t); ev.Message == nil || ev.Message.Content != forged.Content {
+		t.Fatalf("a got %+v, want b's message", ev)
+	}
+	rb.Next(t) // b's own message, at publish
+	deadline := time.Now().Add(5 * time.Second)
+	for a.Stats().Own < 3 || b.Stats().Own < 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("own events dropped: a %+v, b %+v", a.Stats(), b.Stats())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ra.NoEvent(t)
+	rb.NoEvent(t)
 }
