@@ -74,9 +74,16 @@ func (s *Store) insertBatchPostgres(ctx context.Context, tx pgx.Tx, msgs []chat.
 		})
 	stored := make(map[clientKey]chat.Message)
 	if len(keyIDs) > 0 {
+		// One index lookup per client_id, whatever the table's size was
+		// when the statement's plan was cached: as a plain join, a plan
+		// cached from the first batches (messages nearly empty) hashed the
+		// keys and scanned the whole table, and kept doing so as it grew.
+		// LIMIT 1 keeps the lookup a subquery of its own (the unique index
+		// gives at most one row anyway).
 		b.Queue(`SELECT m.room, m.author, m.client_id, m.id, m.seq, m.content, m.created_at
-			FROM messages m JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(room, author, client_id)
-			ON m.room = k.room AND m.author = k.author AND m.client_id = k.client_id`,
+			FROM unnest($1::text[], $2::text[], $3::text[]) AS k(room, author, client_id)
+			CROSS JOIN LATERAL (SELECT * FROM messages
+				WHERE room = k.room AND author = k.author AND client_id = k.client_id LIMIT 1) AS m`,
 			keyRooms, keyAuthors, keyIDs).Query(func(rows pgx.Rows) error {
 			var msg chat.Message
 			_, err := pgx.ForEachRow(rows, []any{&msg.Room, &msg.Author, &msg.ClientID, &msg.ID, &msg.Seq, &msg.Content, timeCol{&msg.Timestamp}},
