@@ -364,13 +364,16 @@ func processID() string {
 	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
 }
 
-// socketsFromFileLimit leaves room under the open-file limit for the
-// database, logs and listeners: 95% of it, less 64.
+// socketsFromFileLimit leaves room under the open-file limit for what is
+// not a WebSocket: the database and Redis pools, pages and API requests,
+// listeners, logs. A socket holds one file (the poller is one for all), so
+// the reserve is 2% of the limit, at least 512: 19,488 sockets under the
+// common limit of 20,000.
 func socketsFromFileLimit() int {
 	var rl syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur == 0 {
 		return 1000
 	}
-	n := int(min(rl.Cur, 1<<22))*95/100 - 64
-	return max(n, 16)
+	limit := int(min(rl.Cur, 1<<22))
+	return max(limit-max(512, limit/50), 16)
 }
