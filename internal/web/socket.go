@@ -44,7 +44,7 @@ type sockets struct {
 	done   chan struct{}
 }
 
-// start starts the poller and the sweeper, at the first socket.
+// startSockets starts the poller and the sweeper, at the first socket.
 func (s *Server) startSockets() error {
 	ss := &s.socks
 	ss.once.Do(func() {

@@ -166,7 +166,7 @@ type socket struct {
 	c       *hub.Client
 	user    chat.User
 	room    string
-	ctx     context.Context // ends with the socket
+	ctx     context.Context // ends once the socket ended and its messages are settled
 	cancel  context.CancelFunc
 	release func()
 	pollID  atomic.Uint64 // 0 until the poller watches it
@@ -182,10 +182,10 @@ type socket struct {
 	pinged   atomic.Bool  // a ping went out since then
 
 	closeMu     sync.Mutex
-	closeCode   int    // the close frame to send, for hub.ReasonClosed
-	closeReason string // ...
-	peerClosed  bool   // the peer's close frame came first
-	closeSent   atomic.Bool
+	closeCode   int         // the close frame to send, for hub.ReasonClosed,
+	closeReason string      // and its reason
+	peerClosed  bool        // the peer's close frame came first
+	closeSent   atomic.Bool // this side's close frame is written
 	finished    sync.Once
 
 	ackMu   sync.Mutex
