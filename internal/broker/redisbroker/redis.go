@@ -227,6 +227,8 @@ func (r *Redis) Publish(ctx context.Context, ev broker.Event) error {
 	case err = <-req.done:
 	case <-ctx.Done():
 		err = ctx.Err()
+	case <-r.pubDone:
+		err = broker.ErrClosed // queued as Close drained the queue
 	}
 	if err != nil {
 		return fmt.Errorf("redisbroker: publish to room %q: %w", ev.Room, err)
