@@ -1011,6 +1011,9 @@
 
   let scrollQueued = false;
   scroller.addEventListener('scroll', () => {
+    // At once, not at the next frame: a message, a presence change or a
+    // resize in between must not pull a reader who scrolled up back down.
+    stick = isAtBottom();
     if (scrollQueued) return;
     scrollQueued = true;
     requestAnimationFrame(() => {
