@@ -3,6 +3,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"net/http"
@@ -47,6 +48,21 @@ type Options struct {
 	SharedLimits SharedLimits
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Sockets are the WebSocket timings; zero fields take the defaults.
+	Sockets SocketTimings
+}
+
+// SocketTimings bound how long a socket may stay silent or stall.
+type SocketTimings struct {
+	// PingAfter is how long a socket may be silent (no frame, no pong)
+	// before it is pinged. Default 30 s.
+	PingAfter time.Duration
+	// DropAfter is how long a socket may be silent before it is dropped.
+	// Default 50 s.
+	DropAfter time.Duration
+	// FrameWait bounds reading a frame once its first bytes arrived: a
+	// client that starts a frame and stalls is cut. Default 20 s.
+	FrameWait time.Duration
 }
 
 // Server serves Parley over HTTP.
@@ -81,6 +97,9 @@ func New(opt Options) (*Server, error) {
 	if opt.History <= 0 {
 		opt.History = 20
 	}
+	opt.Sockets.PingAfter = cmp.Or(opt.Sockets.PingAfter, 30*time.Second)
+	opt.Sockets.DropAfter = cmp.Or(opt.Sockets.DropAfter, 50*time.Second)
+	opt.Sockets.FrameWait = cmp.Or(opt.Sockets.FrameWait, 20*time.Second)
 	if opt.Password.Memory == 0 {
 		opt.Password = auth.DefaultParams
 	}

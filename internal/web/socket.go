@@ -17,9 +17,6 @@ import (
 )
 
 const (
-	// frameWait bounds reading a frame once its first bytes arrived: a
-	// client that starts a frame and stalls is cut.
-	frameWait = 20 * time.Second
 	// closeWait is how long a closing socket waits for the peer's close
 	// frame before it drops the connection.
 	closeWait = 3 * time.Second
@@ -136,7 +133,7 @@ func (sc *socket) readTurn() {
 		br.Reset(sc.conn)
 	}
 	sc.first = nil
-	_ = sc.conn.SetReadDeadline(time.Now().Add(frameWait))
+	_ = sc.conn.SetReadDeadline(time.Now().Add(sc.s.opt.Sockets.FrameWait))
 	more := sc.readAvailable(br)
 	if pooled {
 		br.Reset(nil)
@@ -323,12 +320,13 @@ func (sc *socket) finish() {
 	})
 }
 
-// sweep, every third of the ping interval, pings the sockets silent for
-// pingInterval and drops those silent for pingInterval+pingTimeout.
+// sweep, every third of PingAfter, pings the sockets silent for PingAfter
+// and drops those silent for DropAfter.
 func (s *Server) sweep() {
 	ss := &s.socks
 	defer close(ss.done)
-	t := time.NewTicker(pingInterval / 3)
+	timing := s.opt.Sockets
+	t := time.NewTicker(timing.PingAfter / 3)
 	defer t.Stop()
 	for {
 		select {
@@ -339,10 +337,10 @@ func (s *Server) sweep() {
 				sc := k.(*socket)
 				silent := time.Duration(now.UnixNano() - sc.lastRead.Load())
 				switch {
-				case silent >= pingInterval+pingTimeout:
+				case silent >= timing.DropAfter:
 					s.metrics.wsErrors.WithLabelValues("ping_timeout").Inc()
 					sc.finish()
-				case silent >= pingInterval && !sc.pinged.Swap(true):
+				case silent >= timing.PingAfter && !sc.pinged.Swap(true):
 					sc.c.Send(wsock.Ping)
 				}
 				return true

@@ -24,8 +24,6 @@ const (
 	Subprotocol = "parley.v1"
 	// maxFrameBytes is the read limit; a larger frame closes with 1009.
 	maxFrameBytes = 64 << 10
-	pingInterval  = 30 * time.Second
-	pingTimeout   = 20 * time.Second
 	// floodStrikes is how many refused sends in a row close a socket
 	// with 1008: the warnings were not heeded.
 	floodStrikes = 30

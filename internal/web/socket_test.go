@@ -1,0 +1,162 @@
+package web_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"parley/internal/auth"
+	"parley/internal/broker"
+	"parley/internal/hub"
+	"parley/internal/store/storetest"
+	"parley/internal/web"
+	"parley/internal/wsock"
+)
+
+// timedServer is a real Parley server with short socket timings, and a
+// bearer token of one of its users.
+func timedServer(t *testing.T, timing web.SocketTimings) (addr, token string) {
+	t.Helper()
+	st := storetest.SQLite(t)
+	b := broker.NewInProcess()
+	h := hub.New(hub.Options{Broker: b, History: st, Wire: wsock.Text})
+	t.Cleanup(h.Close)
+	s, err := web.New(web.Options{Store: st, Hub: h, Broker: b, Sockets: timing,
+		Password: auth.Params{Memory: 64, Time: 1, Threads: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(s)
+	t.Cleanup(hs.Close)
+	t.Cleanup(func() { _ = s.Shutdown(t.Context()) })
+	cred := `{"username":"timer","password":"a long enough password"}`
+	for _, path := range []string{"/api/v1/signup", "/api/v1/tokens"} {
+		resp, err := http.Post(hs.URL+path, "application/json", strings.NewReader(cred))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct{ Token string }
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("%s: %s", path, resp.Status)
+		}
+		token = body.Token
+	}
+	return strings.TrimPrefix(hs.URL, "http://"), token
+}
+
+// rawDial opens a WebSocket by hand: the test decides what its client
+// answers, and when.
+func rawDial(t *testing.T, addr, token string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	req := "GET /ws/chat/timing/ HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nAuthorization: Bearer " + token + "\r\n\r\n"
+	if _, err := conn.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v %v", resp, err)
+	}
+	return conn, br
+}
+
+func masked(f ws.Frame) []byte {
+	var b bytes.Buffer
+	_ = ws.WriteFrame(&b, ws.MaskFrame(f))
+	return b.Bytes()
+}
+
+// endOfStream reads until the server ends the connection, and fails if it
+// does not within 10 s.
+func endOfStream(t *testing.T, br *bufio.Reader) {
+	t.Helper()
+	for {
+		if _, err := ws.ReadFrame(br); err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Fatal("the server kept the connection open")
+			}
+			return
+		}
+	}
+}
+
+func TestSilentSocketIsPingedThenDropped(t *testing.T) {
+	addr, token := timedServer(t, web.SocketTimings{PingAfter: 150 * time.Millisecond, DropAfter: 400 * time.Millisecond})
+	_, br := rawDial(t, addr, token)
+	f, err := ws.ReadFrame(br)
+	if err != nil || f.Header.OpCode != ws.OpPing {
+		t.Fatalf("got %v %v, want a ping", f.Header, err)
+	}
+	endOfStream(t, br) // never answered
+}
+
+func TestAnsweredPingsKeepTheSocket(t *testing.T) {
+	addr, token := timedServer(t, web.SocketTimings{PingAfter: 150 * time.Millisecond, DropAfter: 400 * time.Millisecond})
+	conn, br := rawDial(t, addr, token)
+	for pings := 0; pings < 5; {
+		f, err := ws.ReadFrame(br)
+		if err != nil {
+			t.Fatalf("after %d pings answered: %v", pings, err)
+		}
+		if f.Header.OpCode == ws.OpPing {
+			pings++
+			if _, err := conn.Write(masked(ws.NewPongFrame(f.Payload))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Five pings answered span more than DropAfter: the socket still serves.
+	if _, err := conn.Write(masked(ws.NewTextFrame([]byte(`{"command":"fetch_messages"}`)))); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		f, err := ws.ReadFrame(br)
+		if err != nil {
+			t.Fatalf("no answer: %v", err)
+		}
+		if f.Header.OpCode == ws.OpText {
+			if !bytes.Contains(f.Payload, []byte(`"command":"messages"`)) {
+				t.Fatalf("got %s", f.Payload)
+			}
+			return
+		}
+	}
+}
+
+func TestStalledFrameIsCut(t *testing.T) {
+	addr, token := timedServer(t, web.SocketTimings{FrameWait: 200 * time.Millisecond})
+	conn, br := rawDial(t, addr, token)
+	// A masked text frame announcing 100 bytes, of which 10 come.
+	head := []byte{0x81, 0x80 | 100, 1, 2, 3, 4}
+	if _, err := conn.Write(append(head, make([]byte, 10)...)); err != nil {
+		t.Fatal(err)
+	}
+	endOfStream(t, br)
+	// And a complete frame on another socket is read as usual.
+	conn2, br2 := rawDial(t, addr, token)
+	if _, err := conn2.Write(masked(ws.NewTextFrame([]byte(`{"command":"fetch_messages"}`)))); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := ws.ReadFrame(br2); err != nil || !bytes.Contains(f.Payload, []byte(`"messages"`)) {
+		t.Fatalf("got %s, %v", f.Payload, err)
+	}
+}
