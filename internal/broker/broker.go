@@ -49,7 +49,8 @@ type Handler interface {
 // Broker publishes events to rooms and subscribes this process to them.
 type Broker interface {
 	// Publish sends ev to every subscriber of ev.Room, in every process,
-	// this one included.
+	// this one included: this process's own subscriber gets it before
+	// Publish returns, even when the other processes cannot be reached.
 	Publish(ctx context.Context, ev Event) error
 	// Subscribe makes h receive the events of room. It returns once the
 	// subscription is active: every event published after it returns

@@ -130,16 +130,14 @@ func (s *Server) settle(sub submission) (chat.Message, bool, error) {
 }
 
 // publish hands a committed message to the broker. If the broker fails,
-// this process's own sockets still get it (both brokers deliver to this
-// process in Publish already; the hub drops the repeat), and other
-// processes recover it from the store when the broker returns.
+// this process's own sockets have it still (Publish delivers here first),
+// and other processes recover it from the store when the broker returns.
 func (s *Server) publish(m chat.Message) {
 	ev := broker.Event{Room: m.Room, Kind: broker.KindMessage, Message: &m}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := s.opt.Hub.Publish(ctx, ev); err != nil {
 		s.metrics.publishErrors.Inc()
-		s.log.Warn("publish failed; delivering locally", "room", m.Room, "seq", m.Seq, "err", err)
-		s.opt.Hub.Event(ev)
+		s.log.Warn("publish failed; other processes will recover the message", "room", m.Room, "seq", m.Seq, "err", err)
 	}
 }

@@ -11,6 +11,7 @@ package redisbroker
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -91,8 +92,9 @@ type Redis struct {
 	pubs    chan *pubReq  // publishes waiting for the pipeline
 	pubDone chan struct{} // closed when the publisher returns
 
-	// ownMark is `"origin":"<origin>"` as Publish encodes it: how an
-	// event of this process is told apart without decoding it.
+	// ownMark opens every payload this broker publishes
+	// (`{"via":"<random id>",`): how its own events are told apart
+	// without decoding them. Decoding ignores the key.
 	ownMark string
 
 	published, received, reconnects, decodeErrors, ownEvents atomic.Uint64
@@ -153,7 +155,7 @@ func New(ctx context.Context, url string, opts Options) (*Redis, error) {
 		quit:         make(chan struct{}),
 		done:         make(chan struct{}),
 		pubs:         make(chan *pubReq, 4*maxPipeline),
-		ownMark:      ownMark(opts.Origin),
+		ownMark:      `{"via":"` + rand.Text() + `",`,
 		pubDone:      make(chan struct{}),
 	}
 	// #nosec G118 -- the publisher lives as long as the broker (until Close).
@@ -165,16 +167,6 @@ func New(ctx context.Context, url string, opts Options) (*Redis, error) {
 	// Close), not as long as the ctx that bounded the first ping.
 	go r.receive()
 	return r, nil
-}
-
-// ownMark is the origin's key and value as json.Marshal writes them in an
-// Event, or "" without an origin.
-func ownMark(origin string) string {
-	if origin == "" {
-		return ""
-	}
-	v, _ := json.Marshal(origin)
-	return `"origin":` + string(v)
 }
 
 // withoutURL strips the URL from a parse error: it may hold a password.
@@ -203,19 +195,20 @@ func (r *Redis) Publish(ctx context.Context, ev broker.Event) error {
 	if ev.Origin == "" {
 		ev.Origin = r.origin
 	}
-	payload, err := json.Marshal(ev)
+	body, err := json.Marshal(ev)
 	if err != nil {
 		return fmt.Errorf("redisbroker: encode event for room %q: %w", ev.Room, err)
 	}
-	if ev.Origin == r.origin && r.origin != "" {
-		// This process's own subscriber gets the event now, not a round
-		// trip later through Redis (and not at all while Redis is away);
-		// the copy Redis sends back is dropped undecoded (deliver).
-		if h := r.handler(r.channel(ev.Room)); h != nil {
-			h.Event(ev)
-		}
+	// The payload starts with this broker's mark, so that the copy Redis
+	// sends back is known, and dropped, without being decoded: this
+	// process's own subscriber gets the event now instead, not a round
+	// trip later (and not at all while Redis is away).
+	payload := append([]byte(r.ownMark), body[1:]...)
+	ch := r.channel(ev.Room)
+	if h := r.handler(ch); h != nil {
+		h.Event(ev)
 	}
-	req := &pubReq{ctx: ctx, channel: r.channel(ev.Room), payload: payload, done: make(chan error, 1)}
+	req := &pubReq{ctx: ctx, channel: ch, payload: payload, done: make(chan error, 1)}
 	select {
 	case r.pubs <- req:
 	case <-ctx.Done():
@@ -531,10 +524,10 @@ func (r *Redis) deliver(m *redis.Message) {
 	if h == nil {
 		return // unsubscribed
 	}
-	if r.ownMark != "" && strings.Contains(m.Payload, r.ownMark) {
-		// This process's own event, delivered when it was published. The
-		// mark is a top-level key and value: inside a JSON string its
-		// quotes would be escaped, so a message cannot forge it.
+	if strings.HasPrefix(m.Payload, r.ownMark) {
+		// This broker's own event, delivered when it was published. Only
+		// Publish writes the mark there: an event is a JSON object, and
+		// the mark is its first key.
 		r.ownEvents.Add(1)
 		return
 	}

@@ -161,7 +161,7 @@ func receivers() int {
 
 // TestRedisOwnEventsOnce: a process's own subscriber gets its events once,
 // at publish; the copies Redis sends back are dropped. Another process's
-// event stays an event even if its message quotes the origin mark.
+// event stays an event whatever its message says.
 func TestRedisOwnEventsOnce(t *testing.T) {
 	a, b := openPair(t, redisURL(t), redisbroker.Options{})
 	ra, rb := brokertest.NewRecorder(8), brokertest.NewRecorder(8)
