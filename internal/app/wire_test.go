@@ -30,34 +30,11 @@ type rawSocket struct {
 // same write as the request.
 func dialRaw(t *testing.T, srv *apptest.Server, room, token string, after []byte) *rawSocket {
 	t.Helper()
-	conn, err := net.Dial("tcp", srv.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	req := "GET /ws/chat/" + room + "/ HTTP/1.1\r\nHost: " + srv.Addr + "\r\n" +
-		"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n" +
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nAuthorization: Bearer " + token + "\r\n\r\n"
-	if _, err := conn.Write(append([]byte(req), after...)); err != nil {
-		t.Fatal(err)
-	}
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	br := bufio.NewReader(conn)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusSwitchingProtocols || resp.Header.Get("Sec-WebSocket-Accept") != "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" {
-		t.Fatalf("upgrade answered %s %v", resp.Status, resp.Header)
-	}
+	conn, br := apptest.RawDial(t, srv.Addr, room, token, after)
 	return &rawSocket{t: t, conn: conn, br: br}
 }
 
-func masked(f ws.Frame) []byte {
-	var b bytes.Buffer
-	_ = ws.WriteFrame(&b, ws.MaskFrame(f))
-	return b.Bytes()
-}
+var masked = apptest.Masked
 
 func (r *rawSocket) write(b []byte) {
 	r.t.Helper()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"parley/internal/apptest"
 	"parley/internal/auth"
 	"parley/internal/broker"
 	"parley/internal/hub"
@@ -55,34 +56,11 @@ func timedServer(t *testing.T, timing web.SocketTimings) (addr, token string) {
 	return strings.TrimPrefix(hs.URL, "http://"), token
 }
 
-// rawDial opens a WebSocket by hand: the test decides what its client
-// answers, and when.
 func rawDial(t *testing.T, addr, token string) (net.Conn, *bufio.Reader) {
-	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	req := "GET /ws/chat/timing/ HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nAuthorization: Bearer " + token + "\r\n\r\n"
-	if _, err := conn.Write([]byte(req)); err != nil {
-		t.Fatal(err)
-	}
-	br := bufio.NewReader(conn)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("upgrade: %v %v", resp, err)
-	}
-	return conn, br
+	return apptest.RawDial(t, addr, "timing", token, nil)
 }
 
-func masked(f ws.Frame) []byte {
-	var b bytes.Buffer
-	_ = ws.WriteFrame(&b, ws.MaskFrame(f))
-	return b.Bytes()
-}
+var masked = apptest.Masked
 
 // endOfStream reads until the server ends the connection, and fails if it
 // does not within 10 s.
