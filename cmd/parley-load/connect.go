@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strings"
@@ -177,6 +178,15 @@ type progress struct {
 	mu    sync.Mutex
 	w     interface{ Write([]byte) (int, error) }
 	start time.Time
+}
+
+// newProgress writes progress lines to log, or nowhere with --progress 0.
+func newProgress(cfg config, log io.Writer) *progress {
+	p := &progress{w: log, start: time.Now()}
+	if cfg.Progress <= 0 {
+		p.w = nil
+	}
+	return p
 }
 
 func (p *progress) printf(format string, args ...any) {

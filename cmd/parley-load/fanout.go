@@ -59,10 +59,7 @@ func runFanout(ctx context.Context, cfg config, log io.Writer) (*Result, error) 
 	res := &Result{Scenario: cfg.Scenario, Label: cfg.Label, Proto: cfg.Proto, URL: cfg.URL, RecvURL: cfg.RecvURL,
 		Run: run, Started: time.Now().UTC(), Sockets: cfg.Sockets, Rooms: cfg.Rooms, Publishers: cfg.Publishers,
 		Rate: cfg.Rate, DurationS: cfg.Duration.Seconds()}
-	prog := &progress{w: log, start: time.Now()}
-	if cfg.Progress <= 0 {
-		prog.w = nil
-	}
+	prog := newProgress(cfg, log)
 
 	f := &fanout{cfg: cfg, run: run, prefix: markerPrefix(run), lat: newLatencies(64), allIn: make(chan struct{})}
 	f.pubRoom = make([]int, cfg.Publishers)

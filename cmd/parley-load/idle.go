@@ -17,10 +17,7 @@ func runIdle(ctx context.Context, cfg config, log io.Writer) (*Result, error) {
 	run := newRunID()
 	res := &Result{Scenario: cfg.Scenario, Label: cfg.Label, Proto: cfg.Proto, URL: cfg.URL, Run: run,
 		Started: time.Now().UTC(), Sockets: cfg.Sockets, Rooms: cfg.Rooms}
-	prog := &progress{w: log, start: time.Now()}
-	if cfg.Progress <= 0 {
-		prog.w = nil
-	}
+	prog := newProgress(cfg, log)
 	server := watchProc(pidOr(cfg.PID), time.Second)
 	defer server.close()
 	self := watchProc(0, time.Second)

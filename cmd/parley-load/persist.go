@@ -26,10 +26,7 @@ func runPersistence(ctx context.Context, cfg config, log io.Writer) (*Result, er
 	run := newRunID()
 	res := &Result{Scenario: cfg.Scenario, Label: cfg.Label, Proto: cfg.Proto, URL: cfg.URL, Run: run,
 		Started: time.Now().UTC(), Sockets: cfg.Sockets, Rooms: cfg.Rooms, DurationS: cfg.Duration.Seconds()}
-	prog := &progress{w: log, start: time.Now()}
-	if cfg.Progress <= 0 {
-		prog.w = nil
-	}
+	prog := newProgress(cfg, log)
 	server := watchProc(pidOr(cfg.PID), 250*time.Millisecond)
 	defer server.close()
 	self := watchProc(0, 250*time.Millisecond)
@@ -201,10 +198,7 @@ func runHistory(ctx context.Context, cfg config, log io.Writer) (*Result, error)
 	run := newRunID()
 	res := &Result{Scenario: cfg.Scenario, Label: cfg.Label, Proto: cfg.Proto, URL: cfg.URL, Run: run,
 		Started: time.Now().UTC(), Sockets: cfg.Sockets, Rooms: 1, DurationS: cfg.Duration.Seconds()}
-	prog := &progress{w: log, start: time.Now()}
-	if cfg.Progress <= 0 {
-		prog.w = nil
-	}
+	prog := newProgress(cfg, log)
 	server := watchProc(pidOr(cfg.PID), 250*time.Millisecond)
 	defer server.close()
 	self := watchProc(0, 250*time.Millisecond)

@@ -104,17 +104,7 @@ func TestPostgresRestart(t *testing.T) {
 	total := len(senders) * perSender
 	waitAll(t, socks, total)
 	t.Logf("database down at %d of %d acknowledged; %d sends refused", down, total, st.troubles.Load())
-	for _, s := range senders {
-		s.mu.Lock()
-		for id, codes := range s.refused {
-			for _, c := range codes {
-				if c != "internal" {
-					t.Errorf("%s: send %s refused with %q; want internal", s.name, id, c)
-				}
-			}
-		}
-		s.mu.Unlock()
-	}
+	checkRefusedInternal(t, senders)
 	for i, srv := range srvs {
 		if r := apptest.Do(t, "GET", srv.URL+"/healthz", "", nil, nil); r.StatusCode != http.StatusOK {
 			t.Errorf("process %d: /healthz %s after the outage", i, r.Status)
