@@ -167,6 +167,8 @@ func insertIDVia(ctx context.Context, cache stmtCache, query string, args []any)
 	return resultID(st.ExecContext(ctx, args...))
 }
 
+// resultID is the id an INSERT made, if it made a row (a driver.Result
+// serves too).
 func resultID(res sql.Result, err error) (int64, bool, error) {
 	if err != nil {
 		return 0, false, err

@@ -85,16 +85,7 @@ func (c *rawConn) insertID(ctx context.Context, query string, args ...any) (int6
 	if err != nil {
 		return 0, false, err
 	}
-	res, err := st.(driver.StmtExecContext).ExecContext(ctx, nv)
-	if err != nil {
-		return 0, false, err
-	}
-	n, err := res.RowsAffected()
-	if err != nil || n == 0 {
-		return 0, false, err
-	}
-	id, err := res.LastInsertId()
-	return id, err == nil, err
+	return resultID(st.(driver.StmtExecContext).ExecContext(ctx, nv))
 }
 
 func (c *rawConn) query(ctx context.Context, query string, args ...any) (rows, error) {

@@ -429,18 +429,7 @@ func TestConcurrentInsertsTakeGaplessSeqs(t *testing.T) {
 					t.Fatal(err)
 				}
 				total := int64(n * perSender)
-				var got []int64
-				for p := (store.Page{FromStart: true, Limit: chat.MaxFetchLimit}); ; {
-					msgs, more, err := s.Messages(t.Context(), "busy", p)
-					if err != nil {
-						t.Fatal(err)
-					}
-					got = append(got, seqs(msgs)...)
-					if !more {
-						break
-					}
-					p.After = msgs[len(msgs)-1].Seq
-				}
+				got := allSeqs(t, s, "busy")
 				if !slices.Equal(got, seqRange(1, total)) {
 					t.Fatalf("%d seqs, want 1..%d without gap or duplicate", len(got), total)
 				}
@@ -871,18 +860,7 @@ func TestSeveralProcesses(t *testing.T) {
 
 			var total int64
 			for _, room := range rooms {
-				var got []int64
-				for p := (store.Page{FromStart: true, Limit: chat.MaxFetchLimit}); ; {
-					msgs, more, err := stores[0].Messages(t.Context(), room, p)
-					if err != nil {
-						t.Fatal(err)
-					}
-					got = append(got, seqs(msgs)...)
-					if !more {
-						break
-					}
-					p.After = msgs[len(msgs)-1].Seq
-				}
+				got := allSeqs(t, stores[0], room)
 				if !slices.Equal(got, seqRange(1, int64(len(got)))) {
 					t.Fatalf("room %s: seqs %v", room, got)
 				}
@@ -935,4 +913,21 @@ func TestBadMessageFailsAlone(t *testing.T) {
 			t.Fatalf("seqs %v, want 1..%d", seqs(msgs), stored)
 		}
 	})
+}
+
+// allSeqs reads every seq of room, oldest first, a page at a time.
+func allSeqs(t *testing.T, s *store.Store, room string) []int64 {
+	t.Helper()
+	var got []int64
+	for p := (store.Page{FromStart: true, Limit: chat.MaxFetchLimit}); ; {
+		msgs, more, err := s.Messages(t.Context(), room, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, seqs(msgs)...)
+		if !more {
+			return got
+		}
+		p.After = msgs[len(msgs)-1].Seq
+	}
 }
