@@ -28,9 +28,8 @@ type Client struct {
 
 	mu          sync.Mutex
 	queue       [][]byte
-	notify      func()        // starts a writer; nil until Start
-	writing     bool          // a writer's turn is on: notify is not called
-	done        chan struct{} // closed when the hub kicks the client
+	notify      func() // starts a writer; nil until Start
+	writing     bool   // a writer's turn is on: notify is not called
 	reason      int
 	left        bool
 	onSlow      func()
@@ -38,7 +37,7 @@ type Client struct {
 }
 
 func newClient(h *Hub, user string, extensions bool, limit int) *Client {
-	return &Client{h: h, user: user, extensions: extensions, limit: limit, done: make(chan struct{})}
+	return &Client{h: h, user: user, extensions: extensions, limit: limit}
 }
 
 // User is the client's authenticated user.
@@ -109,9 +108,6 @@ func (c *Client) Passed(seq int64) bool {
 	return r.isReady() && seq < r.next
 }
 
-// Done is closed when the hub closes the client; Reason says why.
-func (c *Client) Done() <-chan struct{} { return c.done }
-
 // Reason says why the hub closed the client.
 func (c *Client) Reason() int {
 	c.mu.Lock()
@@ -149,8 +145,9 @@ func (c *Client) OnSlow(f func()) {
 	c.mu.Unlock()
 }
 
-// Kick closes the client for reason. The socket's owner sees Done close,
-// writes what it must and calls Leave.
+// Kick closes the client for reason: no frame is queued from now on, and
+// the writer is started to say goodbye (Take returns the reason); the
+// socket's owner then calls Leave.
 func (c *Client) Kick(reason int) {
 	c.mu.Lock()
 	if c.reason != ReasonNone {
@@ -165,7 +162,6 @@ func (c *Client) Kick(reason int) {
 	}
 	start := c.turnLocked() // the writer says goodbye
 	c.mu.Unlock()
-	close(c.done)
 	if onSlow != nil {
 		onSlow()
 	}
@@ -184,7 +180,6 @@ func (c *Client) Leave() {
 	c.left = true
 	if c.reason == ReasonNone {
 		c.reason = ReasonLeft
-		close(c.done)
 	}
 	c.mu.Unlock()
 	c.h.leave(c)
