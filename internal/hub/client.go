@@ -52,27 +52,53 @@ func (c *Client) Extensions() bool { return c.extensions }
 // Send queues a frame for this client alone (an answer, an error). It
 // reports false if the client is closed or its queue overflowed, which
 // closes it.
-func (c *Client) Send(frame []byte) bool { return c.enqueue(frame) }
+func (c *Client) Send(frame []byte) bool {
+	ok, w := c.push(frame)
+	c.wake(w)
+	return ok
+}
 
-func (c *Client) enqueue(frame []byte) bool {
+// wake is what a change to a client leaves to do once no lock is held:
+// its writer or its end may write to the socket, or leave the room.
+type wake uint8
+
+const (
+	wakeWriter wake = 1 << iota // start a writer's turn
+	wakeCut                     // cut the connection of a slow client
+)
+
+// push queues frame and reports whether it was; the caller then wakes the
+// client, holding no lock.
+func (c *Client) push(frame []byte) (bool, wake) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.reason != ReasonNone {
-		c.mu.Unlock()
-		return false
+		return false, 0
 	}
 	if len(c.queue) >= c.limit {
-		c.mu.Unlock()
 		c.h.drops.Add(1)
-		c.Kick(ReasonSlow)
-		return false
+		return false, c.kickLocked(ReasonSlow)
 	}
 	c.queue = append(c.queue, frame)
-	start := c.turnLocked()
-	c.mu.Unlock()
-	if start {
+	if c.turnLocked() {
+		return true, wakeWriter
+	}
+	return true, 0
+}
+
+// wake does what w says.
+func (c *Client) wake(w wake) {
+	if w&wakeCut != 0 {
+		c.mu.Lock()
+		cut := c.onSlow
+		c.mu.Unlock()
+		if cut != nil {
+			cut()
+		}
+	}
+	if w&wakeWriter != 0 {
 		c.notify()
 	}
-	return true
 }
 
 // turnLocked reports whether a writer must be started, and marks one as
@@ -150,24 +176,25 @@ func (c *Client) OnSlow(f func()) {
 // socket's owner then calls Leave.
 func (c *Client) Kick(reason int) {
 	c.mu.Lock()
+	w := c.kickLocked(reason)
+	c.mu.Unlock()
+	c.wake(w)
+}
+
+func (c *Client) kickLocked(reason int) wake {
 	if c.reason != ReasonNone {
-		c.mu.Unlock()
-		return
+		return 0
 	}
 	c.reason = reason
-	var onSlow func()
+	var w wake
 	if reason == ReasonSlow {
 		c.queue = nil // it will not be written; a shutdown flushes the queue
-		onSlow = c.onSlow
+		w = wakeCut
 	}
-	start := c.turnLocked() // the writer says goodbye
-	c.mu.Unlock()
-	if onSlow != nil {
-		onSlow()
+	if c.turnLocked() { // the writer says goodbye
+		w |= wakeWriter
 	}
-	if start {
-		c.notify()
-	}
+	return w
 }
 
 // Leave removes the client from its room. Call it once the socket is done.

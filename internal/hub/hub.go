@@ -342,6 +342,43 @@ type room struct {
 	remote     map[string]remotePresence // other processes' users, by origin
 	lastSent   []string                  // the presence list last sent
 	presenceT  *time.Timer               // a pending presence update
+	woken      []woken                   // clients to wake at unlock
+}
+
+// woken is a client a fan-out left work for.
+type woken struct {
+	c *Client
+	w wake
+}
+
+// push queues frame for c, under r.mu; unlock wakes c.
+func (r *room) push(c *Client, frame []byte) {
+	if _, w := c.push(frame); w != 0 {
+		r.woken = append(r.woken, woken{c, w})
+	}
+}
+
+var wokenLists = sync.Pool{New: func() any { return new([]woken) }}
+
+// unlock releases r.mu and then wakes the clients the fan-outs made under
+// it left work for: writers write, and slow sockets are cut, holding no
+// lock of the room's, so that neither holds up the room (a socket's end
+// leaves the room, which takes r.mu).
+func (r *room) unlock() {
+	list := r.woken
+	if len(list) == 0 {
+		r.mu.Unlock()
+		return
+	}
+	lp := wokenLists.Get().(*[]woken)
+	r.woken = (*lp)[:0]
+	r.mu.Unlock()
+	for _, w := range list {
+		w.c.wake(w.w)
+	}
+	clear(list)
+	*lp = list[:0]
+	wokenLists.Put(lp)
 }
 
 type remotePresence struct {
@@ -379,7 +416,7 @@ func (r *room) start(ctx context.Context) {
 		}
 	}
 	r.drainLocked()
-	r.mu.Unlock()
+	r.unlock()
 }
 
 func (r *room) isReady() bool {
@@ -395,7 +432,7 @@ func (r *room) isReady() bool {
 // is early, dropped if it was already sent.
 func (r *room) onMessage(m chat.Message) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	defer r.unlock()
 	if !r.isReady() {
 		r.pending[m.Seq] = m
 		return
@@ -438,7 +475,7 @@ func (r *room) drainLocked() {
 func (r *room) fanoutLocked(m chat.Message) {
 	frame := r.h.opt.Wire(MessageFrame(m))
 	for c := range r.members {
-		c.enqueue(frame)
+		r.push(c, frame)
 	}
 	r.h.delivered.Add(uint64(len(r.members)))
 	if f := r.h.onDeliver; f != nil {
@@ -493,10 +530,10 @@ func (r *room) runRecovery() {
 		}
 		if !more && !r.again {
 			r.recovering = false
-			r.mu.Unlock()
+			r.unlock()
 			return
 		}
-		r.mu.Unlock()
+		r.unlock()
 	}
 }
 
@@ -538,10 +575,10 @@ func (r *room) stopTimers() {
 func (r *room) onTyping(user string) {
 	frame := r.h.opt.Wire(EncodeFrame(typingFrame{Command: "typing", User: user}))
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	defer r.unlock()
 	for c := range r.members {
 		if c.extensions && c.user != user {
-			c.enqueue(frame)
+			r.push(c, frame)
 		}
 	}
 }
@@ -624,7 +661,7 @@ func (r *room) expireRemote() {
 
 func (r *room) sendPresence() {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	defer r.unlock()
 	users := r.localUsersLocked()
 	for _, p := range r.remote {
 		users = append(users, p.users...)
@@ -641,7 +678,7 @@ func (r *room) sendPresence() {
 	for c := range r.members {
 		if c.extensions && (changed || !c.hadPresence) {
 			c.hadPresence = true
-			c.enqueue(frame)
+			r.push(c, frame)
 		}
 	}
 }

@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -27,9 +29,17 @@ import (
 // bearer token of one of its users.
 func timedServer(t *testing.T, timing web.SocketTimings) (addr, token string) {
 	t.Helper()
+	return testServer(t, timing, hub.Options{})
+}
+
+// testServer is timedServer with the hub's options (its broker, history
+// and wire are set here).
+func testServer(t *testing.T, timing web.SocketTimings, ho hub.Options) (addr, token string) {
+	t.Helper()
 	st := storetest.SQLite(t)
 	b := broker.NewInProcess()
-	h := hub.New(hub.Options{Broker: b, History: st, Wire: wsock.Text})
+	ho.Broker, ho.History, ho.Wire = b, st, wsock.Text
+	h := hub.New(ho)
 	t.Cleanup(h.Close)
 	s, err := web.New(web.Options{Store: st, Hub: h, Broker: b, Sockets: timing,
 		Password: auth.Params{Memory: 64, Time: 1, Threads: 1}})
@@ -137,4 +147,49 @@ func TestStalledFrameIsCut(t *testing.T) {
 	if f, err := ws.ReadFrame(br2); err != nil || !bytes.Contains(f.Payload, []byte(`"messages"`)) {
 		t.Fatalf("got %s, %v", f.Payload, err)
 	}
+}
+
+// A socket that stops reading is dropped once its queue overflows, and
+// the room goes on for the others: its sender is answered throughout.
+func TestSlowSocketIsDroppedAndTheRoomGoesOn(t *testing.T) {
+	addr, token := testServer(t, web.SocketTimings{}, hub.Options{QueueLimit: 64}) // above the 16 one socket may have in flight
+	_, slow := rawDial(t, addr, token)
+	conn, br := rawDial(t, addr, token)
+	const n = 4000 // 16 MB: more than the kernel buffers between the server and slow
+	content := strings.Repeat("x", 3900)
+	acks := make(chan error, 1)
+	window := make(chan struct{}, 32) // the sender keeps up with its own messages
+	go func() {
+		got := 0
+		for got < n {
+			f, err := ws.ReadFrame(br)
+			if err != nil {
+				acks <- fmt.Errorf("after %d of its messages back: %w", got, err)
+				return
+			}
+			if bytes.Contains(f.Payload, []byte(`"command":"new_message"`)) {
+				got++
+				<-window
+				_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+			}
+		}
+		acks <- nil
+	}()
+	for i := range n {
+		select {
+		case window <- struct{}{}:
+		case err := <-acks:
+			t.Fatal(err)
+		}
+		frame := masked(ws.NewTextFrame([]byte(`{"command":"new_message","message":"` + content + `","client_id":"s` + strconv.Itoa(i) + `"}`)))
+		_ = conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		if _, err := conn.Write(frame); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+	}
+	if err := <-acks; err != nil {
+		t.Fatal(err)
+	}
+	// What the slow socket was sent before it was dropped, then its end.
+	endOfStream(t, slow)
 }
