@@ -49,9 +49,16 @@ type Handler interface {
 // Broker publishes events to rooms and subscribes this process to them.
 type Broker interface {
 	// Publish sends ev to every subscriber of ev.Room, in every process,
-	// this one included: this process's own subscriber gets it before
-	// Publish returns, even when the other processes cannot be reached.
+	// this one included. This process's own subscriber gets it before
+	// Publish returns; the other processes get it after, in the order of
+	// the calls, and Publish does not wait for them: it waits only while
+	// the broker's queue is full, until ctx ends. An event that does not
+	// reach them is counted (Failed) and logged by the broker; they
+	// recover a lost message from the store.
 	Publish(ctx context.Context, ev Event) error
+	// Failed counts the events published that did not reach the other
+	// processes.
+	Failed() uint64
 	// Subscribe makes h receive the events of room. It returns once the
 	// subscription is active: every event published after it returns
 	// reaches h. Subscribing a room twice replaces its handler.

@@ -1,6 +1,7 @@
 package cluster_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -116,10 +117,11 @@ func TestPostgresRestart(t *testing.T) {
 
 // Redis goes silent (its process stopped: to Parley, a network that lost
 // its packets). /readyz says so; a process still delivers its own clients'
-// messages to its own sockets; a socket entering a room that its process
-// is not yet subscribed to is refused with 503 (try again) in bounded time,
-// not left hanging; and when Redis answers again, the other process
-// catches up.
+// messages to its own sockets, each answered at once rather than after the
+// last one's publish gave up; the events Redis did not take are counted;
+// a socket entering a room that its process is not yet subscribed to is
+// refused with 503 (try again) in bounded time, not left hanging; and when
+// Redis answers again, the other process catches up.
 func TestRedisSilent(t *testing.T) {
 	rds := testsvc.StartRedis(t)
 	db := storetest.PostgresDSN(t)
@@ -134,12 +136,25 @@ func TestRedisSilent(t *testing.T) {
 	rds.Pause()
 	defer rds.Resume() // should the test fail: the processes stop before Redis is killed
 	waitReady(t, srvs, http.StatusServiceUnavailable, longWait)
+	// A socket's messages are published in order, one after the other: had
+	// each waited for its publish to give up (2 s), the fifth would be
+	// answered 8 s after the first.
+	const silent = 5
 	start := time.Now()
-	if r := socks[0].post("while Redis is silent", "silent"); r.code != "" || r.err != nil {
-		t.Fatalf("post while Redis is silent: %+v", r)
+	for i := range silent {
+		if r := socks[0].post("while Redis is silent", fmt.Sprint("silent-", i)); r.code != "" || r.err != nil {
+			t.Fatalf("post %d while Redis is silent: %+v", i, r)
+		}
 	}
-	t.Logf("a send with Redis silent took %v", time.Since(start).Round(time.Millisecond))
-	apptest.Wait(t, longWait, "the other socket of process 0 to get the message", func() bool { return socks[2].seen() == 2 })
+	took := time.Since(start)
+	t.Logf("%d sends with Redis silent took %v", silent, took.Round(time.Millisecond))
+	if took >= 4*time.Second {
+		t.Errorf("%d sends with Redis silent took %v: each waited for the last one's publish", silent, took)
+	}
+	apptest.Wait(t, longWait, "the other socket of process 0 to get the messages", func() bool { return socks[2].seen() == 1+silent })
+	apptest.Wait(t, longWait, "process 0 to count the events Redis did not take", func() bool {
+		return metric(t, srvs[0], "parley_publish_errors_total") >= silent
+	})
 
 	start = time.Now()
 	c, resp, err := srvs[0].TryDial(roomName(), apptest.DialOptions{Token: tokens[0]})
@@ -154,7 +169,7 @@ func TestRedisSilent(t *testing.T) {
 
 	rds.Resume()
 	waitReady(t, srvs, http.StatusOK, longWait)
-	waitAll(t, socks, 2)
+	waitAll(t, socks, 1+silent)
 	if n := metric(t, srvs[1], "parley_messages_recovered_total"); n == 0 {
 		t.Error("process 1 recovered no message from the store")
 	}

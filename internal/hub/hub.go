@@ -186,8 +186,8 @@ func (h *Hub) Join(ctx context.Context, roomName, user string, extensions bool) 
 	return c, nil
 }
 
-// Publish sends a room event other than a message (typing) through the
-// broker to every process.
+// Publish sends a room event through the broker to every process, this
+// one first (broker.Broker.Publish).
 func (h *Hub) Publish(ctx context.Context, ev broker.Event) error {
 	if ev.Origin == "" {
 		ev.Origin = h.opt.Origin
@@ -620,9 +620,7 @@ func (r *room) announce() {
 	if local == nil {
 		local = []string{}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	_ = r.h.Publish(ctx, broker.Event{Room: r.name, Kind: broker.KindPresence, Data: local})
+	_ = r.h.Publish(context.Background(), broker.Event{Room: r.name, Kind: broker.KindPresence, Data: local})
 }
 
 func (r *room) onRemotePresence(origin string, users []string) {

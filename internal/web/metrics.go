@@ -17,7 +17,6 @@ type metrics struct {
 	messagesIn       prometheus.Counter
 	framesIn         prometheus.Counter
 	framesOut        prometheus.Counter
-	publishErrors    prometheus.Counter
 	broadcastLatency prometheus.Histogram
 	storeLatency     prometheus.Histogram
 	wsErrors         *prometheus.CounterVec
@@ -36,8 +35,6 @@ func newMetrics(s *Server) *metrics {
 		Help: "WebSocket frames received."})
 	m.framesOut = prometheus.NewCounter(prometheus.CounterOpts{Name: "parley_frames_out_total",
 		Help: "WebSocket frames written."})
-	m.publishErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "parley_publish_errors_total",
-		Help: "Stored messages the broker failed to publish (delivered locally, recovered elsewhere)."})
 	m.broadcastLatency = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "parley_broadcast_latency_seconds",
 		Help:    "From a message's commit timestamp to its fan-out to this process's sockets.",
 		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}})
@@ -52,7 +49,7 @@ func newMetrics(s *Server) *metrics {
 		Help: "WebSocket upgrades refused, by reason."}, []string{"reason"})
 	m.limitFallbacks = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "parley_limit_fallbacks_total",
 		Help: "Rate limit checks answered by this process alone because the shared (Redis) limiter failed, by limit."}, []string{"limit"})
-	for _, c := range []prometheus.Collector{m.messagesIn, m.framesIn, m.framesOut, m.publishErrors,
+	for _, c := range []prometheus.Collector{m.messagesIn, m.framesIn, m.framesOut,
 		m.broadcastLatency, m.storeLatency, m.wsErrors, m.httpErrors, m.upgradesRefused, m.limitFallbacks} {
 		f(c)
 	}
@@ -60,6 +57,11 @@ func newMetrics(s *Server) *metrics {
 	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_sockets",
 		Help: "WebSockets open or being opened (what --max-sockets counts)."},
 		func() float64 { return float64(s.sockets.Load()) }))
+	if b := s.opt.Broker; b != nil {
+		f(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_publish_errors_total",
+			Help: "Events the broker did not get to the other processes (this process's sockets had them; messages are recovered from the store)."},
+			func() float64 { return float64(b.Failed()) }))
+	}
 	h := s.opt.Hub
 	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_rooms",
 		Help: "Rooms with a socket in this process."}, func() float64 { return float64(h.Stats().Rooms) }))

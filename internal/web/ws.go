@@ -282,9 +282,7 @@ func (sc *socket) handle(ctx context.Context, data []byte) {
 	case "typing":
 		if now := time.Now(); now.Sub(sc.lastTyping) >= typingEvery {
 			sc.lastTyping = now
-			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			_ = sc.s.opt.Hub.Publish(pctx, broker.Event{Room: sc.room, Kind: broker.KindTyping, User: sc.user.Name})
-			cancel()
+			_ = sc.s.opt.Hub.Publish(ctx, broker.Event{Room: sc.room, Kind: broker.KindTyping, User: sc.user.Name})
 		}
 	case "read":
 		if err := sc.s.opt.Store.MarkRead(ctx, sc.user.ID, sc.room, f.Seq); err != nil {

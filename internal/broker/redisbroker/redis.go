@@ -51,8 +51,11 @@ type Options struct {
 
 // Stats count what a Redis broker has done since it was made.
 type Stats struct {
-	// Published counts events published without error.
+	// Published counts events Redis took.
 	Published uint64
+	// Failed counts events that were not sent: Redis did not take them,
+	// or the queue stayed full.
+	Failed uint64
 	// Received counts pub/sub messages read from the subscriber
 	// connection.
 	Received uint64
@@ -89,7 +92,7 @@ type Redis struct {
 	quit    chan struct{} // closed by Close
 	done    chan struct{} // closed when the receive goroutine returns
 
-	pubs    chan *pubReq  // publishes waiting for the pipeline
+	pubs    chan pubReq   // publishes waiting for the pipeline
 	pubDone chan struct{} // closed when the publisher returns
 
 	// ownMark opens every payload this broker publishes
@@ -97,7 +100,7 @@ type Redis struct {
 	// without decoding them. Decoding ignores the key.
 	ownMark string
 
-	published, received, reconnects, decodeErrors, ownEvents atomic.Uint64
+	published, failed, received, reconnects, decodeErrors, ownEvents atomic.Uint64
 }
 
 var _ broker.Broker = (*Redis)(nil)
@@ -154,7 +157,7 @@ func New(ctx context.Context, url string, opts Options) (*Redis, error) {
 		subs:         make(map[string]*subscription),
 		quit:         make(chan struct{}),
 		done:         make(chan struct{}),
-		pubs:         make(chan *pubReq, 4*maxPipeline),
+		pubs:         make(chan pubReq, 4*maxPipeline),
 		ownMark:      `{"via":"` + rand.Text() + `",`,
 		pubDone:      make(chan struct{}),
 	}
@@ -180,14 +183,16 @@ func withoutURL(err error) error {
 
 func (r *Redis) channel(room string) string { return r.roomPrefix + room }
 
-// Publish sends ev, encoded as JSON, on its room's channel. It returns once
-// Redis has taken it, or with an error when Redis cannot be reached within
-// ctx and the broker's timeouts.
+// Publish delivers ev to this process's subscriber of its room, if any,
+// and queues it, encoded as JSON, for its room's channel. It waits only
+// while the queue is full, for the broker's timeout at most or until ctx
+// ends; an event not queued then is counted as failed.
 //
-// Publishes are pipelined: one goroutine sends every publish waiting, in
-// the order they came, as one pipeline (one write, one read of all the
-// answers), so that a busy process makes a round trip per batch rather
-// than per message.
+// One goroutine sends the queued events, in the order they came, as
+// pipelines (one write, one read of all the answers), so that a busy
+// process makes a round trip per batch rather than per message. An event
+// Redis does not take is counted (Failed) and not sent again: the other
+// processes recover messages they missed from the store.
 func (r *Redis) Publish(ctx context.Context, ev broker.Event) error {
 	if r.closing.Load() {
 		return broker.ErrClosed
@@ -203,99 +208,115 @@ func (r *Redis) Publish(ctx context.Context, ev broker.Event) error {
 	// sends back is known, and dropped, without being decoded: this
 	// process's own subscriber gets the event now instead, not a round
 	// trip later (and not at all while Redis is away).
-	payload := append([]byte(r.ownMark), body[1:]...)
-	ch := r.channel(ev.Room)
-	if h := r.handler(ch); h != nil {
+	req := pubReq{channel: r.channel(ev.Room), payload: append([]byte(r.ownMark), body[1:]...)}
+	if h := r.handler(req.channel); h != nil {
 		h.Event(ev)
 	}
-	req := &pubReq{ctx: ctx, channel: ch, payload: payload, done: make(chan error, 1)}
 	select {
 	case r.pubs <- req:
+		return nil
+	default: // Redis is slower than the publishes: wait for room
+	}
+	t := time.NewTimer(r.timeout)
+	defer t.Stop()
+	select {
+	case r.pubs <- req:
+		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("redisbroker: publish to room %q: %w", ev.Room, ctx.Err())
+		err = ctx.Err()
+	case <-t.C:
+		err = errors.New("the queue stayed full")
 	case <-r.quit:
 		return broker.ErrClosed
 	}
-	select {
-	case err = <-req.done:
-	case <-ctx.Done():
-		err = ctx.Err()
-	case <-r.pubDone:
-		err = broker.ErrClosed // queued as Close drained the queue
-	}
-	if err != nil {
-		return fmt.Errorf("redisbroker: publish to room %q: %w", ev.Room, err)
-	}
-	r.published.Add(1)
-	return nil
+	r.failed.Add(1)
+	return fmt.Errorf("redisbroker: publish to room %q: %w", ev.Room, err)
 }
 
 // pubReq is a publish waiting for the pipeline.
 type pubReq struct {
-	ctx     context.Context
 	channel string
 	payload []byte
-	done    chan error // buffered: the publisher never waits for a caller
 }
 
 // maxPipeline bounds the publishes one pipeline carries.
 const maxPipeline = 512
 
-// publisher sends the waiting publishes, a pipeline at a time, until Close.
+// publisher sends the queued publishes, a pipeline at a time, until Close;
+// then it sends what is still queued, within the broker's timeout.
 func (r *Redis) publisher() {
 	defer close(r.pubDone)
-	batch := make([]*pubReq, 0, maxPipeline)
-	cmds := make([]*redis.IntCmd, 0, maxPipeline)
+	p := publishing{r: r, cmds: make([]*redis.IntCmd, 0, maxPipeline)}
+	batch := make([]pubReq, 0, maxPipeline)
 	for {
 		batch = batch[:0]
 		select {
 		case req := <-r.pubs:
 			batch = append(batch, req)
 		case <-r.quit:
-			r.failWaiting()
+			ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+			defer cancel()
+			for batch = r.queued(batch); len(batch) > 0; batch = r.queued(batch[:0]) {
+				p.send(ctx, batch)
+			}
 			return
 		}
-	more:
-		for len(batch) < maxPipeline {
-			select {
-			case req := <-r.pubs:
-				batch = append(batch, req)
-			default:
-				break more
-			}
-		}
-		pipe := r.client.Pipeline()
-		cmds = cmds[:0]
-		var sent []*pubReq
-		for _, req := range batch {
-			if err := req.ctx.Err(); err != nil {
-				req.done <- err // its caller gave up: not sent
-				continue
-			}
-			cmds = append(cmds, pipe.Publish(context.Background(), req.channel, req.payload))
-			sent = append(sent, req)
-		}
-		if len(sent) == 0 {
-			continue
-		}
 		ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
-		_, _ = pipe.Exec(ctx)
+		p.send(ctx, r.queued(batch))
 		cancel()
-		for i, req := range sent {
-			req.done <- cmds[i].Err()
-		}
 	}
 }
 
-// failWaiting answers the publishes still queued at Close.
-func (r *Redis) failWaiting() {
-	for {
+// queued adds to batch the publishes waiting, up to maxPipeline.
+func (r *Redis) queued(batch []pubReq) []pubReq {
+	for len(batch) < maxPipeline {
 		select {
 		case req := <-r.pubs:
-			req.done <- broker.ErrClosed
+			batch = append(batch, req)
 		default:
-			return
+			return batch
 		}
+	}
+	return batch
+}
+
+// publishing is the publisher's state.
+type publishing struct {
+	r       *Redis
+	cmds    []*redis.IntCmd
+	failing bool // the last pipeline failed
+	lost    int  // events not sent since failing began
+}
+
+// send sends batch as one pipeline and counts what Redis took and what it
+// did not. It logs when publishing starts to fail and when it works again,
+// not every failed pipeline.
+func (p *publishing) send(ctx context.Context, batch []pubReq) {
+	pipe := p.r.client.Pipeline()
+	p.cmds = p.cmds[:0]
+	for _, req := range batch {
+		p.cmds = append(p.cmds, pipe.Publish(ctx, req.channel, req.payload))
+	}
+	_, err := pipe.Exec(ctx)
+	clear(batch) // the payloads are not needed any more
+	failed := 0
+	for _, c := range p.cmds {
+		if c.Err() != nil {
+			failed++
+		}
+	}
+	clear(p.cmds)
+	p.r.published.Add(uint64(len(batch) - failed))
+	p.r.failed.Add(uint64(failed))
+	switch {
+	case failed > 0 && !p.failing:
+		p.failing, p.lost = true, failed
+		p.r.log.Warn("redis publish failed; other processes will recover the messages from the store", "events", failed, "err", err)
+	case failed > 0:
+		p.lost += failed
+	case p.failing:
+		p.failing = false
+		p.r.log.Info("redis publish restored", "events_not_sent", p.lost)
 	}
 }
 
@@ -408,12 +429,16 @@ func (r *Redis) Ping(ctx context.Context) error {
 func (r *Redis) Stats() Stats {
 	return Stats{
 		Published:    r.published.Load(),
+		Failed:       r.failed.Load(),
 		Received:     r.received.Load(),
 		Reconnects:   r.reconnects.Load(),
 		DecodeErrors: r.decodeErrors.Load(),
 		Own:          r.ownEvents.Load(),
 	}
 }
+
+// Failed counts the events that did not reach Redis.
+func (r *Redis) Failed() uint64 { return r.failed.Load() }
 
 // Close unsubscribes every room, stops the receive goroutine and closes the
 // connections. Closing twice is harmless.
