@@ -2,10 +2,13 @@ package broker_test
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
+	"time"
 
 	"parley/internal/broker"
 	"parley/internal/broker/brokertest"
+	"parley/internal/chat"
 )
 
 func TestInProcess(t *testing.T) {
@@ -103,5 +106,37 @@ func TestInProcessPublishDoesNotAllocate(t *testing.T) {
 	allocs := testing.AllocsPerRun(100, func() { bus.Publish(ctx, ev) })
 	if allocs != 0 {
 		t.Errorf("Publish allocates %v times, want 0", allocs)
+	}
+}
+
+// AppendJSON writes what encoding/json writes for an event, and it reads
+// back as the event.
+func TestEventAppendJSON(t *testing.T) {
+	m := chat.Message{ID: 9, Room: "r&d", Seq: 4, Author: "zoë", Content: "<script>\"x\"</script>",
+		Timestamp: time.Date(2026, 11, 25, 22, 0, 0, 5000, time.UTC)}
+	for _, ev := range []broker.Event{
+		{Room: "r&d", Kind: broker.KindMessage, Message: &m, Origin: "p-1"},
+		{Room: "lobby", Kind: broker.KindTyping, User: "ann"},
+		{Room: "lobby", Kind: broker.KindPresence, Data: []string{"ann", "bo\"b"}, Origin: "p-2"},
+		{Room: "lobby", Kind: broker.KindPresence, Data: []string{}},
+	} {
+		want, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ev.AppendJSON(nil)
+		if string(got) != string(want) {
+			t.Errorf("got  %s\nwant %s", got, want)
+		}
+		var back broker.Event
+		if err := json.Unmarshal(got, &back); err != nil {
+			t.Fatal(err)
+		}
+		if len(ev.Data) == 0 {
+			ev.Data = nil // omitted, as encoding/json omits it: read back as none
+		}
+		if !brokertest.SameEvent(back, ev) {
+			t.Errorf("read back %+v, want %+v", back, ev)
+		}
 	}
 }

@@ -66,12 +66,9 @@ type wireMessage struct {
 	ClientID  string `json:"client_id,omitempty"`
 }
 
-// MarshalJSON writes the message object of CONTRACT §4.
+// MarshalJSON writes the message object of CONTRACT §4 (AppendJSON).
 func (m Message) MarshalJSON() ([]byte, error) {
-	return json.Marshal(wireMessage{
-		ID: m.ID, Room: m.Room, Seq: m.Seq, Author: m.Author, Content: m.Content,
-		Timestamp: m.Timestamp.UTC().Format(TimestampFormat), ClientID: m.ClientID,
-	})
+	return m.AppendJSON(make([]byte, 0, 128+len(m.Content))), nil
 }
 
 // UnmarshalJSON reads the message object of CONTRACT §4.

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"parley/internal/chat"
@@ -139,6 +140,42 @@ func FuzzCheckClientID(f *testing.F) {
 		var back string
 		if err := json.Unmarshal(b, &back); err != nil || back != id {
 			t.Fatalf("client_id %q does not survive JSON: %q, %v", id, back, err)
+		}
+	})
+}
+
+// AppendJSON writes what encoding/json writes for the message's wire
+// form, byte for byte, whatever its strings hold, and it reads back.
+func FuzzMessageJSON(f *testing.F) {
+	for _, s := range []string{"hello", "", "<b>&amp;</b>", "quote \" back \\ slash", "\x00\x01\b\f\n\r\t\x1f\x7f",
+		"\u2028\u2029", "\xff\xfe", "a\xc3", "Zoë 名前 😀", "\ufffd", "</script>"} {
+		f.Add(s, s+"!", int64(42), "c-1")
+	}
+	f.Fuzz(func(t *testing.T, author, content string, seq int64, clientID string) {
+		m := chat.Message{ID: seq * 3, Room: "lobby", Seq: seq, Author: author, Content: content,
+			Timestamp: time.Unix(seq%(1<<40), seq%1e9).In(time.FixedZone("X", 3600)), ClientID: clientID}
+		want, err := json.Marshal(struct {
+			ID        int64  `json:"id"`
+			Room      string `json:"room"`
+			Seq       int64  `json:"seq"`
+			Author    string `json:"author"`
+			Content   string `json:"content"`
+			Timestamp string `json:"timestamp"`
+			ClientID  string `json:"client_id,omitempty"`
+		}{m.ID, m.Room, m.Seq, m.Author, m.Content, m.Timestamp.UTC().Format(chat.TimestampFormat), m.ClientID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.AppendJSON(nil); string(got) != string(want) {
+			t.Fatalf("AppendJSON:\n got %s\nwant %s", got, want)
+		}
+		var back chat.Message
+		if err := json.Unmarshal(want, &back); err != nil {
+			t.Fatal(err)
+		}
+		if (utf8.ValidString(content) && back.Content != content) || back.Seq != seq ||
+			!back.Timestamp.Equal(m.Timestamp.Truncate(time.Microsecond)) {
+			t.Fatalf("read back %+v from %s", back, want)
 		}
 	})
 }

@@ -306,12 +306,9 @@ func EncodeFrame(v any) []byte {
 
 // MessageFrame encodes the new_message frame of m.
 func MessageFrame(m chat.Message) []byte {
-	return EncodeFrame(newMessageFrame{Command: "new_message", Message: m})
-}
-
-type newMessageFrame struct {
-	Command string       `json:"command"`
-	Message chat.Message `json:"message"`
+	const head = `{"command":"new_message","message":`
+	b := make([]byte, 0, len(head)+160+len(m.Content))
+	return append(m.AppendJSON(append(b, head...)), '}')
 }
 
 type typingFrame struct {

@@ -249,3 +249,19 @@ func TestQuietTailIsRecovered(t *testing.T) {
 	f.store("r", "its publisher died") // no event will ever announce it
 	wantSeqs(t, seqs(t, c, 1), 1, 1)
 }
+
+// MessageFrame writes the frame encoding/json writes for it.
+func TestMessageFrameIsTheJSONOfTheFrame(t *testing.T) {
+	m := chat.Message{ID: 7, Room: "lobby", Seq: 3, Author: "zoë", Content: "<b>\"hi\"</b>\n\u2028", ClientID: "c1",
+		Timestamp: time.Date(2026, 11, 25, 22, 0, 0, 123456789, time.UTC)}
+	want, err := json.Marshal(struct {
+		Command string       `json:"command"`
+		Message chat.Message `json:"message"`
+	}{"new_message", m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := hub.MessageFrame(m); string(got) != string(want) {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}

@@ -200,15 +200,15 @@ func (r *Redis) Publish(ctx context.Context, ev broker.Event) error {
 	if ev.Origin == "" {
 		ev.Origin = r.origin
 	}
-	body, err := json.Marshal(ev)
-	if err != nil {
-		return fmt.Errorf("redisbroker: encode event for room %q: %w", ev.Room, err)
-	}
 	// The payload starts with this broker's mark, so that the copy Redis
 	// sends back is known, and dropped, without being decoded: this
 	// process's own subscriber gets the event now instead, not a round
-	// trip later (and not at all while Redis is away).
-	req := pubReq{channel: r.channel(ev.Room), payload: append([]byte(r.ownMark), body[1:]...)}
+	// trip later (and not at all while Redis is away). The mark opens the
+	// event's object: the event's own "{" goes.
+	mark := len(r.ownMark)
+	payload := ev.AppendJSON(append(make([]byte, 0, mark+256), r.ownMark...))
+	payload = append(payload[:mark], payload[mark+1:]...)
+	req := pubReq{channel: r.channel(ev.Room), payload: payload}
 	if h := r.handler(req.channel); h != nil {
 		h.Event(ev)
 	}
@@ -219,6 +219,7 @@ func (r *Redis) Publish(ctx context.Context, ev broker.Event) error {
 	}
 	t := time.NewTimer(r.timeout)
 	defer t.Stop()
+	var err error
 	select {
 	case r.pubs <- req:
 		return nil
