@@ -56,7 +56,10 @@ type Message struct {
 // microseconds, as the original application's Django serialisation had it.
 const TimestampFormat = "2006-01-02T15:04:05.000000Z07:00"
 
-type wireMessage struct {
+// WireMessage is the message object of CONTRACT §4 as it is decoded
+// (AppendJSON encodes it): a struct to decode it into as part of a larger
+// value in one pass, which a Message's UnmarshalJSON would decode again.
+type WireMessage struct {
 	ID        int64  `json:"id"`
 	Room      string `json:"room"`
 	Seq       int64  `json:"seq"`
@@ -66,6 +69,16 @@ type wireMessage struct {
 	ClientID  string `json:"client_id,omitempty"`
 }
 
+// Message returns the message w holds.
+func (w *WireMessage) Message() (Message, error) {
+	ts, err := time.Parse(time.RFC3339Nano, w.Timestamp)
+	if err != nil {
+		return Message{}, err
+	}
+	return Message{ID: w.ID, Room: w.Room, Seq: w.Seq, Author: w.Author, Content: w.Content,
+		Timestamp: ts.UTC(), ClientID: w.ClientID}, nil
+}
+
 // MarshalJSON writes the message object of CONTRACT §4 (AppendJSON).
 func (m Message) MarshalJSON() ([]byte, error) {
 	return m.AppendJSON(make([]byte, 0, 128+len(m.Content))), nil
@@ -73,17 +86,13 @@ func (m Message) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON reads the message object of CONTRACT §4.
 func (m *Message) UnmarshalJSON(b []byte) error {
-	var w wireMessage
+	var w WireMessage
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	ts, err := time.Parse(time.RFC3339Nano, w.Timestamp)
-	if err != nil {
-		return err
-	}
-	*m = Message{ID: w.ID, Room: w.Room, Seq: w.Seq, Author: w.Author, Content: w.Content,
-		Timestamp: ts.UTC(), ClientID: w.ClientID}
-	return nil
+	var err error
+	*m, err = w.Message()
+	return err
 }
 
 // NewMessage is a message about to be stored: what a user sent, checked.

@@ -12,7 +12,6 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -557,8 +556,8 @@ func (r *Redis) deliver(m *redis.Message) {
 		r.ownEvents.Add(1)
 		return
 	}
-	var ev broker.Event
-	if err := json.Unmarshal([]byte(m.Payload), &ev); err != nil {
+	ev, err := broker.DecodeEvent([]byte(m.Payload))
+	if err != nil {
 		r.decodeErrors.Add(1)
 		r.log.Warn("redis event not decoded", "channel", m.Channel, "err", err)
 		return
