@@ -6,7 +6,6 @@ package broker
 
 import (
 	"context"
-	"encoding/json"
 
 	"parley/internal/chat"
 )
@@ -65,32 +64,6 @@ func (ev Event) AppendJSON(b []byte) []byte {
 		b = append(b, ']')
 	}
 	return append(b, '}')
-}
-
-// DecodeEvent reads an event AppendJSON wrote, in one pass of
-// encoding/json: its message is not decoded a second time by the
-// message's own UnmarshalJSON.
-func DecodeEvent(b []byte) (Event, error) {
-	var w struct {
-		Room    string            `json:"room"`
-		Kind    string            `json:"kind"`
-		Message *chat.WireMessage `json:"message"`
-		User    string            `json:"user"`
-		Origin  string            `json:"origin"`
-		Data    []string          `json:"data"`
-	}
-	if err := json.Unmarshal(b, &w); err != nil {
-		return Event{}, err
-	}
-	ev := Event{Room: w.Room, Kind: w.Kind, User: w.User, Origin: w.Origin, Data: w.Data}
-	if w.Message != nil {
-		m, err := w.Message.Message()
-		if err != nil {
-			return Event{}, err
-		}
-		ev.Message = &m
-	}
-	return ev, nil
 }
 
 // Handler receives the events of a subscription.
