@@ -154,15 +154,8 @@ func FuzzMessageJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, author, content string, seq int64, clientID string) {
 		m := chat.Message{ID: seq * 3, Room: "lobby", Seq: seq, Author: author, Content: content,
 			Timestamp: time.Unix(seq%(1<<40), seq%1e9).In(time.FixedZone("X", 3600)), ClientID: clientID}
-		want, err := json.Marshal(struct {
-			ID        int64  `json:"id"`
-			Room      string `json:"room"`
-			Seq       int64  `json:"seq"`
-			Author    string `json:"author"`
-			Content   string `json:"content"`
-			Timestamp string `json:"timestamp"`
-			ClientID  string `json:"client_id,omitempty"`
-		}{m.ID, m.Room, m.Seq, m.Author, m.Content, m.Timestamp.UTC().Format(chat.TimestampFormat), m.ClientID})
+		want, err := json.Marshal(chat.WireMessage{ID: m.ID, Room: m.Room, Seq: m.Seq, Author: m.Author, Content: m.Content,
+			Timestamp: m.Timestamp.UTC().Format(chat.TimestampFormat), ClientID: m.ClientID})
 		if err != nil {
 			t.Fatal(err)
 		}
