@@ -1,12 +1,11 @@
 package broker
 
 import (
-	"bytes"
 	"encoding/json"
 	"time"
-	"unicode/utf8"
 
 	"parley/internal/chat"
+	"parley/internal/wirejson"
 )
 
 // DecodeEvent reads an event. One in the layout AppendJSON writes whose
@@ -52,170 +51,55 @@ func decodeEventJSON(b []byte) (Event, error) {
 // encoding/json would.
 func decodeEventFast(b []byte) (Event, bool) {
 	var ev Event
-	sc := scanner{b: b}
-	ok := sc.object(func(key []byte) bool {
+	sc := wirejson.Scanner{B: b}
+	ok := sc.Object(func(key []byte) bool {
 		switch string(key) {
 		case "via":
-			_, ok := sc.raw()
+			_, ok := sc.Raw()
 			return ok
 		case "room":
-			return sc.strTo(&ev.Room)
+			return sc.String(&ev.Room)
 		case "kind":
-			return sc.strTo(&ev.Kind)
+			return sc.String(&ev.Kind)
 		case "user":
-			return sc.strTo(&ev.User)
+			return sc.String(&ev.User)
 		case "origin":
-			return sc.strTo(&ev.Origin)
+			return sc.String(&ev.Origin)
 		case "data":
-			return sc.strings(&ev.Data)
+			return sc.Strings(&ev.Data)
 		case "message":
 			if ev.Message != nil {
 				return false // encoding/json would merge the two
 			}
-			m, ok := sc.message()
+			m, ok := readMessage(&sc)
 			ev.Message = &m
 			return ok
 		}
 		return false
 	})
-	return ev, ok && sc.i == len(b)
+	return ev, ok && sc.Done()
 }
 
-// scanner reads the compact JSON AppendJSON writes.
-type scanner struct {
-	b []byte
-	i int
-}
-
-func (sc *scanner) next(c byte) bool {
-	if sc.i < len(sc.b) && sc.b[sc.i] == c {
-		sc.i++
-		return true
-	}
-	return false
-}
-
-// object reads {"key":value,…}, value by value through field.
-func (sc *scanner) object(field func(key []byte) bool) bool {
-	if !sc.next('{') {
-		return false
-	}
-	if sc.next('}') {
-		return true
-	}
-	for {
-		key, ok := sc.raw()
-		if !ok || !sc.next(':') || !field(key) {
-			return false
-		}
-		if sc.next('}') {
-			return true
-		}
-		if !sc.next(',') {
-			return false
-		}
-	}
-}
-
-// raw reads a string that needs no unescaping, without copying it.
-func (sc *scanner) raw() ([]byte, bool) {
-	if !sc.next('"') {
-		return nil, false
-	}
-	rest := sc.b[sc.i:]
-	end := bytes.IndexByte(rest, '"')
-	if end < 0 {
-		return nil, false
-	}
-	s := rest[:end]
-	for _, c := range s {
-		if c == '\\' || c < 0x20 {
-			return nil, false
-		}
-	}
-	if !utf8.Valid(s) {
-		return nil, false // encoding/json would put U+FFFD in
-	}
-	sc.i += end + 1
-	return s, true
-}
-
-// strTo reads a string into dst.
-func (sc *scanner) strTo(dst *string) bool {
-	s, ok := sc.raw()
-	*dst = string(s)
-	return ok
-}
-
-// strings reads an array of strings.
-func (sc *scanner) strings(dst *[]string) bool {
-	if !sc.next('[') {
-		return false
-	}
-	list := []string{}
-	if !sc.next(']') {
-		for {
-			s, ok := sc.raw()
-			if !ok {
-				return false
-			}
-			list = append(list, string(s))
-			if sc.next(']') {
-				break
-			}
-			if !sc.next(',') {
-				return false
-			}
-		}
-	}
-	*dst = list
-	return true
-}
-
-// int reads an integer as JSON writes it (no leading zero, fraction or
-// exponent), of up to 18 digits: one that cannot overflow.
-func (sc *scanner) int(dst *int64) bool {
-	neg := sc.next('-')
-	start := sc.i
-	var v int64
-	for sc.i < len(sc.b) && sc.b[sc.i] >= '0' && sc.b[sc.i] <= '9' {
-		v = v*10 + int64(sc.b[sc.i]-'0')
-		sc.i++
-	}
-	n := sc.i - start
-	if n == 0 || n > 18 || (n > 1 && sc.b[start] == '0') {
-		return false
-	}
-	if sc.i < len(sc.b) && (sc.b[sc.i] == '.' || sc.b[sc.i] == 'e' || sc.b[sc.i] == 'E') {
-		return false
-	}
-	if neg {
-		v = -v
-	}
-	*dst = v
-	return true
-}
-
-// message reads the message object chat.Message.AppendJSON writes.
-func (sc *scanner) message() (chat.Message, bool) {
+// readMessage reads the message object chat.Message.AppendJSON writes.
+func readMessage(sc *wirejson.Scanner) (chat.Message, bool) {
 	var m chat.Message
 	var ts []byte
-	ok := sc.object(func(key []byte) bool {
+	ok := sc.Object(func(key []byte) bool {
 		switch string(key) {
 		case "id":
-			return sc.int(&m.ID)
+			return sc.Int(&m.ID)
 		case "room":
-			return sc.strTo(&m.Room)
+			return sc.String(&m.Room)
 		case "seq":
-			return sc.int(&m.Seq)
+			return sc.Int(&m.Seq)
 		case "author":
-			return sc.strTo(&m.Author)
+			return sc.String(&m.Author)
 		case "content":
-			return sc.strTo(&m.Content)
+			return sc.String(&m.Content)
 		case "client_id":
-			return sc.strTo(&m.ClientID)
+			return sc.String(&m.ClientID)
 		case "timestamp":
-			s, ok := sc.raw()
+			s, ok := sc.Raw()
 			ts = s
 			return ok
 		}

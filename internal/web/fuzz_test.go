@@ -21,6 +21,8 @@ var protocolCodes = map[string]bool{
 func FuzzDecodeFrame(f *testing.F) {
 	for _, s := range []string{
 		`{"command":"new_message","message":"hi","client_id":"c-1"}`,
+		`{"message":"hi","from":"somebody","command":"new_message"}`,
+		`{"command":"new_message","message":"a","message":"b"}`,
 		`{"command":"fetch_messages","after":3,"limit":50}`,
 		`{"command":"read","seq":7}`,
 		`{"command":"typing"}`,
@@ -33,6 +35,12 @@ func FuzzDecodeFrame(f *testing.F) {
 		f.Add([]byte(s), true)
 	}
 	f.Fuzz(func(t *testing.T, data []byte, extensions bool) {
+		// The hand reader reads what encoding/json reads, or declines.
+		if fast, ok := decodeFrameFast(data); ok {
+			if slow, ferr := decodeFrameJSON(data); ferr != nil || !reflect.DeepEqual(fast, slow) {
+				t.Fatalf("%q: read by hand as %+v; encoding/json reads %+v, %+v", data, fast, slow, ferr)
+			}
+		}
 		fr, ferr := decodeFrame(data, extensions)
 		if ferr != nil {
 			if !protocolCodes[ferr.Code] {
@@ -137,4 +145,26 @@ func cleanLikeRedirect(p string) string {
 		c += "/"
 	}
 	return c
+}
+
+// BenchmarkDecodeFrame reads the frame clients send most, by hand (the
+// way decodeFrame takes) and with encoding/json (its fallback).
+func BenchmarkDecodeFrame(b *testing.B) {
+	data := []byte(`{"command":"new_message","message":"hi there, how are you?","client_id":"c-7f3a"}`)
+	b.Run("frame", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, ferr := decodeFrame(data, false); ferr != nil {
+				b.Fatal(ferr)
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, ferr := decodeFrameJSON(data); ferr != nil {
+				b.Fatal(ferr)
+			}
+		}
+	})
 }
