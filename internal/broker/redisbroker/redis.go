@@ -465,6 +465,9 @@ func (r *Redis) Close() error {
 	psErr := r.ps.Close()
 	<-r.done
 	<-r.pubDone
+	// A publish that raced Close into the queue after the last flush is
+	// not sent: count it.
+	r.failed.Add(uint64(len(r.pubs)))
 	return errors.Join(psErr, r.client.Close())
 }
 

@@ -2,6 +2,7 @@ package redisbroker_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"runtime"
 	"strconv"
@@ -216,4 +217,32 @@ func TestRedisOwnEventsOnce(t *testing.T) {
 	}
 	ra.NoEvent(t)
 	rb.NoEvent(t)
+}
+
+// Publish does not wait for Redis; Close sends what is still queued.
+func TestRedisCloseSendsWhatIsQueued(t *testing.T) {
+	url := redisURL(t)
+	opts := redisbroker.Options{Prefix: uniquePrefix()}
+	a, b := open(t, url, opts), open(t, url, opts)
+	const n = 300
+	r := brokertest.NewRecorder(n)
+	if err := b.Subscribe(t.Context(), "room", r); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if err := a.Publish(t.Context(), broker.Event{Room: "room", Kind: broker.KindTyping, User: fmt.Sprint("u", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if ev := r.Next(t); ev.User != fmt.Sprint("u", i) {
+			t.Fatalf("event %d: %+v", i, ev)
+		}
+	}
+	if got := a.Stats(); got.Published != n || got.Failed != 0 {
+		t.Errorf("stats %+v, want %d published", got, n)
+	}
 }
