@@ -66,6 +66,18 @@ func (s *Store) insertAlone(ctx context.Context, h handle, msgs []chat.NewMessag
 	return nil
 }
 
+// SQLite needs no row lock on a room: the writer holds the database's
+// write lock from BEGIN IMMEDIATE on.
+const (
+	// ? = room
+	sqliteLockRoom = "SELECT last_seq FROM rooms WHERE name = ?"
+	// ? = room, seq, now, author
+	sqliteUpsertAuthor = `
+		INSERT INTO room_members (user_id, room, last_read, entered_at)
+		SELECT id, CAST(? AS TEXT), CAST(? AS BIGINT), ? FROM users WHERE name = ?
+		ON CONFLICT (user_id, room) DO UPDATE SET last_read = max(room_members.last_read, excluded.last_read)`
+)
+
 // insertBatch stores msgs, in order, inside tx, and fills results. See
 // InsertMessage. It works in four steps, so that a batch costs one statement
 // per message, one per author and room, and two per room:
@@ -110,12 +122,12 @@ func (s *Store) insertBatch(ctx context.Context, tx txn, msgs []chat.NewMessage,
 	slices.Sort(order)
 	for _, name := range order {
 		st := rooms[name]
-		err := tx.queryRow(ctx, s.sql.lockRoom, name).Scan(&st.lastSeq)
+		err := tx.queryRow(ctx, sqliteLockRoom, name).Scan(&st.lastSeq)
 		if isNoRows(err) {
 			if err := s.ensureRoom(ctx, tx, name); err != nil {
 				return err
 			}
-			err = tx.queryRow(ctx, s.sql.lockRoom, name).Scan(&st.lastSeq)
+			err = tx.queryRow(ctx, sqliteLockRoom, name).Scan(&st.lastSeq)
 		}
 		if err != nil {
 			return err
@@ -172,7 +184,7 @@ func (s *Store) insertBatch(ctx context.Context, tx txn, msgs []chat.NewMessage,
 	}
 	for _, k := range memberOrder {
 		r := members[k]
-		if _, err := tx.exec(ctx, s.sql.upsertAuthor, k.room, r.msg.Seq, s.ts(r.msg.Timestamp), k.author); err != nil {
+		if _, err := tx.exec(ctx, sqliteUpsertAuthor, k.room, r.msg.Seq, s.ts(r.msg.Timestamp), k.author); err != nil {
 			return err
 		}
 	}

@@ -235,9 +235,7 @@ func (s *Store) Close() error {
 
 // dialectSQL holds the statements whose text differs between the engines.
 type dialectSQL struct {
-	lockRoom     string
-	markRead     string
-	upsertAuthor string
+	markRead string
 }
 
 func newDialectSQL(engine string) dialectSQL {
@@ -246,23 +244,11 @@ func newDialectSQL(engine string) dialectSQL {
 		// PostgreSQL cannot infer the type of a parameter in a SELECT list.
 		r = strings.NewReplacer("{ts}", "CAST(? AS timestamptz)", "{least}", "LEAST", "{greatest}", "GREATEST")
 	}
-	lockRoom := "SELECT last_seq FROM rooms WHERE name = ?"
-	if engine == EnginePostgres {
-		lockRoom += " FOR NO KEY UPDATE" // lets foreign key checks on the row through
-	}
 	return dialectSQL{
-		// ? = room. SQLite needs no row lock: the writer holds the
-		// database's write lock from BEGIN IMMEDIATE on.
-		lockRoom: lockRoom,
 		// ? = user id, seq, now, room
 		markRead: r.Replace(`
 			INSERT INTO room_members (user_id, room, last_read, entered_at)
 			SELECT CAST(? AS BIGINT), name, {least}(CAST(? AS BIGINT), last_seq), {ts} FROM rooms WHERE name = ?
-			ON CONFLICT (user_id, room) DO UPDATE SET last_read = {greatest}(room_members.last_read, excluded.last_read)`),
-		// ? = room, seq, now, author
-		upsertAuthor: r.Replace(`
-			INSERT INTO room_members (user_id, room, last_read, entered_at)
-			SELECT id, CAST(? AS TEXT), CAST(? AS BIGINT), {ts} FROM users WHERE name = ?
 			ON CONFLICT (user_id, room) DO UPDATE SET last_read = {greatest}(room_members.last_read, excluded.last_read)`),
 	}
 }
