@@ -34,38 +34,6 @@ type Event struct {
 	Data []string `json:"data,omitempty"`
 }
 
-// AppendJSON appends ev to b as the JSON object encoding/json writes for
-// it, without reflection: a busy process encodes an event per message.
-func (ev Event) AppendJSON(b []byte) []byte {
-	b = append(b, `{"room":`...)
-	b = chat.AppendJSONString(b, ev.Room)
-	b = append(b, `,"kind":`...)
-	b = chat.AppendJSONString(b, ev.Kind)
-	if ev.Message != nil {
-		b = append(b, `,"message":`...)
-		b = ev.Message.AppendJSON(b)
-	}
-	if ev.User != "" {
-		b = append(b, `,"user":`...)
-		b = chat.AppendJSONString(b, ev.User)
-	}
-	if ev.Origin != "" {
-		b = append(b, `,"origin":`...)
-		b = chat.AppendJSONString(b, ev.Origin)
-	}
-	if len(ev.Data) > 0 {
-		b = append(b, `,"data":[`...)
-		for i, d := range ev.Data {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = chat.AppendJSONString(b, d)
-		}
-		b = append(b, ']')
-	}
-	return append(b, '}')
-}
-
 // Handler receives the events of a subscription.
 type Handler interface {
 	// Event is called for each event published in a subscribed room. It

@@ -8,6 +8,38 @@ import (
 	"parley/internal/wirejson"
 )
 
+// AppendJSON appends ev to b as the JSON object encoding/json writes for
+// it, without reflection: a busy process encodes an event per message.
+func (ev Event) AppendJSON(b []byte) []byte {
+	b = append(b, `{"room":`...)
+	b = chat.AppendJSONString(b, ev.Room)
+	b = append(b, `,"kind":`...)
+	b = chat.AppendJSONString(b, ev.Kind)
+	if ev.Message != nil {
+		b = append(b, `,"message":`...)
+		b = ev.Message.AppendJSON(b)
+	}
+	if ev.User != "" {
+		b = append(b, `,"user":`...)
+		b = chat.AppendJSONString(b, ev.User)
+	}
+	if ev.Origin != "" {
+		b = append(b, `,"origin":`...)
+		b = chat.AppendJSONString(b, ev.Origin)
+	}
+	if len(ev.Data) > 0 {
+		b = append(b, `,"data":[`...)
+		for i, d := range ev.Data {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = chat.AppendJSONString(b, d)
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}')
+}
+
 // DecodeEvent reads an event. One in the layout AppendJSON writes whose
 // strings need no unescaping — nearly every one — is read by hand, in one
 // pass and with an allocation per string; anything else (escapes,
