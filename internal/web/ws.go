@@ -7,7 +7,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -101,7 +100,7 @@ func (s *Server) join(r *http.Request, u chat.User, room string) (*hub.Client, e
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), joinTimeout)
 	defer cancel()
-	c, err := s.opt.Hub.Join(ctx, room, u.Name, offers(r, Subprotocol))
+	c, err := s.opt.Hub.Join(ctx, room, u.Name, wsock.Offers(r, Subprotocol))
 	if err != nil {
 		s.log.Error("websocket join", "room", room, "err", err)
 	}
@@ -113,19 +112,6 @@ func (s *Server) join(r *http.Request, u chat.User, room string) (*hub.Client, e
 // finds it recorded already, and costs no write.
 func (s *Server) enterRoom(ctx context.Context, u chat.User, room string) error {
 	return s.entered.do(u.ID, room, func() error { return s.opt.Store.TouchRoom(ctx, u.ID, room) })
-}
-
-// offers reports whether the upgrade request offers the subprotocol, as
-// the one Accept will then choose.
-func offers(r *http.Request, protocol string) bool {
-	for _, h := range r.Header.Values("Sec-WebSocket-Protocol") {
-		for _, p := range strings.Split(h, ",") {
-			if strings.TrimSpace(p) == protocol {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // refuseUpgrade answers a WebSocket upgrade that is refused.

@@ -192,8 +192,10 @@ func IsUpgrade(r *http.Request) bool {
 		r.Header.Get("Sec-WebSocket-Version") == "13"
 }
 
+// hasToken reports whether the comma-separated header lists token, in
+// any case.
 func hasToken(header, token string) bool {
-	for _, t := range strings.Split(header, ",") {
+	for t := range strings.SplitSeq(header, ",") {
 		if strings.EqualFold(strings.TrimSpace(t), token) {
 			return true
 		}
@@ -201,8 +203,21 @@ func hasToken(header, token string) bool {
 	return false
 }
 
+// Offers reports whether r offers the subprotocol protocol (names are
+// case-sensitive): the one Upgrade will choose.
+func Offers(r *http.Request, protocol string) bool {
+	for _, h := range r.Header.Values("Sec-WebSocket-Protocol") {
+		for p := range strings.SplitSeq(h, ",") {
+			if strings.TrimSpace(p) == protocol {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // Upgrade answers the handshake of r, choosing protocol if the client
-// offers it. It returns the connection, and a reader holding what the
+// offers it (Offers). It returns the connection, and a reader holding what the
 // client sent past its request, or nil if it sent nothing yet.
 func Upgrade(w http.ResponseWriter, r *http.Request, protocol string) (net.Conn, *bufio.Reader, error) {
 	u := ws.HTTPUpgrader{Protocol: func(p string) bool { return p == protocol }}

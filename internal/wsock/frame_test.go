@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -172,6 +174,30 @@ func BenchmarkReaderNext(b *testing.B) {
 		br.Reset(src)
 		if _, err := r.Next(br); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// Offers finds the subprotocol in any of the client's lists, by its exact
+// name, as Upgrade chooses it.
+func TestOffers(t *testing.T) {
+	for _, c := range []struct {
+		headers []string
+		want    bool
+	}{
+		{[]string{"parley.v1"}, true},
+		{[]string{"chat, parley.v1"}, true},
+		{[]string{"chat", " parley.v1 "}, true},
+		{[]string{"Parley.v1"}, false},
+		{[]string{"parley.v10"}, false},
+		{nil, false},
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/ws/chat/lobby/", nil)
+		for _, h := range c.headers {
+			r.Header.Add("Sec-WebSocket-Protocol", h)
+		}
+		if got := Offers(r, "parley.v1"); got != c.want {
+			t.Errorf("%q: %v, want %v", c.headers, got, c.want)
 		}
 	}
 }
