@@ -251,13 +251,25 @@ func serve(ctx context.Context, args []string, env Env) error {
 	}
 	defer b.Close()
 
-	h := hub.New(hub.Options{Broker: b, History: st, Log: log, Origin: origin, Wire: wsock.Text})
+	// The program owns the parts it makes and closes them, in the reverse
+	// order, once the server has shut down: the metrics first, so that the
+	// hub and the transport report to them from the start.
+	metrics := web.NewMetrics()
+	tr, err := wsock.NewTransport(wsock.Options{OnCut: metrics.Cut})
+	if err != nil {
+		return fmt.Errorf("cannot start the WebSocket poller: %w", err)
+	}
+	defer tr.Close()
+	h := hub.New(hub.Options{Broker: b, History: st, Log: log, Origin: origin, Wire: wsock.Text,
+		OnDeliver: metrics.Delivered})
+	defer h.Close()
 	maxSockets := c.MaxSockets
 	if maxSockets < 0 {
 		maxSockets = socketsFromFileLimit()
 	}
 	srv, err := web.New(web.Options{
-		Store: st, Hub: h, Broker: b, Log: log, Origins: c.Origins, History: c.History,
+		Store: st, Hub: h, Broker: b, Transport: tr, Metrics: metrics, Log: log,
+		Origins: c.Origins, History: c.History,
 		SendRate: c.SendLimit.Rate, SendBurst: c.SendLimit.Burst,
 		UserSockets: c.UserSockets, MaxSockets: maxSockets, Version: Version,
 		TrustedProxies: c.TrustedProxies, SharedLimits: shared,

@@ -1,8 +1,14 @@
 // Package hub is the local fan-out: which sockets of this process are in
-// which room, each socket's bounded send queue, and the per-room sequencer
-// that hands every socket a room's messages in seq order, without gaps,
-// recovering from the store what the broker failed to bring. It knows
-// nothing of WebSocket or HTTP.
+// which room (members), and the per-room sequencer that hands every member
+// a room's messages in seq order, without gaps, recovering from the store
+// what the broker failed to bring. A member's frames go to its Sink, the
+// socket's outgoing queue, which the transport owns and bounds. The hub
+// knows nothing of WebSocket or HTTP.
+//
+// Lock order: the hub's lock, then a room's. Frames are queued on sinks
+// only under a room's lock, through room.locked, which wakes the sinks (a
+// writer starts, a socket that fell behind ends) once the lock is
+// released: a socket's end leaves its room, which takes the room's lock.
 package hub
 
 import (
@@ -34,9 +40,6 @@ type Options struct {
 	Log     *slog.Logger
 	// Origin names this process in presence events.
 	Origin string
-	// QueueLimit is how many frames may wait for a slow socket before
-	// it is closed. Default 512.
-	QueueLimit int
 	// GapWait is how long an out-of-order message waits for the ones
 	// before it before the hub reads them from the store. Default 100ms.
 	GapWait time.Duration
@@ -52,13 +55,27 @@ type Options struct {
 	// (a WebSocket frame header and the frame), once for all receivers.
 	// Default: the frame as it is.
 	Wire func([]byte) []byte
+	// OnDeliver, if set, is told for each message fanned out how long
+	// after its timestamp the fan-out happened (for metrics).
+	OnDeliver func(time.Duration)
+}
+
+// Sink is where the hub puts a member's frames: its socket's outgoing
+// queue.
+type Sink interface {
+	// Queue appends frame without blocking, and reports whether Wake must
+	// be called once the caller holds no lock.
+	Queue(frame []byte) bool
+	// Wake does what Queue left to do (starts a writer, or ends a socket
+	// that fell behind).
+	Wake()
 }
 
 // Stats are the hub's counters, for metrics.
 type Stats struct {
-	Clients, Rooms                          int64
-	Delivered, Recovered, Duplicates, Drops uint64
-	RecoveryErrors                          uint64
+	Members, Rooms                   int64
+	Delivered, Recovered, Duplicates uint64
+	RecoveryErrors                   uint64
 }
 
 // Hub is the fan-out of one process. Its methods are safe for concurrent use.
@@ -70,20 +87,16 @@ type Hub struct {
 	rooms map[string]*room
 	subMu sync.Mutex // orders broker subscribe/unsubscribe calls
 
-	clients                                 atomic.Int64
-	delivered, recovered, duplicates, drops atomic.Uint64
-	recoveryErrors                          atomic.Uint64
-	onDeliver                               func(time.Duration)
-	stop                                    chan struct{}
-	stopOnce                                sync.Once
-	wg                                      sync.WaitGroup
+	members                          atomic.Int64
+	delivered, recovered, duplicates atomic.Uint64
+	recoveryErrors                   atomic.Uint64
+	stop                             chan struct{}
+	stopOnce                         sync.Once
+	wg                               sync.WaitGroup
 }
 
 // New returns a hub. Close stops its background work.
 func New(opt Options) *Hub {
-	if opt.QueueLimit <= 0 {
-		opt.QueueLimit = 512
-	}
 	if opt.GapWait <= 0 {
 		opt.GapWait = 100 * time.Millisecond
 	}
@@ -113,27 +126,10 @@ func New(opt Options) *Hub {
 	return h
 }
 
-// OnDeliver sets a function told, for each message fanned out, how long
-// after its timestamp the fan-out happened. Call it before use.
-func (h *Hub) OnDeliver(f func(time.Duration)) { h.onDeliver = f }
-
-// Close stops the hub's background work and closes every client with
-// reason ReasonShutdown.
+// Close stops the hub's background work. Its members' sockets are the
+// transport's to close; they leave as they end.
 func (h *Hub) Close() {
 	h.stopOnce.Do(func() { close(h.stop) })
-	h.mu.RLock()
-	var all []*Client
-	for _, r := range h.rooms {
-		r.mu.Lock()
-		for c := range r.members {
-			all = append(all, c)
-		}
-		r.mu.Unlock()
-	}
-	h.mu.RUnlock()
-	for _, c := range all {
-		c.Kick(ReasonShutdown)
-	}
 	h.wg.Wait()
 }
 
@@ -143,31 +139,40 @@ func (h *Hub) Stats() Stats {
 	n := int64(len(h.rooms))
 	h.mu.RUnlock()
 	return Stats{
-		Clients: h.clients.Load(), Rooms: n,
+		Members: h.members.Load(), Rooms: n,
 		Delivered: h.delivered.Load(), Recovered: h.recovered.Load(),
-		Duplicates: h.duplicates.Load(), Drops: h.drops.Load(),
-		RecoveryErrors: h.recoveryErrors.Load(),
+		Duplicates: h.duplicates.Load(), RecoveryErrors: h.recoveryErrors.Load(),
 	}
 }
 
-// Join adds a client for user to room, subscribing this process to the room
-// if it is the first. The client receives every message of the room
-// committed after Join returns. Leave it with Client.Leave.
-func (h *Hub) Join(ctx context.Context, roomName, user string, extensions bool) (*Client, error) {
-	c := newClient(h, user, extensions, h.opt.QueueLimit)
+// Joining is a socket about to join a room.
+type Joining struct {
+	Room, User string
+	// Extensions says the socket takes extension frames (presence,
+	// typing).
+	Extensions bool
+	// Sink takes the member's frames.
+	Sink Sink
+}
+
+// Join makes j a member of its room, subscribing this process to the room
+// if it is the first. The member receives every message of the room
+// committed after Join returns. Leave it with Member.Leave.
+func (h *Hub) Join(ctx context.Context, j Joining) (*Member, error) {
+	m := &Member{h: h, user: j.User, extensions: j.Extensions, sink: j.Sink}
 	h.mu.Lock()
-	r := h.rooms[roomName]
+	r := h.rooms[j.Room]
 	created := r == nil
 	if created {
-		r = newRoom(h, roomName)
-		h.rooms[roomName] = r
+		r = newRoom(h, j.Room)
+		h.rooms[j.Room] = r
 	}
-	c.room = r
+	m.room = r
 	r.mu.Lock()
-	r.members[c] = struct{}{}
+	r.members[m] = struct{}{}
 	r.mu.Unlock()
 	h.mu.Unlock()
-	h.clients.Add(1)
+	h.members.Add(1)
 
 	if created {
 		r.start(ctx)
@@ -175,15 +180,15 @@ func (h *Hub) Join(ctx context.Context, roomName, user string, extensions bool) 
 	select {
 	case <-r.ready:
 	case <-ctx.Done():
-		c.Leave()
+		m.Leave()
 		return nil, ctx.Err()
 	}
 	if r.err != nil {
-		c.Leave()
+		m.Leave()
 		return nil, r.err
 	}
 	r.presenceChanged()
-	return c, nil
+	return m, nil
 }
 
 // Publish sends a room event through the broker to every process, this
@@ -227,13 +232,13 @@ func (h *Hub) room(name string) *room {
 	return h.rooms[name]
 }
 
-// leave removes c from its room and, when the room empties, unsubscribes.
-func (h *Hub) leave(c *Client) {
-	r := c.room
+// leave removes m from its room and, when the room empties, unsubscribes.
+func (h *Hub) leave(m *Member) {
+	r := m.room
 	h.mu.Lock()
 	r.mu.Lock()
-	_, member := r.members[c]
-	delete(r.members, c)
+	_, member := r.members[m]
+	delete(r.members, m)
 	empty := len(r.members) == 0
 	r.mu.Unlock()
 	if empty && h.rooms[r.name] == r {
@@ -243,7 +248,7 @@ func (h *Hub) leave(c *Client) {
 	if !member {
 		return
 	}
-	h.clients.Add(-1)
+	h.members.Add(-1)
 	if !empty {
 		r.presenceChanged()
 		return
@@ -330,7 +335,7 @@ type room struct {
 	err   error         // set before ready closes
 
 	mu         sync.Mutex
-	members    map[*Client]struct{}
+	members    map[*Member]struct{}
 	next       int64                  // the next seq to fan out
 	pending    map[int64]chat.Message // arrived early, waiting for next
 	gapTimer   *time.Timer
@@ -339,43 +344,36 @@ type room struct {
 	remote     map[string]remotePresence // other processes' users, by origin
 	lastSent   []string                  // the presence list last sent
 	presenceT  *time.Timer               // a pending presence update
-	woken      []woken                   // clients to wake at unlock
 }
 
-// woken is a client a fan-out left work for.
-type woken struct {
-	c *Client
-	w wake
-}
+// wakes are the sinks a fan-out queued frames for that must be woken once
+// the room's lock is released.
+type wakes []Sink
 
-// push queues frame for c, under r.mu; unlock wakes c.
-func (r *room) push(c *Client, frame []byte) {
-	if _, w := c.push(frame); w != 0 {
-		r.woken = append(r.woken, woken{c, w})
+// queue queues frame for m and notes m's sink if it must be woken.
+func (w *wakes) queue(m *Member, frame []byte) {
+	if m.sink.Queue(frame) {
+		*w = append(*w, m.sink)
 	}
 }
 
-var wokenLists = sync.Pool{New: func() any { return new([]woken) }}
+var wakeLists = sync.Pool{New: func() any { return new(wakes) }}
 
-// unlock releases r.mu and then wakes the clients the fan-outs made under
-// it left work for: writers write, and slow sockets are cut, holding no
-// lock of the room's, so that neither holds up the room (a socket's end
-// leaves the room, which takes r.mu).
-func (r *room) unlock() {
-	list := r.woken
-	if len(list) == 0 {
-		r.mu.Unlock()
-		return
-	}
-	lp := wokenLists.Get().(*[]woken)
-	r.woken = (*lp)[:0]
+// locked runs f under the room's lock, then wakes the sinks f queued
+// frames for, holding no lock: the one way frames are queued for a room's
+// members. A woken writer may start and a socket that fell behind may end
+// (and leave the room, which takes the lock) only after it.
+func (r *room) locked(f func(w *wakes)) {
+	w := wakeLists.Get().(*wakes)
+	r.mu.Lock()
+	f(w)
 	r.mu.Unlock()
-	for _, w := range list {
-		w.c.wake(w.w)
+	for _, s := range *w {
+		s.Wake()
 	}
-	clear(list)
-	*lp = list[:0]
-	wokenLists.Put(lp)
+	clear(*w)
+	*w = (*w)[:0]
+	wakeLists.Put(w)
 }
 
 type remotePresence struct {
@@ -385,12 +383,13 @@ type remotePresence struct {
 
 func newRoom(h *Hub, name string) *room {
 	return &room{h: h, name: name, ready: make(chan struct{}),
-		members: make(map[*Client]struct{}), pending: make(map[int64]chat.Message),
+		members: make(map[*Member]struct{}), pending: make(map[int64]chat.Message),
 		remote: make(map[string]remotePresence)}
 }
 
 // start subscribes to the room and sets the sequencer to the room's
-// latest seq. Events that arrive between the two wait in pending.
+// latest seq. Events that arrive between the two wait in pending; those
+// still early after it wait for the gap timer, like any early message.
 func (r *room) start(ctx context.Context) {
 	defer close(r.ready)
 	r.h.subMu.Lock()
@@ -405,15 +404,16 @@ func (r *room) start(ctx context.Context) {
 		r.err = err
 		return
 	}
-	r.mu.Lock()
-	r.next = last + 1
-	for seq := range r.pending {
-		if seq <= last {
-			delete(r.pending, seq)
+	r.locked(func(w *wakes) {
+		r.next = last + 1
+		for seq := range r.pending {
+			if seq <= last {
+				delete(r.pending, seq)
+			}
 		}
-	}
-	r.drainLocked()
-	r.unlock()
+		r.drainLocked(w)
+		r.armGapLocked()
+	})
 }
 
 func (r *room) isReady() bool {
@@ -428,39 +428,45 @@ func (r *room) isReady() bool {
 // onMessage puts m in order: fanned out now if it is the next, held if it
 // is early, dropped if it was already sent.
 func (r *room) onMessage(m chat.Message) {
-	r.mu.Lock()
-	defer r.unlock()
-	if !r.isReady() {
-		r.pending[m.Seq] = m
-		return
-	}
-	r.acceptLocked(m)
+	r.locked(func(w *wakes) {
+		if !r.isReady() {
+			r.pending[m.Seq] = m
+			return
+		}
+		r.acceptLocked(w, m)
+	})
 }
 
-func (r *room) acceptLocked(m chat.Message) {
+func (r *room) acceptLocked(w *wakes, m chat.Message) {
 	switch {
 	case m.Seq < r.next:
 		r.h.duplicates.Add(1)
 	case m.Seq == r.next:
-		r.fanoutLocked(m)
+		r.fanoutLocked(w, m)
 		r.next++
-		r.drainLocked()
+		r.drainLocked(w)
 	default:
 		r.pending[m.Seq] = m
-		if r.gapTimer == nil {
-			r.gapTimer = time.AfterFunc(r.h.opt.GapWait, r.recover)
-		}
+		r.armGapLocked()
 	}
 }
 
-func (r *room) drainLocked() {
+// armGapLocked starts the gap timer if messages wait for earlier ones:
+// when it fires, they are read from the store.
+func (r *room) armGapLocked() {
+	if len(r.pending) > 0 && r.gapTimer == nil {
+		r.gapTimer = time.AfterFunc(r.h.opt.GapWait, r.recover)
+	}
+}
+
+func (r *room) drainLocked(w *wakes) {
 	for {
 		m, ok := r.pending[r.next]
 		if !ok {
 			break
 		}
 		delete(r.pending, r.next)
-		r.fanoutLocked(m)
+		r.fanoutLocked(w, m)
 		r.next++
 	}
 	if len(r.pending) == 0 && r.gapTimer != nil {
@@ -469,13 +475,13 @@ func (r *room) drainLocked() {
 	}
 }
 
-func (r *room) fanoutLocked(m chat.Message) {
+func (r *room) fanoutLocked(w *wakes, m chat.Message) {
 	frame := r.h.opt.Wire(MessageFrame(m))
-	for c := range r.members {
-		r.push(c, frame)
+	for mb := range r.members {
+		w.queue(mb, frame)
 	}
 	r.h.delivered.Add(uint64(len(r.members)))
-	if f := r.h.onDeliver; f != nil {
+	if f := r.h.opt.OnDeliver; f != nil {
 		f(time.Since(m.Timestamp))
 	}
 }
@@ -507,30 +513,33 @@ func (r *room) runRecovery() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		msgs, more, err := r.h.opt.History.After(ctx, r.name, after, chat.MaxFetchLimit)
 		cancel()
-		r.mu.Lock()
-		if err != nil {
-			r.h.recoveryErrors.Add(1)
-			r.h.log.Warn("recover messages", "room", r.name, "after", after, "err", err)
-			// Try again later; the messages are safe in the store.
-			r.recovering = false
-			if r.gapTimer == nil && len(r.members) > 0 {
-				r.gapTimer = time.AfterFunc(time.Second, r.recover)
+		done := true
+		r.locked(func(w *wakes) {
+			if err != nil {
+				r.h.recoveryErrors.Add(1)
+				r.h.log.Warn("recover messages", "room", r.name, "after", after, "err", err)
+				// Try again later; the messages are safe in the store.
+				r.recovering = false
+				if r.gapTimer == nil && len(r.members) > 0 {
+					r.gapTimer = time.AfterFunc(time.Second, r.recover)
+				}
+				return
 			}
-			r.mu.Unlock()
+			for _, m := range msgs {
+				if m.Seq == r.next {
+					r.h.recovered.Add(1)
+				}
+				r.acceptLocked(w, m)
+			}
+			if !more && !r.again {
+				r.recovering = false
+				return
+			}
+			done = false
+		})
+		if done {
 			return
 		}
-		for _, m := range msgs {
-			if m.Seq == r.next {
-				r.h.recovered.Add(1)
-			}
-			r.acceptLocked(m)
-		}
-		if !more && !r.again {
-			r.recovering = false
-			r.unlock()
-			return
-		}
-		r.unlock()
 	}
 }
 
@@ -571,20 +580,20 @@ func (r *room) stopTimers() {
 // the user's own sockets.
 func (r *room) onTyping(user string) {
 	frame := r.h.opt.Wire(EncodeFrame(typingFrame{Command: "typing", User: user}))
-	r.mu.Lock()
-	defer r.unlock()
-	for c := range r.members {
-		if c.extensions && c.user != user {
-			r.push(c, frame)
+	r.locked(func(w *wakes) {
+		for m := range r.members {
+			if m.extensions && m.user != user {
+				w.queue(m, frame)
+			}
 		}
-	}
+	})
 }
 
 // localUsersLocked returns the users with a socket in the room here.
 func (r *room) localUsersLocked() []string {
 	var users []string
-	for c := range r.members {
-		users = append(users, c.user)
+	for m := range r.members {
+		users = append(users, m.user)
 	}
 	slices.Sort(users)
 	return slices.Compact(users)
@@ -655,25 +664,25 @@ func (r *room) expireRemote() {
 }
 
 func (r *room) sendPresence() {
-	r.mu.Lock()
-	defer r.unlock()
-	users := r.localUsersLocked()
-	for _, p := range r.remote {
-		users = append(users, p.users...)
-	}
-	slices.Sort(users)
-	users = slices.Compact(users)
-	if users == nil {
-		users = []string{}
-	}
-	// An unchanged list goes only to sockets that have not had one yet.
-	changed := r.lastSent == nil || !slices.Equal(users, r.lastSent)
-	r.lastSent = users
-	frame := r.h.opt.Wire(EncodeFrame(presenceFrame{Command: "presence", Users: users}))
-	for c := range r.members {
-		if c.extensions && (changed || !c.hadPresence) {
-			c.hadPresence = true
-			r.push(c, frame)
+	r.locked(func(w *wakes) {
+		users := r.localUsersLocked()
+		for _, p := range r.remote {
+			users = append(users, p.users...)
 		}
-	}
+		slices.Sort(users)
+		users = slices.Compact(users)
+		if users == nil {
+			users = []string{}
+		}
+		// An unchanged list goes only to sockets that have not had one yet.
+		changed := r.lastSent == nil || !slices.Equal(users, r.lastSent)
+		r.lastSent = users
+		frame := r.h.opt.Wire(EncodeFrame(presenceFrame{Command: "presence", Users: users}))
+		for m := range r.members {
+			if m.extensions && (changed || !m.hadPresence) {
+				m.hadPresence = true
+				w.queue(m, frame)
+			}
+		}
+	})
 }

@@ -8,33 +8,31 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"parley/internal/wsock"
 )
 
-// metrics are the server's Prometheus metrics, in a registry of its own.
-type metrics struct {
+// Metrics are the server's Prometheus metrics, in a registry of its own.
+// The program makes them first (NewMetrics) so that the hub and the
+// transport, made before the server, report to them.
+type Metrics struct {
 	reg *prometheus.Registry
 
 	messagesIn       prometheus.Counter
-	framesIn         prometheus.Counter
-	framesOut        prometheus.Counter
 	broadcastLatency prometheus.Histogram
 	storeLatency     prometheus.Histogram
 	wsErrors         *prometheus.CounterVec
 	httpErrors       *prometheus.CounterVec
 	upgradesRefused  *prometheus.CounterVec
 	limitFallbacks   *prometheus.CounterVec
+	slowClosed       prometheus.Counter
 }
 
-func newMetrics(s *Server) *metrics {
-	reg := prometheus.NewRegistry()
-	f := func(c prometheus.Collector) { reg.MustRegister(c) }
-	m := &metrics{reg: reg}
+// NewMetrics makes the metrics a server reports.
+func NewMetrics() *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry()}
 	m.messagesIn = prometheus.NewCounter(prometheus.CounterOpts{Name: "parley_messages_in_total",
 		Help: "Messages stored from this process's clients."})
-	m.framesIn = prometheus.NewCounter(prometheus.CounterOpts{Name: "parley_frames_in_total",
-		Help: "WebSocket frames received."})
-	m.framesOut = prometheus.NewCounter(prometheus.CounterOpts{Name: "parley_frames_out_total",
-		Help: "WebSocket frames written."})
 	m.broadcastLatency = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "parley_broadcast_latency_seconds",
 		Help:    "From a message's commit timestamp to its fan-out to this process's sockets.",
 		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}})
@@ -49,14 +47,38 @@ func newMetrics(s *Server) *metrics {
 		Help: "WebSocket upgrades refused, by reason."}, []string{"reason"})
 	m.limitFallbacks = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "parley_limit_fallbacks_total",
 		Help: "Rate limit checks answered by this process alone because the shared (Redis) limiter failed, by limit."}, []string{"limit"})
-	for _, c := range []prometheus.Collector{m.messagesIn, m.framesIn, m.framesOut,
-		m.broadcastLatency, m.storeLatency, m.wsErrors, m.httpErrors, m.upgradesRefused, m.limitFallbacks} {
-		f(c)
-	}
+	m.slowClosed = prometheus.NewCounter(prometheus.CounterOpts{Name: "parley_slow_sockets_closed_total",
+		Help: "Sockets closed because their queue overflowed."})
+	m.reg.MustRegister(m.messagesIn, m.broadcastLatency, m.storeLatency, m.wsErrors, m.httpErrors,
+		m.upgradesRefused, m.limitFallbacks, m.slowClosed)
+	return m
+}
 
+// Delivered records a message's fan-out, d after its timestamp (the hub's
+// OnDeliver).
+func (m *Metrics) Delivered(d time.Duration) { m.broadcastLatency.Observe(d.Seconds()) }
+
+// Cut records a socket the transport ended or closed on its own (the
+// transport's OnCut).
+func (m *Metrics) Cut(why wsock.Cause) {
+	m.wsErrors.WithLabelValues(why.String()).Inc()
+	if why == wsock.CauseSlow {
+		m.slowClosed.Inc()
+	}
+}
+
+// register adds the metrics read from the server and its parts.
+func (m *Metrics) register(s *Server) {
+	f := func(c prometheus.Collector) { m.reg.MustRegister(c) }
 	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_sockets",
 		Help: "WebSockets open or being opened (what --max-sockets counts)."},
-		func() float64 { return float64(s.sockets.Load()) }))
+		func() float64 { return float64(s.sockets.count()) }))
+	if t := s.opt.Transport; t != nil {
+		f(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_frames_in_total",
+			Help: "WebSocket frames received."}, func() float64 { return float64(t.Stats().FramesIn) }))
+		f(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_frames_out_total",
+			Help: "WebSocket frames written."}, func() float64 { return float64(t.Stats().FramesOut) }))
+	}
 	if b := s.opt.Broker; b != nil {
 		f(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_publish_errors_total",
 			Help: "Events the broker did not get to the other processes (this process's sockets had them; messages are recovered from the store)."},
@@ -71,8 +93,6 @@ func newMetrics(s *Server) *metrics {
 		Help: "Messages the broker did not bring, read from the store instead."}, func() float64 { return float64(h.Stats().Recovered) }))
 	f(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_messages_duplicate_total",
 		Help: "Messages that arrived again and were not sent twice."}, func() float64 { return float64(h.Stats().Duplicates) }))
-	f(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_slow_sockets_closed_total",
-		Help: "Sockets closed because their queue overflowed."}, func() float64 { return float64(h.Stats().Drops) }))
 	f(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_recovery_errors_total",
 		Help: "Failed reads of missed messages from the store."}, func() float64 { return float64(h.Stats().RecoveryErrors) }))
 	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_ready",
@@ -86,12 +106,9 @@ func newMetrics(s *Server) *metrics {
 	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_build_info", Help: "The running version.",
 		ConstLabels: prometheus.Labels{"version": s.opt.Version}}, func() float64 { return 1 }))
-
-	h.OnDeliver(func(d time.Duration) { m.broadcastLatency.Observe(d.Seconds()) })
-	return m
 }
 
-func (m *metrics) handler() http.Handler {
+func (m *Metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 

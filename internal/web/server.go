@@ -3,27 +3,32 @@
 package web
 
 import (
-	"cmp"
 	"context"
 	"log/slog"
 	"net/http"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"parley/internal/auth"
 	"parley/internal/broker"
 	"parley/internal/hub"
 	"parley/internal/store"
+	"parley/internal/wsock"
 )
 
-// Options are what a Server is built from.
+// Options are what a Server is built from. The program owns the store,
+// the hub, the broker and the transport, and closes them after the
+// server's Shutdown.
 type Options struct {
-	Store  *store.Store
-	Hub    *hub.Hub
-	Broker broker.Broker
-	Log    *slog.Logger
+	Store     *store.Store
+	Hub       *hub.Hub
+	Broker    broker.Broker
+	Transport *wsock.Transport
+	// Metrics, if set, are the metrics the hub and the transport report
+	// to (NewMetrics); nil makes the server's own.
+	Metrics *Metrics
+	Log     *slog.Logger
 	// Origins are extra trusted origins (scheme://host[:port]).
 	Origins []string
 	// History is how many messages fetch_messages returns by default.
@@ -48,21 +53,6 @@ type Options struct {
 	SharedLimits SharedLimits
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Sockets are the WebSocket timings; zero fields take the defaults.
-	Sockets SocketTimings
-}
-
-// SocketTimings bound how long a socket may stay silent or stall.
-type SocketTimings struct {
-	// PingAfter is how long a socket may be silent (no frame, no pong)
-	// before it is pinged. Default 30 s.
-	PingAfter time.Duration
-	// DropAfter is how long a socket may be silent before it is dropped.
-	// Default 50 s.
-	DropAfter time.Duration
-	// FrameWait bounds reading a frame once its first bytes arrived: a
-	// client that starts a frame and stalls is cut. Default 20 s.
-	FrameWait time.Duration
 }
 
 // Server serves Parley over HTTP.
@@ -70,20 +60,17 @@ type Server struct {
 	opt     Options
 	log     *slog.Logger
 	render  *renderer
-	metrics *metrics
+	metrics *Metrics
 	sends   *limiter
 	logins  *loginThrottle
 	handler http.Handler
 
-	sockets     atomic.Int64
-	userSockets sync.Map // user name -> *atomic.Int64
-	conns       sync.WaitGroup
-	socks       sockets
-	shutdown    chan struct{}
-	shutOnce    sync.Once
-	dummyOnce   sync.Once
-	dummy       string
-	entered     onceSet
+	sockets   registry
+	shutdown  chan struct{}
+	shutOnce  sync.Once
+	dummyOnce sync.Once
+	dummy     string
+	entered   onceSet
 }
 
 // New returns a Server.
@@ -97,9 +84,6 @@ func New(opt Options) (*Server, error) {
 	if opt.History <= 0 {
 		opt.History = 20
 	}
-	opt.Sockets.PingAfter = cmp.Or(opt.Sockets.PingAfter, 30*time.Second)
-	opt.Sockets.DropAfter = cmp.Or(opt.Sockets.DropAfter, 50*time.Second)
-	opt.Sockets.FrameWait = cmp.Or(opt.Sockets.FrameWait, 20*time.Second)
 	if opt.Password.Memory == 0 {
 		opt.Password = auth.DefaultParams
 	}
@@ -113,7 +97,11 @@ func New(opt Options) (*Server, error) {
 		render:   rd,
 		shutdown: make(chan struct{}),
 	}
-	s.metrics = newMetrics(s)
+	s.metrics = opt.Metrics
+	if s.metrics == nil {
+		s.metrics = NewMetrics()
+	}
+	s.metrics.register(s)
 	s.sends = s.newLimiter(opt.SendRate, opt.SendBurst)
 	s.logins = s.newLoginThrottle()
 	s.handler = s.routes()
@@ -159,18 +147,13 @@ func (o *onceSet) do(user int64, room string, f func() error) error {
 // ServeHTTP serves a request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
-// Shutdown closes every WebSocket with 1001 after flushing what it was
-// sent, and waits for them, or for ctx.
+// Shutdown refuses new WebSockets, closes every open one with 1001 after
+// flushing what it was sent, and waits until they are gone (their
+// messages settled) or ctx is done.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutOnce.Do(func() { close(s.shutdown) })
-	s.opt.Hub.Close()
-	done := make(chan struct{})
-	go func() { s.conns.Wait(); close(done) }()
-	defer s.stopSockets()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	for _, sc := range s.sockets.shutdown() {
+		sc.conn.Close(wsock.StatusGoingAway, "server shutting down")
 	}
+	return s.sockets.wait(ctx)
 }

@@ -1,14 +1,11 @@
 package web
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"parley/internal/broker"
@@ -22,8 +19,6 @@ import (
 const (
 	// Subprotocol is offered by clients that take extension frames.
 	Subprotocol = "parley.v1"
-	// maxFrameBytes is the read limit; a larger frame closes with 1009.
-	maxFrameBytes = 64 << 10
 	// floodStrikes is how many refused sends in a row close a socket
 	// with 1008: the warnings were not heeded.
 	floodStrikes = 30
@@ -65,24 +60,34 @@ func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	default:
 	}
-	release, status := s.takeSocket(u.Name)
-	if status != 0 {
-		s.refuseUpgrade(w, status, "too_many_sockets", "Too many open sockets; close some and try again.")
+	sc := &socket{s: s, user: u, room: room}
+	sc.ackIdle.L = &sc.ackMu
+	sc.ctx, sc.cancel = context.WithCancel(context.Background())
+	switch s.sockets.add(sc, s.opt.MaxSockets, s.opt.UserSockets) {
+	case http.StatusServiceUnavailable:
+		sc.cancel()
+		s.refuseUpgrade(w, http.StatusServiceUnavailable, "too_many_sockets", "The server is full; try again shortly.")
+		return
+	case http.StatusTooManyRequests:
+		sc.cancel()
+		s.refuseUpgrade(w, http.StatusTooManyRequests, "too_many_sockets", "Too many open sockets; close some and try again.")
 		return
 	}
-	c, err := s.join(r, u, room)
+	// From here on every way out ends the connection, whose end (Closed)
+	// takes the socket out of its room and of the registry.
+	sc.conn = s.opt.Transport.NewConn(sc)
+	sc.member, err = s.join(r, u, room, sc.conn)
 	if err != nil {
-		release()
+		sc.conn.Abort()
 		s.refuseUpgrade(w, http.StatusServiceUnavailable, "unavailable", "The room is not available now; try again shortly.")
 		return
 	}
-	conn, first, err := wsock.Upgrade(w, r, Subprotocol)
+	nc, first, err := wsock.Upgrade(w, r, Subprotocol)
 	if err != nil {
-		c.Leave()
-		release()
+		sc.conn.Abort()
 		return // the client was answered
 	}
-	if err := s.open(conn, first, c, u, release); err != nil {
+	if err := sc.conn.Start(nc, first); err != nil {
 		s.log.Error("websocket open", "err", err)
 	}
 }
@@ -90,21 +95,21 @@ func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
 // join records that u entered room and joins the socket to it before the
 // upgrade is answered, so that the socket receives every message
 // committed after its upgrade completes; frames wait in its queue until
-// its writer starts. A broker or database that does not answer (a Redis
-// gone silent) gets the client a 503 in bounded time, and the load
+// its connection starts. A broker or database that does not answer (a
+// Redis gone silent) gets the client a 503 in bounded time, and the load
 // balancer may send it elsewhere.
-func (s *Server) join(r *http.Request, u chat.User, room string) (*hub.Client, error) {
+func (s *Server) join(r *http.Request, u chat.User, room string, sink hub.Sink) (*hub.Member, error) {
 	if err := s.enterRoom(r.Context(), u, room); err != nil {
 		s.log.Error("websocket enter room", "room", room, "err", err)
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), joinTimeout)
 	defer cancel()
-	c, err := s.opt.Hub.Join(ctx, room, u.Name, wsock.Offers(r, Subprotocol))
+	m, err := s.opt.Hub.Join(ctx, hub.Joining{Room: room, User: u.Name, Extensions: wsock.Offers(r, Subprotocol), Sink: sink})
 	if err != nil {
 		s.log.Error("websocket join", "room", room, "err", err)
 	}
-	return c, err
+	return m, err
 }
 
 // enterRoom records that u entered room (it exists from then on, and is in
@@ -120,58 +125,22 @@ func (s *Server) refuseUpgrade(w http.ResponseWriter, status int, code, msg stri
 	writeAPIError(w, status, code, msg)
 }
 
-// takeSocket counts a socket against the caps, or returns the status that
-// refuses it: 503 when the process is full, 429 when the user is.
-func (s *Server) takeSocket(user string) (release func(), status int) {
-	if n := s.sockets.Add(1); s.opt.MaxSockets > 0 && n > int64(s.opt.MaxSockets) {
-		s.sockets.Add(-1)
-		return nil, http.StatusServiceUnavailable
-	}
-	v, _ := s.userSockets.LoadOrStore(user, new(atomic.Int64))
-	per := v.(*atomic.Int64)
-	if n := per.Add(1); s.opt.UserSockets > 0 && n > int64(s.opt.UserSockets) {
-		per.Add(-1)
-		s.sockets.Add(-1)
-		return nil, http.StatusTooManyRequests
-	}
-	return func() {
-		if per.Add(-1) == 0 {
-			s.userSockets.CompareAndDelete(user, per)
-		}
-		s.sockets.Add(-1)
-	}, 0
-}
-
-// socket is one WebSocket connection. It holds no goroutine while idle: a
-// reader runs when the poller reports bytes to read, and a writer while
-// its hub client has frames queued.
+// socket is one WebSocket of a user in a room: it turns the client's
+// frames into commands and answers them. Its connection (the transport)
+// and its membership of the room (the hub) are its own; it holds no
+// goroutine while idle.
 type socket struct {
-	s       *Server
-	conn    net.Conn
-	c       *hub.Client
-	user    chat.User
-	room    string
-	ctx     context.Context // ends once the socket ended and its messages are settled
-	cancel  context.CancelFunc
-	release func()
-	pollID  atomic.Uint64 // 0 until the poller watches it
-	ended   atomic.Bool   // finish has begun
+	s      *Server
+	conn   *wsock.Conn
+	member *hub.Member
+	user   chat.User
+	room   string
+	ctx    context.Context // ends once the socket ended and its messages are settled
+	cancel context.CancelFunc
 
-	// The reader's state: one reader runs at a time.
-	first      *bufio.Reader // what the client sent with its handshake
-	rd         wsock.Reader
+	// The reader's state: messages come one at a time.
 	strikes    int
 	lastTyping time.Time
-
-	lastRead atomic.Int64 // unix nanoseconds of the last frame read
-	pinged   atomic.Bool  // a ping went out since then
-
-	closeMu     sync.Mutex
-	closeCode   int         // the close frame to send, for hub.ReasonClosed,
-	closeReason string      // and its reason
-	peerClosed  bool        // the peer's close frame came first
-	closeSent   atomic.Bool // this side's close frame is written
-	finished    sync.Once
 
 	ackMu   sync.Mutex
 	ackIdle sync.Cond   // on ackMu: signalled when ackN drops to 0
@@ -179,6 +148,31 @@ type socket struct {
 	ackN    int         // messages queued or being settled
 	onIdle  func()      // run when ackN drops to 0: the socket's end
 }
+
+// Message handles one message from the client (wsock.Handler).
+func (sc *socket) Message(_ *wsock.Conn, binary bool, data []byte) {
+	if binary {
+		sc.sendError("bad_request", "Frames are JSON text.", "")
+		return
+	}
+	sc.handle(sc.ctx, data)
+}
+
+// Closed ends the socket once its connection has ended (wsock.Handler):
+// once the messages it sent are settled, it leaves its room and the
+// registry, and its context ends.
+func (sc *socket) Closed(*wsock.Conn) {
+	sc.afterAcks(func() {
+		sc.cancel()
+		if sc.member != nil {
+			sc.member.Leave()
+		}
+		sc.s.sockets.remove(sc)
+	})
+}
+
+// send queues a frame for this socket alone.
+func (sc *socket) send(frame []byte) { sc.conn.Send(wsock.Text(frame)) }
 
 // inFrame is any frame a client sends.
 type inFrame struct {
@@ -295,7 +289,7 @@ type errorFrame struct {
 
 // handle acts on one frame.
 func (sc *socket) handle(ctx context.Context, data []byte) {
-	f, ferr := decodeFrame(data, sc.c.Extensions())
+	f, ferr := decodeFrame(data, sc.member.Extensions())
 	if ferr != nil {
 		sc.sendError(ferr.Code, ferr.Message, ferr.ClientID)
 		return
@@ -339,8 +333,8 @@ func (sc *socket) newMessage(ctx context.Context, f inFrame) {
 			sc.strikes++
 			if sc.strikes >= floodStrikes {
 				sc.s.metrics.wsErrors.WithLabelValues("flood_closed").Inc()
-				sc.waitAcks()               // the accepted ones are acknowledged first
-				sc.c.Kick(hub.ReasonPolicy) // the writer flushes the warnings, then closes
+				sc.waitAcks() // the accepted ones are acknowledged first
+				sc.conn.Close(wsock.StatusPolicyViolation, "sending too fast")
 			}
 		}
 		return
@@ -384,7 +378,7 @@ func (sc *socket) settler() {
 		switch {
 		case err != nil:
 			sc.sendErr(err, j.clientID)
-		case !created && sc.c.Passed(m.Seq):
+		case !created && sc.member.Passed(m.Seq):
 			// A retry: the sender gets the stored message back — directly
 			// if the room sent it already, else through the room, so that
 			// it never arrives ahead of the messages before it.

@@ -1,8 +1,16 @@
 // Package wsock is the server side of WebSocket (RFC 6455) as Parley uses
-// it: frames are encoded once and written as they are to every receiver,
-// idle connections are watched by one poller instead of a goroutine each,
-// and a client's messages are read only when bytes arrive. The handshake
-// and the header codec come from github.com/gobwas/ws.
+// it, the whole life of a connection in one place: frames are encoded once
+// and written as they are to every receiver; idle connections are watched
+// by one poller instead of a goroutine each, and a client's messages are
+// read only when bytes arrive; each connection's outgoing queue is bounded
+// in frames and bytes and every write has a deadline; silent peers are
+// pinged by one sweeper and dropped; the close handshake is kept.
+//
+// Where to look: frame.go encodes server frames and reads a client's
+// (Reader) and the handshake (Upgrade); conn.go is one connection (Conn,
+// with its state diagram); transport.go is the process's poller, sweeper
+// and settings (Transport); poll_*.go is the poller. The handshake and the
+// header codec come from github.com/gobwas/ws.
 package wsock
 
 import (
@@ -37,12 +45,9 @@ func Text(payload []byte) []byte { return frame(ws.OpText, payload) }
 // Pong returns the pong frame answering a ping with payload.
 func Pong(payload []byte) []byte { return frame(ws.OpPong, payload) }
 
-// Ping is a ping frame without payload.
-var Ping = frame(ws.OpPing, nil)
-
-// Close returns a close frame with code and reason; StatusNoStatus gives
+// CloseFrame returns a close frame with code and reason; StatusNoStatus gives
 // one without a body.
-func Close(code int, reason string) []byte {
+func CloseFrame(code int, reason string) []byte {
 	if code == StatusNoStatus {
 		return frame(ws.OpClose, nil)
 	}

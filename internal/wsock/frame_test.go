@@ -36,18 +36,18 @@ func TestServerFramesReadBack(t *testing.T) {
 			t.Fatalf("%d bytes: header %+v, %d bytes back", n, f.Header, len(f.Payload))
 		}
 	}
-	f, err := ws.ReadFrame(bytes.NewReader(Close(StatusGoingAway, "server shutting down")))
+	f, err := ws.ReadFrame(bytes.NewReader(CloseFrame(StatusGoingAway, "server shutting down")))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if code, reason := ws.ParseCloseFrameData(f.Payload); f.Header.OpCode != ws.OpClose || code != 1001 || reason != "server shutting down" {
 		t.Fatalf("close frame %+v: %d %q", f.Header, code, reason)
 	}
-	long := Close(StatusPolicyViolation, strings.Repeat("r", 300))
+	long := CloseFrame(StatusPolicyViolation, strings.Repeat("r", 300))
 	if f, _ := ws.ReadFrame(bytes.NewReader(long)); f.Header.Length != 125 {
 		t.Fatalf("a long close reason gives %d bytes, over a control frame's 125", f.Header.Length)
 	}
-	if f, _ := ws.ReadFrame(bytes.NewReader(Close(StatusNoStatus, ""))); f.Header.OpCode != ws.OpClose || f.Header.Length != 0 {
+	if f, _ := ws.ReadFrame(bytes.NewReader(CloseFrame(StatusNoStatus, ""))); f.Header.OpCode != ws.OpClose || f.Header.Length != 0 {
 		t.Fatalf("a close without status: %+v", f.Header)
 	}
 }

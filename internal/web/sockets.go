@@ -1,0 +1,105 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"sync"
+)
+
+// registry is every socket this process has open or is opening: what
+// --max-sockets and --user-sockets count, what a revocation or a removal
+// finds to close, and what shutdown waits for. A socket is in it from
+// before its upgrade until its messages are settled and it has left its
+// room.
+type registry struct {
+	mu     sync.Mutex
+	total  int
+	byUser map[string]map[*socket]struct{}
+	closed bool // shutting down: no socket is added
+	wg     sync.WaitGroup
+}
+
+// add counts sc against the caps, or returns the status that refuses it:
+// 503 when the process is full or shutting down, 429 when the user is.
+// 0 in a cap means none.
+func (g *registry) add(sc *socket, maxSockets, userSockets int) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed || maxSockets > 0 && g.total >= maxSockets {
+		return http.StatusServiceUnavailable
+	}
+	mine := g.byUser[sc.user.Name]
+	if userSockets > 0 && len(mine) >= userSockets {
+		return http.StatusTooManyRequests
+	}
+	if mine == nil {
+		if g.byUser == nil {
+			g.byUser = make(map[string]map[*socket]struct{})
+		}
+		mine = make(map[*socket]struct{})
+		g.byUser[sc.user.Name] = mine
+	}
+	mine[sc] = struct{}{}
+	g.total++
+	g.wg.Add(1)
+	return 0
+}
+
+// remove takes sc out, once.
+func (g *registry) remove(sc *socket) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	mine := g.byUser[sc.user.Name]
+	if _, ok := mine[sc]; !ok {
+		return
+	}
+	delete(mine, sc)
+	if len(mine) == 0 {
+		delete(g.byUser, sc.user.Name)
+	}
+	g.total--
+	g.wg.Done()
+}
+
+// count is how many sockets are open or being opened.
+func (g *registry) count() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.total
+}
+
+// all returns the sockets for which keep is true (every socket if keep is
+// nil); the caller acts on them without the registry's lock.
+func (g *registry) all(keep func(*socket) bool) []*socket {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var out []*socket
+	for _, mine := range g.byUser {
+		for sc := range mine {
+			if keep == nil || keep(sc) {
+				out = append(out, sc)
+			}
+		}
+	}
+	return out
+}
+
+// shutdown refuses new sockets from now on, and returns the open ones.
+func (g *registry) shutdown() []*socket {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+	return g.all(nil)
+}
+
+// wait waits until every socket is gone, or ctx is done.
+func (g *registry) wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { g.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

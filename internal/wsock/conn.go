@@ -1,0 +1,521 @@
+package wsock
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+// Handler is what a connection hands its messages to.
+type Handler interface {
+	// Message is one whole message from the client: text, or binary if
+	// binary is set. Calls come one at a time, in order, from the
+	// connection's read turns; the next frame is not read until it
+	// returns, which is how a handler slows a client down.
+	Message(c *Conn, binary bool, data []byte)
+	// Closed is told once, when the connection has ended (whatever ended
+	// it). Nothing is written or read after it.
+	Closed(c *Conn)
+}
+
+// Conn is one WebSocket connection, server side. It holds no goroutine and
+// no buffer while idle: a reader runs when the transport's poller reports
+// bytes to read, and a writer while its queue holds frames.
+//
+// Its life, every step taken under its lock:
+//
+//	new ──Start──► open ──Close, the peer's close, a breach──► closing ──► ended
+//	 │               │                                            ▲          ▲
+//	 │               └── a failed read or write, an overflowing ──┼──────────┤
+//	 │                   queue, a silent peer, Abort ─────────────┘          │
+//	 └── Abort (the upgrade failed) ─────────────────────────────────────────┘
+//
+// In each state:
+//
+//   - new: frames queue; nothing is written until Start hands it its
+//     connection (a socket joins its room before the upgrade is answered).
+//   - open: frames are written as they come, all that is queued with one
+//     writev; every write must finish within Timings.WriteWait. Messages
+//     go to the Handler.
+//   - closing: the close frame is written after what was queued, and
+//     nothing is queued after it; messages still arriving are dropped.
+//     The peer's close frame, or Timings.CloseWait, ends it.
+//   - ended: the connection is closed and out of the poller and the
+//     transport; the Handler's Closed runs. Every path ends in end.
+type Conn struct {
+	t *Transport
+	h Handler
+
+	nc     net.Conn // set by Start
+	pollID atomic.Uint64
+	// lastHeard is when the peer last showed it is alive (unix ns): a
+	// message, a ping or close frame, or the pong answering our ping (its
+	// payload echoes the ping's nonce). pinged is the nonce of the ping out,
+	// unanswered, or 0.
+	lastHeard atomic.Int64
+	pinged    atomic.Uint64
+
+	// The reader's state: one read turn runs at a time.
+	first *bufio.Reader // what the client sent with its handshake
+	rd    Reader
+
+	mu     sync.Mutex
+	state  state
+	queue  [][]byte
+	queued int // bytes in queue
+	writer writer
+	cut    bool // the queue overflowed: Wake ends the connection
+	// closing: the close frame to write once the queue is empty, whether
+	// it is written, and what follows it.
+	closeFrame []byte
+	closeTaken bool // the writer has it
+	closeSent  bool // it is written
+	answering  bool // it answers the peer's close: the handshake ends with it
+	breached   bool // the peer broke the protocol: shut the write side after it
+	endOnce    sync.Once
+
+	// The writer's own: one writer runs at a time.
+	deadline time.Time
+}
+
+type state uint8
+
+const (
+	stateNew state = iota
+	stateOpen
+	stateClosing
+	stateEnded
+)
+
+type writer uint8
+
+const (
+	writerIdle    writer = iota
+	writerPending        // Queue asked for one; Wake starts it
+	writerRunning
+)
+
+// Queue appends frame (a whole WebSocket frame: Text, Pong, …) to the
+// connection's outgoing queue without blocking, and reports whether Wake
+// must be called, once the caller holds no lock: to start a writer, or to
+// end a connection whose queue overflowed (Limits.QueueFrames or
+// QueueBytes; its client recovers what it missed on reconnect). A frame
+// queued on a closing or ended connection is dropped.
+func (c *Conn) Queue(frame []byte) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state >= stateClosing || c.cut {
+		return false
+	}
+	lim := &c.t.opt.Limits
+	if len(c.queue) >= lim.QueueFrames || c.queued+len(frame) > lim.QueueBytes {
+		c.cut = true
+		c.queue, c.queued = nil, 0
+		return true
+	}
+	c.queue = append(c.queue, frame)
+	c.queued += len(frame)
+	if c.state == stateOpen && c.writer == writerIdle {
+		c.writer = writerPending
+		return true
+	}
+	return false
+}
+
+// Wake does what Queue left to do: it starts the writer, or ends a
+// connection whose queue overflowed.
+func (c *Conn) Wake() {
+	c.mu.Lock()
+	cut := c.cut
+	start := !cut && c.writer == writerPending
+	if start {
+		c.writer = writerRunning
+	}
+	c.mu.Unlock()
+	switch {
+	case cut:
+		c.t.cut(CauseSlow)
+		c.end()
+	case start:
+		go c.writeTurn()
+	}
+}
+
+// Send queues frame and wakes the connection: for a caller that holds no
+// lock.
+func (c *Conn) Send(frame []byte) {
+	if c.Queue(frame) {
+		c.Wake()
+	}
+}
+
+// Start serves the connection nc, upgraded: what was queued is written,
+// and its reader is armed (or started at once if the client sent bytes
+// with its handshake, which first holds). On error the connection has
+// ended.
+func (c *Conn) Start(nc net.Conn, first *bufio.Reader) error {
+	c.mu.Lock()
+	if c.state != stateNew {
+		c.mu.Unlock()
+		_ = nc.Close()
+		return errors.New("websocket: the connection ended before it started")
+	}
+	c.nc, c.first, c.state = nc, first, stateOpen
+	c.lastHeard.Store(time.Now().UnixNano())
+	start := len(c.queue) > 0 && c.writer == writerIdle
+	if start {
+		c.writer = writerRunning
+	}
+	c.mu.Unlock()
+	c.t.watch(c)
+	if start {
+		go c.writeTurn()
+	}
+	if first != nil {
+		go c.readTurn()
+		return nil
+	}
+	return c.arm()
+}
+
+// Close closes the connection with a close frame of code and reason,
+// written after the frames already queued, and ends it when the peer
+// answers or after Timings.CloseWait. A connection not yet started just
+// ends.
+func (c *Conn) Close(code int, reason string) {
+	c.closeWith(code, reason, false, false)
+}
+
+// Abort ends the connection at once, saying nothing.
+func (c *Conn) Abort() { c.end() }
+
+// closeWith moves an open connection to closing: the one way to it.
+// answering says it answers the peer's close frame, breached that the
+// peer broke the protocol.
+func (c *Conn) closeWith(code int, reason string, answering, breached bool) {
+	c.mu.Lock()
+	switch {
+	case c.state == stateNew:
+		c.mu.Unlock()
+		c.end()
+		return
+	case c.state == stateClosing && answering:
+		// Both sides closed at once: ours, when written, ends it.
+		c.answering = true
+		c.mu.Unlock()
+		return
+	case c.state != stateOpen:
+		c.mu.Unlock()
+		return
+	}
+	c.state = stateClosing
+	c.closeFrame = CloseFrame(code, reason)
+	c.answering, c.breached = answering, breached
+	start := c.writer == writerIdle
+	if start {
+		c.writer = writerRunning
+	}
+	c.mu.Unlock()
+	if start {
+		go c.writeTurn()
+	}
+	time.AfterFunc(c.t.opt.CloseWait, c.end)
+}
+
+// end closes the connection: the one way to ended.
+func (c *Conn) end() {
+	c.endOnce.Do(func() {
+		c.mu.Lock()
+		c.state = stateEnded
+		clear(c.queue)
+		c.queue, c.queued = nil, 0
+		c.mu.Unlock()
+		if id := c.pollID.Load(); id != 0 {
+			c.t.poller.Remove(id)
+		}
+		c.t.forget(c)
+		if c.nc != nil {
+			_ = c.nc.Close()
+		}
+		c.h.Closed(c)
+	})
+}
+
+// ended reports whether the connection has ended.
+func (c *Conn) ended() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state == stateEnded
+}
+
+// Closing reports whether the connection is closing or has ended: it
+// takes no more frames.
+func (c *Conn) Closing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state >= stateClosing
+}
+
+var batches = sync.Pool{New: func() any { return new([][]byte) }}
+
+// writeTurn writes what is queued, all at once, until nothing is left,
+// then the close frame if the connection is closing.
+func (c *Conn) writeTurn() {
+	bp := batches.Get().(*[][]byte)
+	defer batches.Put(bp)
+	for {
+		frames, closing := c.take((*bp)[:0])
+		*bp = frames[:0]
+		if len(frames) == 0 && closing == nil {
+			return
+		}
+		if !c.extendDeadline() {
+			return
+		}
+		var err error
+		switch len(frames) {
+		case 0:
+		case 1:
+			_, err = c.nc.Write(frames[0]) // write(2) costs the kernel less than a writev of one
+		default:
+			bufs := net.Buffers(frames)
+			_, err = bufs.WriteTo(c.nc) // one writev for the whole queue
+		}
+		n := len(frames)
+		clear(frames)
+		if err != nil {
+			c.end()
+			return
+		}
+		c.t.framesOut.Add(uint64(n))
+		if closing != nil {
+			c.wroteClose(closing)
+			return
+		}
+	}
+}
+
+// take returns every queued frame, oldest first, emptying the queue, or,
+// once the queue is empty on a closing connection, its close frame; with
+// neither, the writer's turn ends.
+func (c *Conn) take(buf [][]byte) (frames [][]byte, closing []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state == stateEnded || c.cut {
+		c.writer = writerIdle
+		return buf, nil
+	}
+	if len(c.queue) == 0 {
+		if c.state == stateClosing && !c.closeTaken {
+			c.closeTaken = true
+			return buf, c.closeFrame
+		}
+		c.writer = writerIdle
+		return buf, nil
+	}
+	buf = append(buf, c.queue...)
+	clear(c.queue)
+	if cap(c.queue) > 64 {
+		c.queue = nil // give a burst's memory back while idle
+	} else {
+		c.queue = c.queue[:0]
+	}
+	c.queued = 0
+	return buf, nil
+}
+
+// extendDeadline bounds the next write: a writer blocked on a peer that
+// does not read gives up after WriteWait. The deadline is moved only when
+// half of it is spent, not at every write.
+func (c *Conn) extendDeadline() bool {
+	wait := c.t.opt.WriteWait
+	now := time.Now()
+	if now.Add(wait / 2).Before(c.deadline) {
+		return true
+	}
+	c.deadline = now.Add(wait)
+	if err := c.nc.SetWriteDeadline(c.deadline); err != nil {
+		c.end()
+		return false
+	}
+	return true
+}
+
+// wroteClose follows the close frame: the handshake is complete if it
+// answered the peer's; after a breach the peer is told the stream ended;
+// else the peer's answer is awaited (the reader sees it; CloseWait bounds
+// the wait).
+func (c *Conn) wroteClose(frame []byte) {
+	if _, err := c.nc.Write(frame); err != nil {
+		c.end()
+		return
+	}
+	c.mu.Lock()
+	c.closeSent = true
+	answering, breached := c.answering, c.breached
+	c.writer = writerIdle
+	c.mu.Unlock()
+	switch {
+	case answering:
+		c.end()
+	case breached:
+		if tc, ok := c.nc.(interface{ CloseWrite() error }); ok {
+			_ = tc.CloseWrite()
+		}
+	}
+}
+
+// readBufferSize is a reader's buffer, lent to a connection only while it
+// reads: an idle one holds none.
+const readBufferSize = 4 << 10
+
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
+
+// arm asks the poller for the connection's next bytes: it is watched from
+// its first turn on.
+func (c *Conn) arm() error {
+	p := c.t.poller
+	if id := c.pollID.Load(); id != 0 {
+		p.Rearm(id)
+		return nil
+	}
+	sys, ok := c.nc.(syscall.Conn)
+	if !ok {
+		c.end()
+		return errors.New("websocket: the connection has no file descriptor")
+	}
+	id, err := p.Add(sys, c.readTurn)
+	if err != nil {
+		c.end()
+		return err
+	}
+	c.pollID.Store(id)
+	if c.ended() {
+		p.Remove(id) // end ran meanwhile, and saw no id
+	}
+	return nil
+}
+
+// readTurn reads and handles what the client sent, and arms the
+// connection again when nothing is left to read.
+func (c *Conn) readTurn() {
+	br := c.first
+	pooled := br == nil
+	if pooled {
+		br = readers.Get().(*bufio.Reader)
+		br.Reset(c.nc)
+	}
+	c.first = nil
+	_ = c.nc.SetReadDeadline(time.Now().Add(c.t.opt.FrameWait))
+	more := c.readAvailable(br)
+	if pooled {
+		br.Reset(nil)
+		readers.Put(br)
+	}
+	if more {
+		_ = c.nc.SetReadDeadline(time.Time{})
+		_ = c.arm()
+	}
+}
+
+// readAvailable handles messages until no byte is left to read. It
+// reports false when the connection is done reading.
+func (c *Conn) readAvailable(br *bufio.Reader) bool {
+	for {
+		m, err := c.rd.Next(br)
+		if err != nil {
+			c.readFailed(br, err)
+			return false
+		}
+		if !c.onMessage(m) {
+			return false
+		}
+		if br.Buffered() == 0 {
+			return true
+		}
+	}
+}
+
+// heard records a sign of life from the peer.
+func (c *Conn) heard() {
+	c.lastHeard.Store(time.Now().UnixNano())
+	c.pinged.Store(0)
+}
+
+// ping asks the peer for a sign of life, unless a ping is out already.
+func (c *Conn) ping(nonce uint64) {
+	if nonce == 0 || !c.pinged.CompareAndSwap(0, nonce) {
+		return
+	}
+	var p [8]byte
+	binary.BigEndian.PutUint64(p[:], nonce)
+	c.Send(frame(ws.OpPing, p[:]))
+}
+
+// answers reports whether a pong's payload answers the ping out.
+func (c *Conn) answers(payload []byte) bool {
+	n := c.pinged.Load()
+	return n != 0 && len(payload) == 8 && binary.BigEndian.Uint64(payload) == n
+}
+
+// onMessage acts on one message or control frame; false ends the reading.
+func (c *Conn) onMessage(m Message) bool {
+	switch m.Op {
+	case ws.OpText, ws.OpBinary:
+		c.heard()
+		c.t.framesIn.Add(1)
+		if c.Closing() {
+			return true // closing: the peer's close frame is awaited
+		}
+		c.h.Message(c, m.Op == ws.OpBinary, m.Data)
+	case ws.OpPing:
+		c.heard()
+		c.Send(Pong(m.Data))
+	case ws.OpPong:
+		// Only the answer to our ping shows the peer is alive: a client
+		// that sends pongs unasked, reading nothing, is still dropped.
+		if c.answers(m.Data) {
+			c.heard()
+		}
+	case ws.OpClose:
+		c.mu.Lock()
+		sent := c.closeSent
+		c.mu.Unlock()
+		if sent {
+			c.end() // the close handshake is complete
+			return false
+		}
+		c.closeWith(m.Code, "", true, false)
+		return false
+	}
+	return true
+}
+
+// readFailed ends the reading: on a protocol breach with a close frame
+// that says why, else (the peer gone, a frame stalled) at once.
+func (c *Conn) readFailed(br *bufio.Reader, err error) {
+	var ce *CloseError
+	if !errors.As(err, &ce) {
+		c.end()
+		return
+	}
+	c.t.cut(CauseProtocol)
+	c.closeWith(ce.Code, ce.Reason, false, true)
+	// Read on (and drop) what the peer still sends — the rest of a frame
+	// too big — so that the close frame is not lost to a reset.
+	_ = c.nc.SetReadDeadline(time.Now().Add(c.t.opt.CloseWait))
+	_, _ = br.WriteTo(discard{})
+	c.end()
+}
+
+// discard is io.Discard without the ReaderFrom that would bypass br.
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }

@@ -1,0 +1,340 @@
+package wsock
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+// recorder is a Handler that keeps what it is told.
+type recorder struct {
+	mu     sync.Mutex
+	msgs   []string
+	closed chan struct{}
+}
+
+func newRecorder() *recorder { return &recorder{closed: make(chan struct{})} }
+
+func (r *recorder) Message(_ *Conn, _ bool, data []byte) {
+	r.mu.Lock()
+	r.msgs = append(r.msgs, string(data))
+	r.mu.Unlock()
+}
+
+func (r *recorder) Closed(*Conn) { close(r.closed) }
+
+func (r *recorder) waitClosed(t *testing.T, within time.Duration) {
+	t.Helper()
+	select {
+	case <-r.closed:
+	case <-time.After(within):
+		t.Fatalf("the connection did not end within %v", within)
+	}
+}
+
+func newTransport(t *testing.T, opt Options) *Transport {
+	t.Helper()
+	tr, err := NewTransport(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tr.Close)
+	return tr
+}
+
+// servedPair returns a started server connection and the client's end of it,
+// over real loopback TCP (the poller needs a file descriptor).
+func servedPair(t *testing.T, tr *Transport, h Handler) (*Conn, net.Conn) {
+	t.Helper()
+	c := tr.NewConn(h)
+	return c, start(t, c)
+}
+
+func start(t *testing.T, c *Conn) net.Conn {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(server, nil); err != nil {
+		t.Fatal(err)
+	}
+	return client
+}
+
+func masked(f ws.Frame) []byte {
+	var b bytes.Buffer
+	_ = ws.WriteFrame(&b, ws.MaskFrame(f))
+	return b.Bytes()
+}
+
+// Frames queued before Start are written once it starts, in order.
+func TestQueuedBeforeStartAreWrittenInOrder(t *testing.T) {
+	tr := newTransport(t, Options{})
+	c := tr.NewConn(newRecorder())
+	for _, s := range []string{"one", "two", "three"} {
+		if c.Queue(Text([]byte(s))) {
+			t.Fatal("a connection not started asked to be woken")
+		}
+	}
+	client := start(t, c)
+	_ = client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(client)
+	for _, want := range []string{"one", "two", "three"} {
+		f, err := ws.ReadFrame(br)
+		if err != nil || string(f.Payload) != want {
+			t.Fatalf("got %q, %v; want %q", f.Payload, err, want)
+		}
+	}
+}
+
+// The queue is bounded in bytes as well as in frames: past either the
+// connection ends, and what it held is let go.
+func TestQueueIsBoundedInBytesAndFrames(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		limits Limits
+		frame  int // payload bytes
+		fits   int // frames that fit
+	}{
+		{"bytes", Limits{QueueFrames: 1000, QueueBytes: 10_000}, 3000, 3},
+		{"frames", Limits{QueueFrames: 4, QueueBytes: 1 << 20}, 10, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var cuts []Cause
+			tr := newTransport(t, Options{Limits: tc.limits, OnCut: func(c Cause) { cuts = append(cuts, c) }})
+			rec := newRecorder()
+			c := tr.NewConn(rec) // not started: nothing drains the queue
+			payload := Text(make([]byte, tc.frame))
+			for i := range tc.fits {
+				if c.Queue(payload) {
+					t.Fatalf("frame %d: asked to be woken", i+1)
+				}
+			}
+			if !c.Queue(payload) {
+				t.Fatal("the overflowing frame did not ask for a wake")
+			}
+			if c.queue != nil || c.queued != 0 {
+				t.Fatalf("the overflowing queue still holds %d frames, %d bytes", len(c.queue), c.queued)
+			}
+			c.Wake()
+			rec.waitClosed(t, time.Second)
+			if len(cuts) != 1 || cuts[0] != CauseSlow {
+				t.Fatalf("cuts %v; want one slow", cuts)
+			}
+			if c.Queue(payload) {
+				t.Fatal("an ended connection took a frame")
+			}
+		})
+	}
+}
+
+// A writer blocked on a peer that reads nothing gives up after WriteWait,
+// though the queue never overflows.
+func TestStuckWriterGivesUp(t *testing.T) {
+	tr := newTransport(t, Options{Timings: Timings{WriteWait: 300 * time.Millisecond},
+		Limits: Limits{QueueFrames: 1 << 20, QueueBytes: 1 << 30}})
+	rec := newRecorder()
+	c, _ := servedPair(t, tr, rec) // the client never reads
+	big := Text(make([]byte, 1<<20))
+	for range 64 { // more than the kernel's buffers hold on loopback
+		c.Send(big)
+	}
+	rec.waitClosed(t, 10*time.Second)
+	if !c.ended() {
+		t.Fatal("not ended")
+	}
+}
+
+// Pings go to silent peers; only a pong that echoes the ping counts as a
+// sign of life, so a client that sends pongs unasked and reads nothing is
+// dropped all the same.
+func TestOnlyAnsweredPingsKeepAPeer(t *testing.T) {
+	var mu sync.Mutex
+	var cuts []Cause
+	tr := newTransport(t, Options{Timings: Timings{PingAfter: 90 * time.Millisecond, DropAfter: 300 * time.Millisecond},
+		OnCut: func(c Cause) { mu.Lock(); cuts = append(cuts, c); mu.Unlock() }})
+
+	// A peer that answers: kept across several DropAfters.
+	answering := newRecorder()
+	_, client := servedPair(t, tr, answering)
+	br := bufio.NewReader(client)
+	_ = client.SetDeadline(time.Now().Add(10 * time.Second))
+	for pings := 0; pings < 6; {
+		f, err := ws.ReadFrame(br)
+		if err != nil {
+			t.Fatalf("after %d pings answered: %v", pings, err)
+		}
+		if f.Header.OpCode == ws.OpPing {
+			pings++
+			if _, err := client.Write(masked(ws.NewPongFrame(f.Payload))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	select {
+	case <-answering.closed:
+		t.Fatal("a peer answering every ping was dropped")
+	default:
+	}
+	client.Close() // its end is the peer's, not a cut
+	answering.waitClosed(t, 2*time.Second)
+
+	// A peer that sends pongs of its own every 30 ms and reads nothing.
+	faking := newRecorder()
+	_, client2 := servedPair(t, tr, faking)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		tick := time.NewTicker(30 * time.Millisecond)
+		defer tick.Stop()
+		for range 300 { // bounded: 9 s at most
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if _, err := client2.Write(masked(ws.NewPongFrame([]byte("alive")))); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	faking.waitClosed(t, 5*time.Second)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(cuts) != 1 || cuts[0] != CauseSilent {
+		t.Fatalf("cuts %v; want one ping timeout", cuts)
+	}
+}
+
+// Close writes what is queued, then the close frame, and ends when the
+// peer answers; the peer's messages after it are dropped.
+func TestCloseFlushesThenHandshakes(t *testing.T) {
+	tr := newTransport(t, Options{Timings: Timings{CloseWait: 5 * time.Second}})
+	rec := newRecorder()
+	c, client := servedPair(t, tr, rec)
+	c.Send(Text([]byte("last words")))
+	c.Close(StatusGoingAway, "bye")
+	if c.Queue(Text([]byte("too late"))) || !c.Closing() {
+		t.Fatal("a closing connection took a frame")
+	}
+	_ = client.SetDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(client)
+	f, err := ws.ReadFrame(br)
+	if err != nil || string(f.Payload) != "last words" {
+		t.Fatalf("got %q %v", f.Payload, err)
+	}
+	f, err = ws.ReadFrame(br)
+	if err != nil || f.Header.OpCode != ws.OpClose {
+		t.Fatalf("got %v %v; want the close frame", f.Header, err)
+	}
+	if code, reason := ws.ParseCloseFrameData(f.Payload); code != StatusGoingAway || reason != "bye" {
+		t.Fatalf("close %d %q", code, reason)
+	}
+	select {
+	case <-rec.closed:
+		t.Fatal("ended before the peer answered")
+	default:
+	}
+	// A message the peer sent before it saw the close is dropped.
+	if _, err := client.Write(masked(ws.NewTextFrame([]byte("ignored")))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Write(masked(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusGoingAway, "")))); err != nil {
+		t.Fatal(err)
+	}
+	rec.waitClosed(t, 2*time.Second)
+	if len(rec.msgs) != 0 {
+		t.Fatalf("messages after the close were handled: %q", rec.msgs)
+	}
+}
+
+// The peer's close is answered with its code, after what was queued, and
+// the connection ends; a silent peer after our close is cut after
+// CloseWait.
+func TestPeerCloseAndCloseWait(t *testing.T) {
+	tr := newTransport(t, Options{Timings: Timings{CloseWait: 200 * time.Millisecond}})
+	rec := newRecorder()
+	_, client := servedPair(t, tr, rec)
+	if _, err := client.Write(masked(ws.NewCloseFrame(ws.NewCloseFrameBody(4001, "mine")))); err != nil {
+		t.Fatal(err)
+	}
+	_ = client.SetDeadline(time.Now().Add(5 * time.Second))
+	f, err := ws.ReadFrame(bufio.NewReader(client))
+	if err != nil || f.Header.OpCode != ws.OpClose {
+		t.Fatalf("got %v %v", f.Header, err)
+	}
+	if code, _ := ws.ParseCloseFrameData(f.Payload); code != 4001 {
+		t.Fatalf("answered with %d", code)
+	}
+	rec.waitClosed(t, 2*time.Second)
+
+	rec2 := newRecorder()
+	c2, _ := servedPair(t, tr, rec2) // never answers
+	c2.Close(StatusNormal, "")
+	rec2.waitClosed(t, 2*time.Second)
+}
+
+// A message too big is refused with 1009 before its payload is read, and
+// what the peer still sends is read and dropped so that the close frame
+// is not lost to a reset.
+func TestBreachClosesWithItsCode(t *testing.T) {
+	tr := newTransport(t, Options{Limits: Limits{MaxMessage: 1000}, Timings: Timings{CloseWait: time.Second}})
+	rec := newRecorder()
+	_, client := servedPair(t, tr, rec)
+	if _, err := client.Write(masked(ws.NewTextFrame([]byte(strings.Repeat("x", 5000))))); err != nil {
+		t.Fatal(err)
+	}
+	_ = client.SetDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(client)
+	f, err := ws.ReadFrame(br)
+	if err != nil || f.Header.OpCode != ws.OpClose {
+		t.Fatalf("got %v %v", f.Header, err)
+	}
+	if code, _ := ws.ParseCloseFrameData(f.Payload); code != StatusMessageTooBig {
+		t.Fatalf("closed with %d", code)
+	}
+	// The write side is shut: the stream ends after the close frame.
+	if _, err := ws.ReadFrame(br); err == nil {
+		t.Fatal("a frame after the close frame")
+	}
+	rec.waitClosed(t, 3*time.Second)
+}
+
+// Abort ends a connection that never started, and Start after it fails.
+func TestAbortBeforeStart(t *testing.T) {
+	tr := newTransport(t, Options{})
+	rec := newRecorder()
+	c := tr.NewConn(rec)
+	c.Abort()
+	rec.waitClosed(t, time.Second)
+	a, b := net.Pipe()
+	defer b.Close()
+	if err := c.Start(a, nil); err == nil {
+		t.Fatal("Start after Abort succeeded")
+	}
+	if _, err := a.Write([]byte("x")); !errors.Is(err, io.ErrClosedPipe) {
+		t.Fatalf("Start left its connection open: %v", err)
+	}
+	if tr.Stats().Conns != 0 {
+		t.Fatalf("the transport counts %d connections", tr.Stats().Conns)
+	}
+}

@@ -1,0 +1,199 @@
+package wsock
+
+import (
+	"cmp"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Timings bound how long a connection may stay silent, stall or block.
+type Timings struct {
+	// PingAfter is how long a peer may be silent before it is pinged.
+	// Default 30 s.
+	PingAfter time.Duration
+	// DropAfter is how long a peer may be silent before it is dropped.
+	// Default 50 s.
+	DropAfter time.Duration
+	// FrameWait bounds reading a frame once its first bytes arrived: a
+	// client that starts a frame and stalls is cut. Default 20 s.
+	FrameWait time.Duration
+	// WriteWait bounds each write: a peer that stops reading until the
+	// kernel's buffers are full is cut after it. Default 10 s.
+	WriteWait time.Duration
+	// CloseWait is how long a closing connection waits for the peer's
+	// close frame. Default 3 s.
+	CloseWait time.Duration
+}
+
+// Limits bound what one connection may hold.
+type Limits struct {
+	// MaxMessage is the largest message read, in bytes; a larger one
+	// closes the connection with 1009. Default 64 KiB.
+	MaxMessage int
+	// QueueFrames and QueueBytes bound the frames waiting to be written;
+	// past either the connection is ended (its client recovers what it
+	// missed when it reconnects). Defaults 512 frames, 4 MiB.
+	QueueFrames int
+	QueueBytes  int
+}
+
+// Cause is why the transport itself ended or closed a connection.
+type Cause uint8
+
+// Causes, for metrics.
+const (
+	CauseSlow     Cause = iota + 1 // its queue overflowed
+	CauseSilent                    // it did not answer pings
+	CauseProtocol                  // it broke the protocol
+)
+
+func (c Cause) String() string {
+	switch c {
+	case CauseSlow:
+		return "slow_closed"
+	case CauseSilent:
+		return "ping_timeout"
+	case CauseProtocol:
+		return "protocol_closed"
+	}
+	return "unknown"
+}
+
+// Options configure a Transport; zero fields take the defaults.
+type Options struct {
+	Timings
+	Limits
+	// OnCut, if set, is told each time the transport ends or closes a
+	// connection on its own (Cause), for metrics.
+	OnCut func(Cause)
+}
+
+// Stats are a transport's counters.
+type Stats struct {
+	// Conns are the connections started and not ended.
+	Conns               int
+	FramesIn, FramesOut uint64
+}
+
+// Transport is the process's WebSocket machinery: one poller that starts
+// the connections' readers, one sweeper that pings silent peers and drops
+// dead ones, and the set of started connections they visit. The program
+// makes one, and closes it after its connections have ended.
+type Transport struct {
+	opt    Options
+	poller *Poller
+
+	mu    sync.Mutex
+	conns map[*Conn]struct{} // started, not ended: what the sweeper visits
+
+	framesIn, framesOut atomic.Uint64
+
+	stop, done chan struct{}
+	closeOnce  sync.Once
+}
+
+// NewTransport starts a transport: its poller and its sweeper.
+func NewTransport(opt Options) (*Transport, error) {
+	t := &opt.Timings
+	t.PingAfter = cmp.Or(t.PingAfter, 30*time.Second)
+	t.DropAfter = cmp.Or(t.DropAfter, 50*time.Second)
+	t.FrameWait = cmp.Or(t.FrameWait, 20*time.Second)
+	t.WriteWait = cmp.Or(t.WriteWait, 10*time.Second)
+	t.CloseWait = cmp.Or(t.CloseWait, 3*time.Second)
+	l := &opt.Limits
+	l.MaxMessage = cmp.Or(l.MaxMessage, 64<<10)
+	l.QueueFrames = cmp.Or(l.QueueFrames, 512)
+	l.QueueBytes = cmp.Or(l.QueueBytes, 4<<20)
+	p, err := NewPoller()
+	if err != nil {
+		return nil, err
+	}
+	tr := &Transport{opt: opt, poller: p, conns: make(map[*Conn]struct{}),
+		stop: make(chan struct{}), done: make(chan struct{})}
+	go tr.sweep()
+	return tr, nil
+}
+
+// NewConn returns a connection not yet started: frames queue on it until
+// Start hands it the upgraded connection. h receives its messages.
+func (t *Transport) NewConn(h Handler) *Conn {
+	c := &Conn{t: t, h: h}
+	c.rd.Limit = t.opt.MaxMessage
+	return c
+}
+
+// Stats returns the transport's counters.
+func (t *Transport) Stats() Stats {
+	t.mu.Lock()
+	n := len(t.conns)
+	t.mu.Unlock()
+	return Stats{Conns: n, FramesIn: t.framesIn.Load(), FramesOut: t.framesOut.Load()}
+}
+
+// Close stops the poller and the sweeper. Connections still open are no
+// longer read or pinged: close them first.
+func (t *Transport) Close() {
+	t.closeOnce.Do(func() {
+		close(t.stop)
+		<-t.done
+		t.poller.Close()
+	})
+}
+
+func (t *Transport) watch(c *Conn) {
+	t.mu.Lock()
+	t.conns[c] = struct{}{}
+	t.mu.Unlock()
+}
+
+func (t *Transport) forget(c *Conn) {
+	t.mu.Lock()
+	delete(t.conns, c)
+	t.mu.Unlock()
+}
+
+func (t *Transport) cut(why Cause) {
+	if t.opt.OnCut != nil {
+		t.opt.OnCut(why)
+	}
+}
+
+// sweep, every third of PingAfter, pings the peers silent for PingAfter
+// and drops those silent for DropAfter.
+func (t *Transport) sweep() {
+	defer close(t.done)
+	tick := time.NewTicker(t.opt.PingAfter / 3)
+	defer tick.Stop()
+	var drop, ping []*Conn
+	for {
+		select {
+		case <-t.stop:
+			return
+		case now := <-tick.C:
+			t.mu.Lock()
+			for c := range t.conns {
+				silent := time.Duration(now.UnixNano() - c.lastHeard.Load())
+				switch {
+				case silent >= t.opt.DropAfter:
+					drop = append(drop, c)
+				case silent >= t.opt.PingAfter && c.pinged.Load() == 0:
+					ping = append(ping, c)
+				}
+			}
+			t.mu.Unlock()
+			// Acted on without the lock: a connection's end takes it.
+			for _, c := range drop {
+				t.cut(CauseSilent)
+				c.end()
+			}
+			for _, c := range ping {
+				c.ping(rand.Uint64())
+			}
+			clear(drop)
+			clear(ping)
+			drop, ping = drop[:0], ping[:0]
+		}
+	}
+}
