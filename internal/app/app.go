@@ -151,14 +151,21 @@ func createUser(ctx context.Context, args []string, env Env) error {
 	admin := false
 	var flags []string
 	var name string
+	// Every setting takes a value: after "--db", the next argument is the
+	// database, and the name may come after it.
+	value := false
 	for _, a := range args {
 		switch {
 		case a == "--admin" || a == "-admin":
 			admin = true
-		case !strings.HasPrefix(a, "-") && name == "" && (len(flags) == 0 || strings.Contains(flags[len(flags)-1], "=")):
+		case value:
+			flags = append(flags, a)
+			value = false
+		case !strings.HasPrefix(a, "-") && name == "":
 			name = a
 		default:
 			flags = append(flags, a)
+			value = strings.HasPrefix(a, "-") && !strings.Contains(a, "=")
 		}
 	}
 	c, rest, err := settings(flags, env)

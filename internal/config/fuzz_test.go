@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // FuzzParse sets one setting by flag and one (maybe the same) by the
@@ -26,6 +27,11 @@ func FuzzParse(f *testing.F) {
 	f.Add(uint8(2), "redis://h:6379/0", uint8(8), "0", false)
 	f.Add(uint8(0), "a\nb:80", uint8(7), "-1", true)
 	f.Add(uint8(200), "-h", uint8(0), "", false)
+	f.Add(uint8(10), "Invite", uint8(10), "nobody", true)
+	f.Add(uint8(11), "5e-324/m,1", uint8(12), "1/h,10", false)
+	f.Add(uint8(13), "unlimited", uint8(13), "500ms", true)
+	f.Add(uint8(14), "t0ken", uint8(14), "a b", false)
+	f.Add(uint8(15), "HTTPS://Chat.Example:0443/p/", uint8(15), "https://h/?", true)
 	f.Fuzz(func(t *testing.T, flagAt uint8, flagVal string, envAt uint8, envVal string, equals bool) {
 		var args []string
 		var flagged *setting
@@ -170,16 +176,9 @@ func checkConfig(t *testing.T, c Config) {
 	default:
 		t.Fatalf("log level %v", c.LogLevel)
 	}
-	if l := c.SendLimit; !l.Off() {
-		if !(l.Rate > 0 && l.Rate <= 1e6) || math.IsNaN(l.Rate) || l.Burst < 1 || l.Burst > 1e6 {
-			t.Fatalf("send limit %+v", l)
-		}
-		if back, err := ParseSendLimit(l.String()); err != nil || back != l {
-			t.Fatalf("send limit %+v prints as %q, which reads back as %+v, %v", l, l.String(), back, err)
-		}
-	} else if l.Burst != 0 {
-		t.Fatalf("send limit off with burst %d", l.Burst)
-	}
+	checkRate(t, "send limit", c.SendLimit)
+	checkRate(t, "sign-up limit", c.SignupLimit)
+	checkRate(t, "room creation limit", c.RoomCreateLimit)
 	if c.UserSockets < 0 || c.UserSockets > 1_000_000 {
 		t.Fatalf("user sockets %d", c.UserSockets)
 	}
@@ -190,5 +189,44 @@ func checkConfig(t *testing.T, c Config) {
 		if !p.IsValid() || p != p.Masked() {
 			t.Fatalf("trusted proxy %v (valid %v)", p, p.IsValid())
 		}
+	}
+	switch c.Signup {
+	case SignupOpen, SignupInvite, SignupClosed:
+	default:
+		t.Fatalf("sign-up mode %q", c.Signup)
+	}
+	if w := c.EditWindow; w != 0 && w != EditUnlimited && (w < time.Second || w > 8760*time.Hour) {
+		t.Fatalf("edit window %v", w)
+	}
+	if len(c.MetricsToken) > 256 || strings.ContainsFunc(c.MetricsToken, func(r rune) bool { return r <= ' ' || r > '~' }) {
+		t.Fatalf("metrics token %q", c.MetricsToken)
+	}
+	if p := c.PublicURL; p != "" {
+		u, err := url.Parse(p)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+			strings.ContainsAny(p, "?#") || strings.HasSuffix(p, "/") {
+			t.Fatalf("public URL %q: %v", p, err)
+		}
+		if again, err := parsePublicURL(p); err != nil || again != p {
+			t.Fatalf("public URL %q reads back as %q, %v", p, again, err)
+		}
+	}
+}
+
+// checkRate checks a rate limit's range, and that it prints as text that
+// reads back as the same limit.
+func checkRate(t *testing.T, name string, l RateLimit) {
+	t.Helper()
+	if l.Off() {
+		if l.Burst != 0 {
+			t.Fatalf("%s off with burst %d", name, l.Burst)
+		}
+		return
+	}
+	if !(l.Rate >= minRate && l.Rate <= 1e6) || math.IsNaN(l.Rate) || l.Burst < 1 || l.Burst > 1e6 {
+		t.Fatalf("%s %+v", name, l)
+	}
+	if back, err := ParseRateLimit(l.String()); err != nil || back != l {
+		t.Fatalf("%s %+v prints as %q, which reads back as %+v, %v", name, l, l.String(), back, err)
 	}
 }
