@@ -156,6 +156,7 @@ func TestErrorFrames(t *testing.T) {
 	tok := srv.User(t, "carol")
 	ws := srv.Dial(t, "errors", apptest.DialOptions{Token: tok})
 	other := srv.Dial(t, "errors", apptest.DialOptions{Token: srv.User(t, "dave")})
+	ext := srv.Dial(t, "errors-v1", apptest.DialOptions{Token: srv.User(t, "erin"), Extensions: true})
 	for _, tc := range []struct {
 		frame, code, clientID string
 	}{
@@ -174,15 +175,30 @@ func TestErrorFrames(t *testing.T) {
 		{`{"command":"fetch_messages","after":99}`, "not_found", ""},
 		{`{"command":"typing"}`, "bad_request", ""}, // an extension, not negotiated
 	} {
+		// A socket without the extensions gets the error as a chat line
+		// the original client shows (docs/PROTOCOL.md, Errors); one with
+		// them gets the message as a string.
 		ws.SendRaw([]byte(tc.frame))
 		f := ws.Expect("error")
 		if f.Code != tc.code || f.ClientID != tc.clientID {
 			t.Errorf("%.60s: got %s; want code %q client_id %q", tc.frame, f.Raw, tc.code, tc.clientID)
 		}
-		var e map[string]any
+		var e struct {
+			Message struct{ Author, Content, Timestamp string }
+		}
 		_ = json.Unmarshal(f.Raw, &e)
-		if msg, _ := e["message"].(string); msg == "" {
-			t.Errorf("%.60s: error frame without a message: %s", tc.frame, f.Raw)
+		if _, err := time.Parse(time.RFC3339Nano, e.Message.Timestamp); e.Message.Author != "Parley" || e.Message.Content == "" || err != nil {
+			t.Errorf("%.60s: not a chat line the original client can show: %s", tc.frame, f.Raw)
+		}
+		if tc.code == "bad_request" && strings.Contains(tc.frame, "typing") {
+			continue // an extension: a parley.v1 socket would take it
+		}
+		ext.SendRaw([]byte(tc.frame))
+		f = ext.Expect("error")
+		var ee map[string]any
+		_ = json.Unmarshal(f.Raw, &ee)
+		if msg, _ := ee["message"].(string); msg == "" || f.Code != tc.code || f.ClientID != tc.clientID {
+			t.Errorf("%.60s: parley.v1 error frame: %s", tc.frame, f.Raw)
 		}
 	}
 	// Exactly 4,000 characters pass.

@@ -120,7 +120,7 @@ func TestEventAppendJSON(t *testing.T) {
 		{Room: "lobby", Kind: broker.KindPresence, Data: []string{"ann", "bo\"b"}, Origin: "p-2"},
 		{Room: "lobby", Kind: broker.KindPresence, Data: []string{}},
 	} {
-		want, err := json.Marshal(ev)
+		want, err := chat.EncodeJSON(ev)
 		if err != nil {
 			t.Fatal(err)
 		}

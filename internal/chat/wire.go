@@ -1,9 +1,23 @@
 package chat
 
 import (
+	"bytes"
+	"encoding/json"
 	"strconv"
 	"unicode/utf8"
 )
+
+// EncodeJSON is encoding/json's Marshal with HTML escaping off, as every
+// JSON Parley sends is written (AppendJSONString says why).
+func EncodeJSON(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
 
 // AppendJSON appends the message object of CONTRACT §4 to b: the bytes
 // encoding/json writes for it (MarshalJSON), without reflection and
@@ -32,9 +46,11 @@ func (m Message) AppendJSON(b []byte) []byte {
 }
 
 // AppendJSONString appends s to b as a JSON string, escaped as
-// encoding/json escapes it: ", \ and control characters; <, > and & (so
-// that the JSON is safe inside HTML); U+2028 and U+2029 (for JavaScript);
-// and each byte of invalid UTF-8 as U+FFFD.
+// encoding/json escapes it with HTML escaping off (EncodeJSON): ", \ and
+// control characters; U+2028 and U+2029 (for JavaScript); and each byte of
+// invalid UTF-8 as U+FFFD. <, > and & stay as they are: Parley's JSON goes
+// to JSON.parse and to API clients as application/json, never into HTML,
+// and a message full of them would otherwise grow sixfold.
 func AppendJSONString(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	b = append(b, '"')
@@ -42,7 +58,7 @@ func AppendJSONString(b []byte, s string) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			if c >= 0x20 && c != '"' && c != '\\' {
 				i++
 				continue
 			}

@@ -13,7 +13,6 @@ package hub
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"slices"
 	"sync"
@@ -58,6 +57,11 @@ type Options struct {
 	// OnDeliver, if set, is told for each message fanned out how long
 	// after its timestamp the fan-out happened (for metrics).
 	OnDeliver func(time.Duration)
+	// HoldFor and HoldMessages bound how long, and how many messages, a
+	// held member's live messages wait for its first history answer
+	// (Joining.Hold). Defaults 5 s and 100.
+	HoldFor      time.Duration
+	HoldMessages int
 }
 
 // Sink is where the hub puts a member's frames: its socket's outgoing
@@ -106,6 +110,12 @@ func New(opt Options) *Hub {
 	if opt.TailCheck <= 0 {
 		opt.TailCheck = 5 * time.Second
 	}
+	if opt.HoldFor <= 0 {
+		opt.HoldFor = 5 * time.Second
+	}
+	if opt.HoldMessages <= 0 {
+		opt.HoldMessages = 100
+	}
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
@@ -151,6 +161,11 @@ type Joining struct {
 	// Extensions says the socket takes extension frames (presence,
 	// typing).
 	Extensions bool
+	// Hold keeps the member's live messages back until its first history
+	// answer goes out (Member.Release), so that the answer ends where they
+	// begin: the original client shows whatever comes before its first
+	// answer above it. Options.HoldFor and HoldMessages bound the wait.
+	Hold bool
 	// Sink takes the member's frames.
 	Sink Sink
 }
@@ -160,6 +175,9 @@ type Joining struct {
 // committed after Join returns. Leave it with Member.Leave.
 func (h *Hub) Join(ctx context.Context, j Joining) (*Member, error) {
 	m := &Member{h: h, user: j.User, extensions: j.Extensions, sink: j.Sink}
+	if j.Hold {
+		m.held = new(held)
+	}
 	h.mu.Lock()
 	r := h.rooms[j.Room]
 	created := r == nil
@@ -301,7 +319,7 @@ func (h *Hub) roomList() []*room {
 
 // EncodeFrame encodes a server frame once, for any number of sockets.
 func EncodeFrame(v any) []byte {
-	b, err := json.Marshal(v)
+	b, err := chat.EncodeJSON(v)
 	if err != nil {
 		// Every frame Parley sends is made of types that encode.
 		panic("hub: encode frame: " + err.Error())
@@ -478,6 +496,10 @@ func (r *room) drainLocked(w *wakes) {
 func (r *room) fanoutLocked(w *wakes, m chat.Message) {
 	frame := r.h.opt.Wire(MessageFrame(m))
 	for mb := range r.members {
+		if mb.held != nil {
+			mb.hold(w, m.Seq, frame)
+			continue
+		}
 		w.queue(mb, frame)
 	}
 	r.h.delivered.Add(uint64(len(r.members)))

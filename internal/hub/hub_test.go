@@ -314,7 +314,7 @@ func TestQuietTailIsRecovered(t *testing.T) {
 func TestMessageFrameIsTheJSONOfTheFrame(t *testing.T) {
 	m := chat.Message{ID: 7, Room: "lobby", Seq: 3, Author: "zoë", Content: "<b>\"hi\"</b>\n\u2028", ClientID: "c1",
 		Timestamp: time.Date(2026, 11, 25, 22, 0, 0, 123456789, time.UTC)}
-	want, err := json.Marshal(struct {
+	want, err := chat.EncodeJSON(struct {
 		Command string       `json:"command"`
 		Message chat.Message `json:"message"`
 	}{"new_message", m})
@@ -324,4 +324,64 @@ func TestMessageFrameIsTheJSONOfTheFrame(t *testing.T) {
 	if got := hub.MessageFrame(m); string(got) != string(want) {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
+}
+
+// A held member's first answer ends where its live messages begin: held
+// messages the answer has are dropped, messages stored but not yet fanned
+// out are left to come live, and nothing goes out before the answer.
+func TestHeldMemberGetsHistoryThenLive(t *testing.T) {
+	f := newFixture(t, hub.Options{HoldFor: time.Minute})
+	for i := 1; i <= 5; i++ {
+		f.publish(f.store("r", fmt.Sprint(i)))
+	}
+	c := &client{sink: &sink{woken: make(chan struct{}, 1)}}
+	m, err := f.h.Join(context.Background(), hub.Joining{Room: "r", User: "u", Hold: true, Sink: c.sink})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Member = m
+	t.Cleanup(m.Leave)
+	f.publish(f.store("r", "6"))
+	f.publish(f.store("r", "7"))
+	unpublished := f.store("r", "8") // committed, its event not yet here
+	if got := c.Take(); len(got) != 0 {
+		t.Fatalf("a held member got %q before its answer", got)
+	}
+	page, _, err := f.st.Messages(context.Background(), "r", store.Page{Limit: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var answered []int64
+	if !c.Release(page, func(msgs []chat.Message) []byte {
+		for _, m := range msgs {
+			answered = append(answered, m.Seq)
+		}
+		return []byte("answer")
+	}) {
+		t.Fatal("Release said the member was not held")
+	}
+	wantSeqs(t, answered, 1, 7)
+	if got := c.Take(); len(got) != 1 || string(got[0]) != "answer" {
+		t.Fatalf("after the release: %q; want the answer alone (6 and 7 are in it)", got)
+	}
+	f.publish(unpublished)
+	wantSeqs(t, seqs(t, c, 1), 8, 8)
+	if c.Release(nil, func([]chat.Message) []byte { return []byte("again") }) {
+		t.Fatal("a second Release found the member held")
+	}
+}
+
+// A hold is bounded: after HoldFor the held messages go out on their own.
+func TestHoldIsBoundedInTime(t *testing.T) {
+	f := newFixture(t, hub.Options{HoldFor: 50 * time.Millisecond})
+	c := &client{sink: &sink{woken: make(chan struct{}, 1)}}
+	m, err := f.h.Join(context.Background(), hub.Joining{Room: "r", User: "u", Hold: true, Sink: c.sink})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Member = m
+	t.Cleanup(m.Leave)
+	f.publish(f.store("r", "1"))
+	f.publish(f.store("r", "2"))
+	wantSeqs(t, seqs(t, c, 2), 1, 2)
 }

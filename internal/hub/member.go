@@ -1,5 +1,11 @@
 package hub
 
+import (
+	"time"
+
+	"parley/internal/chat"
+)
+
 // Member is one socket's membership of a room: who it is, what it takes,
 // and where its frames go. The socket's owner ends it with Leave.
 type Member struct {
@@ -9,7 +15,21 @@ type Member struct {
 	extensions bool
 	sink       Sink
 
-	hadPresence bool // guarded by room.mu: it was sent the presence list
+	// Guarded by room.mu.
+	hadPresence bool  // it was sent the presence list
+	held        *held // its live messages held back (Joining.Hold), or nil
+}
+
+// held are a held member's live messages, waiting for its first history
+// answer.
+type held struct {
+	frames []heldFrame
+	timer  *time.Timer // started at the first frame held: HoldFor
+}
+
+type heldFrame struct {
+	seq   int64
+	frame []byte
 }
 
 // User is the member's authenticated user.
@@ -30,6 +50,84 @@ func (m *Member) Passed(seq int64) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.isReady() && seq < r.next
+}
+
+// hold keeps a live message back, under the room's lock, or lets every
+// held message go if the hold is full.
+func (m *Member) hold(w *wakes, seq int64, frame []byte) {
+	h := m.held
+	if len(h.frames) >= m.h.opt.HoldMessages {
+		m.unholdLocked(w, 0)
+		w.queue(m, frame)
+		return
+	}
+	h.frames = append(h.frames, heldFrame{seq, frame})
+	if h.timer == nil {
+		r := m.room
+		h.timer = time.AfterFunc(m.h.opt.HoldFor, func() {
+			r.locked(func(w *wakes) {
+				if m.held == h {
+					m.unholdLocked(w, 0)
+				}
+			})
+		})
+	}
+}
+
+// unholdLocked ends the hold: the held messages after seq after go out.
+func (m *Member) unholdLocked(w *wakes, after int64) {
+	h := m.held
+	m.held = nil
+	if h.timer != nil {
+		h.timer.Stop()
+	}
+	for _, f := range h.frames {
+		if f.seq > after {
+			w.queue(m, f.frame)
+		}
+	}
+}
+
+// Release sends a held member its first history answer and ends its
+// hold. msgs are what the store returned, ascending; those the room has
+// not fanned out yet are dropped, as they will follow live. encode makes
+// the answer's frame from the rest (under the room's lock); it goes out,
+// then the held messages that follow it: history, then live, in order,
+// none twice. Release reports false, doing nothing, if the member is not
+// held: the caller sends its answer as usual.
+func (m *Member) Release(msgs []chat.Message, encode func([]chat.Message) []byte) bool {
+	r := m.room
+	released := false
+	r.locked(func(w *wakes) {
+		if m.held == nil {
+			return
+		}
+		released = true
+		// A message committed but not yet fanned out comes live, after.
+		n := len(msgs)
+		for n > 0 && (!r.isReady() || msgs[n-1].Seq >= r.next) {
+			n--
+		}
+		msgs = msgs[:n]
+		w.queue(m, encode(msgs))
+		var last int64
+		if n > 0 {
+			last = msgs[n-1].Seq
+		}
+		m.unholdLocked(w, last)
+	})
+	return released
+}
+
+// Unhold ends a held member's hold without an answer, its held messages
+// going out: the socket sent something other than a history request
+// first, or is about to be closed. It does nothing to a member not held.
+func (m *Member) Unhold() {
+	m.room.locked(func(w *wakes) {
+		if m.held != nil {
+			m.unholdLocked(w, 0)
+		}
+	})
 }
 
 // Leave removes the member from its room; no frame is queued for it from

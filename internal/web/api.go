@@ -23,7 +23,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // as chat.EncodeJSON: JSON, never HTML
+	_ = enc.Encode(v)
 }
 
 func writeAPIError(w http.ResponseWriter, status int, code, msg string) {

@@ -45,6 +45,8 @@ func (s *Server) fetch(ctx context.Context, room string, f fetchRequest) ([]chat
 	if err != nil {
 		return nil, false, err
 	}
+	msgs, cut := fitPage(msgs, p.After > 0 || p.FromStart)
+	more = more || cut
 	if seqPastEnd(p, msgs) {
 		// A seq past the room's end is a client's mistake (or a database
 		// that was reset): say so rather than answer an empty page.
@@ -61,6 +63,45 @@ func (s *Server) fetch(ctx context.Context, room string, f fetchRequest) ([]chat
 		msgs = []chat.Message{}
 	}
 	return msgs, more, err
+}
+
+// maxAnswerBytes bounds a history answer's messages, encoded: with the
+// frame around them the answer stays under 1 MiB, the most some WebSocket
+// clients take by default (Python's websockets), and what one answer may
+// claim of the server's memory.
+const maxAnswerBytes = 1<<20 - 4<<10
+
+// fitPage keeps as many of a page's messages as fit in maxAnswerBytes:
+// the newest of a page that looks back (the latest, before), the oldest of
+// one that goes forward (after), so that the page still meets the one
+// beside it. It reports whether it dropped any (has_more then holds).
+func fitPage(msgs []chat.Message, forward bool) ([]chat.Message, bool) {
+	// A message is at most its content six times over (every byte an
+	// escape) and 600 bytes of the rest: most pages are far below the
+	// bound without encoding a thing.
+	bound := 0
+	for _, m := range msgs {
+		bound += 600 + 6*(len(m.Content)+len(m.Author)+len(m.ClientID))
+	}
+	if bound <= maxAnswerBytes {
+		return msgs, false
+	}
+	total, n := 0, len(msgs)
+	var buf []byte
+	for i := range n {
+		j := i
+		if !forward {
+			j = n - 1 - i
+		}
+		buf = msgs[j].AppendJSON(buf[:0])
+		if total += len(buf) + 1; total > maxAnswerBytes {
+			if forward {
+				return msgs[:i], true
+			}
+			return msgs[n-i:], true
+		}
+	}
+	return msgs, false
 }
 
 // seqPastEnd reports whether a page asked from a seq may lie past the

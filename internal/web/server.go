@@ -153,7 +153,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutOnce.Do(func() { close(s.shutdown) })
 	for _, sc := range s.sockets.shutdown() {
-		sc.conn.Close(wsock.StatusGoingAway, "server shutting down")
+		sc.close(wsock.StatusGoingAway, "server shutting down")
 	}
 	return s.sockets.wait(ctx)
 }

@@ -105,7 +105,11 @@ func (s *Server) join(r *http.Request, u chat.User, room string, sink hub.Sink) 
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), joinTimeout)
 	defer cancel()
-	m, err := s.opt.Hub.Join(ctx, hub.Joining{Room: room, User: u.Name, Extensions: wsock.Offers(r, Subprotocol), Sink: sink})
+	// A socket without the extensions is the original client's, or
+	// speaks as it does: its live messages wait for its first history
+	// answer (docs/PROTOCOL.md, The original client).
+	ext := wsock.Offers(r, Subprotocol)
+	m, err := s.opt.Hub.Join(ctx, hub.Joining{Room: room, User: u.Name, Extensions: ext, Hold: !ext, Sink: sink})
 	if err != nil {
 		s.log.Error("websocket join", "room", room, "err", err)
 	}
@@ -169,6 +173,15 @@ func (sc *socket) Closed(*wsock.Conn) {
 		}
 		sc.s.sockets.remove(sc)
 	})
+}
+
+// close closes the socket with code after what it was sent, held messages
+// included.
+func (sc *socket) close(code int, reason string) {
+	if sc.member != nil {
+		sc.member.Unhold()
+	}
+	sc.conn.Close(code, reason)
 }
 
 // send queues a frame for this socket alone.
@@ -287,12 +300,38 @@ type errorFrame struct {
 	ClientID string `json:"client_id,omitempty"`
 }
 
+// plainErrorFrame is an error as a socket without the extensions gets it:
+// the original client renders every frame that is not "messages" as a
+// chat line from message.author, .timestamp and .content, so the error
+// is one; a program still reads command and code.
+type plainErrorFrame struct {
+	Command  string           `json:"command"`
+	Code     string           `json:"code"`
+	Message  plainErrorDetail `json:"message"`
+	ClientID string           `json:"client_id,omitempty"`
+}
+
+type plainErrorDetail struct {
+	Author    string `json:"author"`
+	Content   string `json:"content"`
+	Timestamp string `json:"timestamp"`
+}
+
+// errorAuthor signs the errors a socket without the extensions gets.
+const errorAuthor = "Parley"
+
 // handle acts on one frame.
 func (sc *socket) handle(ctx context.Context, data []byte) {
 	f, ferr := decodeFrame(data, sc.member.Extensions())
 	if ferr != nil {
 		sc.sendError(ferr.Code, ferr.Message, ferr.ClientID)
 		return
+	}
+	if f.Command != "fetch_messages" {
+		// A socket whose first request is not for history is not the
+		// original page (it fetches on open): its live messages need not
+		// wait.
+		sc.member.Unhold()
 	}
 	switch f.Command {
 	case "fetch_messages":
@@ -317,8 +356,14 @@ func (sc *socket) fetch(ctx context.Context, f inFrame) {
 		sc.sendErr(err, "")
 		return
 	}
-	sc.send(hub.EncodeFrame(messagesFrame{Command: "messages", Before: f.Before, After: f.After,
-		Messages: msgs, HasMore: more}))
+	answer := func(msgs []chat.Message) []byte {
+		return wsock.Text(hub.EncodeFrame(messagesFrame{Command: "messages", Before: f.Before, After: f.After,
+			Messages: msgs, HasMore: more}))
+	}
+	// A held socket's first answer ends where its live messages begin.
+	if !sc.member.Release(msgs, answer) {
+		sc.conn.Send(answer(msgs))
+	}
 }
 
 func (sc *socket) newMessage(ctx context.Context, f inFrame) {
@@ -334,7 +379,7 @@ func (sc *socket) newMessage(ctx context.Context, f inFrame) {
 			if sc.strikes >= floodStrikes {
 				sc.s.metrics.wsErrors.WithLabelValues("flood_closed").Inc()
 				sc.waitAcks() // the accepted ones are acknowledged first
-				sc.conn.Close(wsock.StatusPolicyViolation, "sending too fast")
+				sc.close(wsock.StatusPolicyViolation, "sending too fast")
 			}
 		}
 		return
@@ -443,5 +488,10 @@ func (sc *socket) sendError(code, msg, clientID string) {
 		clientID = "" // not echoed: it is the thing that was wrong
 	}
 	sc.s.metrics.wsErrors.WithLabelValues(code).Inc()
-	sc.send(hub.EncodeFrame(errorFrame{Command: "error", Code: code, Message: msg, ClientID: clientID}))
+	if sc.member.Extensions() {
+		sc.send(hub.EncodeFrame(errorFrame{Command: "error", Code: code, Message: msg, ClientID: clientID}))
+		return
+	}
+	sc.send(hub.EncodeFrame(plainErrorFrame{Command: "error", Code: code, ClientID: clientID,
+		Message: plainErrorDetail{Author: errorAuthor, Content: msg, Timestamp: time.Now().UTC().Format(chat.TimestampFormat)}}))
 }
