@@ -247,3 +247,44 @@ func TestOriginalPage(t *testing.T) {
 		}
 	}
 }
+
+// TestRoomPageBusyRoom: Parley's own room page (parley.v1, never held)
+// opened while a bot posts a few hundred messages a second shows each
+// message once, in seq order, with no gap, though its history answers
+// and live messages cross.
+func TestRoomPageBusyRoom(t *testing.T) {
+	ctx := browserTest(t, 2*time.Minute)
+	srv := apptest.Start(t, apptest.Options{Args: []string{"--send-limit=off"}})
+	botTok := srv.User(t, "bot")
+	bot := srv.Dial(t, "busy", apptest.DialOptions{Token: botTok, Extensions: true})
+	for i := range 60 {
+		bot.Post(fmt.Sprintf("m%05d", i), fmt.Sprint("s", i))
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	defer func() { close(stop); wg.Wait() }()
+	wg.Go(func() {
+		tick := time.NewTicker(3 * time.Millisecond)
+		defer tick.Stop()
+		for i := 60; i < 30_000; i++ { // bounded; stopped long before
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			if bot.C.Write(context.Background(), 1, fmt.Appendf(nil, `{"command":"new_message","message":"m%05d"}`, i)) != nil {
+				return
+			}
+		}
+	})
+	b := newBrowser(t, ctx, "reader")
+	b.signUp(srv.URL, "reader", "password-reader")
+	b.open(srv.URL + "/chats/busy/")
+	b.waitFor("history and live messages", `document.querySelectorAll('#messages .msg').length > 150`)
+	seqs := eval[[]int](b, `[...document.querySelectorAll('#messages .msg')].map((m) => Number(m.dataset.seq))`)
+	for i := 1; i < len(seqs); i++ {
+		if seqs[i] != seqs[i-1]+1 {
+			t.Fatalf("the room page shows seq %d after %d", seqs[i], seqs[i-1])
+		}
+	}
+}
