@@ -233,6 +233,11 @@ func (s *Server) handleAPIMessages(w http.ResponseWriter, r *http.Request, u cha
 		}
 		f.Limit = &n
 	}
+	if ok, wait := s.histories.allow(r.Context(), u.Name); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(wait)))
+		s.apiError(w, r, chat.Errorf(chat.ERateLimited, "Too many history requests; wait a moment."))
+		return
+	}
 	msgs, more, err := s.fetch(r.Context(), room, f)
 	if err != nil {
 		s.apiError(w, r, err)

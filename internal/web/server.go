@@ -13,6 +13,7 @@ import (
 	"parley/internal/auth"
 	"parley/internal/broker"
 	"parley/internal/hub"
+	"parley/internal/limit"
 	"parley/internal/store"
 	"parley/internal/wsock"
 )
@@ -62,7 +63,10 @@ type Server struct {
 	render  *renderer
 	metrics *Metrics
 	sends   *limiter
-	logins  *loginThrottle
+	// histories limits each user's history requests, on sockets and the
+	// API: each may cost a database read and up to 1 MiB of answer.
+	histories *limiter
+	logins    *loginThrottle
 	handler http.Handler
 
 	sockets   registry
@@ -103,6 +107,7 @@ func New(opt Options) (*Server, error) {
 	}
 	s.metrics.register(s)
 	s.sends = s.newLimiter(opt.SendRate, opt.SendBurst)
+	s.histories = &limiter{l: limit.NewLocal(historyRate, opt.Now)}
 	s.logins = s.newLoginThrottle()
 	s.handler = s.routes()
 	return s, nil

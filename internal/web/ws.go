@@ -146,6 +146,11 @@ type socket struct {
 	strikes    int
 	lastTyping time.Time
 
+	readMu    sync.Mutex
+	readSeq   int64       // the highest seq the client reported read
+	readAt    time.Time   // when the marker was last written
+	readTimer *time.Timer // a write is due
+
 	ackMu   sync.Mutex
 	ackIdle sync.Cond   // on ackMu: signalled when ackN drops to 0
 	acks    chan ackJob // created at the first message
@@ -166,6 +171,7 @@ func (sc *socket) Message(_ *wsock.Conn, binary bool, data []byte) {
 // once the messages it sent are settled, it leaves its room and the
 // registry, and its context ends.
 func (sc *socket) Closed(*wsock.Conn) {
+	sc.flushRead()
 	sc.afterAcks(func() {
 		sc.cancel()
 		if sc.member != nil {
@@ -344,18 +350,72 @@ func (sc *socket) handle(ctx context.Context, data []byte) {
 			_ = sc.s.opt.Hub.Publish(ctx, broker.Event{Room: sc.room, Kind: broker.KindTyping, User: sc.user.Name})
 		}
 	case "read":
-		if err := sc.s.opt.Store.MarkRead(ctx, sc.user.ID, sc.room, f.Seq); err != nil {
-			sc.s.log.Warn("mark read", "room", sc.room, "err", err)
-		}
+		sc.markRead(f.Seq)
+	}
+}
+
+// readEvery is how often a socket's read marker is written at most: a
+// client that reports every message it shows costs a write a second, not
+// one per message.
+const readEvery = time.Second
+
+// markRead records that the user has read the room up to seq: now, or, if
+// the marker was written less than readEvery ago, then, with the highest
+// seq reported meanwhile. The socket's end writes what is pending.
+func (sc *socket) markRead(seq int64) {
+	sc.readMu.Lock()
+	defer sc.readMu.Unlock()
+	if seq <= sc.readSeq {
+		return
+	}
+	sc.readSeq = seq
+	if sc.readTimer != nil {
+		return // a write is due; it takes the highest seq
+	}
+	wait := readEvery - time.Since(sc.readAt)
+	if wait <= 0 {
+		wait = 0
+	}
+	sc.readTimer = time.AfterFunc(wait, sc.writeRead)
+}
+
+// writeRead writes the pending read marker.
+func (sc *socket) writeRead() {
+	sc.readMu.Lock()
+	seq := sc.readSeq
+	sc.readTimer, sc.readAt = nil, time.Now()
+	sc.readMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := sc.s.opt.Store.MarkRead(ctx, sc.user.ID, sc.room, seq); err != nil {
+		sc.s.log.Warn("mark read", "room", sc.room, "err", err)
+	}
+}
+
+// flushRead writes a pending read marker at once, as the socket ends.
+func (sc *socket) flushRead() {
+	sc.readMu.Lock()
+	pending := sc.readTimer != nil && sc.readTimer.Stop()
+	sc.readMu.Unlock()
+	if pending {
+		sc.writeRead()
 	}
 }
 
 func (sc *socket) fetch(ctx context.Context, f inFrame) {
+	if ok, _ := sc.s.histories.allow(ctx, sc.user.Name); !ok {
+		sc.sendErr(chat.Errorf(chat.ERateLimited, "Too many history requests; wait a moment."), "")
+		return
+	}
 	msgs, more, err := sc.s.fetch(ctx, sc.room, f.fetchRequest)
 	if err != nil {
 		sc.sendErr(err, "")
 		return
 	}
+	// One answer at a time: the next request is not read until this one
+	// is written, so a client that asks and does not read holds one
+	// answer of the server's memory, not hundreds.
+	defer sc.conn.WaitWritten()
 	answer := func(msgs []chat.Message) []byte {
 		return wsock.Text(hub.EncodeFrame(messagesFrame{Command: "messages", Before: f.Before, After: f.After,
 			Messages: msgs, HasMore: more}))

@@ -70,8 +70,12 @@ type Conn struct {
 	state  state
 	queue  [][]byte
 	queued int // bytes in queue
-	writer writer
-	cut    bool // the queue overflowed: Wake ends the connection
+	// added and written count frames since the connection was made: those
+	// queued and those the writer wrote; wrote wakes WaitWritten.
+	added, written uint64
+	wrote          sync.Cond // on mu
+	writer         writer
+	cut            bool // the queue overflowed: Wake ends the connection
 	// closing: the close frame to write once the queue is empty, whether
 	// it is written, and what follows it.
 	closeFrame []byte
@@ -122,6 +126,7 @@ func (c *Conn) Queue(frame []byte) bool {
 	}
 	c.queue = append(c.queue, frame)
 	c.queued += len(frame)
+	c.added++
 	if c.state == stateOpen && c.writer == writerIdle {
 		c.writer = writerPending
 		return true
@@ -153,6 +158,19 @@ func (c *Conn) Wake() {
 func (c *Conn) Send(frame []byte) {
 	if c.Queue(frame) {
 		c.Wake()
+	}
+}
+
+// WaitWritten waits until every frame queued so far has been written, or
+// the connection has ended (a write that stalls ends it after
+// Timings.WriteWait): a handler that answers with large frames answers one
+// at a time, and a client that does not read stops being read.
+func (c *Conn) WaitWritten() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	target := c.added
+	for c.written < target && c.state != stateEnded && !c.cut {
+		c.wrote.Wait()
 	}
 }
 
@@ -236,6 +254,7 @@ func (c *Conn) end() {
 		c.state = stateEnded
 		clear(c.queue)
 		c.queue, c.queued = nil, 0
+		c.wrote.Broadcast()
 		c.mu.Unlock()
 		if id := c.pollID.Load(); id != 0 {
 			c.t.poller.Remove(id)
@@ -270,8 +289,9 @@ var batches = sync.Pool{New: func() any { return new([][]byte) }}
 func (c *Conn) writeTurn() {
 	bp := batches.Get().(*[][]byte)
 	defer batches.Put(bp)
+	done := 0 // frames the last turn wrote
 	for {
-		frames, closing := c.take((*bp)[:0])
+		frames, closing := c.take((*bp)[:0], done)
 		*bp = frames[:0]
 		if len(frames) == 0 && closing == nil {
 			return
@@ -288,13 +308,13 @@ func (c *Conn) writeTurn() {
 			bufs := net.Buffers(frames)
 			_, err = bufs.WriteTo(c.nc) // one writev for the whole queue
 		}
-		n := len(frames)
+		done = len(frames)
 		clear(frames)
 		if err != nil {
 			c.end()
 			return
 		}
-		c.t.framesOut.Add(uint64(n))
+		c.t.framesOut.Add(uint64(done))
 		if closing != nil {
 			c.wroteClose(closing)
 			return
@@ -304,10 +324,15 @@ func (c *Conn) writeTurn() {
 
 // take returns every queued frame, oldest first, emptying the queue, or,
 // once the queue is empty on a closing connection, its close frame; with
-// neither, the writer's turn ends.
-func (c *Conn) take(buf [][]byte) (frames [][]byte, closing []byte) {
+// neither, the writer's turn ends. wrote is how many frames the writer
+// wrote since it last took.
+func (c *Conn) take(buf [][]byte, wrote int) (frames [][]byte, closing []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if wrote > 0 {
+		c.written += uint64(wrote)
+		c.wrote.Broadcast()
+	}
 	if c.state == stateEnded || c.cut {
 		c.writer = writerIdle
 		return buf, nil

@@ -338,3 +338,30 @@ func TestAbortBeforeStart(t *testing.T) {
 		t.Fatalf("the transport counts %d connections", tr.Stats().Conns)
 	}
 }
+
+// WaitWritten returns once what was queued before it is written, and when
+// the connection ends instead.
+func TestWaitWritten(t *testing.T) {
+	tr := newTransport(t, Options{Timings: Timings{WriteWait: 300 * time.Millisecond},
+		Limits: Limits{QueueFrames: 1 << 20, QueueBytes: 1 << 30}})
+	rec := newRecorder()
+	c, client := servedPair(t, tr, rec)
+	c.Send(Text([]byte("small")))
+	c.WaitWritten()
+	_ = client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if f, err := ws.ReadFrame(bufio.NewReader(client)); err != nil || string(f.Payload) != "small" {
+		t.Fatalf("got %q %v", f.Payload, err)
+	}
+	// The client stops reading: the wait ends when the stuck write does.
+	for range 64 {
+		c.Send(Text(make([]byte, 1<<20)))
+	}
+	done := make(chan struct{})
+	go func() { c.WaitWritten(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("WaitWritten did not return when the connection ended")
+	}
+	rec.waitClosed(t, time.Second)
+}
