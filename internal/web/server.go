@@ -67,7 +67,7 @@ type Server struct {
 	// API: each may cost a database read and up to 1 MiB of answer.
 	histories *limiter
 	logins    *loginThrottle
-	handler http.Handler
+	handler   http.Handler
 
 	sockets   registry
 	shutdown  chan struct{}
