@@ -96,7 +96,7 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 		sql:     sqliteDialect,
 		read:    read,
 		write:   write,
-		batches: newBatcher(1, &sqliteBatchWriter{db: write, checkpointer: cp}),
+		batches: newBatcher(1, &sqliteBatchWriter{db: wdb, checkpointer: cp}),
 		closeConns: func() error {
 			return errors.Join(cp.close(), read.close(), write.close())
 		},

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 
 	"parley/internal/chat"
@@ -10,10 +11,12 @@ import (
 
 // sqliteBatchWriter writes SQLite batches on the one writer connection,
 // statement by statement: in SQLite a statement costs no round trip, and
-// running the next one after seeing the last one's outcome is cheap.
+// running the next one after seeing the last one's outcome is cheap. It
+// runs them on the driver connection under database/sql (see rawConn).
 type sqliteBatchWriter struct {
-	db           *sqliteDB // the writer's pool of one connection, and its statements
+	db           *sql.DB // the writer's pool of one connection
 	checkpointer *checkpointer
+	raw          *rawConn // the writer connection's statements; one worker uses it
 }
 
 // The statements of a SQLite batch. They are SQLite's alone, and take its
@@ -41,52 +44,24 @@ const (
 )
 
 func (w *sqliteBatchWriter) write(changes []change, results []result) error {
-	defer w.checkpointer.notify()
-	ctx := context.Background() // a batch belongs to all its callers: none of them cancels it
-	for _, q := range sqliteBatchStmts {
-		if _, err := w.db.stmt(ctx, q); err != nil {
+	err := w.withConn(func(c *rawConn) error {
+		ctx := context.Background() // a batch belongs to all its callers: none of them cancels it
+		tx, err := c.begin(ctx)
+		if err != nil {
 			return err
 		}
-	}
-	tx, err := w.db.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := w.apply(ctx, &sqliteBatchTx{tx: tx, db: w.db, stmts: make(map[string]*sql.Stmt, len(sqliteBatchStmts))}, changes, results); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
-}
-
-// sqliteBatchStmts are the statements a batch runs, prepared on the pool
-// before its transaction begins: inside it, the pool has no connection
-// free to prepare them on.
-var sqliteBatchStmts = []string{sqliteLastSeq, sqliteCreateRoom, sqliteInsertMessage, sqliteMessageByClientID, sqliteMoveRoom, sqliteAuthorRead}
-
-// sqliteBatchTx runs a batch's statements in its transaction, each made a
-// statement of the transaction once, at its first use.
-type sqliteBatchTx struct {
-	tx    *sql.Tx
-	db    *sqliteDB
-	stmts map[string]*sql.Stmt
-}
-
-func (t *sqliteBatchTx) stmt(ctx context.Context, query string) *sql.Stmt {
-	st, ok := t.stmts[query]
-	if !ok {
-		st = t.tx.StmtContext(ctx, t.db.prepared(query))
-		t.stmts[query] = st
-	}
-	return st
-}
-
-func (t *sqliteBatchTx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return t.stmt(ctx, query).ExecContext(ctx, args...)
-}
-
-func (t *sqliteBatchTx) queryRow(ctx context.Context, query string, args ...any) row {
-	return t.stmt(ctx, query).QueryRowContext(ctx, args...)
+		if err := w.apply(ctx, c, changes, results); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			_ = tx.Rollback() // SQLite may keep a transaction open after a failed COMMIT
+			return err
+		}
+		return nil
+	})
+	w.checkpointer.notify()
+	return err
 }
 
 // apply writes changes inside the batch's transaction and fills results,
@@ -101,7 +76,7 @@ func (t *sqliteBatchTx) queryRow(ctx context.Context, query string, args ...any)
 //  3. For each room that moved: set last_seq and last_activity.
 //  4. For each author and room: record the author as a member who has read
 //     up to their latest message.
-func (w *sqliteBatchWriter) apply(ctx context.Context, c *sqliteBatchTx, changes []change, results []result) error {
+func (w *sqliteBatchWriter) apply(ctx context.Context, c *rawConn, changes []change, results []result) error {
 	rooms := newBatchRooms(changes)
 	for _, name := range rooms.names {
 		r := rooms.rooms[name]
@@ -134,16 +109,16 @@ func (w *sqliteBatchWriter) apply(ctx context.Context, c *sqliteBatchTx, changes
 		}
 		if !inserted {
 			// Sent before, in an earlier transaction or earlier in this batch.
-			msg := chat.Message{Room: m.Room, Author: m.Author, ClientID: m.ClientID}
+			stored := chat.Message{Room: m.Room, Author: m.Author, ClientID: m.ClientID}
 			err := c.queryRow(ctx, sqliteMessageByClientID, m.Room, m.Author, m.ClientID).
-				Scan(&msg.ID, &msg.Seq, &msg.Content, timeCol{&msg.Timestamp})
+				Scan(&stored.ID, &stored.Seq, &stored.Content, timeCol{&stored.Timestamp})
 			if isNoRows(err) {
 				return fmt.Errorf("message %s/%s/%q conflicts but cannot be found", m.Room, m.Author, m.ClientID)
 			}
 			if err != nil {
 				return err
 			}
-			results[i] = result{msg: msg}
+			results[i] = result{msg: stored}
 			continue
 		}
 		r.take(msg.Timestamp)
@@ -167,7 +142,7 @@ func (w *sqliteBatchWriter) apply(ctx context.Context, c *sqliteBatchTx, changes
 }
 
 // resultID is the id an INSERT made, and false if it made no row.
-func resultID(res sql.Result, err error) (int64, bool, error) {
+func resultID(res driver.Result, err error) (int64, bool, error) {
 	if err != nil {
 		return 0, false, err
 	}
@@ -179,4 +154,26 @@ func resultID(res sql.Result, err error) (int64, bool, error) {
 	return id, err == nil, err
 }
 
-func (w *sqliteBatchWriter) close() {}
+// withConn runs f on the writer connection; other writes wait meanwhile.
+func (w *sqliteBatchWriter) withConn(f func(c *rawConn) error) error {
+	c, err := w.db.Conn(context.Background())
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return c.Raw(func(dc any) error {
+		if w.raw == nil || w.raw.conn != dc {
+			// A new connection: the first, or one replacing a broken one.
+			w.raw = newRawConn(dc.(driver.Conn))
+		}
+		return f(w.raw)
+	})
+}
+
+// close finalises the writer's statements before the connection closes.
+func (w *sqliteBatchWriter) close() {
+	_ = w.withConn(func(c *rawConn) error {
+		c.close()
+		return nil
+	})
+}
