@@ -105,6 +105,8 @@ func (s *Store) applyMigration(ctx context.Context, tx querier, m migration) err
 	if err := s.lockMigrations(ctx, tx); err != nil {
 		return err
 	}
+	// Checked after the lock: another process cannot apply the same
+	// migration meanwhile.
 	var n int64
 	if err := tx.queryRow(ctx, "SELECT count(*) FROM schema_migrations WHERE version = $1", m.version).Scan(&n); err != nil {
 		return err

@@ -65,6 +65,8 @@ type pgDB struct {
 	pool *pgxpool.Pool
 }
 
+var _ db = pgDB{}
+
 func (d pgDB) ping(ctx context.Context) error { return d.pool.Ping(ctx) }
 
 func (d pgDB) inTx(ctx context.Context, f func(querier) error) error {

@@ -33,6 +33,9 @@ type pgBatchWriter struct {
 	pool *pgxpool.Pool
 }
 
+var _ batchWriter = pgBatchWriter{}
+
+// close has nothing to release: the Store closes the pool.
 func (w pgBatchWriter) close() {}
 
 func (w pgBatchWriter) write(changes []change, results []result) error {

@@ -130,6 +130,8 @@ type sqliteDB struct {
 	stmts map[string]*sql.Stmt // nil once closed
 }
 
+var _ db = (*sqliteDB)(nil)
+
 func newSQLiteDB(db *sql.DB) *sqliteDB {
 	return &sqliteDB{db: db, stmts: make(map[string]*sql.Stmt)}
 }

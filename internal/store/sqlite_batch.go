@@ -19,6 +19,8 @@ type sqliteBatchWriter struct {
 	raw          *rawConn // the writer connection's statements; one worker uses it
 }
 
+var _ batchWriter = (*sqliteBatchWriter)(nil)
+
 // The statements of a SQLite batch. They are SQLite's alone, and take its
 // anonymous ? placeholders, which the driver binds by position without
 // reading a name. No statement locks a room: the transaction holds the

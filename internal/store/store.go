@@ -22,10 +22,11 @@
 //     and the retry of a failed batch one change at a time, are shared;
 //     each engine writes a batch in one transaction with a batchWriter of
 //     its own, on its driver: sqliteBatchWriter (sqlite_batch.go) runs a
-//     few statements per message on the one writer connection, where a
-//     statement costs no round trip; pgBatchWriter (postgres_batch.go) runs
-//     two pipelines whose statements take the whole batch as arrays, so
-//     neither round trips nor statements grow with the batch.
+//     few statements per message on the one writer connection, below
+//     database/sql (rawconn.go), as a statement costs no round trip there;
+//     pgBatchWriter (postgres_batch.go) runs two pipelines whose
+//     statements take the whole batch as arrays, so that neither round
+//     trips nor statements grow with the batch.
 //
 // Opening an engine (openSQLite, openPostgres) builds the two and the
 // connections under them; the Store holds nothing else of an engine.
@@ -36,11 +37,13 @@
 // transaction. A change that the room's history shows takes the room's
 // next seq (batchRoom.take), and each room's last_seq moves once per
 // batch. Today the one kind of change is a new message. Another kind (an
-// edit, a deletion, a reaction) is a field of change, a Store method that
-// submits it, and in each batchWriter a step beside the messages' that
-// applies it and takes its seq. Whatever must stay in step with the rooms'
-// history, such as a full-text index, is written by the same writers in
-// the same transaction.
+// edit, a deletion, a reaction) is a field of change set instead of msg, a
+// Store method that submits it, what its caller waits for in result, and
+// in each batchWriter a step beside the messages' that applies it and
+// takes its seq; the queues, the room locks, the seqs and the retry of a
+// failed batch stay as they are. Whatever must stay in step with the
+// rooms' history, such as a full-text index, is written by the same
+// writers in the same transaction.
 package store
 
 import (
