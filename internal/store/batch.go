@@ -2,81 +2,98 @@ package store
 
 import (
 	"context"
-	"database/sql/driver"
 	"fmt"
 	"hash/maphash"
 	"runtime"
+	"slices"
 	"sync"
+	"time"
 
 	"parley/internal/chat"
 )
 
-// maxBatch bounds how many messages one transaction carries, and so how
+// maxBatch bounds how many changes one transaction carries, and so how
 // long the callers of a batch wait for each other.
 const maxBatch = 1024
 
-// batcher is the group commit of InsertMessage. Its workers take every
-// insert waiting (up to maxBatch), write them in one transaction, commit
-// once, and only then answer each caller: one commit, and so one sync to
-// disk, carries many messages.
+// A change is one write that a batch carries, to one room. The one kind
+// today is a new message, msg; the package doc says how to add another.
+type change struct {
+	room string
+	msg  chat.NewMessage
+}
+
+// result is the outcome of one change: for a new message, the stored
+// message and whether it is new (false: its client_id was stored before).
+type result struct {
+	msg     chat.Message
+	created bool
+	err     error
+}
+
+// batchWriter writes the batches of one engine.
+type batchWriter interface {
+	// write applies changes, in order, in one transaction, and fills
+	// results, one per change. An error means that nothing was applied.
+	// Each worker calls write for its own batches, one at a time.
+	write(changes []change, results []result) error
+	// close releases what the writer holds; no worker calls write any
+	// more.
+	close()
+}
+
+// batcher is the group commit. Its workers take every change waiting (up
+// to maxBatch), have the batchWriter write them in one transaction, and
+// only then answer each caller: one commit, and so one sync to disk,
+// carries many changes.
 //
 // SQLite has one worker, on the one writer connection. PostgreSQL has a few,
-// each on a pool connection, and each room's messages go to one of them, so
+// each on a pool connection, and each room's changes go to one of them, so
 // that the workers' batches do not queue on each other's room locks. Rooms
 // are locked in name order, so batches of this process and of others cannot
 // deadlock.
 type batcher struct {
-	reqs []chan *insertReq // one queue per worker
+	w    batchWriter
+	reqs []chan *request // one queue per worker
 	seed maphash.Seed
 	quit chan struct{} // closed by close: stop taking requests
 	done chan struct{} // closed when every worker has ended
-
-	// write stores a batch and fills results: all in one transaction, or,
-	// if that fails, each message in a transaction of its own, so that one
-	// bad message cannot fail the others. It returns an error only if it
-	// could not write at all.
-	write func(msgs []chat.NewMessage, results []insertResult) error
-	// stop runs once every worker has ended.
-	stop func()
 }
 
-type insertReq struct {
+type request struct {
 	ctx   context.Context
-	msg   chat.NewMessage
-	reply chan insertResult // buffered: a worker never waits for a caller
+	c     change
+	reply chan result // buffered: a worker never waits for a caller
 }
 
-func newBatcher(workers int, write func([]chat.NewMessage, []insertResult) error, stop func()) *batcher {
+func newBatcher(workers int, w batchWriter) *batcher {
 	b := &batcher{
-		reqs:  make([]chan *insertReq, workers),
-		seed:  maphash.MakeSeed(),
-		quit:  make(chan struct{}),
-		done:  make(chan struct{}),
-		write: write,
-		stop:  stop,
+		w:    w,
+		reqs: make([]chan *request, workers),
+		seed: maphash.MakeSeed(),
+		quit: make(chan struct{}),
+		done: make(chan struct{}),
 	}
 	var wg sync.WaitGroup
 	for i := range b.reqs {
-		b.reqs[i] = make(chan *insertReq, maxBatch)
+		b.reqs[i] = make(chan *request, maxBatch)
 		wg.Go(func() { b.run(b.reqs[i]) })
 	}
 	go func() {
 		wg.Wait()
-		if b.stop != nil {
-			b.stop()
-		}
+		w.close()
 		close(b.done)
 	}()
 	return b
 }
 
-// submit hands m to its worker's queue and returns at once. Requests one
+// submit hands c to its worker's queue and returns at once. Changes one
 // goroutine submits for one room are written in that order.
-func (b *batcher) submit(ctx context.Context, m chat.NewMessage) *Pending {
-	req := &insertReq{ctx: ctx, msg: m, reply: make(chan insertResult, 1)}
+func (b *batcher) submit(ctx context.Context, c change) *Pending {
+	req := &request{ctx: ctx, c: c, reply: make(chan result, 1)}
 	q := b.reqs[0]
 	if len(b.reqs) > 1 {
-		q = b.reqs[maphash.String(b.seed, m.Room)%uint64(len(b.reqs))]
+		q = b.reqs[maphash.String(b.seed, c.room)%uint64(len(b.reqs))]
 	}
 	select {
 	case q <- req:
@@ -91,7 +108,7 @@ func (b *batcher) submit(ctx context.Context, m chat.NewMessage) *Pending {
 // Pending is a message handed to the store and not yet known to be stored.
 type Pending struct {
 	b   *batcher
-	req *insertReq
+	req *request
 	err error // the message was not taken
 }
 
@@ -122,10 +139,10 @@ func (b *batcher) close() {
 	<-b.done
 }
 
-func (b *batcher) run(reqs chan *insertReq) {
-	batch := make([]*insertReq, 0, maxBatch)
-	msgs := make([]chat.NewMessage, 0, maxBatch)
-	results := make([]insertResult, maxBatch)
+func (b *batcher) run(reqs chan *request) {
+	batch := make([]*request, 0, maxBatch)
+	changes := make([]change, 0, maxBatch)
+	results := make([]result, maxBatch)
 	for {
 		select {
 		case <-b.quit:
@@ -135,7 +152,7 @@ func (b *batcher) run(reqs chan *insertReq) {
 			batch = append(batch, r)
 		}
 		// The callers answered last time are only now getting to run and
-		// send their next message; yielding a few times lets them join
+		// send their next change; yielding a few times lets them join
 		// this batch instead of each starting a tiny one.
 		for range 3 {
 			batch = fill(reqs, batch)
@@ -149,23 +166,19 @@ func (b *batcher) run(reqs chan *insertReq) {
 		live := batch[:0]
 		for _, r := range batch {
 			if err := r.ctx.Err(); err != nil {
-				r.reply <- insertResult{err: err}
+				r.reply <- result{err: err}
 				continue
 			}
 			live = append(live, r)
 		}
 		if len(live) > 0 {
-			msgs = msgs[:0]
+			changes = changes[:0]
 			for _, r := range live {
-				msgs = append(msgs, r.msg)
+				changes = append(changes, r.c)
 			}
 			res := results[:len(live)]
-			clear(res)
-			err := b.write(msgs, res)
+			b.write(changes, res)
 			for i, r := range live {
-				if err != nil {
-					res[i] = insertResult{err: err}
-				}
 				r.reply <- res[i]
 			}
 		}
@@ -174,7 +187,28 @@ func (b *batcher) run(reqs chan *insertReq) {
 	}
 }
 
-func fill(reqs chan *insertReq, batch []*insertReq) []*insertReq {
+// write stores changes in one transaction or, if that fails, each in a
+// transaction of its own, so that one bad change fails alone.
+func (b *batcher) write(changes []change, results []result) {
+	clear(results)
+	if b.w.write(changes, results) == nil {
+		return
+	}
+	for i := range changes {
+		results[i] = result{}
+		err := b.w.write(changes[i:i+1], results[i:i+1])
+		switch {
+		case err == nil:
+		case isDataException(err):
+			// Such as a NUL character, which PostgreSQL's text refuses.
+			results[i] = result{err: chat.Errorf(chat.EInvalid, "The message contains characters that cannot be stored.")}
+		default:
+			results[i] = result{err: fmt.Errorf("store: insert message: %w", err)}
+		}
+	}
+}
+
+func fill(reqs chan *request, batch []*request) []*request {
 	for len(batch) < maxBatch {
 		select {
 		case r := <-reqs:
@@ -187,72 +221,82 @@ func fill(reqs chan *insertReq, batch []*insertReq) []*insertReq {
 }
 
 // drain answers the requests left in a queue once its worker stops.
-func drain(reqs chan *insertReq) {
+func drain(reqs chan *request) {
 	for {
 		select {
 		case r := <-reqs:
-			r.reply <- insertResult{err: errClosed}
+			r.reply <- result{err: errClosed}
 		default:
 			return
 		}
 	}
 }
 
-// writeBatch stores msgs through h: all in one transaction, or, if that
-// fails, each in a transaction of its own. The statements run under a
-// context of their own: a batch belongs to all its callers, and none of
-// them may cancel it for the others.
-func (s *Store) writeBatch(h handle, msgs []chat.NewMessage, results []insertResult) {
-	ctx := context.Background()
-	if s.insertAlone(ctx, h, msgs, results) == nil {
-		return
-	}
-	for i := range msgs {
-		err := s.insertAlone(ctx, h, msgs[i:i+1], results[i:i+1])
-		if isDataException(err) {
-			// Such as a NUL character, which PostgreSQL's text refuses.
-			err = chat.Errorf(chat.EInvalid, "The message contains characters that cannot be stored.")
+// batchRooms are the rooms of a batch and the seqs it hands out in each.
+// A writer locks the rooms in name order (names), reads each one's last_seq
+// under the lock into its batchRoom, gives each change that takes a seq
+// the room's next one (take), and at the end sets the last_seq and
+// last_activity of each room that moved.
+type batchRooms struct {
+	names []string // sorted
+	rooms map[string]*batchRoom
+}
+
+type batchRoom struct {
+	lastSeq int64     // as read under the lock
+	taken   int64     // seqs handed out since
+	at      time.Time // when the latest was handed out
+}
+
+func newBatchRooms(changes []change) batchRooms {
+	r := batchRooms{rooms: make(map[string]*batchRoom, 4)}
+	for _, c := range changes {
+		if _, ok := r.rooms[c.room]; !ok {
+			r.rooms[c.room] = &batchRoom{}
+			r.names = append(r.names, c.room)
 		}
-		if err != nil {
-			results[i] = insertResult{err: err}
+	}
+	slices.Sort(r.names)
+	return r
+}
+
+// seq is the room's latest seq: as read under the lock, or the last one
+// handed out since.
+func (r *batchRoom) seq() int64 { return r.lastSeq + r.taken }
+
+// take hands out the room's next seq, to a change made at time at.
+func (r *batchRoom) take(at time.Time) int64 {
+	r.taken++
+	r.at = at
+	return r.seq()
+}
+
+// authorRead is an author of new messages in a room, and their latest one
+// there in the batch: the author has read the room up to it.
+type authorRead struct {
+	room, author string
+	seq          int64
+	at           time.Time
+}
+
+// authorsRead lists the authors of the batch's new messages, in the order
+// of their first message, each with their latest message in each room.
+func authorsRead(results []result) []authorRead {
+	type key struct{ room, author string }
+	index := make(map[key]int, 4)
+	var authors []authorRead
+	for _, r := range results {
+		if !r.created {
+			continue
 		}
-	}
-}
-
-// sqliteBatchWriter writes SQLite batches on the driver connection underneath
-// database/sql's one writer connection (see rawConn).
-type sqliteBatchWriter struct {
-	s   *Store
-	raw *rawConn // the writer connection's statements; one worker uses it
-}
-
-func (w *sqliteBatchWriter) write(msgs []chat.NewMessage, results []insertResult) error {
-	err := w.withConn(func(raw *rawConn) { w.s.writeBatch(raw, msgs, results) })
-	w.s.checkpointer.notify()
-	if err != nil {
-		return fmt.Errorf("store: insert message: %w", err)
-	}
-	return nil
-}
-
-// withConn runs f on the writer connection; other writes wait meanwhile.
-func (w *sqliteBatchWriter) withConn(f func(raw *rawConn)) error {
-	c, err := w.s.writeDB.db.Conn(context.Background())
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	return c.Raw(func(dc any) error {
-		if w.raw == nil || w.raw.conn != dc {
-			// A new connection: the first, or one replacing a broken one.
-			w.raw = newRawConn(dc.(driver.Conn))
+		a := authorRead{room: r.msg.Room, author: r.msg.Author, seq: r.msg.Seq, at: r.msg.Timestamp}
+		k := key{a.room, a.author}
+		if i, ok := index[k]; ok {
+			authors[i] = a
+			continue
 		}
-		f(w.raw)
-		return nil
-	})
-}
-
-// stop finalises the writer's statements before the connection closes.
-func (w *sqliteBatchWriter) stop() {
-	_ = w.withConn(func(raw *rawConn) { raw.close() })
+		index[k] = len(authors)
+		authors = append(authors, a)
+	}
+	return authors
 }

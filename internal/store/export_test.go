@@ -7,31 +7,31 @@ import "context"
 // and bookkeeping of InsertMessage except the room's seq.
 func (s *Store) BulkInsert(ctx context.Context, room, author string, n int) error {
 	t := now()
-	return s.inTx(ctx, func(tx txn) error {
+	return s.write.inTx(ctx, func(tx querier) error {
 		if err := s.ensureRoom(ctx, tx, room); err != nil {
 			return err
 		}
 		var last int64
-		if err := tx.queryRow(ctx, "SELECT last_seq FROM rooms WHERE name = ?", room).Scan(&last); err != nil {
+		if err := tx.queryRow(ctx, "SELECT last_seq FROM rooms WHERE name = $1", room).Scan(&last); err != nil {
 			return err
 		}
 		var err error
 		if s.engine == EnginePostgres {
 			_, err = tx.exec(ctx, `
 				INSERT INTO messages (room, seq, author, content, created_at)
-				SELECT ?, ? + i, ?, 'bulk message number ' || i, ? FROM generate_series(1, CAST(? AS BIGINT)) AS i`,
-				room, last, author, s.ts(t), n)
+				SELECT $1, $2 + i, $3, 'bulk message number ' || i, $4 FROM generate_series(1, CAST($5 AS BIGINT)) AS i`,
+				room, last, author, t, n)
 		} else {
 			_, err = tx.exec(ctx, `
-				WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < ?)
+				WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < $1)
 				INSERT INTO messages (room, seq, author, content, created_at)
-				SELECT ?, ? + i, ?, 'bulk message number ' || i, ? FROM c`,
-				n, room, last, author, s.ts(t))
+				SELECT $2, $3 + i, $4, 'bulk message number ' || i, $5 FROM c`,
+				n, room, last, author, t)
 		}
 		if err != nil {
 			return err
 		}
-		_, err = tx.exec(ctx, "UPDATE rooms SET last_seq = last_seq + ?, last_activity = ? WHERE name = ?", n, s.ts(t), room)
+		_, err = tx.exec(ctx, "UPDATE rooms SET last_seq = last_seq + $1, last_activity = $2 WHERE name = $3", n, t, room)
 		return err
 	})
 }

@@ -56,62 +56,59 @@ func loadMigrations(engine string) ([]migration, error) {
 	return ms, nil
 }
 
-// migrateLockKey is the PostgreSQL advisory lock that serialises Migrate
-// across processes (an arbitrary constant, "parley" in ASCII).
-const migrateLockKey = 0x7061726c6579
-
 // Migrate applies the embedded migrations that the database has not seen
 // yet, in order, each in its own transaction, and records each in the
 // schema_migrations table. It is idempotent. Several processes may migrate
-// one database at once: on PostgreSQL they queue on an advisory lock, on
-// SQLite on the database's write lock.
+// one database at once: each transaction takes a lock first (PostgreSQL: an
+// advisory lock; SQLite: the database's write lock, from BEGIN IMMEDIATE
+// on), so they queue up and a migration runs once.
 func (s *Store) Migrate(ctx context.Context) error {
 	ms, err := loadMigrations(s.engine)
 	if err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
-	h := s.write
-	if s.pool != nil {
-		// The advisory lock belongs to a session, so the whole migration
-		// runs on one connection.
-		conn, err := s.pool.Acquire(ctx)
-		if err != nil {
-			return fmt.Errorf("store: migrate: %w", err)
-		}
-		defer conn.Release()
-		if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", int64(migrateLockKey)); err != nil {
-			return fmt.Errorf("store: migrate: take lock: %w", err)
-		}
-		defer conn.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", int64(migrateLockKey))
-		h = pgHandle{conn}
-	}
-
 	create := `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    BIGINT PRIMARY KEY,
 		name       TEXT   NOT NULL,
 		applied_at BIGINT NOT NULL -- unix microseconds
 	)`
-	if _, err := h.exec(ctx, create); err != nil {
+	err = s.write.inTx(ctx, func(tx querier) error {
+		if err := s.lockMigrations(ctx, tx); err != nil {
+			return err
+		}
+		_, err := tx.exec(ctx, create)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
 	for _, m := range ms {
-		if err := s.applyMigration(ctx, h, m); err != nil {
+		if err := s.write.inTx(ctx, func(tx querier) error { return s.applyMigration(ctx, tx, m) }); err != nil {
 			return fmt.Errorf("store: migrate: %s: %w", m.name, err)
 		}
 	}
 	return nil
 }
 
-func (s *Store) applyMigration(ctx context.Context, h handle, m migration) error {
-	tx, err := h.begin(ctx)
-	if err != nil {
+func (s *Store) lockMigrations(ctx context.Context, tx querier) error {
+	if s.sql.migrateLock == "" {
+		return nil
+	}
+	if _, err := tx.exec(ctx, s.sql.migrateLock); err != nil {
+		return fmt.Errorf("take lock: %w", err)
+	}
+	return nil
+}
+
+// applyMigration applies m inside tx, unless it is recorded as applied.
+func (s *Store) applyMigration(ctx context.Context, tx querier, m migration) error {
+	if err := s.lockMigrations(ctx, tx); err != nil {
 		return err
 	}
-	defer tx.rollback(ctx)
-	// Checked inside the transaction: on SQLite it holds the write lock, so
-	// another process cannot apply the same migration meanwhile.
+	// Checked after the lock: another process cannot apply the same
+	// migration meanwhile.
 	var n int64
-	if err := tx.queryRow(ctx, "SELECT count(*) FROM schema_migrations WHERE version = ?", m.version).Scan(&n); err != nil {
+	if err := tx.queryRow(ctx, "SELECT count(*) FROM schema_migrations WHERE version = $1", m.version).Scan(&n); err != nil {
 		return err
 	}
 	if n > 0 {
@@ -120,9 +117,7 @@ func (s *Store) applyMigration(ctx context.Context, h handle, m migration) error
 	if _, err := tx.exec(ctx, m.sql); err != nil {
 		return err
 	}
-	if _, err := tx.exec(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-		m.version, m.name, now().UnixMicro()); err != nil {
-		return err
-	}
-	return tx.commit(ctx)
+	_, err := tx.exec(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+		m.version, m.name, now().UnixMicro())
+	return err
 }

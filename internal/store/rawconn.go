@@ -6,14 +6,15 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"io"
+	"time"
 )
 
 // rawConn runs statements on a driver connection directly, below
-// database/sql. The SQLite writer uses it for message batches: for the short
-// statements of an insert, database/sql's per-statement bookkeeping (locks,
-// dependency tracking, wrappers, conversions) costs about as much as SQLite's
-// own work, and the writer is one goroutine, so its cost per message bounds
-// the throughput.
+// database/sql. The SQLite batch writer uses it: for the short statements
+// of an insert, database/sql's per-statement bookkeeping (locks, dependency
+// tracking, wrappers, conversions) is a measurable part of the writer's
+// time, and the writer is one goroutine, so its cost per message bounds
+// the throughput (docs/decisions/sqlite-raw-connection.md).
 //
 // A rawConn is used only inside (*sql.Conn).Raw, by one goroutine at a time.
 type rawConn struct {
@@ -45,13 +46,17 @@ func (c *rawConn) close() {
 	clear(c.stmts)
 }
 
+func (c *rawConn) begin(ctx context.Context) (driver.Tx, error) {
+	return c.conn.(driver.ConnBeginTx).BeginTx(ctx, driver.TxOptions{})
+}
+
 func namedArgs(args []any) ([]driver.NamedValue, error) {
 	nv := make([]driver.NamedValue, len(args))
 	for i, a := range args {
 		switch v := a.(type) {
 		case int:
 			a = int64(v)
-		case nil, int64, string, []byte, bool:
+		case nil, int64, string, []byte, bool, time.Time:
 		default:
 			return nil, fmt.Errorf("store: unsupported argument type %T", a)
 		}
@@ -60,35 +65,7 @@ func namedArgs(args []any) ([]driver.NamedValue, error) {
 	return nv, nil
 }
 
-func (c *rawConn) exec(ctx context.Context, query string, args ...any) (int64, error) {
-	st, err := c.stmt(ctx, query)
-	if err != nil {
-		return 0, err
-	}
-	nv, err := namedArgs(args)
-	if err != nil {
-		return 0, err
-	}
-	res, err := st.(driver.StmtExecContext).ExecContext(ctx, nv)
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
-}
-
-func (c *rawConn) insertID(ctx context.Context, query string, args ...any) (int64, bool, error) {
-	st, err := c.stmt(ctx, query)
-	if err != nil {
-		return 0, false, err
-	}
-	nv, err := namedArgs(args)
-	if err != nil {
-		return 0, false, err
-	}
-	return resultID(st.(driver.StmtExecContext).ExecContext(ctx, nv))
-}
-
-func (c *rawConn) query(ctx context.Context, query string, args ...any) (rows, error) {
+func (c *rawConn) exec(ctx context.Context, query string, args ...any) (driver.Result, error) {
 	st, err := c.stmt(ctx, query)
 	if err != nil {
 		return nil, err
@@ -97,85 +74,50 @@ func (c *rawConn) query(ctx context.Context, query string, args ...any) (rows, e
 	if err != nil {
 		return nil, err
 	}
-	rs, err := st.(driver.StmtQueryContext).QueryContext(ctx, nv)
-	if err != nil {
-		return nil, err
-	}
-	return &rawRows{rows: rs, vals: make([]driver.Value, len(rs.Columns()))}, nil
+	return st.(driver.StmtExecContext).ExecContext(ctx, nv)
 }
 
+// queryRow runs a query and scans its first row, if any, as
+// (*sql.Row).Scan does.
 func (c *rawConn) queryRow(ctx context.Context, query string, args ...any) row {
-	rs, err := c.query(ctx, query, args...)
+	st, err := c.stmt(ctx, query)
 	if err != nil {
 		return errRow{err}
 	}
-	return rawRow{rs.(*rawRows)}
-}
-
-func (c *rawConn) begin(ctx context.Context) (txn, error) {
-	tx, err := c.conn.(driver.ConnBeginTx).BeginTx(ctx, driver.TxOptions{})
+	nv, err := namedArgs(args)
 	if err != nil {
-		return nil, err
+		return errRow{err}
 	}
-	return rawTxn{c, tx}, nil
-}
-
-type rawTxn struct {
-	*rawConn
-	tx driver.Tx
-}
-
-func (t rawTxn) commit(context.Context) error   { return t.tx.Commit() }
-func (t rawTxn) rollback(context.Context) error { return t.tx.Rollback() }
-
-type rawRows struct {
-	rows driver.Rows
-	vals []driver.Value
-	err  error
-}
-
-func (r *rawRows) Next() bool {
-	if r.err != nil {
-		return false
+	rs, err := st.(driver.StmtQueryContext).QueryContext(ctx, nv)
+	if err != nil {
+		return errRow{err}
 	}
-	if err := r.rows.Next(r.vals); err != nil {
-		if err != io.EOF {
-			r.err = err
+	return rawRow{rs}
+}
+
+type rawRow struct{ rs driver.Rows }
+
+func (r rawRow) Scan(dest ...any) error {
+	defer r.rs.Close()
+	vals := make([]driver.Value, len(r.rs.Columns()))
+	if err := r.rs.Next(vals); err != nil {
+		if err == io.EOF {
+			return sql.ErrNoRows
 		}
-		return false
+		return err
 	}
-	return true
-}
-
-func (r *rawRows) Scan(dest ...any) error {
-	if len(dest) != len(r.vals) {
-		return fmt.Errorf("store: scan %d values into %d destinations", len(r.vals), len(dest))
+	if len(dest) != len(vals) {
+		return fmt.Errorf("store: scan %d values into %d destinations", len(vals), len(dest))
 	}
 	for i, d := range dest {
-		if err := assign(d, r.vals[i]); err != nil {
+		if err := assign(d, vals[i]); err != nil {
 			return fmt.Errorf("store: scan column %d: %w", i, err)
 		}
 	}
 	return nil
 }
 
-func (r *rawRows) Err() error { return r.err }
-func (r *rawRows) Close()     { _ = r.rows.Close() }
-
-type rawRow struct{ rs *rawRows }
-
-func (r rawRow) Scan(dest ...any) error {
-	defer r.rs.Close()
-	if !r.rs.Next() {
-		if r.rs.err != nil {
-			return r.rs.err
-		}
-		return sql.ErrNoRows
-	}
-	return r.rs.Scan(dest...)
-}
-
-// assign stores a driver value in one of the destination types the store
+// assign stores a driver value in one of the destination types the writer
 // scans into.
 func assign(dest any, src driver.Value) error {
 	switch d := dest.(type) {
@@ -186,11 +128,6 @@ func assign(dest any, src driver.Value) error {
 			*d = v
 			return nil
 		}
-	case *bool:
-		if v, ok := src.(int64); ok {
-			*d = v != 0
-			return nil
-		}
 	case *string:
 		switch v := src.(type) {
 		case string:
@@ -198,19 +135,6 @@ func assign(dest any, src driver.Value) error {
 			return nil
 		case []byte:
 			*d = string(v)
-			return nil
-		}
-	case **string:
-		switch v := src.(type) {
-		case nil:
-			*d = nil
-			return nil
-		case string:
-			*d = &v
-			return nil
-		case []byte:
-			s := string(v)
-			*d = &s
 			return nil
 		}
 	}

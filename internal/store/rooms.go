@@ -27,11 +27,11 @@ func (s *Store) EnsureRoom(ctx context.Context, name string) (chat.Room, error) 
 	return s.room(ctx, s.write, name)
 }
 
+// createRoom creates a room, empty, if absent. $1 = room, $2 = now
+const createRoom = "INSERT INTO rooms (name, last_seq, created_at, last_activity) VALUES ($1, 0, $2, $2) ON CONFLICT (name) DO NOTHING"
+
 func (s *Store) ensureRoom(ctx context.Context, q querier, name string) error {
-	t := s.ts(now())
-	_, err := q.exec(ctx,
-		"INSERT INTO rooms (name, last_seq, created_at, last_activity) VALUES (?, 0, ?, ?) ON CONFLICT (name) DO NOTHING",
-		name, t, t)
+	_, err := q.exec(ctx, createRoom, name, now())
 	return err
 }
 
@@ -46,7 +46,7 @@ func (s *Store) Room(ctx context.Context, name string) (chat.Room, error) {
 
 func (s *Store) room(ctx context.Context, q querier, name string) (chat.Room, error) {
 	r := chat.Room{Name: name}
-	err := q.queryRow(ctx, "SELECT last_seq, last_activity FROM rooms WHERE name = ?", name).
+	err := q.queryRow(ctx, "SELECT last_seq, last_activity FROM rooms WHERE name = $1", name).
 		Scan(&r.Messages, timeCol{&r.LastActivity})
 	if isNoRows(err) {
 		return chat.Room{}, chat.Errorf(chat.ENotFound, "No such room.")
@@ -83,9 +83,9 @@ func (s *Store) Rooms(ctx context.Context, query string, limit int) ([]chat.Room
 	pattern := "%" + escapeLike(strings.ToLower(query)) + "%"
 	rs, err := s.read.query(ctx, `
 		SELECT name, last_seq, last_activity FROM rooms
-		WHERE lower(name) LIKE ? ESCAPE '\'
+		WHERE lower(name) LIKE $1 ESCAPE '\'
 		ORDER BY last_activity DESC, name
-		LIMIT ?`, pattern, clampRoomLimit(limit))
+		LIMIT $2`, pattern, clampRoomLimit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("store: rooms: %w", err)
 	}
@@ -115,14 +115,14 @@ func (s *Store) TouchRoom(ctx context.Context, userID int64, room string) error 
 	if err := chat.CheckRoomName(room); err != nil {
 		return err
 	}
-	err := s.inTx(ctx, func(tx txn) error {
+	err := s.write.inTx(ctx, func(tx querier) error {
 		if err := s.ensureRoom(ctx, tx, room); err != nil {
 			return err
 		}
 		_, err := tx.exec(ctx, `
-			INSERT INTO room_members (user_id, room, last_read, entered_at) VALUES (?, ?, 0, ?)
+			INSERT INTO room_members (user_id, room, last_read, entered_at) VALUES ($1, $2, 0, $3)
 			ON CONFLICT (user_id, room) DO UPDATE SET entered_at = excluded.entered_at`,
-			userID, room, s.ts(now()))
+			userID, room, now())
 		return err
 	})
 	if isForeignKeyViolation(err) {
@@ -142,7 +142,7 @@ func (s *Store) MarkRead(ctx context.Context, userID int64, room string, seq int
 	if !chat.ValidRoomName(room) {
 		return chat.Errorf(chat.ENotFound, "No such room.")
 	}
-	n, err := s.write.exec(ctx, s.sql.markRead, userID, max(seq, 0), s.ts(now()), room)
+	n, err := s.write.exec(ctx, s.sql.markRead, userID, max(seq, 0), now(), room)
 	if isForeignKeyViolation(err) {
 		return chat.Errorf(chat.ENotFound, "No such user.")
 	}
@@ -162,9 +162,9 @@ func (s *Store) UserRooms(ctx context.Context, userID int64, limit int) ([]UserR
 	rs, err := s.read.query(ctx, `
 		SELECT r.name, r.last_seq, r.last_activity, m.last_read
 		FROM room_members m JOIN rooms r ON r.name = m.room
-		WHERE m.user_id = ?
+		WHERE m.user_id = $1
 		ORDER BY r.last_activity DESC, r.name
-		LIMIT ?`, userID, clampRoomLimit(limit))
+		LIMIT $2`, userID, clampRoomLimit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("store: user rooms: %w", err)
 	}
@@ -181,17 +181,4 @@ func (s *Store) UserRooms(ctx context.Context, userID int64, limit int) ([]UserR
 		return nil, fmt.Errorf("store: user rooms: %w", err)
 	}
 	return rooms, nil
-}
-
-// inTx runs f in a write transaction, committing if it returns nil.
-func (s *Store) inTx(ctx context.Context, f func(tx txn) error) error {
-	tx, err := s.write.begin(ctx)
-	if err != nil {
-		return err
-	}
-	if err := f(tx); err != nil {
-		_ = tx.rollback(ctx)
-		return err
-	}
-	return tx.commit(ctx)
 }

@@ -39,8 +39,8 @@ func (s *Store) CreateSession(ctx context.Context, sess Session) error {
 		created = now()
 	}
 	_, err := s.write.exec(ctx,
-		"INSERT INTO sessions (hash, user_id, kind, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
-		sess.Hash, sess.UserID, sess.Kind, s.ts(created), s.ts(sess.ExpiresAt))
+		"INSERT INTO sessions (hash, user_id, kind, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+		sess.Hash, sess.UserID, sess.Kind, created, sess.ExpiresAt)
 	switch {
 	case isUniqueViolation(err):
 		return chat.Errorf(chat.EConflict, "That session already exists.")
@@ -60,8 +60,8 @@ func (s *Store) SessionUser(ctx context.Context, hash []byte, kind string, now t
 	err := s.read.queryRow(ctx, `
 		SELECT u.id, u.name, u.admin, u.created_at
 		FROM sessions s JOIN users u ON u.id = s.user_id
-		WHERE s.hash = ? AND s.kind = ? AND s.expires_at > ?`,
-		hash, kind, s.ts(now)).Scan(&u.ID, &u.Name, &u.Admin, timeCol{&u.CreatedAt})
+		WHERE s.hash = $1 AND s.kind = $2 AND s.expires_at > $3`,
+		hash, kind, now).Scan(&u.ID, &u.Name, &u.Admin, timeCol{&u.CreatedAt})
 	if isNoRows(err) {
 		return chat.User{}, chat.Errorf(chat.EUnauthorized, "Please log in: the session is unknown or has expired.")
 	}
@@ -74,7 +74,7 @@ func (s *Store) SessionUser(ctx context.Context, hash []byte, kind string, now t
 // DeleteSession removes the session or token whose secret hashes to hash.
 // Removing one that does not exist is not an error.
 func (s *Store) DeleteSession(ctx context.Context, hash []byte) error {
-	if _, err := s.write.exec(ctx, "DELETE FROM sessions WHERE hash = ?", hash); err != nil {
+	if _, err := s.write.exec(ctx, "DELETE FROM sessions WHERE hash = $1", hash); err != nil {
 		return fmt.Errorf("store: delete session: %w", err)
 	}
 	return nil
@@ -83,7 +83,7 @@ func (s *Store) DeleteSession(ctx context.Context, hash []byte) error {
 // DeleteExpiredSessions removes the sessions and tokens expired by now and
 // returns how many it removed.
 func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error) {
-	n, err := s.write.exec(ctx, "DELETE FROM sessions WHERE expires_at <= ?", s.ts(now))
+	n, err := s.write.exec(ctx, "DELETE FROM sessions WHERE expires_at <= $1", now)
 	if err != nil {
 		return 0, fmt.Errorf("store: delete expired sessions: %w", err)
 	}

@@ -16,8 +16,8 @@ func (s *Store) CreateUser(ctx context.Context, name, passwordHash string, admin
 	}
 	u := chat.User{Name: name, Admin: admin, CreatedAt: now()}
 	err := s.write.queryRow(ctx,
-		"INSERT INTO users (name, password_hash, admin, created_at) VALUES (?, ?, ?, ?) RETURNING id",
-		name, passwordHash, admin, s.ts(u.CreatedAt)).Scan(&u.ID)
+		"INSERT INTO users (name, password_hash, admin, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+		name, passwordHash, admin, u.CreatedAt).Scan(&u.ID)
 	if isUniqueViolation(err) {
 		return chat.User{}, chat.Errorf(chat.EConflict, "That username is taken.")
 	}
@@ -37,7 +37,7 @@ func (s *Store) UserByName(ctx context.Context, name string) (chat.User, string,
 	u := chat.User{Name: name}
 	var hash string
 	err := s.read.queryRow(ctx,
-		"SELECT id, password_hash, admin, created_at FROM users WHERE name = ?", name).
+		"SELECT id, password_hash, admin, created_at FROM users WHERE name = $1", name).
 		Scan(&u.ID, &hash, &u.Admin, timeCol{&u.CreatedAt})
 	if isNoRows(err) {
 		return chat.User{}, "", chat.Errorf(chat.ENotFound, "No such user.")
@@ -51,7 +51,7 @@ func (s *Store) UserByName(ctx context.Context, name string) (chat.User, string,
 // SetPasswordHash replaces a user's password hash. An unknown userID is a
 // *chat.Error with code chat.ENotFound.
 func (s *Store) SetPasswordHash(ctx context.Context, userID int64, hash string) error {
-	n, err := s.write.exec(ctx, "UPDATE users SET password_hash = ? WHERE id = ?", hash, userID)
+	n, err := s.write.exec(ctx, "UPDATE users SET password_hash = $1 WHERE id = $2", hash, userID)
 	if err != nil {
 		return fmt.Errorf("store: set password hash: %w", err)
 	}

@@ -3,19 +3,19 @@ package store
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"parley/internal/chat"
 )
 
-// insertBatchPostgres is insertBatch for PostgreSQL, where every statement
-// costs a round trip and an execution on the server: a batch of any size
-// takes two pipelines of a few statements each, every statement taking
-// the whole batch as arrays (unnest), so that neither the round trips nor
-// the statements grow with the batch.
+// pgBatchWriter writes PostgreSQL batches, where every statement costs a
+// round trip and an execution on the server: a batch of any size takes two
+// pipelines of a few statements each, every statement taking the whole
+// batch as arrays (unnest), so that neither the round trips nor the
+// statements grow with the batch.
 //
 //  1. Create the batch's rooms if absent, then lock them, in name order
 //     (SELECT ... ORDER BY name FOR NO KEY UPDATE: rows are locked in the
@@ -29,43 +29,54 @@ import (
 //  3. Insert the new messages, set each room's last_seq and last_activity,
 //     and record the authors as members who have read up to their latest
 //     message.
-func (s *Store) insertBatchPostgres(ctx context.Context, tx pgx.Tx, msgs []chat.NewMessage, results []insertResult) error {
-	type clientKey struct{ room, author, clientID string }
-	type roomState struct {
-		lastSeq int64
-		added   int64
-		latest  int // index in msgs of the room's latest new message
+type pgBatchWriter struct {
+	pool *pgxpool.Pool
+}
+
+var _ batchWriter = pgBatchWriter{}
+
+// close has nothing to release: the Store closes the pool.
+func (w pgBatchWriter) close() {}
+
+func (w pgBatchWriter) write(changes []change, results []result) error {
+	// A batch belongs to all its callers: none of them cancels it.
+	ctx := context.Background()
+	tx, err := w.pool.Begin(ctx)
+	if err != nil {
+		return err
 	}
-	rooms := make(map[string]*roomState, 4)
-	var order []string
+	if err := w.apply(ctx, tx, changes, results); err != nil {
+		_ = tx.Rollback(ctx)
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+func (w pgBatchWriter) apply(ctx context.Context, tx pgx.Tx, changes []change, results []result) error {
+	type clientKey struct{ room, author, clientID string }
+	rooms := newBatchRooms(changes)
 	var keyRooms, keyAuthors, keyIDs []string
-	for _, m := range msgs {
-		if _, ok := rooms[m.Room]; !ok {
-			rooms[m.Room] = &roomState{}
-			order = append(order, m.Room)
-		}
-		if m.ClientID != "" {
+	for _, c := range changes {
+		if m := c.msg; m.ClientID != "" {
 			keyRooms, keyAuthors, keyIDs = append(keyRooms, m.Room), append(keyAuthors, m.Author), append(keyIDs, m.ClientID)
 		}
 	}
-	slices.Sort(order)
 
 	// Step 1. A room is created if absent before it is locked: a room that
 	// another transaction is creating becomes visible once that
 	// transaction ends, which the INSERT waits for, so the lock finds it.
 	var b pgx.Batch
-	t := now()
 	b.Queue(`INSERT INTO rooms (name, last_seq, created_at, last_activity)
 		SELECT n, 0, $2, $2 FROM unnest($1::text[]) AS n ORDER BY n
-		ON CONFLICT (name) DO NOTHING`, order, t)
+		ON CONFLICT (name) DO NOTHING`, rooms.names, now())
 	locked := 0
-	b.Queue("SELECT name, last_seq FROM rooms WHERE name = ANY($1::text[]) ORDER BY name FOR NO KEY UPDATE", order).
+	b.Queue("SELECT name, last_seq FROM rooms WHERE name = ANY($1::text[]) ORDER BY name FOR NO KEY UPDATE", rooms.names).
 		Query(func(rows pgx.Rows) error {
 			var name string
 			var seq int64
 			_, err := pgx.ForEachRow(rows, []any{&name, &seq}, func() error {
-				if st, ok := rooms[name]; ok {
-					st.lastSeq = seq
+				if r, ok := rooms.rooms[name]; ok {
+					r.lastSeq = seq
 					locked++
 				}
 				return nil
@@ -97,18 +108,19 @@ func (s *Store) insertBatchPostgres(ctx context.Context, tx pgx.Tx, msgs []chat.
 	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
 		return err
 	}
-	if locked != len(order) {
-		return fmt.Errorf("locked %d of the batch's %d rooms", locked, len(order))
+	if locked != len(rooms.names) {
+		return fmt.Errorf("locked %d of the batch's %d rooms", locked, len(rooms.names))
 	}
 
 	// Step 2.
 	firstOf := make(map[clientKey]int) // the batch's first message with a client key
 	var repeats []int
-	for i, m := range msgs {
+	for i, c := range changes {
+		m := c.msg
 		if m.ClientID != "" {
 			k := clientKey{m.Room, m.Author, m.ClientID}
 			if msg, ok := stored[k]; ok {
-				results[i] = insertResult{msg: msg}
+				results[i] = result{msg: msg}
 				continue
 			}
 			if _, ok := firstOf[k]; ok {
@@ -117,14 +129,13 @@ func (s *Store) insertBatchPostgres(ctx context.Context, tx pgx.Tx, msgs []chat.
 			}
 			firstOf[k] = i
 		}
-		st := rooms[m.Room]
-		st.added++
-		st.latest = i
-		results[i] = insertResult{created: true, msg: chat.Message{Room: m.Room, Seq: st.lastSeq + st.added,
-			Author: m.Author, Content: m.Content, ClientID: m.ClientID, Timestamp: now()}}
+		at := now()
+		results[i] = result{created: true, msg: chat.Message{Room: m.Room, Seq: rooms.rooms[c.room].take(at),
+			Author: m.Author, Content: m.Content, ClientID: m.ClientID, Timestamp: at}}
 	}
 
 	// Step 3.
+	results = results[:len(changes)]
 	var (
 		ins       msgColumns
 		bySeq     = make(map[roomSeq]int) // index in results of each new message
@@ -132,31 +143,20 @@ func (s *Store) insertBatchPostgres(ctx context.Context, tx pgx.Tx, msgs []chat.
 		mem       roomColumns
 		memAuthor []string
 	)
-	type member struct{ room, author string }
-	latest := make(map[member]int, 4) // index in results of the member's latest message
-	var members []member
-	for i := range msgs {
-		r := &results[i]
-		if !r.created {
-			continue
-		}
-		ins.add(r.msg)
-		bySeq[roomSeq{r.msg.Room, r.msg.Seq}] = i
-		k := member{r.msg.Room, r.msg.Author}
-		if _, ok := latest[k]; !ok {
-			members = append(members, k)
-		}
-		latest[k] = i
-	}
-	for _, name := range order {
-		if st := rooms[name]; st.added > 0 {
-			upd.add(name, st.lastSeq+st.added, results[st.latest].msg.Timestamp)
+	for i, r := range results {
+		if r.created {
+			ins.add(r.msg)
+			bySeq[roomSeq{r.msg.Room, r.msg.Seq}] = i
 		}
 	}
-	for _, k := range members {
-		r := results[latest[k]]
-		mem.add(k.room, r.msg.Seq, r.msg.Timestamp)
-		memAuthor = append(memAuthor, k.author)
+	for _, name := range rooms.names {
+		if r := rooms.rooms[name]; r.taken > 0 {
+			upd.add(name, r.seq(), r.at)
+		}
+	}
+	for _, a := range authorsRead(results) {
+		mem.add(a.room, a.seq, a.at)
+		memAuthor = append(memAuthor, a.author)
 	}
 	if len(ins.room) > 0 {
 		b = pgx.Batch{}
@@ -191,11 +191,11 @@ func (s *Store) insertBatchPostgres(ctx context.Context, tx pgx.Tx, msgs []chat.
 		}
 	}
 	for _, i := range repeats {
-		m := msgs[i]
+		m := changes[i].msg
 		first := results[firstOf[clientKey{m.Room, m.Author, m.ClientID}]]
-		results[i] = insertResult{msg: first.msg}
+		results[i] = result{msg: first.msg}
 	}
-	for i := range results[:len(msgs)] {
+	for i := range results {
 		if results[i].msg.ID == 0 {
 			return fmt.Errorf("message %d of the batch got no id", i)
 		}
