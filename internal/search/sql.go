@@ -1,0 +1,314 @@
+package search
+
+import (
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Filter is an SQL condition the caller writes and the search ANDs in: a
+// boolean expression over the messages row, named m, with ? placeholders
+// for Args.
+type Filter struct {
+	SQL  string
+	Args []any
+}
+
+// RoomsIn is the filter that keeps the messages of the given rooms; with
+// no rooms it keeps nothing.
+func RoomsIn(rooms []string) Filter {
+	if len(rooms) == 0 {
+		return Filter{SQL: "FALSE"}
+	}
+	args := make([]any, len(rooms))
+	for i, r := range rooms {
+		args[i] = r
+	}
+	return Filter{SQL: "m.room IN (" + placeholders(len(rooms)) + ")", Args: args}
+}
+
+// Options are what a search needs from its caller besides the query.
+type Options struct {
+	// Readable keeps only the messages the searcher may read: RoomsIn
+	// their rooms, or a subquery such as
+	// m.room IN (SELECT room FROM room_members WHERE user_id = ?).
+	// Required: a search without it is refused, never run over every room.
+	Readable Filter
+	// Mentioned keeps the messages that mention the searcher, such as
+	// m.id IN (SELECT message_id FROM mentions WHERE user_id = ?).
+	// Required when the query has is:mention.
+	Mentioned Filter
+}
+
+// Fragment is the WHERE condition of a search and its arguments, for a
+// statement over the messages table named m, such as
+//
+//	SELECT m.id, m.room, m.seq, m.author, m.content, m.created_at
+//	FROM messages m
+//	WHERE <Where> AND m.id < ?
+//	ORDER BY m.id DESC LIMIT ?
+//
+// Its placeholders are ?, in the order of Args (the store rewrites them for
+// PostgreSQL). No text of the query is in Where: words reach the engines
+// only as arguments.
+type Fragment struct {
+	Where string
+	Args  []any
+}
+
+var (
+	errNoReadable  = errors.New("search: Options.Readable is required")
+	errNoMentioned = errors.New("search: the query has is:mention and Options.Mentioned is empty")
+)
+
+// The names the fragments use, as the proposed migrations create them
+// (testdata/sqlite.sql, testdata/postgres.sql).
+const (
+	// SQLiteTable is the FTS5 table over messages.content.
+	SQLiteTable = "messages_fts"
+	// PostgresColumn is the tsvector column of messages.
+	PostgresColumn = "search_vector"
+)
+
+// SQLite returns the condition that selects q's messages on SQLite, with
+// its full-text part answered by the FTS5 table messages_fts.
+func (q Query) SQLite(opt Options) (Fragment, error) {
+	b, err := newBuilder(q, opt)
+	if err != nil {
+		return Fragment{}, err
+	}
+	if b == nil {
+		return Fragment{Where: "FALSE"}, nil
+	}
+	if len(q.Terms) > 0 {
+		expr := fts5Join(q.Terms, " AND ")
+		if len(q.Excluded) > 0 {
+			expr = "(" + expr + ") NOT (" + fts5Join(q.Excluded, " OR ") + ")"
+		}
+		b.add("m.id IN (SELECT rowid FROM "+SQLiteTable+" WHERE "+SQLiteTable+" MATCH ?)", expr)
+	} else if len(q.Excluded) > 0 {
+		// FTS5 has no NOT without something to take from.
+		b.add("m.id NOT IN (SELECT rowid FROM "+SQLiteTable+" WHERE "+SQLiteTable+" MATCH ?)", fts5Join(q.Excluded, " OR "))
+	}
+	if !q.Since.IsZero() {
+		b.add("m.created_at >= ?", q.Since.UnixMicro())
+	}
+	if !q.Until.IsZero() {
+		b.add("m.created_at < ?", q.Until.UnixMicro())
+	}
+	if q.HasLink {
+		// LIKE ignores the case of ASCII letters, and only theirs.
+		b.add("(m.content LIKE ? OR m.content LIKE ?)", "%http://%", "%https://%")
+	}
+	b.filters(q, opt)
+	return b.fragment(), nil
+}
+
+// Postgres returns the condition that selects q's messages on PostgreSQL,
+// with its full-text part answered by the tsvector column search_vector
+// (which Vector fills).
+func (q Query) Postgres(opt Options) (Fragment, error) {
+	b, err := newBuilder(q, opt)
+	if err != nil {
+		return Fragment{}, err
+	}
+	if b == nil {
+		return Fragment{Where: "FALSE"}, nil
+	}
+	if len(q.Terms) > 0 || len(q.Excluded) > 0 {
+		var parts []string
+		for _, t := range q.Terms {
+			parts = append(parts, "("+tsTerm(t)+")")
+		}
+		for _, t := range q.Excluded {
+			parts = append(parts, "!("+tsTerm(t)+")")
+		}
+		b.add("m."+PostgresColumn+" @@ CAST(? AS tsquery)", strings.Join(parts, " & "))
+	}
+	if !q.Since.IsZero() {
+		b.add("m.created_at >= ?", q.Since)
+	}
+	if !q.Until.IsZero() {
+		b.add("m.created_at < ?", q.Until)
+	}
+	if q.HasLink {
+		// lower() under the C collation folds ASCII letters only, as
+		// SQLite's LIKE does.
+		b.add(`(lower(m.content COLLATE "C") LIKE ? OR lower(m.content COLLATE "C") LIKE ?)`, "%http://%", "%https://%")
+	}
+	b.filters(q, opt)
+	return b.fragment(), nil
+}
+
+// builder gathers the conditions of a fragment.
+type builder struct {
+	conds []string
+	args  []any
+}
+
+// newBuilder checks opt and returns nil, with no error, for an empty
+// query, which matches nothing.
+func newBuilder(q Query, opt Options) (*builder, error) {
+	if opt.Readable.SQL == "" {
+		return nil, errNoReadable
+	}
+	if q.IsMention && opt.Mentioned.SQL == "" {
+		return nil, errNoMentioned
+	}
+	if q.Empty() {
+		return nil, nil
+	}
+	return &builder{}, nil
+}
+
+func (b *builder) add(cond string, args ...any) {
+	b.conds = append(b.conds, cond)
+	b.args = append(b.args, args...)
+}
+
+// filters adds the conditions both engines write alike.
+func (b *builder) filters(q Query, opt Options) {
+	if len(q.From) > 0 {
+		b.add("m.author IN ("+placeholders(len(q.From))+")", anys(q.From)...)
+	}
+	if len(q.In) > 0 {
+		b.add("m.room IN ("+placeholders(len(q.In))+")", anys(q.In)...)
+	}
+	if q.IsMention {
+		b.add("("+opt.Mentioned.SQL+")", opt.Mentioned.Args...)
+	}
+	b.add("("+opt.Readable.SQL+")", opt.Readable.Args...)
+}
+
+func (b *builder) fragment() Fragment {
+	return Fragment{Where: strings.Join(b.conds, " AND "), Args: slices.Clip(b.args)}
+}
+
+// fts5Join writes terms as FTS5 strings joined by op. Each term is one
+// double-quoted string, which FTS5 reads as a phrase of its words and
+// nothing else: no word of a query is ever an FTS5 operator.
+func fts5Join(terms []Term, op string) string {
+	var b strings.Builder
+	for i, t := range terms {
+		if i > 0 {
+			b.WriteString(op)
+		}
+		b.WriteByte('"')
+		for j, w := range t.Words {
+			if j > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(strings.ReplaceAll(w, `"`, `""`))
+		}
+		b.WriteByte('"')
+		if t.Prefix {
+			b.WriteString(" *")
+		}
+	}
+	return b.String()
+}
+
+// tsTerm writes a term as tsquery text: its words as quoted lexemes,
+// followed by each other (<->), the last one a prefix (:*) if the term's
+// is. The lexemes are taken as they are: the cast to tsquery does not
+// normalise them, as to_tsquery would.
+func tsTerm(t Term) string {
+	var b strings.Builder
+	for i, w := range t.Words {
+		if i > 0 {
+			b.WriteString(" <-> ")
+		}
+		writeLexeme(&b, cutLexeme(w))
+		if t.Prefix && i == len(t.Words)-1 {
+			b.WriteString(":*")
+		}
+	}
+	return b.String()
+}
+
+// writeLexeme writes w quoted as tsvector and tsquery text read it.
+func writeLexeme(b *strings.Builder, w string) {
+	b.WriteByte('\'')
+	for i := 0; i < len(w); i++ {
+		switch w[i] {
+		case '\'':
+			b.WriteString("''")
+		case '\\':
+			b.WriteString(`\\`)
+		default:
+			b.WriteByte(w[i])
+		}
+	}
+	b.WriteByte('\'')
+}
+
+// PostgreSQL's bounds on a tsvector: positions run from 1 to 16,383, and a
+// lexeme keeps its first 256.
+const (
+	maxPosition          = 16383
+	maxPositionsByLexeme = 256
+)
+
+// Vector returns content's words as tsvector text, for PostgreSQL's
+// search_vector column: CAST(? AS tsvector) in the statement that inserts
+// or edits the message. Each word is the one SQLite's index holds, at the
+// same position, so both engines match the same messages.
+func Vector(content string) string {
+	positions := make(map[string][]int)
+	var order []string
+	n := 0
+	tokens(content, func(t token) bool {
+		n++
+		w := cutLexeme(t.folded)
+		p, seen := positions[w]
+		if !seen {
+			order = append(order, w)
+		}
+		if len(p) < maxPositionsByLexeme {
+			positions[w] = append(p, min(n, maxPosition))
+		}
+		return true
+	})
+	var b strings.Builder
+	b.Grow(len(content) + 4*n)
+	for i, w := range order {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		writeLexeme(&b, w)
+		for j, p := range positions[w] {
+			if j == 0 {
+				b.WriteByte(':')
+			} else {
+				b.WriteByte(',')
+			}
+			b.WriteString(strconv.Itoa(p))
+		}
+	}
+	return b.String()
+}
+
+// cutLexeme cuts w to maxLexemeRunes characters.
+func cutLexeme(w string) string {
+	n := 0
+	for i := range w {
+		if n == maxLexemeRunes {
+			return w[:i]
+		}
+		n++
+	}
+	return w
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+func anys(s []string) []any {
+	a := make([]any, len(s))
+	for i, v := range s {
+		a[i] = v
+	}
+	return a
+}
