@@ -74,7 +74,7 @@ const (
 // SQLite returns the condition that selects q's messages on SQLite, with
 // its full-text part answered by the FTS5 table messages_fts.
 func (q Query) SQLite(opt Options) (Fragment, error) {
-	b, err := newBuilder(q, opt)
+	b, err := newBuilder(&q, opt)
 	if err != nil {
 		return Fragment{}, err
 	}
@@ -109,7 +109,7 @@ func (q Query) SQLite(opt Options) (Fragment, error) {
 // with its full-text part answered by the tsvector column search_vector
 // (which Vector fills).
 func (q Query) Postgres(opt Options) (Fragment, error) {
-	b, err := newBuilder(q, opt)
+	b, err := newBuilder(&q, opt)
 	if err != nil {
 		return Fragment{}, err
 	}
@@ -148,18 +148,38 @@ type builder struct {
 }
 
 // newBuilder checks opt and returns nil, with no error, for an empty
-// query, which matches nothing.
-func newBuilder(q Query, opt Options) (*builder, error) {
+// query, which matches nothing. It rewrites q's terms to the words the
+// index holds: the same words for a query from Parse; for terms made by
+// hand, the engines then see only words, each as the other engine does.
+func newBuilder(q *Query, opt Options) (*builder, error) {
 	if opt.Readable.SQL == "" {
 		return nil, errNoReadable
 	}
 	if q.IsMention && opt.Mentioned.SQL == "" {
 		return nil, errNoMentioned
 	}
+	q.Terms, q.Excluded = indexWords(q.Terms), indexWords(q.Excluded)
 	if q.Empty() {
 		return nil, nil
 	}
 	return &builder{}, nil
+}
+
+// indexWords returns terms with their words as the tokenizer reads them,
+// leaving out terms with none.
+func indexWords(terms []Term) []Term {
+	out := make([]Term, 0, len(terms))
+	for _, t := range terms {
+		var ws []string
+		for _, w := range t.Words {
+			ws = append(ws, words(w)...)
+		}
+		if len(ws) > 0 {
+			t.Words = ws
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func (b *builder) add(cond string, args ...any) {
