@@ -26,6 +26,8 @@ type engine struct {
 	build func(search.Query, search.Options) (search.Fragment, error)
 	exec  func(tb testing.TB, query string, args ...any)
 	ids   func(tb testing.TB, query string, args ...any) []int64
+	// texts is ids for a column of text (SQLite only).
+	texts func(tb testing.TB, query string, args ...any) []string
 	// insert stores a message as the store's insert will: with the
 	// index kept by a trigger (SQLite) or a vector computed in Go
 	// (PostgreSQL).
@@ -116,23 +118,11 @@ func sqliteOn(db *sql.DB) *engine {
 	}
 	e.ids = func(tb testing.TB, query string, args ...any) []int64 {
 		tb.Helper()
-		rows, err := db.Query(query, args...)
-		if err != nil {
-			tb.Fatalf("sqlite: %v\n%s %v", err, query, args)
-		}
-		defer rows.Close()
-		ids := []int64{}
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				tb.Fatal(err)
-			}
-			ids = append(ids, id)
-		}
-		if err := rows.Err(); err != nil {
-			tb.Fatalf("sqlite: %v\n%s %v", err, query, args)
-		}
-		return ids
+		return column[int64](tb, db, query, args...)
+	}
+	e.texts = func(tb testing.TB, query string, args ...any) []string {
+		tb.Helper()
+		return column[string](tb, db, query, args...)
 	}
 	e.insert = func(tb testing.TB, m msg) {
 		tb.Helper()
@@ -144,6 +134,28 @@ func sqliteOn(db *sql.DB) *engine {
 		e.exec(tb, "UPDATE messages SET content = ? WHERE id = ?", content, id)
 	}
 	return e
+}
+
+// column returns the first column of a query's rows.
+func column[T any](tb testing.TB, db *sql.DB, query string, args ...any) []T {
+	tb.Helper()
+	rows, err := db.Query(query, args...)
+	if err != nil {
+		tb.Fatalf("sqlite: %v\n%s %v", err, query, args)
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		var v T
+		if err := rows.Scan(&v); err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		tb.Fatalf("sqlite: %v\n%s %v", err, query, args)
+	}
+	return out
 }
 
 // postgresConn connects to dsn's database, migrated by the store, without
