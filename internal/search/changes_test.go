@@ -5,11 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
-	"parley/internal/chat"
 	"parley/internal/search"
-	"parley/internal/store"
 	"parley/internal/store/storetest"
 )
 
@@ -221,36 +218,4 @@ func loadWithout(t *testing.T, e *engine, msgs []msg) {
 		e.exec(t, "INSERT INTO messages (id, room, seq, author, content, created_at) VALUES (?, ?, ?, ?, ?, ?)",
 			m.id, m.room, m.id, m.author, m.content, e.ts(m.at))
 	}
-}
-
-// TestStoreInsertsAreIndexed: on SQLite the triggers index what the store's
-// own writer inserts, group commit and all, with no change to the store.
-func TestStoreInsertsAreIndexed(t *testing.T) {
-	db, path := sqliteDB(t)
-	e := sqliteOn(db)
-	e.exec(t, proposal(t, "sqlite"))
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	s, err := store.Open(ctx, "sqlite:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	contents := []string{"first Message", "second message", "third, with a café"}
-	var pend []*store.Pending
-	for _, c := range contents {
-		pend = append(pend, s.SubmitMessage(ctx, chat.NewMessage{Room: "lobby", Author: "alice", Content: c}))
-	}
-	var want []int64
-	for _, p := range pend {
-		m, _, err := p.Wait()
-		if err != nil {
-			t.Fatal(err)
-		}
-		want = append([]int64{m.ID}, want...)
-	}
-	lobby := search.Options{Readable: search.RoomsIn([]string{"lobby"})}
-	expect(t, e, "message", lobby, want[1], want[2])
-	expect(t, e, "cafe from:alice", lobby, want[0])
-	e.exec(t, "INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)")
 }

@@ -28,8 +28,8 @@ type engine struct {
 	ids   func(tb testing.TB, query string, args ...any) []int64
 	// texts is ids for a column of text (SQLite only).
 	texts func(tb testing.TB, query string, args ...any) []string
-	// insert stores a message as the store's insert will: with the
-	// index kept by a trigger (SQLite) or a vector computed in Go
+	// insert stores a message as the store's insert will, and indexes
+	// it: with search.SQLiteIndexNew, or a vector computed in Go
 	// (PostgreSQL).
 	insert func(tb testing.TB, m msg)
 	// setContent edits a message's content (an erased one included).
@@ -128,6 +128,7 @@ func sqliteOn(db *sql.DB) *engine {
 		tb.Helper()
 		e.exec(tb, "INSERT INTO messages (id, room, seq, author, content, created_at) VALUES (?, ?, ?, ?, ?, ?)",
 			m.id, m.room, m.id, m.author, m.content, m.at.UnixMicro())
+		e.exec(tb, search.SQLiteIndexNew, m.id)
 	}
 	e.setContent = func(tb testing.TB, id int64, content string) {
 		tb.Helper()

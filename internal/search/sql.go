@@ -71,6 +71,15 @@ const (
 	PostgresColumn = "search_vector"
 )
 
+// SQLiteIndexNew is the statement that indexes on SQLite the messages a
+// transaction inserted: run it once in that transaction, after all its
+// inserts, with the first new id (the writer holds the database's write
+// lock, so every id from it on is new). Once a transaction, not once a
+// message: FTS5 then writes its pending words to disk once, at commit
+// (testdata/sqlite.sql has the numbers). Edits and deletions are indexed
+// by triggers.
+const SQLiteIndexNew = "INSERT INTO " + SQLiteTable + " (rowid, content) SELECT id, content FROM messages WHERE id >= ?"
+
 // SQLite returns the condition that selects q's messages on SQLite, with
 // its full-text part answered by the FTS5 table messages_fts.
 func (q Query) SQLite(opt Options) (Fragment, error) {
