@@ -110,7 +110,7 @@ func TestOptionsRequired(t *testing.T) {
 			t.Error("is:mention without Mentioned was built")
 		}
 		f, err := build(parse(t, "🎉"), search.Options{Readable: search.RoomsIn([]string{"a"})})
-		if err != nil || f.Where != "FALSE" || len(f.Args) != 0 {
+		if err != nil || f.Where != "FALSE" || len(f.Args) != 0 || f.From != "messages m" || f.ID != "m.id" {
 			t.Errorf("an empty query gives %+v, %v; want FALSE", f, err)
 		}
 	}

@@ -249,3 +249,34 @@ func marks(q search.Query, content string) bool {
 	}
 	return false
 }
+
+// TestPages: a page after another goes on where it stopped, whether the
+// index or the messages table orders the results.
+func TestPages(t *testing.T) {
+	engines(t, func(t *testing.T, e *engine) {
+		load(t, e)
+		for q, want := range map[string][][]int64{
+			"from:bob":     {{24, 22, 20}, {17, 13, 11}, {8, 5, 2}, {}},
+			"plan":         {{18, 12, 11}, {10}},
+			"plan -new":    {{18, 12, 11}, {10}},
+			"-plan in:dev": {{23, 20, 16}, {15, 8, 7}, {6, 5}},
+		} {
+			f, err := e.build(parse(t, q), as("alice"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := int64(0)
+			for i, page := range want {
+				query, args := f.Page("m.id", before, 3)
+				got := e.ids(t, query, args...)
+				if !slices.Equal(got, page) {
+					t.Errorf("%s: %q page %d: got %v, want %v", e.name, q, i+1, got, page)
+					break
+				}
+				if len(got) > 0 {
+					before = got[len(got)-1]
+				}
+			}
+		}
+	})
+}

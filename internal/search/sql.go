@@ -41,20 +41,45 @@ type Options struct {
 	Mentioned Filter
 }
 
-// Fragment is the WHERE condition of a search and its arguments, for a
-// statement over the messages table named m, such as
+// Fragment is a search as SQL: the messages it selects are those of From
+// that pass Where, newest first by ID. Page writes the statement of a page
+// of results; a caller that writes its own keeps
 //
-//	SELECT m.id, m.room, m.seq, m.author, m.content, m.created_at
-//	FROM messages m
-//	WHERE <Where> AND m.id < ?
-//	ORDER BY m.id DESC LIMIT ?
+//	SELECT ... FROM <From> WHERE <Where> AND <ID> < ? ORDER BY <ID> DESC LIMIT ?
 //
-// Its placeholders are ?, in the order of Args (the store rewrites them for
-// PostgreSQL). No text of the query is in Where: words reach the engines
-// only as arguments.
+// From names the messages table m, and on SQLite may join it to the index:
+// the index then hands out the matches newest first and the statement
+// stops at the page's end, where m.id IN (matches) would find every match
+// first (measured at 1,000,000 messages: a two-word query's p99 3.5 ms
+// against 80 ms).
+//
+// Placeholders are ?, in the order of Args (the store rewrites them for
+// PostgreSQL). No text of the query is in the SQL: words reach the engines
+// only as arguments. On PostgreSQL, run the statement planned with its
+// arguments (pgx.QueryExecModeExec), never from a cached generic plan,
+// which cannot tell a rare word from a common one.
 type Fragment struct {
+	From  string
 	Where string
 	Args  []any
+	// ID is the id column that orders results and pages them: m.id, or
+	// the index's rowid, which equals it.
+	ID string
+}
+
+// Page returns the statement that selects columns (such as "m.id,
+// m.content") of the results newest first: at most limit, and only those
+// older than the message before when it is not 0 (the last id of the
+// previous page).
+func (f Fragment) Page(columns string, before int64, limit int) (string, []any) {
+	args := slices.Clone(f.Args)
+	where := f.Where
+	if before > 0 {
+		where += " AND " + f.ID + " < ?"
+		args = append(args, before)
+	}
+	args = append(args, limit)
+	return "SELECT " + columns + " FROM " + f.From + " WHERE " + where + " ORDER BY " + f.ID + " DESC LIMIT ?", args
 }
 
 var (
@@ -80,22 +105,24 @@ const (
 // by triggers.
 const SQLiteIndexNew = "INSERT INTO " + SQLiteTable + " (rowid, content) SELECT id, content FROM messages WHERE id >= ?"
 
-// SQLite returns the condition that selects q's messages on SQLite, with
-// its full-text part answered by the FTS5 table messages_fts.
+// SQLite returns the fragment that selects q's messages on SQLite, with its
+// full-text part answered by the FTS5 table messages_fts.
 func (q Query) SQLite(opt Options) (Fragment, error) {
 	b, err := newBuilder(&q, opt)
 	if err != nil {
 		return Fragment{}, err
 	}
 	if b == nil {
-		return Fragment{Where: "FALSE"}, nil
+		return nothing, nil
 	}
 	if len(q.Terms) > 0 {
 		expr := fts5Join(q.Terms, " AND ")
 		if len(q.Excluded) > 0 {
 			expr = "(" + expr + ") NOT (" + fts5Join(q.Excluded, " OR ") + ")"
 		}
-		b.add("m.id IN (SELECT rowid FROM "+SQLiteTable+" WHERE "+SQLiteTable+" MATCH ?)", expr)
+		b.from = SQLiteTable + " JOIN messages m ON m.id = " + SQLiteTable + ".rowid"
+		b.id = SQLiteTable + ".rowid"
+		b.add(SQLiteTable+" MATCH ?", expr)
 	} else if len(q.Excluded) > 0 {
 		// FTS5 has no NOT without something to take from.
 		b.add("m.id NOT IN (SELECT rowid FROM "+SQLiteTable+" WHERE "+SQLiteTable+" MATCH ?)", fts5Join(q.Excluded, " OR "))
@@ -114,7 +141,7 @@ func (q Query) SQLite(opt Options) (Fragment, error) {
 	return b.fragment(), nil
 }
 
-// Postgres returns the condition that selects q's messages on PostgreSQL,
+// Postgres returns the fragment that selects q's messages on PostgreSQL,
 // with its full-text part answered by the tsvector column search_vector
 // (which Vector fills).
 func (q Query) Postgres(opt Options) (Fragment, error) {
@@ -123,7 +150,7 @@ func (q Query) Postgres(opt Options) (Fragment, error) {
 		return Fragment{}, err
 	}
 	if b == nil {
-		return Fragment{Where: "FALSE"}, nil
+		return nothing, nil
 	}
 	if len(q.Terms) > 0 || len(q.Excluded) > 0 {
 		var parts []string
@@ -150,10 +177,14 @@ func (q Query) Postgres(opt Options) (Fragment, error) {
 	return b.fragment(), nil
 }
 
+// nothing is the fragment of an empty query.
+var nothing = Fragment{From: "messages m", Where: "FALSE", ID: "m.id"}
+
 // builder gathers the conditions of a fragment.
 type builder struct {
-	conds []string
-	args  []any
+	from, id string
+	conds    []string
+	args     []any
 }
 
 // newBuilder checks opt and returns nil, with no error, for an empty
@@ -171,7 +202,7 @@ func newBuilder(q *Query, opt Options) (*builder, error) {
 	if q.Empty() {
 		return nil, nil
 	}
-	return &builder{}, nil
+	return &builder{from: "messages m", id: "m.id"}, nil
 }
 
 // indexWords returns terms with their words as the tokenizer reads them,
@@ -211,7 +242,7 @@ func (b *builder) filters(q Query, opt Options) {
 }
 
 func (b *builder) fragment() Fragment {
-	return Fragment{Where: strings.Join(b.conds, " AND "), Args: slices.Clip(b.args)}
+	return Fragment{From: b.from, Where: strings.Join(b.conds, " AND "), Args: slices.Clip(b.args), ID: b.id}
 }
 
 // fts5Join writes terms as FTS5 strings joined by op. Each term is one
