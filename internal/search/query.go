@@ -66,8 +66,8 @@ func (q Query) Empty() bool {
 		q.Since.IsZero() && q.Until.IsZero() && !q.HasLink && !q.IsMention
 }
 
-// Parse reads a search query (docs/API.md, Search), with today's date in
-// UTC for today and yesterday.
+// Parse reads a search query, in the language the package comment
+// describes, with today's date in UTC for today and yesterday.
 func Parse(q string) (Query, error) { return ParseAt(q, time.Now()) }
 
 // ParseAt is Parse on the day now falls on in UTC.

@@ -34,6 +34,13 @@ type Options struct {
 	// their rooms, or a subquery such as
 	// m.room IN (SELECT room FROM room_members WHERE user_id = ?).
 	// Required: a search without it is refused, never run over every room.
+	//
+	// On PostgreSQL give a list, or a subquery run once as an array,
+	// m.room = ANY(ARRAY(SELECT ...)): with m.room IN (SELECT ...) the
+	// planner may scan the full-text index once for each room. Measured
+	// over 1,000,000 messages, a member of 30 rooms of 100, two words: p99
+	// 12 ms with a list, 50 ms with the array, 527 ms with IN (SELECT).
+	// SQLite answers all three alike.
 	Readable Filter
 	// Mentioned keeps the messages that mention the searcher, such as
 	// m.id IN (SELECT message_id FROM mentions WHERE user_id = ?).
