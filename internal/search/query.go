@@ -143,9 +143,9 @@ func (p *parser) item() error {
 	}
 	word := p.s[start:p.i]
 	if name, value, ok := strings.Cut(word, ":"); ok {
-		if op, known := operators[strings.ToLower(name)]; known {
+		if name = strings.ToLower(name); isOperator(name) {
 			if neg {
-				return chat.Errorf(chat.EInvalid, "An operator cannot be excluded: remove the - before %s", word)
+				return chat.Errorf(chat.EInvalid, "An operator cannot be excluded: remove the - before %s.", word)
 			}
 			// A value may be quoted: from:"alice".
 			if strings.HasPrefix(value, `"`) {
@@ -160,7 +160,7 @@ func (p *parser) item() error {
 				}
 			}
 			p.terms++
-			return op(p, strings.ToLower(name), value)
+			return p.operator(name, value)
 		}
 	}
 	p.term(word, neg)
@@ -199,19 +199,31 @@ func (p *parser) term(text string, neg bool) {
 	}
 }
 
-// operators are the known operator names, in lower case. Any other
-// name:value is an ordinary word.
-var operators = map[string]func(p *parser, name, value string) error{
-	"from":   (*parser).from,
-	"in":     (*parser).in,
-	"before": (*parser).date,
-	"after":  (*parser).date,
-	"on":     (*parser).date,
-	"has":    (*parser).has,
-	"is":     (*parser).is,
+// isOperator reports whether name, in lower case, is an operator's. Any
+// other name:value is an ordinary word.
+func isOperator(name string) bool {
+	switch name {
+	case "from", "in", "before", "after", "on", "has", "is":
+		return true
+	}
+	return false
 }
 
-func (p *parser) from(_, value string) error {
+func (p *parser) operator(name, value string) error {
+	switch name {
+	case "from":
+		return p.from(value)
+	case "in":
+		return p.in(value)
+	case "has":
+		return p.has(value)
+	case "is":
+		return p.is(value)
+	}
+	return p.date(name, value)
+}
+
+func (p *parser) from(value string) error {
 	// from:@alice, as a mention is written. A name that itself starts
 	// with @ is written from:@@name.
 	if v, ok := strings.CutPrefix(value, "@"); ok && chat.ValidUsername(v) {
@@ -224,7 +236,7 @@ func (p *parser) from(_, value string) error {
 	return nil
 }
 
-func (p *parser) in(_, value string) error {
+func (p *parser) in(value string) error {
 	value = strings.TrimPrefix(value, "#") // in:#lobby; # is never part of a room name
 	if !chat.ValidRoomName(value) {
 		return chat.Errorf(chat.EInvalid, "in: wants a room name, like in:lobby (repeat it for several rooms).")
@@ -272,7 +284,7 @@ func (p *parser) date(name, value string) error {
 	return nil
 }
 
-func (p *parser) has(_, value string) error {
+func (p *parser) has(value string) error {
 	if !strings.EqualFold(value, "link") {
 		return chat.Errorf(chat.EInvalid, "has: knows one value: has:link.")
 	}
@@ -280,7 +292,7 @@ func (p *parser) has(_, value string) error {
 	return nil
 }
 
-func (p *parser) is(_, value string) error {
+func (p *parser) is(value string) error {
 	if !strings.EqualFold(value, "mention") {
 		return chat.Errorf(chat.EInvalid, "is: knows one value: is:mention.")
 	}

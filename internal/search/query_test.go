@@ -84,7 +84,7 @@ func TestParseErrors(t *testing.T) {
 		{"on:06/12/2026", "on: wants a date"},
 		{"has:image", "has: knows one value: has:link."},
 		{"is:starred", "is: knows one value: is:mention."},
-		{"-from:alice", "An operator cannot be excluded: remove the - before from:alice"},
+		{"-from:alice", "An operator cannot be excluded: remove the - before from:alice."},
 		{strings.Repeat("a", search.MaxQueryLength+1), "A search has at most 500 characters; this one has 501."},
 		{strings.Repeat("é", search.MaxQueryLength+1), "at most 500 characters"},
 		{strings.Repeat("a ", search.MaxTerms+1), "A search has at most 20 words, phrases and operators."},

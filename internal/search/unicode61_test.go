@@ -25,10 +25,10 @@ type sqliteChar struct {
 }
 
 // probeUnicode61 asks the linked SQLite what its unicode61 tokenizer (with
-// remove_diacritics 2) makes of every code point: each goes between an a
-// and a b, "a" c "b", and the index holds "a", "b" for a separator, else
-// "a" fold(c) "b".
-func probeUnicode61(t *testing.T) map[rune]sqliteChar {
+// remove_diacritics 2) makes of the code points probe selects: each goes
+// between an a and a b, "a" c "b", and the index holds "a", "b" for a
+// separator, else "a" fold(c) "b".
+func probeUnicode61(t *testing.T, probe func(rune) bool) map[rune]sqliteChar {
 	t.Helper()
 	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "probe.db"))
 	if err != nil {
@@ -64,7 +64,7 @@ func probeUnicode61(t *testing.T) map[rune]sqliteChar {
 		b.Reset()
 	}
 	for c := rune(1); c <= utf8.MaxRune; c++ {
-		if !utf8.ValidRune(c) {
+		if !utf8.ValidRune(c) || !probe(c) {
 			continue
 		}
 		cur = append(cur, c)
@@ -131,8 +131,17 @@ func probeUnicode61(t *testing.T) map[rune]sqliteChar {
 // TestUnicode61Table checks, for every code point, that the tokenizer
 // treats it as the linked SQLite does; with -update it rewrites the tables
 // from SQLite (after a modernc.org/sqlite upgrade that changes them).
+//
+// Under the race detector, where probing all 1.1 million code points takes
+// over a minute, it probes every code point of planes 0 and 1 and of the
+// tags and variation selectors (U+E0000-U+E01FF), and every 101st of the
+// rest, which SQLite's tables hold no fold in and treat alike.
 func TestUnicode61Table(t *testing.T) {
-	got := probeUnicode61(t)
+	probe := func(rune) bool { return true }
+	if raceEnabled && !*update {
+		probe = func(c rune) bool { return c <= 0x1FFFF || c >= 0xE0000 && c <= 0xE01FF || c%101 == 0 }
+	}
+	got := probeUnicode61(t, probe)
 	if *update {
 		writeUnicode61Table(t, got)
 		return
