@@ -23,9 +23,10 @@ CREATE VIRTUAL TABLE messages_fts USING fts5(
 -- both put each message's statement in a statement journal, and the
 -- journal's savepoint makes FTS5 write its pending words to disk at every
 -- message instead of once a transaction. Measured per message, in
--- transactions of 64 (BenchmarkIndexSQLite): 6.6 µs without the index,
--- 15.5 µs with this statement once a transaction, 42 µs with it after each
--- insert, 44 µs with a trigger.
+-- transactions of 64 (BenchmarkIndexSQLite, two runs of -count 8 or 10 on
+-- a busy 2-core machine): 5.6-6.6 µs without the index, 13-15.5 µs with
+-- this statement once a transaction, 26-44 µs with a trigger, 38-42 µs
+-- with this statement after each insert.
 
 -- Edits (an erased content included) and deletions, rare, are followed by
 -- triggers, in the statement that makes them, whatever makes them. An
