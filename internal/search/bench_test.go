@@ -258,9 +258,9 @@ func BenchmarkSearch(b *testing.B) {
 	}{
 		{"list", "", search.Options{Readable: search.RoomsIn(readable)}},
 		{"subquery", "", search.Options{Readable: search.Filter{
-			SQL: "m.room IN (SELECT room FROM room_members WHERE user_id = ?)", Args: []any{1}}}},
+			SQL: "m.room IN (SELECT room FROM room_members WHERE user_id = $1)", Args: []any{1}}}},
 		{"array", "postgres", search.Options{Readable: search.Filter{
-			SQL: "m.room = ANY(ARRAY(SELECT room FROM room_members WHERE user_id = ?))", Args: []any{1}}}},
+			SQL: "m.room = ANY(ARRAY(SELECT room FROM room_members WHERE user_id = $1))", Args: []any{1}}}},
 	}
 	page := func(e *engine, opt search.Options, s string) []int64 {
 		f, err := e.build(parse(b, s), opt)

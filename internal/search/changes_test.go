@@ -188,8 +188,8 @@ func TestBackfill(t *testing.T) {
 			if batches > len(before) {
 				t.Fatal("the backfill does not end")
 			}
-			rows, err := conn.Query(ctx, rebind(`SELECT id, content FROM messages
-				WHERE search_vector IS NULL AND id < ? ORDER BY id DESC LIMIT 3`), last)
+			rows, err := conn.Query(ctx, `SELECT id, content FROM messages
+				WHERE search_vector IS NULL AND id < $1 ORDER BY id DESC LIMIT 3`, last)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -211,7 +211,7 @@ func TestBackfill(t *testing.T) {
 			}
 			last = ids[len(ids)-1]
 			e.exec(t, `UPDATE messages SET search_vector = CAST(v.vector AS tsvector)
-				FROM unnest(?::int8[], ?::text[]) AS v(id, vector) WHERE messages.id = v.id`, ids, vectors)
+				FROM unnest($1::int8[], $2::text[]) AS v(id, vector) WHERE messages.id = v.id`, ids, vectors)
 		}
 		expect(t, e, "hello", as("alice"), 2, 1)
 		expect(t, e, `"new york"`, as("alice"), 7)
@@ -237,4 +237,35 @@ func loadWithout(t *testing.T, e *engine, msgs []msg) {
 		e.exec(t, "INSERT INTO messages (id, room, seq, author, content, created_at) VALUES (?, ?, ?, ?, ?, ?)",
 			m.id, m.room, m.id, m.author, m.content, e.ts(m.at))
 	}
+}
+
+// TestFilterPlaceholders: a caller's filter numbers its placeholders from
+// $1, may use one twice, and keeps a quoted $1 as it is; the fragment
+// renumbers it after its own arguments, and Page after the fragment's.
+func TestFilterPlaceholders(t *testing.T) {
+	opt := search.Options{Readable: search.Filter{
+		SQL:  `(m.room = $1 OR m.room = $2 OR m.room = $1) AND m.content <> '$1' AND m.author <> "m"."room"`,
+		Args: []any{"lobby", "secret"},
+	}}
+	engines(t, func(t *testing.T, e *engine) {
+		load(t, e)
+		expect(t, e, "plan", opt, 18, 12, 11, 10)
+		expect(t, e, "plan from:carol", opt, 18, 12)
+		expect(t, e, "from:bob in:dev", opt)
+		f, err := e.build(parse(t, "plan from:carol"), opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// MATCH or @@ takes $1, the author $2: the filter's follow.
+		if !strings.Contains(f.Where, `(m.room = $3 OR m.room = $4 OR m.room = $3) AND m.content <> '$1'`) || len(f.Args) != 4 {
+			t.Errorf("%s: %s %v", e.name, f.Where, f.Args)
+		}
+		query, args := f.Page("m.id", 18, 10)
+		if !strings.HasSuffix(query, "< $5 ORDER BY "+f.ID+" DESC LIMIT $6") || len(args) != 6 {
+			t.Errorf("%s: %s %v", e.name, query, args)
+		}
+		if got := e.ids(t, query, args...); !slices.Equal(got, []int64{12}) {
+			t.Errorf("%s: the page after 18: %v", e.name, got)
+		}
+	})
 }

@@ -102,7 +102,7 @@ func userID(name string) int64 {
 func as(user string) search.Options {
 	id := userID(user)
 	return search.Options{
-		Readable:  search.Filter{SQL: "m.room IN (SELECT room FROM room_members WHERE user_id = ?)", Args: []any{id}},
-		Mentioned: search.Filter{SQL: "m.id IN (SELECT message_id FROM mentions WHERE user_id = ?)", Args: []any{id}},
+		Readable:  search.Filter{SQL: "m.room IN (SELECT room FROM room_members WHERE user_id = $1)", Args: []any{id}},
+		Mentioned: search.Filter{SQL: "m.id IN (SELECT message_id FROM mentions WHERE user_id = $1)", Args: []any{id}},
 	}
 }

@@ -66,7 +66,7 @@
 //
 // PostgreSQL: a tsvector column, messages.search_vector, with a GIN index
 // (testdata/postgres.sql), that the statement inserting or editing a
-// message fills with CAST(? AS tsvector) of Vector(content). Vector holds
+// message fills with CAST($n AS tsvector) of Vector(content). Vector holds
 // the words SQLite's index holds, at the same positions: it reads them
 // with a copy of unicode61 whose tables are read out of the linked SQLite
 // code point by code point (TestUnicode61Table; FuzzTokens compares whole

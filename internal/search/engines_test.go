@@ -237,8 +237,8 @@ func postgresOn(conn *pgx.Conn) *engine {
 	return e
 }
 
-// rebind rewrites ? placeholders as $1, $2, ..., as the store does for
-// PostgreSQL.
+// rebind rewrites the ? placeholders of the tests' own statements as $1,
+// $2, ... for PostgreSQL; statements already numbered pass unchanged.
 func rebind(query string) string {
 	var b strings.Builder
 	n := 0

@@ -8,8 +8,10 @@ import (
 )
 
 // Filter is an SQL condition the caller writes and the search ANDs in: a
-// boolean expression over the messages row, named m, with ? placeholders
-// for Args.
+// boolean expression over the messages row, named m, with placeholders
+// $1, $2, ... for its own Args, which the search renumbers to follow the
+// arguments before them. (The renumbering skips quoted text, '...' and
+// "...", and nothing else: a filter holds no dollar-quoted string.)
 type Filter struct {
 	SQL  string
 	Args []any
@@ -32,7 +34,7 @@ func RoomsIn(rooms []string) Filter {
 type Options struct {
 	// Readable keeps only the messages the searcher may read: RoomsIn
 	// their rooms, or a subquery such as
-	// m.room IN (SELECT room FROM room_members WHERE user_id = ?).
+	// m.room IN (SELECT room FROM room_members WHERE user_id = $1).
 	// Required: a search without it is refused, never run over every room.
 	//
 	// On PostgreSQL give a list, or a subquery run once as an array,
@@ -43,7 +45,7 @@ type Options struct {
 	// SQLite answers all three alike.
 	Readable Filter
 	// Mentioned keeps the messages that mention the searcher, such as
-	// m.id IN (SELECT message_id FROM mentions WHERE user_id = ?).
+	// m.id IN (SELECT message_id FROM mentions WHERE user_id = $1).
 	// Required when the query has is:mention.
 	Mentioned Filter
 }
@@ -52,7 +54,7 @@ type Options struct {
 // that pass Where, newest first by ID. Page writes the statement of a page
 // of results; a caller that writes its own keeps
 //
-//	SELECT ... FROM <From> WHERE <Where> AND <ID> < ? ORDER BY <ID> DESC LIMIT ?
+//	SELECT ... FROM <From> WHERE <Where> AND <ID> < $n ORDER BY <ID> DESC LIMIT $n+1
 //
 // From names the messages table m, and on SQLite may join it to the index:
 // the index then hands out the matches newest first and the statement
@@ -60,9 +62,10 @@ type Options struct {
 // first (measured at 1,000,000 messages: a two-word query's p99 3.5 ms
 // against 80 ms).
 //
-// Placeholders are ?, in the order of Args (the store rewrites them for
-// PostgreSQL). No text of the query is in the SQL: words reach the engines
-// only as arguments. On PostgreSQL, run the statement planned with its
+// Placeholders are $1, $2, ..., in the order of Args, as the store writes
+// them for both engines; a statement that adds arguments after Where's
+// numbers them from len(Args)+1. No text of the query is in the SQL: words
+// reach the engines only as arguments. On PostgreSQL, run the statement planned with its
 // arguments (pgx.QueryExecModeExec), never from a cached generic plan,
 // which cannot tell a rare word from a common one.
 type Fragment struct {
@@ -82,11 +85,11 @@ func (f Fragment) Page(columns string, before int64, limit int) (string, []any) 
 	args := slices.Clone(f.Args)
 	where := f.Where
 	if before > 0 {
-		where += " AND " + f.ID + " < ?"
 		args = append(args, before)
+		where += " AND " + f.ID + " < $" + strconv.Itoa(len(args))
 	}
 	args = append(args, limit)
-	return "SELECT " + columns + " FROM " + f.From + " WHERE " + where + " ORDER BY " + f.ID + " DESC LIMIT ?", args
+	return "SELECT " + columns + " FROM " + f.From + " WHERE " + where + " ORDER BY " + f.ID + " DESC LIMIT $" + strconv.Itoa(len(args)), args
 }
 
 var (
@@ -110,7 +113,7 @@ const (
 // message: FTS5 then writes its pending words to disk once, at commit
 // (testdata/sqlite.sql has the numbers). Edits and deletions are indexed
 // by triggers.
-const SQLiteIndexNew = "INSERT INTO " + SQLiteTable + " (rowid, content) SELECT id, content FROM messages WHERE id >= ?"
+const SQLiteIndexNew = "INSERT INTO " + SQLiteTable + " (rowid, content) SELECT id, content FROM messages WHERE id >= $1"
 
 // SQLite returns the fragment that selects q's messages on SQLite, with its
 // full-text part answered by the FTS5 table messages_fts.
@@ -129,20 +132,20 @@ func (q Query) SQLite(opt Options) (Fragment, error) {
 		}
 		b.from = SQLiteTable + " JOIN messages m ON m.id = " + SQLiteTable + ".rowid"
 		b.id = SQLiteTable + ".rowid"
-		b.add(SQLiteTable+" MATCH ?", expr)
+		b.add(SQLiteTable+" MATCH $1", expr)
 	} else if len(q.Excluded) > 0 {
 		// FTS5 has no NOT without something to take from.
-		b.add("m.id NOT IN (SELECT rowid FROM "+SQLiteTable+" WHERE "+SQLiteTable+" MATCH ?)", fts5Join(q.Excluded, " OR "))
+		b.add("m.id NOT IN (SELECT rowid FROM "+SQLiteTable+" WHERE "+SQLiteTable+" MATCH $1)", fts5Join(q.Excluded, " OR "))
 	}
 	if !q.Since.IsZero() {
-		b.add("m.created_at >= ?", q.Since.UnixMicro())
+		b.add("m.created_at >= $1", q.Since.UnixMicro())
 	}
 	if !q.Until.IsZero() {
-		b.add("m.created_at < ?", q.Until.UnixMicro())
+		b.add("m.created_at < $1", q.Until.UnixMicro())
 	}
 	if q.HasLink {
 		// LIKE ignores the case of ASCII letters, and only theirs.
-		b.add("(m.content LIKE ? OR m.content LIKE ?)", "%http://%", "%https://%")
+		b.add("(m.content LIKE $1 OR m.content LIKE $2)", "%http://%", "%https://%")
 	}
 	b.filters(q, opt)
 	return b.fragment(), nil
@@ -167,18 +170,18 @@ func (q Query) Postgres(opt Options) (Fragment, error) {
 		for _, t := range q.Excluded {
 			parts = append(parts, "!("+tsTerm(t)+")")
 		}
-		b.add("m."+PostgresColumn+" @@ CAST(? AS tsquery)", strings.Join(parts, " & "))
+		b.add("m."+PostgresColumn+" @@ CAST($1 AS tsquery)", strings.Join(parts, " & "))
 	}
 	if !q.Since.IsZero() {
-		b.add("m.created_at >= ?", q.Since)
+		b.add("m.created_at >= $1", q.Since)
 	}
 	if !q.Until.IsZero() {
-		b.add("m.created_at < ?", q.Until)
+		b.add("m.created_at < $1", q.Until)
 	}
 	if q.HasLink {
 		// lower() under the C collation folds ASCII letters only, as
 		// SQLite's LIKE does.
-		b.add(`(lower(m.content COLLATE "C") LIKE ? OR lower(m.content COLLATE "C") LIKE ?)`, "%http://%", "%https://%")
+		b.add(`(lower(m.content COLLATE "C") LIKE $1 OR lower(m.content COLLATE "C") LIKE $2)`, "%http://%", "%https://%")
 	}
 	b.filters(q, opt)
 	return b.fragment(), nil
@@ -229,8 +232,9 @@ func indexWords(terms []Term) []Term {
 	return out
 }
 
+// add ANDs a condition written with $1, $2, ... for its own args.
 func (b *builder) add(cond string, args ...any) {
-	b.conds = append(b.conds, cond)
+	b.conds = append(b.conds, renumber(cond, len(b.args)))
 	b.args = append(b.args, args...)
 }
 
@@ -318,7 +322,7 @@ const (
 )
 
 // Vector returns content's words as tsvector text, for PostgreSQL's
-// search_vector column: CAST(? AS tsvector) in the statement that inserts
+// search_vector column: CAST($n AS tsvector) in the statement that inserts
 // or edits the message. Each word is the one SQLite's index holds, at the
 // same position, so both engines match the same messages.
 func Vector(content string) string {
@@ -368,8 +372,51 @@ func cutLexeme(w string) string {
 	return w
 }
 
+// placeholders returns $1, $2, ..., $n.
 func placeholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+	var b strings.Builder
+	for i := 1; i <= n; i++ {
+		if i > 1 {
+			b.WriteString(", ")
+		}
+		b.WriteString("$" + strconv.Itoa(i))
+	}
+	return b.String()
+}
+
+// renumber adds by to the number of every placeholder $N of sql outside
+// quotes.
+func renumber(sql string, by int) string {
+	if by == 0 || !strings.Contains(sql, "$") {
+		return sql
+	}
+	var b strings.Builder
+	var quote byte // the quote we are inside, or 0
+	for i := 0; i < len(sql); i++ {
+		c := sql[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0 // a doubled quote closes and reopens: the same
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '$' && i+1 < len(sql) && sql[i+1] >= '0' && sql[i+1] <= '9':
+			j := i + 1
+			for j < len(sql) && sql[j] >= '0' && sql[j] <= '9' {
+				j++
+			}
+			n, err := strconv.Atoi(sql[i+1 : j])
+			if err != nil {
+				break // too many digits to be a placeholder: leave it
+			}
+			b.WriteString("$" + strconv.Itoa(n+by))
+			i = j - 1
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }
 
 func anys(s []string) []any {

@@ -1,7 +1,7 @@
 -- Full-text search over messages.content (package search).
 --
 -- The store writes search_vector in the statement that inserts or edits a
--- message: CAST(? AS tsvector) of search.Vector(content), the words SQLite's
+-- message: CAST($n AS tsvector) of search.Vector(content), the words SQLite's
 -- FTS5 index holds, at the same positions. PostgreSQL's own parser
 -- (to_tsvector) would cut text otherwise (e-mail addresses, URLs, hyphenated
 -- words are single lexemes there) and depends on the database's locale.
@@ -14,8 +14,8 @@ CREATE INDEX messages_search_vector ON messages USING gin (search_vector);
 -- fills them after migrating, in batches, newest first, until none is left:
 --
 --   SELECT id, content FROM messages
---   WHERE search_vector IS NULL AND id < ? ORDER BY id DESC LIMIT 1000;
+--   WHERE search_vector IS NULL AND id < $1 ORDER BY id DESC LIMIT 1000;
 --   UPDATE messages SET search_vector = CAST(v.vector AS tsvector)
---   FROM unnest(?::int8[], ?::text[]) AS v(id, vector) WHERE messages.id = v.id;
+--   FROM unnest($1::int8[], $2::text[]) AS v(id, vector) WHERE messages.id = v.id;
 --
 -- Until then those messages are found by operators alone, never by words.

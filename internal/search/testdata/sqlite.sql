@@ -17,7 +17,7 @@ CREATE VIRTUAL TABLE messages_fts USING fts5(
 -- after all its inserts (search.SQLiteIndexNew):
 --
 --   INSERT INTO messages_fts (rowid, content)
---   SELECT id, content FROM messages WHERE id >= ?   -- the first new id
+--   SELECT id, content FROM messages WHERE id >= $1   -- the first new id
 --
 -- Not by an AFTER INSERT trigger, nor by that statement after each insert:
 -- both put each message's statement in a statement journal, and the
