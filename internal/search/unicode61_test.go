@@ -1,0 +1,255 @@
+package search
+
+import (
+	"bytes"
+	"database/sql"
+	"flag"
+	"fmt"
+	"go/format"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	_ "modernc.org/sqlite"
+)
+
+var update = flag.Bool("update", false, "rewrite unicode61_table.go from the linked SQLite")
+
+// sqliteChar is what unicode61 makes of one code point: a separator, or a
+// token character folding to fold ("" when it folds to nothing).
+type sqliteChar struct {
+	sep  bool
+	fold string
+}
+
+// probeUnicode61 asks the linked SQLite what its unicode61 tokenizer (with
+// remove_diacritics 2) makes of the code points probe selects: each goes
+// between an a and a b, "a" c "b", and the index holds "a", "b" for a
+// separator, else "a" fold(c) "b".
+func probeUnicode61(t *testing.T, probe func(rune) bool) map[rune]sqliteChar {
+	t.Helper()
+	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "probe.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	for _, s := range []string{
+		`CREATE VIRTUAL TABLE probe USING fts5(c, tokenize = 'unicode61 remove_diacritics 2')`,
+		`CREATE VIRTUAL TABLE probe_words USING fts5vocab(probe, 'instance')`,
+	} {
+		if _, err := db.Exec(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const perDoc = 20000
+	var docs [][]rune
+	var cur []rune
+	var b strings.Builder
+	flush := func() {
+		if len(cur) == 0 {
+			return
+		}
+		docs = append(docs, cur)
+		if _, err := tx.Exec("INSERT INTO probe (rowid, c) VALUES (?, ?)", len(docs), b.String()); err != nil {
+			t.Fatal(err)
+		}
+		cur = nil
+		b.Reset()
+	}
+	for c := rune(1); c <= utf8.MaxRune; c++ {
+		if !utf8.ValidRune(c) || !probe(c) {
+			continue
+		}
+		cur = append(cur, c)
+		b.WriteByte('a')
+		b.WriteRune(c)
+		b.WriteString("b ")
+		if len(cur) == perDoc {
+			flush()
+		}
+	}
+	flush()
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := db.Query("SELECT doc, term FROM probe_words ORDER BY doc, \"offset\"")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	words := make([][]string, len(docs)+1)
+	for rows.Next() {
+		var doc int
+		var term string
+		if err := rows.Scan(&doc, &term); err != nil {
+			t.Fatal(err)
+		}
+		words[doc] = append(words[doc], term)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	out := make(map[rune]sqliteChar, utf8.MaxRune)
+	for d, cs := range docs {
+		w := words[d+1]
+		k := 0
+		next := func(c rune) string {
+			if k >= len(w) {
+				t.Fatalf("probe: words of document %d end before %U", d+1, c)
+			}
+			k++
+			return w[k-1]
+		}
+		for _, c := range cs {
+			s := next(c)
+			if s == "a" {
+				if s2 := next(c); s2 != "b" {
+					t.Fatalf("probe: %U gives a, %q", c, s2)
+				}
+				out[c] = sqliteChar{sep: true}
+				continue
+			}
+			if len(s) < 2 || s[0] != 'a' || s[len(s)-1] != 'b' {
+				t.Fatalf("probe: %U gives %q", c, s)
+			}
+			out[c] = sqliteChar{fold: s[1 : len(s)-1]}
+		}
+		if k != len(w) {
+			t.Fatalf("probe: document %d has %d words more than expected", d+1, len(w)-k)
+		}
+	}
+	return out
+}
+
+// TestUnicode61Table checks, for every code point, that the tokenizer
+// treats it as the linked SQLite does; with -update it rewrites the tables
+// from SQLite (after a modernc.org/sqlite upgrade that changes them).
+//
+// Under the race detector, where probing all 1.1 million code points takes
+// over a minute, it probes every code point of planes 0 and 1 and of the
+// tags and variation selectors (U+E0000-U+E01FF), and every 101st of the
+// rest, which SQLite's tables hold no fold in and treat alike.
+func TestUnicode61Table(t *testing.T) {
+	probe := func(rune) bool { return true }
+	if raceEnabled && !*update {
+		probe = func(c rune) bool { return c <= 0x1FFFF || c >= 0xE0000 && c <= 0xE01FF || c%101 == 0 }
+	}
+	got := probeUnicode61(t, probe)
+	if *update {
+		writeUnicode61Table(t, got)
+		return
+	}
+	bad := 0
+	for c := rune(1); c <= utf8.MaxRune; c++ {
+		want, ok := got[c]
+		if !ok {
+			continue
+		}
+		isTok := isTokenChar(c)
+		var f string
+		if isTok {
+			if fr := fold(c); fr != 0 {
+				f = string(fr)
+			}
+		}
+		if isTok == want.sep || f != want.fold {
+			bad++
+			if bad <= 20 {
+				t.Errorf("%U: token %v fold %q; SQLite: token %v fold %q", c, isTok, f, !want.sep, want.fold)
+			}
+		}
+		// A folded word is read again by SQLite when it is the query:
+		// it must stay the same word.
+		if isTok && f != "" {
+			r, _ := utf8.DecodeRuneInString(f)
+			if !isTokenChar(r) || fold(r) != r {
+				t.Errorf("%U folds to %U, which SQLite would not keep as it is", c, r)
+			}
+		}
+	}
+	if bad > 0 {
+		t.Fatalf("%d code points differ from the linked SQLite: run go test -run TestUnicode61Table -update ./internal/search", bad)
+	}
+	if isTokenChar(0) {
+		t.Error("NUL is a token character")
+	}
+}
+
+func writeUnicode61Table(t *testing.T, chars map[rune]sqliteChar) {
+	var b bytes.Buffer
+	b.WriteString("// Code generated by go test -run TestUnicode61Table -update; DO NOT EDIT.\n\n")
+	b.WriteString("package search\n\n")
+	b.WriteString("// unicode61Separators are the code points from U+0080 up that SQLite's\n")
+	b.WriteString("// unicode61 tokenizer does not keep in words, in order.\n")
+	b.WriteString("var unicode61Separators = []runeRange{")
+	var lo, hi rune = -1, -1
+	n := 0
+	for c := rune(0x80); c <= utf8.MaxRune+1; c++ {
+		ch, ok := chars[c]
+		if ok && ch.sep {
+			if lo >= 0 && hi == c-1 {
+				hi = c
+				continue
+			}
+			if lo >= 0 {
+				writeEntry(&b, n, lo, hi)
+				n++
+			}
+			lo, hi = c, c
+			continue
+		}
+		if !ok && c >= 0xD800 && c <= 0xDFFF && lo >= 0 && hi == c-1 {
+			hi = c // surrogates are not UTF-8: bridge a run across them
+		}
+	}
+	if lo >= 0 {
+		writeEntry(&b, n, lo, hi)
+		n++
+	}
+	b.WriteString("\n}\n\n")
+	b.WriteString("// unicode61Folds are the token characters from U+0080 up that SQLite's\n")
+	b.WriteString("// unicode61 tokenizer with remove_diacritics 2 changes, in order; to is\n")
+	b.WriteString("// 0 for a character it drops.\n")
+	b.WriteString("var unicode61Folds = []runeFold{")
+	m := 0
+	for c := rune(0x80); c <= utf8.MaxRune; c++ {
+		ch, ok := chars[c]
+		if !ok || ch.sep || ch.fold == string(c) {
+			continue
+		}
+		to := rune(0)
+		if ch.fold != "" {
+			r, size := utf8.DecodeRuneInString(ch.fold)
+			if size != len(ch.fold) {
+				t.Fatalf("%U folds to %q, more than one character", c, ch.fold)
+			}
+			to = r
+		}
+		writeEntry(&b, m, c, to)
+		m++
+	}
+	b.WriteString("\n}\n")
+	src, err := format.Source(b.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile("unicode61_table.go", src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote unicode61_table.go: %d separator ranges, %d folds", n, m)
+}
+
+// writeEntry writes the n-th pair of a table, six to a line.
+func writeEntry(b *bytes.Buffer, n int, x, y rune) {
+	if n%6 == 0 {
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(b, "{0x%X, 0x%X}, ", x, y)
+}
