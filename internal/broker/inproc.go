@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"fmt"
 	"sync"
 )
 
@@ -23,8 +24,12 @@ func NewInProcess() *InProcess {
 
 // Publish calls the Event method of ev.Room's handler, if the room has one,
 // before it returns. The handler is called without any lock held, so it may
-// itself publish, subscribe or unsubscribe.
+// itself publish, subscribe or unsubscribe. An event of a kind not Known is
+// refused.
 func (b *InProcess) Publish(_ context.Context, ev Event) error {
+	if !ev.Kind.Known() {
+		return fmt.Errorf("%w %d (room %q)", ErrUnknownKind, ev.Kind, ev.Room)
+	}
 	b.mu.RLock()
 	h := b.rooms[ev.Room]
 	closed := b.closed

@@ -117,8 +117,8 @@ func TestEventAppendJSON(t *testing.T) {
 	for _, ev := range []broker.Event{
 		{Room: "r&d", Kind: broker.KindMessage, Message: &m, Origin: "p-1"},
 		{Room: "lobby", Kind: broker.KindTyping, User: "ann"},
-		{Room: "lobby", Kind: broker.KindPresence, Data: []string{"ann", "bo\"b"}, Origin: "p-2"},
-		{Room: "lobby", Kind: broker.KindPresence, Data: []string{}},
+		{Room: "lobby", Kind: broker.KindPresence, Users: []string{"ann", "bo\"b"}, Origin: "p-2"},
+		{Room: "lobby", Kind: broker.KindPresence, Users: []string{}},
 	} {
 		want, err := json.Marshal(ev)
 		if err != nil {
@@ -132,8 +132,8 @@ func TestEventAppendJSON(t *testing.T) {
 		if err := json.Unmarshal(got, &back); err != nil {
 			t.Fatal(err)
 		}
-		if len(ev.Data) == 0 {
-			ev.Data = nil // omitted, as encoding/json omits it: read back as none
+		if len(ev.Users) == 0 {
+			ev.Users = nil // omitted, as encoding/json omits it: read back as none
 		}
 		if !brokertest.SameEvent(back, ev) {
 			t.Errorf("read back %+v, want %+v", back, ev)

@@ -9,12 +9,14 @@ import (
 )
 
 // AppendJSON appends ev to b as the JSON object encoding/json writes for
-// it, without reflection: a busy process encodes an event per message.
+// it, without reflection: a busy process encodes an event per message. A
+// kind that is not Known is written as KindUnknown.
 func (ev Event) AppendJSON(b []byte) []byte {
 	b = append(b, `{"room":`...)
 	b = chat.AppendJSONString(b, ev.Room)
-	b = append(b, `,"kind":`...)
-	b = chat.AppendJSONString(b, ev.Kind)
+	b = append(b, `,"kind":"`...)
+	b = append(b, ev.Kind.String()...) // names need no escaping
+	b = append(b, '"')
 	if ev.Message != nil {
 		b = append(b, `,"message":`...)
 		b = ev.Message.AppendJSON(b)
@@ -27,13 +29,13 @@ func (ev Event) AppendJSON(b []byte) []byte {
 		b = append(b, `,"origin":`...)
 		b = chat.AppendJSONString(b, ev.Origin)
 	}
-	if len(ev.Data) > 0 {
+	if len(ev.Users) > 0 {
 		b = append(b, `,"data":[`...)
-		for i, d := range ev.Data {
+		for i, u := range ev.Users {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = chat.AppendJSONString(b, d)
+			b = chat.AppendJSONString(b, u)
 		}
 		b = append(b, ']')
 	}
@@ -44,7 +46,8 @@ func (ev Event) AppendJSON(b []byte) []byte {
 // strings need no unescaping — nearly every one — is read by hand, in one
 // pass and with an allocation per string; anything else (escapes,
 // whitespace, keys in another case or unknown, a payload from elsewhere)
-// by encoding/json, with the same result.
+// by encoding/json, with the same result. A kind this process does not
+// know reads as KindUnknown.
 func DecodeEvent(b []byte) (Event, error) {
 	if ev, ok := decodeEventFast(b); ok {
 		return ev, nil
@@ -57,16 +60,16 @@ func DecodeEvent(b []byte) (Event, error) {
 func decodeEventJSON(b []byte) (Event, error) {
 	var w struct {
 		Room    string            `json:"room"`
-		Kind    string            `json:"kind"`
+		Kind    Kind              `json:"kind"`
 		Message *chat.WireMessage `json:"message"`
 		User    string            `json:"user"`
 		Origin  string            `json:"origin"`
-		Data    []string          `json:"data"`
+		Users   []string          `json:"data"`
 	}
 	if err := json.Unmarshal(b, &w); err != nil {
 		return Event{}, err
 	}
-	ev := Event{Room: w.Room, Kind: w.Kind, User: w.User, Origin: w.Origin, Data: w.Data}
+	ev := Event{Room: w.Room, Kind: w.Kind, User: w.User, Origin: w.Origin, Users: w.Users}
 	if w.Message != nil {
 		m, err := w.Message.Message()
 		if err != nil {
@@ -92,13 +95,15 @@ func decodeEventFast(b []byte) (Event, bool) {
 		case "room":
 			return sc.String(&ev.Room)
 		case "kind":
-			return sc.String(&ev.Kind)
+			name, ok := sc.Raw()
+			ev.Kind = kindNamed(name)
+			return ok
 		case "user":
 			return sc.String(&ev.User)
 		case "origin":
 			return sc.String(&ev.Origin)
 		case "data":
-			return sc.Strings(&ev.Data)
+			return sc.Strings(&ev.Users)
 		case "message":
 			if ev.Message != nil {
 				return false // encoding/json would merge the two

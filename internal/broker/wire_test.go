@@ -17,8 +17,9 @@ func sampleEvents() []Event {
 		{Room: "lobby", Kind: KindMessage, Message: &m, Origin: "p-1"},
 		{Room: "lobby", Kind: KindMessage, Message: &esc},
 		{Room: "lobby", Kind: KindTyping, User: "ann", Origin: "p-2"},
-		{Room: "lobby", Kind: KindPresence, Data: []string{"ann", "bob"}},
+		{Room: "lobby", Kind: KindPresence, Users: []string{"ann", "bob"}},
 		{Room: "lobby", Kind: KindPresence},
+		{Room: "lobby", Kind: KindUnknown},
 	}
 }
 
@@ -44,8 +45,38 @@ func TestDecodeEventRoundTrip(t *testing.T) {
 	}
 }
 
-// Whatever the bytes, the hand reader either leaves them to encoding/json
-// or reads what encoding/json reads.
+// A kind another process knows and this one does not reads as
+// KindUnknown, by both readers, and is no error.
+func TestDecodeEventUnknownKind(t *testing.T) {
+	for _, s := range []string{
+		`{"room":"lobby","kind":"reaction","user":"ann"}`,
+		`{"via":"x","room":"lobby","kind":"reaction","user":"ann","data":["a"]}`,
+		`{"room":"lobby","kind":"re\u0061ction","user":"ann"}`,
+		`{"room":"lobby","kind":"","user":"ann"}`,
+		`{"room":"lobby","kind":"Message","user":"ann"}`,
+	} {
+		ev, err := DecodeEvent([]byte(s))
+		if err != nil {
+			t.Errorf("%s: %v", s, err)
+			continue
+		}
+		if ev.Kind != KindUnknown || ev.Room != "lobby" || ev.User != "ann" {
+			t.Errorf("%s: read %+v", s, ev)
+		}
+	}
+	for k, name := range map[Kind]string{KindMessage: "message", KindTyping: "typing", KindPresence: "presence",
+		KindUnknown: "unknown", Kind(200): "unknown"} {
+		if k.String() != name {
+			t.Errorf("Kind(%d).String() = %q, want %q", k, k.String(), name)
+		}
+		if k.Known() != (name != "unknown") {
+			t.Errorf("Kind(%d).Known() = %v", k, k.Known())
+		}
+	}
+}
+
+// Whatever the bytes, DecodeEvent does not panic, and the hand reader
+// either leaves them to encoding/json or reads what encoding/json reads.
 func FuzzDecodeEvent(f *testing.F) {
 	for _, ev := range sampleEvents() {
 		f.Add(ev.AppendJSON(nil))
@@ -53,10 +84,12 @@ func FuzzDecodeEvent(f *testing.F) {
 	for _, s := range []string{`{"via":"x","room":"r","kind":"message","message":{"id":-0,"seq":01}}`,
 		`{"Room":"r"}`, `{"room":"r","room":"s"}`, `{"message":null}`, `{"message":{},"message":{"id":2}}`,
 		`{"data":[]}`, `{"data":["a",1]}`, `{"room":"\xff"}`, `{ "room":"r"}`, `{"room":"r"} `,
+		`{"kind":"typing","kind":"edit"}`, `{"kind":null}`, `{"kind":7}`, `{"kind":"\u0074yping"}`, `{"via":1,"kind":"typing"}`,
 		`{"message":{"id":123456789012345678,"timestamp":"2026-11-25T22:00:00.000005+01:00"}}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		DecodeEvent(b)
 		fast, ok := decodeEventFast(b)
 		if !ok {
 			return

@@ -4,6 +4,7 @@ package brokertest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"strconv"
@@ -42,6 +43,7 @@ func Run(t *testing.T, newBroker func(t *testing.T) (a, b broker.Broker)) {
 		{"TypingAndPresence", testTypingAndPresence},
 		{"ManyRooms", testManyRooms},
 		{"ConcurrentPublishers", testConcurrentPublishers},
+		{"UnknownKindRefused", testUnknownKindRefused},
 		{"Close", testClose},
 	}
 	for _, c := range cases {
@@ -147,7 +149,7 @@ func (r *Recorder) checkOverflow(t testing.TB) {
 // compared as instants.
 func SameEvent(x, y broker.Event) bool {
 	if x.Room != y.Room || x.Kind != y.Kind || x.User != y.User || x.Origin != y.Origin ||
-		!reflect.DeepEqual(x.Data, y.Data) || (x.Message == nil) != (y.Message == nil) {
+		!reflect.DeepEqual(x.Users, y.Users) || (x.Message == nil) != (y.Message == nil) {
 		return false
 	}
 	if x.Message == nil {
@@ -324,7 +326,7 @@ func testTypingAndPresence(t *testing.T, a, b broker.Broker) {
 	subscribe(t, b, "lobby", r)
 	events := []broker.Event{
 		{Room: "lobby", Kind: broker.KindTyping, User: "ann", Origin: "proc-2"},
-		{Room: "lobby", Kind: broker.KindPresence, Origin: "proc-2", Data: []string{"ann", "böb", "<c>"}},
+		{Room: "lobby", Kind: broker.KindPresence, Origin: "proc-2", Users: []string{"ann", "böb", "<c>"}},
 	}
 	c := ctx(t)
 	for _, ev := range events {
@@ -393,6 +395,31 @@ func testConcurrentPublishers(t *testing.T, a, b broker.Broker) {
 		next[m.Author]++
 	}
 	r.NoEvent(t)
+}
+
+// An event whose kind the broker does not know is refused, and reaches no
+// one.
+func testUnknownKindRefused(t *testing.T, a, b broker.Broker) {
+	ra, rb := NewRecorder(10), NewRecorder(10)
+	subscribe(t, b, "kinds", rb)
+	if b != a {
+		subscribe(t, a, "kinds", ra)
+	}
+	c := ctx(t)
+	for _, k := range []broker.Kind{broker.KindUnknown, broker.Kind(200)} {
+		err := a.Publish(c, broker.Event{Room: "kinds", Kind: k, User: "ann"})
+		if !errors.Is(err, broker.ErrUnknownKind) {
+			t.Errorf("Publish of kind %d: error %v, want ErrUnknownKind", k, err)
+		}
+	}
+	marker := broker.Event{Room: "kinds", Kind: broker.KindTyping, User: "marker", Origin: "proc-1"}
+	publish(t, c, a, marker)
+	wantEvent(t, rb, marker)
+	rb.NoEvent(t)
+	if b != a {
+		wantEvent(t, ra, marker)
+		ra.NoEvent(t)
+	}
 }
 
 func testClose(t *testing.T, a, b broker.Broker) {

@@ -185,7 +185,8 @@ func (r *Redis) channel(room string) string { return r.roomPrefix + room }
 // Publish delivers ev to this process's subscriber of its room, if any,
 // and queues it, encoded as JSON, for its room's channel. It waits only
 // while the queue is full, for the broker's timeout at most or until ctx
-// ends; an event not queued then is counted as failed.
+// ends; an event not queued then is counted as failed. An event of a kind
+// not Known is refused.
 //
 // One goroutine sends the queued events, in the order they came, as
 // pipelines (one write, one read of all the answers), so that a busy
@@ -195,6 +196,9 @@ func (r *Redis) channel(room string) string { return r.roomPrefix + room }
 func (r *Redis) Publish(ctx context.Context, ev broker.Event) error {
 	if r.closing.Load() {
 		return broker.ErrClosed
+	}
+	if !ev.Kind.Known() {
+		return fmt.Errorf("redisbroker: publish to room %q: %w %d", ev.Room, broker.ErrUnknownKind, ev.Kind)
 	}
 	if ev.Origin == "" {
 		ev.Origin = r.origin
