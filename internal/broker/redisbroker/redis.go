@@ -11,13 +11,11 @@ package redisbroker
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -94,10 +92,9 @@ type Redis struct {
 	pubs    chan pubReq   // publishes waiting for the pipeline
 	pubDone chan struct{} // closed when the publisher returns
 
-	// ownMark opens every payload this broker publishes
-	// (`{"via":"<random id>",`): how its own events are told apart
-	// without decoding them. Decoding ignores the key.
-	ownMark string
+	// mark is on every payload this broker publishes: how its own
+	// events are told apart without decoding them.
+	mark broker.Mark
 
 	published, failed, received, reconnects, decodeErrors, ownEvents atomic.Uint64
 }
@@ -157,7 +154,7 @@ func New(ctx context.Context, url string, opts Options) (*Redis, error) {
 		quit:         make(chan struct{}),
 		done:         make(chan struct{}),
 		pubs:         make(chan pubReq, 4*maxPipeline),
-		ownMark:      `{"via":"` + rand.Text() + `",`,
+		mark:         broker.NewMark(),
 		pubDone:      make(chan struct{}),
 	}
 	// #nosec G118 -- the publisher lives as long as the broker (until Close).
@@ -203,14 +200,11 @@ func (r *Redis) Publish(ctx context.Context, ev broker.Event) error {
 	if ev.Origin == "" {
 		ev.Origin = r.origin
 	}
-	// The payload starts with this broker's mark, so that the copy Redis
+	// The payload carries this broker's mark, so that the copy Redis
 	// sends back is known, and dropped, without being decoded: this
 	// process's own subscriber gets the event now instead, not a round
-	// trip later (and not at all while Redis is away). The mark opens the
-	// event's object: the event's own "{" goes.
-	mark := len(r.ownMark)
-	payload := ev.AppendJSON(append(make([]byte, 0, mark+256), r.ownMark...))
-	payload = append(payload[:mark], payload[mark+1:]...)
+	// trip later (and not at all while Redis is away).
+	payload := broker.AppendEvent(make([]byte, 0, 320), ev, r.mark)
 	req := pubReq{channel: r.channel(ev.Room), payload: payload}
 	if h := r.handler(req.channel); h != nil {
 		h.Event(ev)
@@ -556,10 +550,8 @@ func (r *Redis) deliver(m *redis.Message) {
 	if h == nil {
 		return // unsubscribed
 	}
-	if strings.HasPrefix(m.Payload, r.ownMark) {
-		// This broker's own event, delivered when it was published. Only
-		// Publish writes the mark there: an event is a JSON object, and
-		// the mark is its first key.
+	if broker.HasMark(m.Payload, r.mark) {
+		// This broker's own event, delivered when it was published.
 		r.ownEvents.Add(1)
 		return
 	}
