@@ -1,7 +1,8 @@
 // Package broker carries stored messages and room events from the process
-// that produced them to every process with sockets in the room. The database
-// is the truth and the broker is best effort: a subscriber that may have
-// missed events is told so, and recovers from the store.
+// that produced them to every process with sockets in the room, and
+// process-wide events to every process. The database is the truth and the
+// broker is best effort: a subscriber that may have missed events is told
+// so, and recovers from the store.
 package broker
 
 import (
@@ -77,7 +78,8 @@ func (k *Kind) UnmarshalText(b []byte) error {
 // Event is what travels through the broker. Which fields it carries
 // depends on its Kind.
 type Event struct {
-	// Room is the room the event is about.
+	// Room is the room the event is about; "" for a process-wide event
+	// (see Broker).
 	Room string `json:"room"`
 	Kind Kind   `json:"kind"`
 	// Message is KindMessage's stored message.
@@ -105,7 +107,16 @@ type Handler interface {
 	Missed(room string)
 }
 
-// Broker publishes events to rooms and subscribes this process to them.
+// Broker publishes events and subscribes this process to them.
+//
+// An event goes to the processes subscribed to its room. The empty room,
+// "", is the process-wide topic, for events about no room that every
+// process may need (a session's sockets to close, a user deactivated, a
+// user's role or rooms changed): a process subscribes to it with
+// Subscribe(ctx, "", h), and an event whose Room is "" goes there. It is a
+// topic like any room's in every other way: the same order, the same
+// Missed (with ""), the same Unsubscribe. No room is named "" (room names
+// are 1 to 64 characters), so no room shares its events.
 type Broker interface {
 	// Publish sends ev to every subscriber of ev.Room, in every process,
 	// this one included. This process's own subscriber gets it before
@@ -119,9 +130,10 @@ type Broker interface {
 	// Failed counts the events published that did not reach the other
 	// processes.
 	Failed() uint64
-	// Subscribe makes h receive the events of room. It returns once the
-	// subscription is active: every event published after it returns
-	// reaches h. Subscribing a room twice replaces its handler.
+	// Subscribe makes h receive the events of room ("" for the
+	// process-wide events). It returns once the subscription is active:
+	// every event published after it returns reaches h. Subscribing a
+	// room twice replaces its handler.
 	Subscribe(ctx context.Context, room string, h Handler) error
 	// Unsubscribe stops the events of room.
 	Unsubscribe(ctx context.Context, room string) error

@@ -8,7 +8,8 @@ import (
 
 // InProcess is the Broker of a single process: Publish hands the event to
 // the room's handler directly, in the caller's goroutine. Nothing is queued,
-// so nothing can be lost and Missed is never called.
+// so nothing can be lost and Missed is never called. The process-wide
+// topic, room "", has its handler like any room.
 type InProcess struct {
 	mu     sync.RWMutex
 	rooms  map[string]Handler

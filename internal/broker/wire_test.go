@@ -21,6 +21,7 @@ func sampleEvents() []Event {
 		{Room: "lobby", Kind: KindTyping, User: "ann", Origin: "p-2"},
 		{Room: "lobby", Kind: KindPresence, Users: []string{"ann", "bob"}},
 		{Room: "lobby", Kind: KindPresence},
+		{Kind: KindTyping, User: "ann", Origin: "p-3"}, // process-wide
 		{Room: "lobby", Kind: KindUnknown},
 	}
 }

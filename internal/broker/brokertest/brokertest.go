@@ -43,6 +43,7 @@ func Run(t *testing.T, newBroker func(t *testing.T) (a, b broker.Broker)) {
 		{"TypingAndPresence", testTypingAndPresence},
 		{"ManyRooms", testManyRooms},
 		{"ConcurrentPublishers", testConcurrentPublishers},
+		{"ProcessWide", testProcessWide},
 		{"UnknownKindRefused", testUnknownKindRefused},
 		{"Close", testClose},
 	}
@@ -395,6 +396,60 @@ func testConcurrentPublishers(t *testing.T, a, b broker.Broker) {
 		next[m.Author]++
 	}
 	r.NoEvent(t)
+}
+
+// The process-wide topic, room "", is a topic like a room's: its events
+// reach every broker subscribed to it, this process's subscriber before
+// Publish returns; they reach no room, not even one named like the
+// process-wide channel, and no room's events reach them.
+func testProcessWide(t *testing.T, a, b broker.Broker) {
+	brokers := []broker.Broker{a}
+	if b != a {
+		brokers = append(brokers, b)
+	}
+	recs := make([]*Recorder, len(brokers))
+	for i, x := range brokers {
+		recs[i] = NewRecorder(10)
+		subscribe(t, x, "", recs[i])
+	}
+	named := NewRecorder(10)
+	subscribe(t, b, "all", named)
+	c := ctx(t)
+	for i, x := range brokers {
+		ev := broker.Event{Kind: broker.KindTyping, User: "ann", Origin: "proc-" + strconv.Itoa(i)}
+		publish(t, c, x, ev)
+		select {
+		case got := <-recs[i].Events:
+			if !SameEvent(got, ev) {
+				t.Fatalf("publisher's own subscriber got %s\nwant %s", show(got), show(ev))
+			}
+		default:
+			t.Fatalf("Publish returned before the publisher's own subscriber had the process-wide event")
+		}
+		for j, r := range recs {
+			if j != i {
+				wantEvent(t, r, ev)
+			}
+		}
+	}
+
+	publish(t, c, a, message("all", "ann", 1))
+	marker := broker.Event{Kind: broker.KindTyping, User: "marker", Origin: "proc-0"}
+	publish(t, c, a, marker)
+	wantEvent(t, named, message("all", "ann", 1))
+	for _, r := range recs {
+		wantEvent(t, r, marker) // and not the room's message before it
+	}
+	named.NoEvent(t)
+
+	// Unsubscribing from it stops its events.
+	if err := b.Unsubscribe(c, ""); err != nil {
+		t.Fatalf("Unsubscribe(\"\"): %v", err)
+	}
+	publish(t, c, a, broker.Event{Kind: broker.KindTyping, User: "gone", Origin: "proc-0"})
+	publish(t, c, a, message("all", "ann", 2))
+	wantEvent(t, named, message("all", "ann", 2))
+	recs[len(recs)-1].NoEvent(t)
 }
 
 // An event whose kind the broker does not know is refused, and reaches no
