@@ -51,6 +51,30 @@ func TestDecodeEventRoundTrip(t *testing.T) {
 	}
 }
 
+// The wire is the one the last version wrote, byte for byte, so that
+// processes of both versions read each other's events.
+func TestWireAsBefore(t *testing.T) {
+	m := chat.Message{ID: 9, Room: "lobby", Seq: 4, Author: "ann", Content: "hi",
+		Timestamp: time.Date(2026, 11, 25, 22, 0, 0, 5000, time.UTC), ClientID: "c-1"}
+	for wire, ev := range map[string]Event{
+		`{"room":"lobby","kind":"message","message":{"id":9,"room":"lobby","seq":4,"author":"ann","content":"hi","timestamp":"2026-11-25T22:00:00.000005Z","client_id":"c-1"},"origin":"p-1"}`: {
+			Room: "lobby", Kind: KindMessage, Message: &m, Origin: "p-1"},
+		`{"room":"lobby","kind":"typing","user":"ann","origin":"p-1"}`:           {Room: "lobby", Kind: KindTyping, User: "ann", Origin: "p-1"},
+		`{"room":"lobby","kind":"presence","origin":"p-1","data":["ann","bob"]}`: {Room: "lobby", Kind: KindPresence, Origin: "p-1", Users: []string{"ann", "bob"}},
+		`{"room":"lobby","kind":"presence","origin":"p-1"}`:                      {Room: "lobby", Kind: KindPresence, Origin: "p-1"},
+	} {
+		if got := string(AppendEvent(nil, ev, Mark{})); got != wire {
+			t.Errorf("wrote %s\nwant %s", got, wire)
+		}
+		for _, payload := range []string{wire, `{"via":"3VYV35QTFTRW77RQZ7EHBMUSJJ",` + wire[1:]} {
+			got, err := DecodeEvent([]byte(payload))
+			if err != nil || !reflect.DeepEqual(got, ev) {
+				t.Errorf("%s: read %+v, %v; want %+v", payload, got, err, ev)
+			}
+		}
+	}
+}
+
 // A mark is found where its publisher put it and nowhere else.
 func TestHasMark(t *testing.T) {
 	mine, theirs := NewMark(), NewMark()
