@@ -224,7 +224,13 @@ func (r *Redis) Publish(ctx context.Context, ev broker.Event) error {
 	// sends back is known, and dropped, without being decoded: this
 	// process's own subscriber gets the event now instead, not a round
 	// trip later (and not at all while Redis is away).
-	payload := broker.AppendEvent(make([]byte, 0, 320), ev, r.mark)
+	// Room enough for the mark, an event's keys and names and a message's
+	// content: the buffer is not grown and copied on the way.
+	size := 320
+	if ev.Message != nil {
+		size += len(ev.Message.Content)
+	}
+	payload := broker.AppendEvent(make([]byte, 0, size), ev, r.mark)
 	req := pubReq{channel: r.channel(ev.Room), payload: payload}
 	if h := r.handler(req.channel); h != nil {
 		h.Event(ev)
