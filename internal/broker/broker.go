@@ -1,7 +1,8 @@
 // Package broker carries stored messages and room events from the process
-// that produced them to every process with sockets in the room. The database
-// is the truth and the broker is best effort: a subscriber that may have
-// missed events is told so, and recovers from the store.
+// that produced them to every process with sockets in the room, and
+// process-wide events to every process. The database is the truth and the
+// broker is best effort: a subscriber that may have missed events is told
+// so, and recovers from the store.
 package broker
 
 import (
@@ -10,35 +11,95 @@ import (
 	"parley/internal/chat"
 )
 
-// Event kinds.
+// Kind says what an event carries. On the wire a kind is its name, a
+// string, so that processes of two versions read each other's events.
+type Kind uint8
+
+// Event kinds. A kind once named keeps its name: another process may be of
+// an older or a newer version.
 const (
+	// KindUnknown is a kind this process does not know, as one a newer
+	// process sends. Handlers ignore it, and Publish refuses it.
+	KindUnknown Kind = iota
 	// KindMessage carries a stored message. It is published only after
 	// the message's commit.
-	KindMessage = "message"
+	KindMessage
 	// KindTyping says that User is typing in Room.
-	KindTyping = "typing"
-	// KindPresence carries Data: one process's users present in Room.
-	KindPresence = "presence"
+	KindTyping
+	// KindPresence carries Users: one process's users present in Room.
+	KindPresence
 )
 
-// Event is what travels through the broker.
+// kindNames are the kinds' names on the wire, by kind.
+var kindNames = [...]string{
+	KindUnknown:  "unknown",
+	KindMessage:  "message",
+	KindTyping:   "typing",
+	KindPresence: "presence",
+}
+
+// String returns the kind's name on the wire; "unknown" for a kind this
+// process does not know.
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return kindNames[KindUnknown]
+}
+
+// Known reports whether k is one of this process's kinds, other than
+// KindUnknown.
+func (k Kind) Known() bool { return k != KindUnknown && int(k) < len(kindNames) }
+
+// kindNamed returns the kind called name; KindUnknown for a name this
+// process does not know.
+func kindNamed(name []byte) Kind {
+	switch string(name) {
+	case "message":
+		return KindMessage
+	case "typing":
+		return KindTyping
+	case "presence":
+		return KindPresence
+	}
+	return KindUnknown
+}
+
+// MarshalText returns the kind's name (String).
+func (k Kind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// UnmarshalText reads a kind's name. A name this process does not know
+// reads as KindUnknown, not as an error: a newer process may send it.
+func (k *Kind) UnmarshalText(b []byte) error {
+	*k = kindNamed(b)
+	return nil
+}
+
+// Event is what travels through the broker. Which fields it carries
+// depends on its Kind.
 type Event struct {
-	Room    string        `json:"room"`
-	Kind    string        `json:"kind"`
+	// Room is the room the event is about; "" for a process-wide event
+	// (see Broker).
+	Room string `json:"room"`
+	Kind Kind   `json:"kind"`
+	// Message is KindMessage's stored message.
 	Message *chat.Message `json:"message,omitempty"`
-	User    string        `json:"user,omitempty"`
+	// User is KindTyping's user.
+	User string `json:"user,omitempty"`
 	// Origin names the process that published the event, so that a
 	// process can tell its own events from others'.
 	Origin string `json:"origin,omitempty"`
-	// Data is a kind-specific payload, such as a presence list.
-	Data []string `json:"data,omitempty"`
+	// Users is KindPresence's list: the users with a socket in Room at
+	// Origin, none when the last one left. On the wire its key is "data",
+	// as it was before it had a name of its own.
+	Users []string `json:"data,omitempty"`
 }
 
 // Handler receives the events of a subscription.
 type Handler interface {
 	// Event is called for each event published in a subscribed room. It
 	// may be called from several goroutines at once and must not block
-	// for long.
+	// for long. It ignores an event of KindUnknown.
 	Event(ev Event)
 	// Missed is called when the subscription to room may have lost
 	// events, as when a connection to a shared broker dropped and came
@@ -46,7 +107,16 @@ type Handler interface {
 	Missed(room string)
 }
 
-// Broker publishes events to rooms and subscribes this process to them.
+// Broker publishes events and subscribes this process to them.
+//
+// An event goes to the processes subscribed to its room. The empty room,
+// "", is the process-wide topic, for events about no room that every
+// process may need (a session's sockets to close, a user deactivated, a
+// user's role or rooms changed): a process subscribes to it with
+// Subscribe(ctx, "", h), and an event whose Room is "" goes there. It is a
+// topic like any room's in every other way: the same order, the same
+// Missed (with ""), the same Unsubscribe. No room is named "" (room names
+// are 1 to 64 characters), so no room shares its events.
 type Broker interface {
 	// Publish sends ev to every subscriber of ev.Room, in every process,
 	// this one included. This process's own subscriber gets it before
@@ -54,14 +124,16 @@ type Broker interface {
 	// the calls, and Publish does not wait for them: it waits only while
 	// the broker's queue is full, until ctx ends. An event that does not
 	// reach them is counted (Failed) and logged by the broker; they
-	// recover a lost message from the store.
+	// recover a lost message from the store. An event whose Kind is not
+	// Known is refused (ErrUnknownKind) and reaches no one.
 	Publish(ctx context.Context, ev Event) error
 	// Failed counts the events published that did not reach the other
 	// processes.
 	Failed() uint64
-	// Subscribe makes h receive the events of room. It returns once the
-	// subscription is active: every event published after it returns
-	// reaches h. Subscribing a room twice replaces its handler.
+	// Subscribe makes h receive the events of room ("" for the
+	// process-wide events). It returns once the subscription is active:
+	// every event published after it returns reaches h. Subscribing a
+	// room twice replaces its handler.
 	Subscribe(ctx context.Context, room string, h Handler) error
 	// Unsubscribe stops the events of room.
 	Unsubscribe(ctx context.Context, room string) error

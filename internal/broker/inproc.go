@@ -2,12 +2,14 @@ package broker
 
 import (
 	"context"
+	"fmt"
 	"sync"
 )
 
 // InProcess is the Broker of a single process: Publish hands the event to
 // the room's handler directly, in the caller's goroutine. Nothing is queued,
-// so nothing can be lost and Missed is never called.
+// so nothing can be lost and Missed is never called. The process-wide
+// topic, room "", has its handler like any room.
 type InProcess struct {
 	mu     sync.RWMutex
 	rooms  map[string]Handler
@@ -23,8 +25,12 @@ func NewInProcess() *InProcess {
 
 // Publish calls the Event method of ev.Room's handler, if the room has one,
 // before it returns. The handler is called without any lock held, so it may
-// itself publish, subscribe or unsubscribe.
+// itself publish, subscribe or unsubscribe. An event of a kind not Known is
+// refused.
 func (b *InProcess) Publish(_ context.Context, ev Event) error {
+	if !ev.Kind.Known() {
+		return fmt.Errorf("%w %d (room %q)", ErrUnknownKind, ev.Kind, ev.Room)
+	}
 	b.mu.RLock()
 	h := b.rooms[ev.Room]
 	closed := b.closed

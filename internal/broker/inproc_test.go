@@ -109,22 +109,22 @@ func TestInProcessPublishDoesNotAllocate(t *testing.T) {
 	}
 }
 
-// AppendJSON writes what encoding/json writes for an event, and it reads
-// back as the event.
+// AppendEvent, unmarked, writes what encoding/json writes for an event,
+// and it reads back as the event.
 func TestEventAppendJSON(t *testing.T) {
 	m := chat.Message{ID: 9, Room: "r&d", Seq: 4, Author: "zoë", Content: "<script>\"x\"</script>",
 		Timestamp: time.Date(2026, 11, 25, 22, 0, 0, 5000, time.UTC)}
 	for _, ev := range []broker.Event{
 		{Room: "r&d", Kind: broker.KindMessage, Message: &m, Origin: "p-1"},
 		{Room: "lobby", Kind: broker.KindTyping, User: "ann"},
-		{Room: "lobby", Kind: broker.KindPresence, Data: []string{"ann", "bo\"b"}, Origin: "p-2"},
-		{Room: "lobby", Kind: broker.KindPresence, Data: []string{}},
+		{Room: "lobby", Kind: broker.KindPresence, Users: []string{"ann", "bo\"b"}, Origin: "p-2"},
+		{Room: "lobby", Kind: broker.KindPresence, Users: []string{}},
 	} {
 		want, err := chat.EncodeJSON(ev)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := ev.AppendJSON(nil)
+		got := broker.AppendEvent(nil, ev, broker.Mark{})
 		if string(got) != string(want) {
 			t.Errorf("got  %s\nwant %s", got, want)
 		}
@@ -132,8 +132,8 @@ func TestEventAppendJSON(t *testing.T) {
 		if err := json.Unmarshal(got, &back); err != nil {
 			t.Fatal(err)
 		}
-		if len(ev.Data) == 0 {
-			ev.Data = nil // omitted, as encoding/json omits it: read back as none
+		if len(ev.Users) == 0 {
+			ev.Users = nil // omitted, as encoding/json omits it: read back as none
 		}
 		if !brokertest.SameEvent(back, ev) {
 			t.Errorf("read back %+v, want %+v", back, ev)
@@ -151,11 +151,11 @@ func BenchmarkEventJSON(b *testing.B) {
 		b.ReportAllocs()
 		var buf []byte
 		for b.Loop() {
-			buf = ev.AppendJSON(buf[:0])
+			buf = broker.AppendEvent(buf[:0], ev, broker.Mark{})
 		}
 	})
 	b.Run("decode", func(b *testing.B) {
-		payload := ev.AppendJSON(nil)
+		payload := broker.AppendEvent(nil, ev, broker.Mark{})
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := broker.DecodeEvent(payload); err != nil {

@@ -1,20 +1,50 @@
 package broker
 
+// An event's wire format, whole, in this file: how an event is encoded,
+// how a publisher marks the events it writes and tells them apart, and how
+// an event is read back, marked or not.
+//
+// An event is the JSON object encoding/json writes for Event: keys in the
+// order of its fields, empty ones left out but for "room" and "kind". A
+// marked one has a first key more, "via", whose value is its publisher's
+// mark: {"via":"ID","room":…}. Readers ignore the key.
+
 import (
+	"crypto/rand"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"parley/internal/chat"
 	"parley/internal/wirejson"
 )
 
-// AppendJSON appends ev to b as the JSON object encoding/json writes for
-// it, without reflection: a busy process encodes an event per message.
-func (ev Event) AppendJSON(b []byte) []byte {
-	b = append(b, `{"room":`...)
+// Mark tells one publisher's events from others' without decoding them:
+// AppendEvent opens each event it writes with it, and HasMark finds it
+// there. The zero Mark marks nothing.
+type Mark struct {
+	open string // `{"via":"ID",`
+}
+
+// NewMark returns a mark no other publisher has: a random ID, of
+// characters that need no escaping.
+func NewMark() Mark { return Mark{open: `{"via":"` + rand.Text() + `",`} }
+
+// AppendEvent appends ev to b as JSON, opened by m: with the zero Mark,
+// the bytes encoding/json writes for ev. It encodes without reflection: a
+// busy process encodes an event per message. A kind that is not Known is
+// written as KindUnknown.
+func AppendEvent(b []byte, ev Event, m Mark) []byte {
+	if m.open == "" {
+		b = append(b, '{')
+	} else {
+		b = append(b, m.open...)
+	}
+	b = append(b, `"room":`...)
 	b = chat.AppendJSONString(b, ev.Room)
-	b = append(b, `,"kind":`...)
-	b = chat.AppendJSONString(b, ev.Kind)
+	b = append(b, `,"kind":"`...)
+	b = append(b, ev.Kind.String()...) // names need no escaping
+	b = append(b, '"')
 	if ev.Message != nil {
 		b = append(b, `,"message":`...)
 		b = ev.Message.AppendJSON(b)
@@ -27,24 +57,33 @@ func (ev Event) AppendJSON(b []byte) []byte {
 		b = append(b, `,"origin":`...)
 		b = chat.AppendJSONString(b, ev.Origin)
 	}
-	if len(ev.Data) > 0 {
+	if len(ev.Users) > 0 {
 		b = append(b, `,"data":[`...)
-		for i, d := range ev.Data {
+		for i, u := range ev.Users {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = chat.AppendJSONString(b, d)
+			b = chat.AppendJSONString(b, u)
 		}
 		b = append(b, ']')
 	}
 	return append(b, '}')
 }
 
-// DecodeEvent reads an event. One in the layout AppendJSON writes whose
-// strings need no unescaping — nearly every one — is read by hand, in one
-// pass and with an allocation per string; anything else (escapes,
-// whitespace, keys in another case or unknown, a payload from elsewhere)
-// by encoding/json, with the same result.
+// HasMark reports whether payload was written by AppendEvent with m,
+// reading only its first bytes. It is false for the zero Mark.
+func HasMark(payload string, m Mark) bool {
+	// Only AppendEvent writes a mark there: an event is a JSON object,
+	// whose first key is "room" unless it is marked.
+	return m.open != "" && strings.HasPrefix(payload, m.open)
+}
+
+// DecodeEvent reads an event, marked or not. One in the layout AppendEvent
+// writes whose strings need no unescaping — nearly every one — is read by
+// hand, in one pass and with an allocation per string; anything else
+// (escapes, whitespace, keys in another case or unknown, a payload from
+// elsewhere) by encoding/json, with the same result. A kind this process
+// does not know reads as KindUnknown.
 func DecodeEvent(b []byte) (Event, error) {
 	if ev, ok := decodeEventFast(b); ok {
 		return ev, nil
@@ -57,16 +96,16 @@ func DecodeEvent(b []byte) (Event, error) {
 func decodeEventJSON(b []byte) (Event, error) {
 	var w struct {
 		Room    string            `json:"room"`
-		Kind    string            `json:"kind"`
+		Kind    Kind              `json:"kind"`
 		Message *chat.WireMessage `json:"message"`
 		User    string            `json:"user"`
 		Origin  string            `json:"origin"`
-		Data    []string          `json:"data"`
+		Users   []string          `json:"data"`
 	}
 	if err := json.Unmarshal(b, &w); err != nil {
 		return Event{}, err
 	}
-	ev := Event{Room: w.Room, Kind: w.Kind, User: w.User, Origin: w.Origin, Data: w.Data}
+	ev := Event{Room: w.Room, Kind: w.Kind, User: w.User, Origin: w.Origin, Users: w.Users}
 	if w.Message != nil {
 		m, err := w.Message.Message()
 		if err != nil {
@@ -77,10 +116,9 @@ func decodeEventJSON(b []byte) (Event, error) {
 	return ev, nil
 }
 
-// decodeEventFast reads an event written by AppendJSON (the Redis
-// broker's mark, a "via" string key first, is allowed). It reports false,
-// having read nothing, for anything it does not read exactly as
-// encoding/json would.
+// decodeEventFast reads an event written by AppendEvent, marked or not. It
+// reports false, having read nothing, for anything it does not read
+// exactly as encoding/json would.
 func decodeEventFast(b []byte) (Event, bool) {
 	var ev Event
 	sc := wirejson.Scanner{B: b}
@@ -92,13 +130,15 @@ func decodeEventFast(b []byte) (Event, bool) {
 		case "room":
 			return sc.String(&ev.Room)
 		case "kind":
-			return sc.String(&ev.Kind)
+			name, ok := sc.Raw()
+			ev.Kind = kindNamed(name)
+			return ok
 		case "user":
 			return sc.String(&ev.User)
 		case "origin":
 			return sc.String(&ev.Origin)
 		case "data":
-			return sc.Strings(&ev.Data)
+			return sc.Strings(&ev.Users)
 		case "message":
 			if ev.Message != nil {
 				return false // encoding/json would merge the two

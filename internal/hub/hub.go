@@ -233,7 +233,7 @@ func (h *Hub) Event(ev broker.Event) {
 	case broker.KindTyping:
 		r.onTyping(ev.User)
 	case broker.KindPresence:
-		r.onRemotePresence(ev.Origin, ev.Data)
+		r.onRemotePresence(ev.Origin, ev.Users)
 	}
 }
 
@@ -277,7 +277,7 @@ func (h *Hub) leave(m *Member) {
 		return
 	}
 	// Tell the other processes this one has nobody here any more.
-	_ = h.Publish(context.Background(), broker.Event{Room: r.name, Kind: broker.KindPresence, Data: []string{}})
+	_ = h.Publish(context.Background(), broker.Event{Room: r.name, Kind: broker.KindPresence, Users: []string{}})
 	h.subMu.Lock()
 	defer h.subMu.Unlock()
 	if h.room(r.name) == nil { // nobody re-entered meanwhile
@@ -648,7 +648,7 @@ func (r *room) announce() {
 	if local == nil {
 		local = []string{}
 	}
-	_ = r.h.Publish(context.Background(), broker.Event{Room: r.name, Kind: broker.KindPresence, Data: local})
+	_ = r.h.Publish(context.Background(), broker.Event{Room: r.name, Kind: broker.KindPresence, Users: local})
 }
 
 func (r *room) onRemotePresence(origin string, users []string) {

@@ -385,3 +385,35 @@ func TestHoldIsBoundedInTime(t *testing.T) {
 	f.publish(f.store("r", "2"))
 	wantSeqs(t, seqs(t, c, 2), 1, 2)
 }
+
+// An event of a kind this process does not know (a newer process sent it),
+// and an event about no room, reach no socket.
+func TestUnknownKindIgnored(t *testing.T) {
+	// No tail check: it would bring the stored message.
+	f := newFixture(t, hub.Options{TailCheck: time.Hour})
+	ext := f.join("r", "ext", true)
+	m := f.store("r", "not announced this way")
+	next := func() string {
+		t.Helper()
+		select {
+		case <-ext.Wakes():
+			frames := ext.Take()
+			if len(frames) != 1 {
+				t.Fatalf("frames %q, want one", frames)
+			}
+			return string(frames[0])
+		case <-time.After(5 * time.Second):
+			t.Fatal("no frame")
+			return ""
+		}
+	}
+	if got := next(); got != `{"command":"presence","users":["ext"]}` {
+		t.Fatalf("first frame %s", got)
+	}
+	f.h.Event(broker.Event{Room: "r", Kind: broker.KindUnknown, User: "ann", Users: []string{"ann"}, Message: &m})
+	f.h.Event(broker.Event{Kind: broker.KindTyping, User: "ann"})
+	f.h.Event(broker.Event{Room: "r", Kind: broker.KindTyping, User: "bob"})
+	if got := next(); got != `{"command":"typing","user":"bob"}` {
+		t.Fatalf("got %s, want only bob's typing", got)
+	}
+}

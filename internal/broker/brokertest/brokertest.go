@@ -4,6 +4,7 @@ package brokertest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"strconv"
@@ -42,6 +43,8 @@ func Run(t *testing.T, newBroker func(t *testing.T) (a, b broker.Broker)) {
 		{"TypingAndPresence", testTypingAndPresence},
 		{"ManyRooms", testManyRooms},
 		{"ConcurrentPublishers", testConcurrentPublishers},
+		{"ProcessWide", testProcessWide},
+		{"UnknownKindRefused", testUnknownKindRefused},
 		{"Close", testClose},
 	}
 	for _, c := range cases {
@@ -147,7 +150,7 @@ func (r *Recorder) checkOverflow(t testing.TB) {
 // compared as instants.
 func SameEvent(x, y broker.Event) bool {
 	if x.Room != y.Room || x.Kind != y.Kind || x.User != y.User || x.Origin != y.Origin ||
-		!reflect.DeepEqual(x.Data, y.Data) || (x.Message == nil) != (y.Message == nil) {
+		!reflect.DeepEqual(x.Users, y.Users) || (x.Message == nil) != (y.Message == nil) {
 		return false
 	}
 	if x.Message == nil {
@@ -324,7 +327,7 @@ func testTypingAndPresence(t *testing.T, a, b broker.Broker) {
 	subscribe(t, b, "lobby", r)
 	events := []broker.Event{
 		{Room: "lobby", Kind: broker.KindTyping, User: "ann", Origin: "proc-2"},
-		{Room: "lobby", Kind: broker.KindPresence, Origin: "proc-2", Data: []string{"ann", "böb", "<c>"}},
+		{Room: "lobby", Kind: broker.KindPresence, Origin: "proc-2", Users: []string{"ann", "böb", "<c>"}},
 	}
 	c := ctx(t)
 	for _, ev := range events {
@@ -393,6 +396,85 @@ func testConcurrentPublishers(t *testing.T, a, b broker.Broker) {
 		next[m.Author]++
 	}
 	r.NoEvent(t)
+}
+
+// The process-wide topic, room "", is a topic like a room's: its events
+// reach every broker subscribed to it, this process's subscriber before
+// Publish returns; they reach no room, not even one named like the
+// process-wide channel, and no room's events reach them.
+func testProcessWide(t *testing.T, a, b broker.Broker) {
+	brokers := []broker.Broker{a}
+	if b != a {
+		brokers = append(brokers, b)
+	}
+	recs := make([]*Recorder, len(brokers))
+	for i, x := range brokers {
+		recs[i] = NewRecorder(10)
+		subscribe(t, x, "", recs[i])
+	}
+	named := NewRecorder(10)
+	subscribe(t, b, "all", named)
+	c := ctx(t)
+	for i, x := range brokers {
+		ev := broker.Event{Kind: broker.KindTyping, User: "ann", Origin: "proc-" + strconv.Itoa(i)}
+		publish(t, c, x, ev)
+		select {
+		case got := <-recs[i].Events:
+			if !SameEvent(got, ev) {
+				t.Fatalf("publisher's own subscriber got %s\nwant %s", show(got), show(ev))
+			}
+		default:
+			t.Fatalf("Publish returned before the publisher's own subscriber had the process-wide event")
+		}
+		for j, r := range recs {
+			if j != i {
+				wantEvent(t, r, ev)
+			}
+		}
+	}
+
+	publish(t, c, a, message("all", "ann", 1))
+	marker := broker.Event{Kind: broker.KindTyping, User: "marker", Origin: "proc-0"}
+	publish(t, c, a, marker)
+	wantEvent(t, named, message("all", "ann", 1))
+	for _, r := range recs {
+		wantEvent(t, r, marker) // and not the room's message before it
+	}
+	named.NoEvent(t)
+
+	// Unsubscribing from it stops its events.
+	if err := b.Unsubscribe(c, ""); err != nil {
+		t.Fatalf("Unsubscribe(\"\"): %v", err)
+	}
+	publish(t, c, a, broker.Event{Kind: broker.KindTyping, User: "gone", Origin: "proc-0"})
+	publish(t, c, a, message("all", "ann", 2))
+	wantEvent(t, named, message("all", "ann", 2))
+	recs[len(recs)-1].NoEvent(t)
+}
+
+// An event whose kind the broker does not know is refused, and reaches no
+// one.
+func testUnknownKindRefused(t *testing.T, a, b broker.Broker) {
+	ra, rb := NewRecorder(10), NewRecorder(10)
+	subscribe(t, b, "kinds", rb)
+	if b != a {
+		subscribe(t, a, "kinds", ra)
+	}
+	c := ctx(t)
+	for _, k := range []broker.Kind{broker.KindUnknown, broker.Kind(200)} {
+		err := a.Publish(c, broker.Event{Room: "kinds", Kind: k, User: "ann"})
+		if !errors.Is(err, broker.ErrUnknownKind) {
+			t.Errorf("Publish of kind %d: error %v, want ErrUnknownKind", k, err)
+		}
+	}
+	marker := broker.Event{Room: "kinds", Kind: broker.KindTyping, User: "marker", Origin: "proc-1"}
+	publish(t, c, a, marker)
+	wantEvent(t, rb, marker)
+	rb.NoEvent(t)
+	if b != a {
+		wantEvent(t, ra, marker)
+		ra.NoEvent(t)
+	}
 }
 
 func testClose(t *testing.T, a, b broker.Broker) {

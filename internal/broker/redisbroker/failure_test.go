@@ -46,12 +46,16 @@ func (w logWatch) waitLog(t testing.TB, prefix string) {
 	}
 }
 
-// subscribeRooms subscribes b to n rooms and returns their recorders.
+// subscribeRooms subscribes b to n rooms and to the process-wide events
+// (room "") and returns their recorders.
 func subscribeRooms(t *testing.T, b broker.Broker, n int) map[string]*brokertest.Recorder {
 	t.Helper()
 	recs := make(map[string]*brokertest.Recorder)
-	for i := range n {
+	for i := range n + 1 {
 		room := "room-" + strconv.Itoa(i)
+		if i == n {
+			room = ""
+		}
 		recs[room] = brokertest.NewRecorder(10)
 		if err := b.Subscribe(t.Context(), room, recs[room]); err != nil {
 			t.Fatalf("Subscribe(%q): %v", room, err)

@@ -1,5 +1,6 @@
 // Package redisbroker is the broker.Broker for several processes: events
-// travel as JSON over Redis pub/sub, on one channel per room.
+// travel as JSON over Redis pub/sub, on one channel per room and one for
+// the process-wide events.
 //
 // Each process holds one subscriber connection, read by one goroutine that
 // decodes events and calls the handlers. go-redis redials a broken subscriber
@@ -11,13 +12,11 @@ package redisbroker
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,7 +29,9 @@ import (
 // Options configure a Redis broker. The zero value is usable.
 type Options struct {
 	// Prefix starts the name of every channel; "parley:" when empty. A
-	// room's channel is Prefix + "room:" + the room's name.
+	// room's channel is Prefix + "room:" + the room's name; the
+	// process-wide events' (room "") is Prefix + "all", which no room's
+	// channel can be.
 	Prefix string
 	// Origin names this process. It is stamped into every event published
 	// without an Origin.
@@ -73,6 +74,7 @@ type Redis struct {
 	client       *redis.Client
 	ps           *redis.PubSub
 	roomPrefix   string
+	allChannel   string // the process-wide events'
 	origin       string
 	log          *slog.Logger
 	pingInterval time.Duration
@@ -94,10 +96,9 @@ type Redis struct {
 	pubs    chan pubReq   // publishes waiting for the pipeline
 	pubDone chan struct{} // closed when the publisher returns
 
-	// ownMark opens every payload this broker publishes
-	// (`{"via":"<random id>",`): how its own events are told apart
-	// without decoding them. Decoding ignores the key.
-	ownMark string
+	// mark is on every payload this broker publishes: how its own
+	// events are told apart without decoding them.
+	mark broker.Mark
 
 	published, failed, received, reconnects, decodeErrors, ownEvents atomic.Uint64
 }
@@ -146,9 +147,11 @@ func New(ctx context.Context, url string, opts Options) (*Redis, error) {
 		return nil, fmt.Errorf("redisbroker: cannot reach Redis at %s: %w", ro.Addr, err)
 	}
 
+	prefix := cmp.Or(opts.Prefix, "parley:")
 	r := &Redis{
 		client:       client,
-		roomPrefix:   cmp.Or(opts.Prefix, "parley:") + "room:",
+		roomPrefix:   prefix + "room:",
+		allChannel:   prefix + "all",
 		origin:       opts.Origin,
 		log:          cmp.Or(opts.Logger, slog.New(slog.DiscardHandler)),
 		pingInterval: cmp.Or(opts.PingInterval, 2*time.Second),
@@ -157,7 +160,7 @@ func New(ctx context.Context, url string, opts Options) (*Redis, error) {
 		quit:         make(chan struct{}),
 		done:         make(chan struct{}),
 		pubs:         make(chan pubReq, 4*maxPipeline),
-		ownMark:      `{"via":"` + rand.Text() + `",`,
+		mark:         broker.NewMark(),
 		pubDone:      make(chan struct{}),
 	}
 	// #nosec G118 -- the publisher lives as long as the broker (until Close).
@@ -180,12 +183,27 @@ func withoutURL(err error) error {
 	return err
 }
 
-func (r *Redis) channel(room string) string { return r.roomPrefix + room }
+// channel returns the channel of room: the process-wide one for "".
+func (r *Redis) channel(room string) string {
+	if room == "" {
+		return r.allChannel
+	}
+	return r.roomPrefix + room
+}
+
+// topic names room in errors and logs.
+func topic(room string) string {
+	if room == "" {
+		return "the process-wide events"
+	}
+	return fmt.Sprintf("room %q", room)
+}
 
 // Publish delivers ev to this process's subscriber of its room, if any,
-// and queues it, encoded as JSON, for its room's channel. It waits only
-// while the queue is full, for the broker's timeout at most or until ctx
-// ends; an event not queued then is counted as failed.
+// and queues it, encoded as JSON, for its room's channel (the process-wide
+// channel for room ""). It waits only while the queue is full, for the
+// broker's timeout at most or until ctx ends; an event not queued then is
+// counted as failed. An event of a kind not Known is refused.
 //
 // One goroutine sends the queued events, in the order they came, as
 // pipelines (one write, one read of all the answers), so that a busy
@@ -196,17 +214,23 @@ func (r *Redis) Publish(ctx context.Context, ev broker.Event) error {
 	if r.closing.Load() {
 		return broker.ErrClosed
 	}
+	if !ev.Kind.Known() {
+		return fmt.Errorf("redisbroker: publish to %s: %w %d", topic(ev.Room), broker.ErrUnknownKind, ev.Kind)
+	}
 	if ev.Origin == "" {
 		ev.Origin = r.origin
 	}
-	// The payload starts with this broker's mark, so that the copy Redis
+	// The payload carries this broker's mark, so that the copy Redis
 	// sends back is known, and dropped, without being decoded: this
 	// process's own subscriber gets the event now instead, not a round
-	// trip later (and not at all while Redis is away). The mark opens the
-	// event's object: the event's own "{" goes.
-	mark := len(r.ownMark)
-	payload := ev.AppendJSON(append(make([]byte, 0, mark+256), r.ownMark...))
-	payload = append(payload[:mark], payload[mark+1:]...)
+	// trip later (and not at all while Redis is away).
+	// Room enough for the mark, an event's keys and names and a message's
+	// content: the buffer is not grown and copied on the way.
+	size := 320
+	if ev.Message != nil {
+		size += len(ev.Message.Content)
+	}
+	payload := broker.AppendEvent(make([]byte, 0, size), ev, r.mark)
 	req := pubReq{channel: r.channel(ev.Room), payload: payload}
 	if h := r.handler(req.channel); h != nil {
 		h.Event(ev)
@@ -230,7 +254,7 @@ func (r *Redis) Publish(ctx context.Context, ev broker.Event) error {
 		return broker.ErrClosed
 	}
 	r.failed.Add(1)
-	return fmt.Errorf("redisbroker: publish to room %q: %w", ev.Room, err)
+	return fmt.Errorf("redisbroker: publish to %s: %w", topic(ev.Room), err)
 }
 
 // pubReq is a publish waiting for the pipeline.
@@ -320,9 +344,10 @@ func (p *publishing) send(ctx context.Context, batch []pubReq) {
 	}
 }
 
-// Subscribe makes h receive the events of room and returns once Redis has
-// confirmed the subscription. If the room is already subscribed, h replaces
-// its handler. On error the room is not subscribed.
+// Subscribe makes h receive the events of room (the process-wide events for
+// "") and returns once Redis has confirmed the subscription. If the room is
+// already subscribed, h replaces its handler. On error the room is not
+// subscribed.
 //
 // Handlers are called from the broker's one receive goroutine, which also
 // reads the confirmations Subscribe waits for: a handler must not call
@@ -348,13 +373,13 @@ func (r *Redis) Subscribe(ctx context.Context, room string, h broker.Handler) er
 		err := r.ps.Subscribe(ctx, ch)
 		r.subMu.Unlock()
 		if err != nil {
-			r.abandon(ch, s, fmt.Errorf("redisbroker: subscribe to room %q: %w", room, err))
+			r.abandon(ch, s, fmt.Errorf("redisbroker: subscribe to %s: %w", topic(room), err))
 		}
 	}
 	select {
 	case <-s.done:
 	case <-ctx.Done():
-		r.abandon(ch, s, fmt.Errorf("redisbroker: subscribe to room %q: no confirmation from Redis: %w", room, context.Cause(ctx)))
+		r.abandon(ch, s, fmt.Errorf("redisbroker: subscribe to %s: no confirmation from Redis: %w", topic(room), context.Cause(ctx)))
 	}
 	// Whatever abandon did, s is settled now: confirmed, or given up by
 	// abandon, Unsubscribe or Close.
@@ -397,7 +422,7 @@ func (r *Redis) Unsubscribe(ctx context.Context, room string) error {
 	if ok {
 		delete(r.subs, ch)
 		if !s.active {
-			s.err = fmt.Errorf("redisbroker: room %q unsubscribed before Redis confirmed its subscription", room)
+			s.err = fmt.Errorf("redisbroker: %s unsubscribed before Redis confirmed the subscription", topic(room))
 			close(s.done)
 		}
 	}
@@ -552,10 +577,8 @@ func (r *Redis) deliver(m *redis.Message) {
 	if h == nil {
 		return // unsubscribed
 	}
-	if strings.HasPrefix(m.Payload, r.ownMark) {
-		// This broker's own event, delivered when it was published. Only
-		// Publish writes the mark there: an event is a JSON object, and
-		// the mark is its first key.
+	if broker.HasMark(m.Payload, r.mark) {
+		// This broker's own event, delivered when it was published.
 		r.ownEvents.Add(1)
 		return
 	}

@@ -246,3 +246,45 @@ func TestRedisCloseSendsWhatIsQueued(t *testing.T) {
 		t.Errorf("stats %+v, want %d published", got, n)
 	}
 }
+
+// The process-wide events travel on Prefix + "all", and a kind this
+// process does not know, sent by a newer one, reaches the handler as
+// KindUnknown: not a decoding error, and the events after it still come.
+func TestRedisFromTheWire(t *testing.T) {
+	url := redisURL(t)
+	opts := redisbroker.Options{Prefix: uniquePrefix()}
+	b := open(t, url, opts)
+	all, room := brokertest.NewRecorder(10), brokertest.NewRecorder(10)
+	if err := b.Subscribe(t.Context(), "", all); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Subscribe(t.Context(), "room", room); err != nil {
+		t.Fatal(err)
+	}
+	raw := redis.NewClient(mustParseURL(t, url))
+	defer raw.Close()
+	for _, p := range []struct{ channel, payload string }{
+		{opts.Prefix + "all", `{"room":"","kind":"session_ended","user":"ann","origin":"newer"}`},
+		{opts.Prefix + "room:room", `{"via":"X","room":"room","kind":"reaction","user":"ann","origin":"newer","emoji":"👍"}`},
+		{opts.Prefix + "all", `{"room":"","kind":"typing","user":"bob","origin":"newer"}`},
+		{opts.Prefix + "room:room", `{"room":"room","kind":"typing","user":"bob","origin":"newer"}`},
+	} {
+		if err := raw.Publish(t.Context(), p.channel, p.payload).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		r    *brokertest.Recorder
+		room string
+	}{{all, ""}, {room, "room"}} {
+		if ev := c.r.Next(t); ev.Kind != broker.KindUnknown || ev.Room != c.room || ev.User != "ann" {
+			t.Errorf("got %+v, want an event of unknown kind in %q", ev, c.room)
+		}
+		if ev := c.r.Next(t); ev.Kind != broker.KindTyping || ev.Room != c.room || ev.User != "bob" {
+			t.Errorf("got %+v, want bob typing in %q", ev, c.room)
+		}
+	}
+	if got := b.Stats(); got.DecodeErrors != 0 || got.Received != 4 {
+		t.Errorf("stats %+v, want 4 received, no decoding error", got)
+	}
+}
