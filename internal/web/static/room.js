@@ -111,6 +111,9 @@
   let ended = false;          // the session has ended: nothing more to do here
 
   let stick = true;           // the view follows new messages
+  // Opened at the first unread message: stay there while the rest comes
+  // in, until the reader moves.
+  let holdAtDivider = false;
   let unseen = 0;
   let dividerEl = null;       // the "New messages" line
   let dividerSeq = 0;         // it sits before this seq
@@ -584,6 +587,7 @@
   }
 
   function scrollToBottom() {
+    holdAtDivider = false;
     scroller.scrollTo({ top: scroller.scrollHeight, behavior: 'auto' });
     stick = true;
   }
@@ -592,6 +596,7 @@
   // only the last half screen: a smooth scroll over a long history would
   // take seconds.
   function jumpToLatest() {
+    holdAtDivider = false;
     const bottom = scroller.scrollHeight - scroller.clientHeight;
     const glide = reducedMotion() ? 0 : scroller.clientHeight / 2;
     if (bottom - scroller.scrollTop > glide) scroller.scrollTop = bottom - glide;
@@ -606,11 +611,12 @@
     const above = Math.min(scroller.clientHeight / 4, 120);
     scroller.scrollTop += dividerEl.getBoundingClientRect().top - scroller.getBoundingClientRect().top - above;
     stick = isAtBottom();
+    holdAtDivider = true;
   }
 
   function onScroll() {
     stick = isAtBottom();
-    if (stick && !document.hidden) clearUnseen();
+    if (stick && !document.hidden && !holdAtDivider) clearUnseen();
     updateJump();
     maybeSendRead();
   }
@@ -686,6 +692,8 @@
     catchingUp = false;
     if (newest() <= contig) {
       gapRetries = 0;
+      // Opened at the first unread, with all of them in view: read.
+      if (holdAtDivider && isAtBottom() && !document.hidden) clearUnseen();
       return;
     }
     // A hole is left: a message with a lower seq may still be committing
@@ -772,7 +780,7 @@
   // addLive shows messages that are new to the reader: live ones and those
   // recovered after a reconnect or a gap.
   function addLive(list) {
-    const follow = stick && isAtBottom();
+    const follow = stick && isAtBottom() && !holdAtDivider;
     let added = false;
     let firstUnseen = 0;
     for (const m of list) {
@@ -841,7 +849,11 @@
     // "+N" hides only others.
     const shown = here ? [...others.slice(0, PRESENCE_SHOWN - 1), ME] : others.slice(0, PRESENCE_SHOWN);
     const rest = presenceNames.length - shown.length;
-    const faces = shown.map(avatar);
+    const faces = shown.map((name) => {
+      const a = avatar(name);
+      a.dataset.name = name;
+      return a;
+    });
     if (rest > 0) faces.push(el('span', 'avatar presence-more', '+' + rest));
     presenceAvatars.replaceChildren(...faces);
 
@@ -1093,6 +1105,13 @@
     else input.removeAttribute('aria-invalid');
   }
 
+  let enterSent = false;
+
+  function onBeforeInput(e) {
+    if (enterSent && (e.inputType === 'insertLineBreak' || e.inputType === 'insertParagraph')) e.preventDefault();
+    enterSent = false;
+  }
+
   function onInput() {
     autosize();
     updateCount();
@@ -1111,6 +1130,10 @@
       // there is a keyboard to type Shift+Return with.
       if (!touch || e.ctrlKey || e.metaKey) {
         e.preventDefault();
+        // Some input paths (the DevTools protocol's, some IMEs) insert the
+        // line break as an event of its own, which this keydown's
+        // preventDefault does not stop: beforeinput drops it.
+        enterSent = true;
         submit();
       }
       return;
@@ -1120,6 +1143,7 @@
     const plain = !e.shiftKey && !e.ctrlKey && !e.altKey && !e.metaKey;
     if ((e.key === 'PageUp' || e.key === 'PageDown') && plain) {
       e.preventDefault();
+      holdAtDivider = false;
       const page = Math.max(scroller.clientHeight - 40, 40);
       scroller.scrollBy({ top: e.key === 'PageUp' ? -page : page, behavior: 'auto' });
       return;
@@ -1384,6 +1408,10 @@
   });
   input.addEventListener('keydown', onKeydown);
   input.addEventListener('input', onInput);
+  input.addEventListener('beforeinput', onBeforeInput);
+  input.addEventListener('keyup', () => {
+    enterSent = false;
+  });
   if (touch) {
     input.enterKeyHint = 'enter';
     hintEl.textContent = 'Return for a new line · Send to send';
@@ -1438,8 +1466,13 @@
   // Keep the newest message in view when the list area changes size: the
   // composer grows, the phone keyboard opens, the window is resized.
   new ResizeObserver(() => {
-    if (stick) scrollToBottom();
+    if (stick && !holdAtDivider) scrollToBottom();
   }).observe(scroller);
+  for (const type of ['wheel', 'touchstart', 'keydown', 'pointerdown']) {
+    scroller.addEventListener(type, () => {
+      holdAtDivider = false;
+    }, { passive: true });
+  }
 
   new IntersectionObserver((seen) => {
     if (seen.some((e) => e.isIntersecting)) loadOlder();
@@ -1489,7 +1522,8 @@
   updateHistoryUI();
   if (dividerEl) scrollToDivider();
   else scrollToBottom();
-  if (isAtBottom()) clearUnseen();
+  // Unread messages count as seen once the reader reaches the bottom.
+  if (!dividerEl && isAtBottom()) clearUnseen();
   updateJump();
   updateTitle();
   loadMoreIfTopVisible();
