@@ -79,6 +79,29 @@ func TestSignupForm(t *testing.T) {
 	if !strings.Contains(home, "henry") {
 		t.Fatal("the dashboard does not greet the new user")
 	}
+	// The most common passwords are refused, on the form and the API.
+	r = postForm(t, srv, "/signup/", url.Values{"username": {"ivan"}, "password1": {"Password"}, "password2": {"Password"}}, "")
+	if page := body(t, r); r.StatusCode != 422 || !strings.Contains(page, "most common") || !strings.Contains(page, `value="ivan"`) {
+		t.Fatalf("sign-up with \"Password\": %s", r.Status)
+	}
+	var e struct {
+		Error struct{ Code, Message string }
+	}
+	if r := apptest.Do(t, "POST", srv.URL+"/api/v1/signup", "", map[string]string{"username": "ivan", "password": "iloveyou"}, &e); r.StatusCode != 400 || !strings.Contains(e.Error.Message, "common") {
+		t.Fatalf("API sign-up with \"iloveyou\": %s %+v", r.Status, e)
+	}
+	// Every field is checked at once: a taken name, a short password and a
+	// mismatch in one answer, the focus on the first.
+	r = postForm(t, srv, "/signup/", url.Values{"username": {"henry"}, "password1": {"short"}, "password2": {"other"}}, "")
+	page := body(t, r)
+	for _, want := range []string{"taken", "at least 8", "do not match"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("a sign-up wrong three ways does not say %q", want)
+		}
+	}
+	if r.StatusCode != 422 || !regexp.MustCompile(`id="id_username"[^>]*autofocus`).MatchString(page) || strings.Contains(page, `id="id_password1" [^>]*autofocus`) {
+		t.Errorf("a sign-up wrong three ways: %s, or the focus is not on the name", r.Status)
+	}
 	// The name is taken now.
 	r = postForm(t, srv, "/signup/", url.Values{"username": {"henry"}, "password1": {"longenough"}, "password2": {"longenough"}}, "")
 	if r.StatusCode != http.StatusConflict || !strings.Contains(body(t, r), "taken") {
