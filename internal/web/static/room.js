@@ -109,6 +109,7 @@
   let bannerTimer = 0;
   let quietTimer = 0;
   let ended = false;          // the session has ended: nothing more to do here
+  let failures = 0;           // tries in a row that did not open
 
   let stick = true;           // the view follows new messages
   // Opened at the first unread message: stay there while the rest comes
@@ -950,7 +951,7 @@
     p.el = renderPending(p);
     pending.set(p.id, p);
     pendingEl.append(p.el);
-    if (isLong(text)) collapse(p.el.querySelector('.msg-body'), 'p-' + pending.size);
+    if (isLong(text)) collapse(p.el.querySelector('.msg-body'), 'p-' + id);
     decoratePending();
     return p;
   }
@@ -1338,8 +1339,11 @@
       attempts = Math.max(attempts, 6);
     }
     // A refused upgrade looks to a WebSocket like any failure to connect;
-    // fetch sees its 401, so ask whether the session has ended.
-    if (!opened) probeSession();
+    // fetch sees its 401, so ask whether the session has ended: at the
+    // first failure, which is when a session that ended shows, and now
+    // and then after.
+    failures = opened ? 0 : failures + 1;
+    if (failures === 1 || failures % 4 === 0) probeSession();
     scheduleReconnect();
     connLost();
   }
