@@ -388,12 +388,26 @@ func TestRoomPageHistory(t *testing.T) {
 		t.Fatalf("40 unread: messages %s, divider before %q; want 33-52 (the first unread, 3 read above), before 36", span(seqs), divider)
 	}
 
-	// A newcomer starts at the latest, with nothing marked unread; bob's
-	// own messages carry their client_ids, for his page to match what it
-	// kept unsent.
+	// bob's own messages carry their client_ids, for his page to match
+	// what it kept unsent.
 	seqs, divider, page = open(loginCookie(t, srv, "bob"))
 	if span(seqs) != "56-75" || divider != "" || !strings.Contains(page, `data-client-id="bob-75"`) {
 		t.Fatalf("bob's page: messages %s, divider %q, client_ids shown: %v", span(seqs), divider, strings.Contains(page, "data-client-id"))
+	}
+
+	// A newcomer starts at the latest, with nothing marked unread, even
+	// if they leave before the page's socket says they read it; what
+	// comes after is new to them.
+	srv.User(t, "dave")
+	daveCookie := loginCookie(t, srv, "dave")
+	seqs, divider, _ = open(daveCookie)
+	if span(seqs) != "56-75" || divider != "" {
+		t.Fatalf("a newcomer's page: messages %s, divider %q", span(seqs), divider)
+	}
+	post(76, 77)
+	seqs, divider, _ = open(daveCookie)
+	if span(seqs) != "58-77" || divider != "76" {
+		t.Fatalf("the newcomer back: messages %s, divider before %q; want 58-77, before 76", span(seqs), divider)
 	}
 
 	// Links: http(s) and www., the sentence's punctuation left out; the

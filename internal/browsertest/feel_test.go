@@ -420,13 +420,13 @@ func TestReconnectSoon(t *testing.T) {
 	addr := freeAddr(t)
 	opts := apptest.Options{DB: "sqlite:" + t.TempDir() + "/parley.db", Args: []string{"--addr=" + addr}}
 	srv := apptest.Start(t, opts)
-	b := newBrowser(t, ctx, "uma")
+	b := newBrowser(t, ctx, longName)
 	b.phone()
-	b.signUp(srv.URL, "uma", "uma's long password")
-	b.enterRoom(srv.URL, "ops")
+	b.signUp(srv.URL, longName, "a long name's long password")
+	b.enterRoom(srv.URL, longRoom)
 	b.typeInto("#chat-message-input", "Deploying now.")
 	b.do("tap Send", chromedp.Click(chromedp.ID("chat-message-submit")))
-	b.waitMessage("uma", "Deploying now.")
+	b.waitMessage(longName, "Deploying now.")
 
 	b.tolerate(`WebSocket connection to .* failed`, `net::ERR_CONNECTION_REFUSED`, `net::ERR_EMPTY_RESPONSE`, `net::ERR_CONNECTION_RESET`)
 	if err := srv.Stop(); err != nil {
@@ -507,10 +507,10 @@ func TestSessionEndedKeepsDraft(t *testing.T) {
 	axe := axeSource(t)
 	opts := apptest.Options{DB: "sqlite:" + t.TempDir() + "/parley.db", Args: []string{"--addr=" + freeAddr(t)}}
 	srv := apptest.Start(t, opts)
-	b := newBrowser(t, ctx, "pia")
+	b := newBrowser(t, ctx, longName)
 	b.phone()
-	b.signUp(srv.URL, "pia", "pia's long password")
-	b.enterRoom(srv.URL, "notes")
+	b.signUp(srv.URL, longName, "a long name's long password")
+	b.enterRoom(srv.URL, longRoom)
 	b.typeInto("#chat-message-input", "Half a thought")
 
 	// Logged out from elsewhere; the server restarts, so the socket drops
@@ -530,21 +530,23 @@ func TestSessionEndedKeepsDraft(t *testing.T) {
 	srv = apptest.Start(t, opts)
 	b.waitFor("the page to say the session ended", `document.getElementById('conn-banner').dataset.ended === 'true' &&
   document.getElementById('conn-banner-text').textContent.startsWith('Your session has ended.')`)
-	if eval[bool](b, `location.pathname !== '/chats/notes/'`) {
+	if eval[bool](b, `location.pathname !== `+js("/chats/"+longRoom+"/")) {
 		t.Fatal("the page left before saying why")
 	}
 	shoot(t, b, axe, "phone-session-ended")
 
 	b.waitFor("the log-in form", `location.pathname === '/accounts/login/' && document.getElementById('id_password') !== null`)
 	b.waitFor("the password field focused", `document.activeElement?.id === 'id_password'`)
-	if name := eval[string](b, `document.getElementById('id_username').value`); name != "pia" {
+	if name := eval[string](b, `document.getElementById('id_username').value`); name != longName {
 		t.Errorf("the log-in form's name is %q", name)
 	}
-	if text := eval[string](b, `document.querySelector('main').textContent`); !strings.Contains(text, "Your session has ended") || !strings.Contains(text, "#notes") {
+	if text := eval[string](b, `document.querySelector('main').textContent`); !strings.Contains(text, "Your session has ended") || !strings.Contains(text, "#"+longRoom) {
 		t.Errorf("the log-in page does not say the session ended, or which room: %q", text)
 	}
-	b.typeInto("#id_password", "pia's long password\n")
-	b.waitRoom("notes")
+	checkLayout(t, b, "log-in after the session ended")
+	shoot(t, b, axe, "phone-login-session-ended")
+	b.typeInto("#id_password", "a long name's long password\n")
+	b.waitRoom(longRoom)
 	if v := eval[string](b, `document.getElementById('chat-message-input').value`); v != "Half a thought" {
 		t.Errorf("back in the room, the draft is %q", v)
 	}
@@ -558,12 +560,12 @@ func TestSignUpSaysEverythingAtOnce(t *testing.T) {
 	ctx := browserTest(t, time.Minute)
 	axe := axeSource(t)
 	srv := apptest.Start(t, apptest.Options{})
-	srv.User(t, "quinn")
+	srv.User(t, longName)
 	b := newBrowser(t, ctx, "quinn")
 	b.phone()
 	b.tolerate(`status of 409`, `status of 422`)
 	b.open(srv.URL + "/signup/")
-	b.typeInto("#id_username", "quinn")
+	b.typeInto("#id_username", longName)
 	b.typeInto("#id_password1", "short")
 	b.typeInto("#id_password2", "shorter\n")
 	b.waitFor("three errors", `document.querySelectorAll('.field-error').length === 3`)
@@ -574,6 +576,7 @@ func TestSignUpSaysEverythingAtOnce(t *testing.T) {
 			t.Errorf("the errors %q do not say %q", errs, want)
 		}
 	}
+	checkLayout(t, b, "sign-up")
 	shoot(t, b, axe, "phone-signup-errors")
 
 	// Only the name is wrong: the passwords stay.
@@ -609,20 +612,20 @@ func TestRoomsPageOneBox(t *testing.T) {
 	axe := axeSource(t)
 	srv := apptest.Start(t, apptest.Options{Args: []string{"--send-limit=off"}})
 	tok := srv.User(t, "ravi")
-	for _, room := range []string{"release-2-4", "research-notes", "random"} {
+	for _, room := range []string{"release-2-4", "research-notes", "random", longRoom} {
 		post(t, srv, tok, room, "Hello, "+room)
 	}
-	b := newBrowser(t, ctx, "sara")
+	b := newBrowser(t, ctx, longName)
 	b.phone()
-	b.signUp(srv.URL, "sara", "sara's long password")
+	b.signUp(srv.URL, longName, "a long name's long password")
 	b.open(srv.URL + "/chats/")
 	if n := eval[int](b, `document.querySelectorAll('main input:not([type="hidden"])').length`); n != 1 {
 		t.Errorf("the Rooms page has %d boxes", n)
 	}
 	b.typeInto("#room-name-input", "re")
-	b.waitFor("the matches", `document.getElementById('search-status').textContent === '2 rooms match “re”'`)
+	b.waitFor("the matches", `document.getElementById('search-status').textContent === '3 rooms match “re”'`)
 	rows := eval[[]string](b, `[...document.querySelectorAll('#room-results .room-name')].map((e) => e.textContent)`)
-	if strings.Join(rows, ", ") != "Create #re, research-notes, release-2-4" {
+	if strings.Join(rows, ", ") != "Create #re, "+longRoom+", research-notes, release-2-4" {
 		t.Errorf("the list for “re” is %q", rows)
 	}
 	checkLayout(t, b, "rooms")
@@ -734,6 +737,7 @@ func TestSmallerThings(t *testing.T) {
 	}
 
 	// www. addresses are links, on the page as it comes and live.
+	b.waitMessage("ada", "The guide is at www.example.org/guide.")
 	if href := eval[string](b, `document.querySelector('#messages a[href^="https://www.example.org"]')?.getAttribute('href') || ''`); href != "https://www.example.org/guide" {
 		t.Errorf("www.example.org/guide links to %q", href)
 	}

@@ -354,6 +354,14 @@ func (s *Server) roomHistory(ctx context.Context, p *page, u chat.User, lastRead
 	if err != nil {
 		return err
 	}
+	if !member && latest > 0 {
+		// What was said before someone first came in is history, not
+		// unread: a newcomer who leaves at once is not met next time by
+		// the whole room as new.
+		if err := s.opt.Store.MarkRead(ctx, u.ID, p.Room, latest); err != nil {
+			return err
+		}
+	}
 	p.Messages = timeline(msgs, u.Name, firstUnread, s.opt.Now())
 	// seq counts from 1 with no gap: anything older is before the first.
 	p.HasOlder = len(msgs) > 0 && msgs[0].Seq > 1

@@ -32,8 +32,9 @@
     clearError();
     clearTimeout(timer);
     const q = input.value.trim();
-    // The "Create" row follows each key at once; the matches a moment later.
-    if (shown) render(q, shown.q === q ? shown.rooms : matching(shown.rooms, q));
+    // The "Create" row follows each key at once; the matches, and what the
+    // status line says of them, a moment later.
+    if (shown) render(q, shown.q === q ? shown.rooms : matching(shown.rooms, q), true);
     timer = setTimeout(() => search(q), DEBOUNCE_MS);
   });
 
@@ -136,8 +137,10 @@
     return rooms.filter((r) => r.name.toLowerCase().includes(needle));
   }
 
-  function render(q, rooms) {
-    shown = { q, rooms };
+  // render shows rooms, found for q; a draft (narrowed from an earlier
+  // answer) leaves the status line for the answer to update.
+  function render(q, rooms, draft) {
+    shown = { q: draft ? null : q, rooms };
     const { target, create } = q ? enterTarget(q, rooms) : { target: '', create: false };
     const rows = rooms.map(roomRow);
     let targetRow = null;
@@ -160,6 +163,7 @@
     list.hidden = rows.length === 0;
     empty.hidden = q !== '' || rooms.length !== 0;
 
+    if (draft) return;
     const n = rooms.length;
     if (q) {
       status.textContent = n === 0

@@ -115,6 +115,9 @@
   // Opened at the first unread message: stay there while the rest comes
   // in, until the reader moves.
   let holdAtDivider = false;
+  // On the way down to the latest, after "Jump to latest": the view is
+  // bound for the bottom, whatever arrives meanwhile.
+  let gliding = false;
   let unseen = 0;
   let dividerEl = null;       // the "New messages" line
   let dividerSeq = 0;         // it sits before this seq
@@ -589,6 +592,7 @@
 
   function scrollToBottom() {
     holdAtDivider = false;
+    gliding = false;
     scroller.scrollTo({ top: scroller.scrollHeight, behavior: 'auto' });
     stick = true;
   }
@@ -603,6 +607,7 @@
     if (bottom - scroller.scrollTop > glide) scroller.scrollTop = bottom - glide;
     scroller.scrollTo({ top: scroller.scrollHeight, behavior: glide ? 'smooth' : 'auto' });
     stick = true;
+    gliding = glide > 0;
     clearUnseen();
   }
 
@@ -616,7 +621,8 @@
   }
 
   function onScroll() {
-    stick = isAtBottom();
+    if (gliding && isAtBottom()) gliding = false;
+    stick = gliding || isAtBottom();
     if (stick && !document.hidden && !holdAtDivider) clearUnseen();
     updateJump();
     maybeSendRead();
@@ -651,7 +657,9 @@
     // seq starts at 1, so holding seq 1 means there is nothing older.
     hasOlder = more && order.length > 0 && order[0] > 1;
     updateHistoryUI();
-    if (anchor) scroller.scrollTop += anchor.getBoundingClientRect().top - top;
+    // Setting the position would stop a glide to the latest half way.
+    if (gliding) scrollToBottom();
+    else if (anchor) scroller.scrollTop += anchor.getBoundingClientRect().top - top;
   }
 
   // Short rooms do not fill the screen, so the top stays in view and the
@@ -781,7 +789,7 @@
   // addLive shows messages that are new to the reader: live ones and those
   // recovered after a reconnect or a gap.
   function addLive(list) {
-    const follow = stick && isAtBottom() && !holdAtDivider;
+    const follow = stick && (gliding || isAtBottom()) && !holdAtDivider;
     let added = false;
     let firstUnseen = 0;
     for (const m of list) {
@@ -1458,7 +1466,7 @@
   scroller.addEventListener('scroll', () => {
     // At once, not at the next frame: a message, a presence change or a
     // resize in between must not pull a reader who scrolled up back down.
-    stick = isAtBottom();
+    stick = gliding || isAtBottom();
     if (scrollQueued) return;
     scrollQueued = true;
     requestAnimationFrame(() => {
@@ -1475,6 +1483,7 @@
   for (const type of ['wheel', 'touchstart', 'keydown', 'pointerdown']) {
     scroller.addEventListener(type, () => {
       holdAtDivider = false;
+      gliding = false; // the reader takes over
     }, { passive: true });
   }
 

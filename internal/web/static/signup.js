@@ -31,10 +31,14 @@
         body: new URLSearchParams(new FormData(form)),
         credentials: 'same-origin',
         headers: { Accept: 'text/html' },
+        // Not followed here: the page it leads to is for the browser to
+        // open, once.
+        redirect: 'manual',
       });
-      if (res.redirected) {
-        // Signed up: on to where the server sends new accounts.
-        location.assign(res.url);
+      if (res.type === 'opaqueredirect') {
+        // Signed up: on to where the server sends new accounts, the form's
+        // next (which the server checked before putting it in the form).
+        location.assign(form.elements.next?.value || '/');
         return;
       }
       html = await res.text();
