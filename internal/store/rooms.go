@@ -159,7 +159,7 @@ func (s *Store) MarkRead(ctx context.Context, userID int64, room string, seq int
 // last message they read, and whether they are a member at all (entered
 // or posted there). Someone who is not a member has read nothing.
 func (s *Store) ReadMarker(ctx context.Context, userID int64, room string) (seq int64, member bool, err error) {
-	err = s.read.queryRow(ctx, "SELECT last_read FROM room_members WHERE user_id = ? AND room = ?", userID, room).Scan(&seq)
+	err = s.read.queryRow(ctx, "SELECT last_read FROM room_members WHERE user_id = $1 AND room = $2", userID, room).Scan(&seq)
 	if isNoRows(err) {
 		return 0, false, nil
 	}
