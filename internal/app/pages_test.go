@@ -2,10 +2,13 @@ package app_test
 
 import (
 	"bytes"
+	"fmt"
 	"html/template"
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -75,6 +78,29 @@ func TestSignupForm(t *testing.T) {
 	_, home := get(t, srv, "/", "sessionid="+cookie.Value)
 	if !strings.Contains(home, "henry") {
 		t.Fatal("the dashboard does not greet the new user")
+	}
+	// The most common passwords are refused, on the form and the API.
+	r = postForm(t, srv, "/signup/", url.Values{"username": {"ivan"}, "password1": {"Password"}, "password2": {"Password"}}, "")
+	if page := body(t, r); r.StatusCode != 422 || !strings.Contains(page, "most common") || !strings.Contains(page, `value="ivan"`) {
+		t.Fatalf("sign-up with \"Password\": %s", r.Status)
+	}
+	var e struct {
+		Error struct{ Code, Message string }
+	}
+	if r := apptest.Do(t, "POST", srv.URL+"/api/v1/signup", "", map[string]string{"username": "ivan", "password": "iloveyou"}, &e); r.StatusCode != 400 || !strings.Contains(e.Error.Message, "common") {
+		t.Fatalf("API sign-up with \"iloveyou\": %s %+v", r.Status, e)
+	}
+	// Every field is checked at once: a taken name, a short password and a
+	// mismatch in one answer, the focus on the first.
+	r = postForm(t, srv, "/signup/", url.Values{"username": {"henry"}, "password1": {"short"}, "password2": {"other"}}, "")
+	page := body(t, r)
+	for _, want := range []string{"taken", "at least 8", "do not match"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("a sign-up wrong three ways does not say %q", want)
+		}
+	}
+	if r.StatusCode != 422 || !regexp.MustCompile(`id="id_username"[^>]*autofocus`).MatchString(page) || strings.Contains(page, `id="id_password1" [^>]*autofocus`) {
+		t.Errorf("a sign-up wrong three ways: %s, or the focus is not on the name", r.Status)
 	}
 	// The name is taken now.
 	r = postForm(t, srv, "/signup/", url.Values{"username": {"henry"}, "password1": {"longenough"}, "password2": {"longenough"}}, "")
@@ -268,5 +294,152 @@ func TestOperations(t *testing.T) {
 	r = apptest.Do(t, "POST", srv.URL+"/api/v1/tokens", "", map[string]string{"username": "mia", "password": "wrong-pass"}, &e)
 	if r.StatusCode != 401 {
 		t.Fatalf("API token with a wrong password: %s", r.Status)
+	}
+}
+
+// TestRoomPageHistory: the room page holds its latest messages in its
+// HTML, so that they show before the socket answers, and opens where the
+// reader left off, with the "New messages" line before the first unread.
+func TestRoomPageHistory(t *testing.T) {
+	srv := unlimited(t)
+	alice := srv.User(t, "alice")
+	bob := srv.User(t, "bob")
+	const room = "hist"
+	post := func(from, to int) {
+		t.Helper()
+		for i := from; i <= to; i++ {
+			r := apptest.Do(t, "POST", srv.URL+"/api/v1/rooms/"+room+"/messages", bob,
+				map[string]string{"content": fmt.Sprintf("message %d", i), "client_id": fmt.Sprintf("bob-%d", i)}, nil)
+			if r.StatusCode != http.StatusCreated {
+				t.Fatalf("post %d: %s", i, r.Status)
+			}
+		}
+	}
+	// read moves alice's read marker as the room page's socket does.
+	read := func(seq int64) {
+		t.Helper()
+		c := srv.Dial(t, room, apptest.DialOptions{Token: alice, Extensions: true})
+		defer c.Close()
+		c.Send(map[string]any{"command": "read", "seq": seq})
+		c.Send(map[string]string{"command": "fetch_messages"}) // answered once the read is stored
+		c.Expect("messages")
+	}
+	seqsRe := regexp.MustCompile(`class="msg[^"]*" data-seq="(\d+)"`)
+	open := func(cookie string) (seqs []int, divider string, page string) {
+		t.Helper()
+		r, page := get(t, srv, "/chats/"+room+"/", cookie)
+		if r.StatusCode != 200 {
+			t.Fatalf("room page: %s", r.Status)
+		}
+		for _, m := range seqsRe.FindAllStringSubmatch(page, -1) {
+			n, _ := strconv.Atoi(m[1])
+			seqs = append(seqs, n)
+		}
+		if m := regexp.MustCompile(`class="unread-divider"[^>]*data-before="(\d+)"`).FindStringSubmatch(page); m != nil {
+			divider = m[1]
+		}
+		return seqs, divider, page
+	}
+	span := func(seqs []int) string {
+		if len(seqs) == 0 {
+			return "none"
+		}
+		for i := range seqs {
+			if seqs[i] != seqs[0]+i {
+				return fmt.Sprint(seqs)
+			}
+		}
+		return fmt.Sprintf("%d-%d", seqs[0], seqs[len(seqs)-1])
+	}
+
+	aliceCookie := loginCookie(t, srv, "alice")
+	seqs, divider, page := open(aliceCookie)
+	if len(seqs) != 0 || divider != "" || !strings.Contains(page, `id="empty-room" class="history-start empty-room">`) {
+		t.Fatalf("an empty room shows %v, divider %q, or hides its welcome", seqs, divider)
+	}
+	if strings.Contains(page, "disabled") {
+		t.Error("the composer is disabled until the socket opens")
+	}
+
+	// alice entered the room while it was empty: all 30 are new to her.
+	post(1, 30)
+	seqs, divider, page = open(aliceCookie)
+	if span(seqs) != "1-20" || divider != "1" || !strings.Contains(page, `data-has-older="false"`) {
+		t.Fatalf("alice's room page, 30 unread: messages %s, divider before %q; want 1-20, before 1", span(seqs), divider)
+	}
+	if strings.Contains(page, "data-client-id") {
+		t.Error("alice's page holds bob's client_ids")
+	}
+
+	read(25)
+	post(31, 35)
+	seqs, divider, page = open(aliceCookie)
+	if !strings.Contains(page, `data-has-older="true"`) {
+		t.Error("the page does not say that older messages are there")
+	}
+	if span(seqs) != "16-35" || divider != "26" {
+		t.Fatalf("10 unread: messages %s, divider before %q; want 16-35, before 26", span(seqs), divider)
+	}
+
+	read(35)
+	post(36, 75)
+	seqs, divider, _ = open(aliceCookie)
+	if span(seqs) != "33-52" || divider != "36" {
+		t.Fatalf("40 unread: messages %s, divider before %q; want 33-52 (the first unread, 3 read above), before 36", span(seqs), divider)
+	}
+
+	// bob's own messages carry their client_ids, for his page to match
+	// what it kept unsent.
+	seqs, divider, page = open(loginCookie(t, srv, "bob"))
+	if span(seqs) != "56-75" || divider != "" || !strings.Contains(page, `data-client-id="bob-75"`) {
+		t.Fatalf("bob's page: messages %s, divider %q, client_ids shown: %v", span(seqs), divider, strings.Contains(page, "data-client-id"))
+	}
+
+	// A newcomer starts at the latest, with nothing marked unread, even
+	// if they leave before the page's socket says they read it; what
+	// comes after is new to them.
+	srv.User(t, "dave")
+	daveCookie := loginCookie(t, srv, "dave")
+	seqs, divider, _ = open(daveCookie)
+	if span(seqs) != "56-75" || divider != "" {
+		t.Fatalf("a newcomer's page: messages %s, divider %q", span(seqs), divider)
+	}
+	post(76, 77)
+	seqs, divider, _ = open(daveCookie)
+	if span(seqs) != "58-77" || divider != "76" {
+		t.Fatalf("the newcomer back: messages %s, divider before %q; want 58-77, before 76", span(seqs), divider)
+	}
+
+	// Links: http(s) and www., the sentence's punctuation left out; the
+	// rest is text.
+	srv2 := unlimited(t)
+	carol := srv2.User(t, "carol")
+	apptest.Do(t, "POST", srv2.URL+"/api/v1/rooms/links/messages", carol,
+		map[string]string{"content": "see www.example.org/a_(b). and https://example.com/x?y=1, <b>not bold</b>"}, nil)
+	_, page = get(t, srv2, "/chats/links/", loginCookie(t, srv2, "carol"))
+	for _, want := range []string{
+		`see <a href="https://www.example.org/a_%28b%29" target="_blank" rel="noopener noreferrer">www.example.org/a_(b)</a>. and ` +
+			`<a href="https://example.com/x?y=1" target="_blank" rel="noopener noreferrer">https://example.com/x?y=1</a>, &lt;b&gt;not bold&lt;/b&gt;</p>`,
+		`data-has-older="false"`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the room page lacks %s", want)
+		}
+	}
+}
+
+// TestBadRoomNameSuggestsOne: an invalid room name is answered with a
+// valid one to go to instead.
+func TestBadRoomNameSuggestsOne(t *testing.T) {
+	srv := apptest.Start(t, apptest.Options{})
+	srv.User(t, "dora")
+	cookie := loginCookie(t, srv, "dora")
+	r, page := get(t, srv, "/chats/My%20Room!/", cookie)
+	if r.StatusCode != http.StatusNotFound || !strings.Contains(page, `<a href="/chats/my-room/">#my-room</a>`) {
+		t.Fatalf("/chats/My Room!/: %s, suggestion shown: %v", r.Status, strings.Contains(page, "my-room"))
+	}
+	r, page = get(t, srv, "/chats/?room=My+Room%21", cookie)
+	if r.StatusCode != http.StatusBadRequest || !strings.Contains(page, `value="my-room"`) || !strings.Contains(page, "my-room") {
+		t.Fatalf("?room=My Room!: %s, the box does not offer my-room", r.Status)
 	}
 }

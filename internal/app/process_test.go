@@ -200,6 +200,9 @@ func TestCommands(t *testing.T) {
 	if _, err := run([]string{"createuser", "shorty", db}, map[string]string{"PARLEY_PASSWORD": "short"}, ""); exitCode(err) != 2 {
 		t.Fatalf("createuser with a short password: %v", err)
 	}
+	if _, err := run([]string{"createuser", "plain", db}, map[string]string{"PARLEY_PASSWORD": "password1"}, ""); exitCode(err) != 2 || !strings.Contains(err.Error(), "common") {
+		t.Fatalf("createuser with one of the most common passwords: %v", err)
+	}
 	// The created user logs in.
 	srv := apptest.Start(t, apptest.Options{DB: strings.TrimPrefix(db, "--db=")})
 	var tok struct{ Token string }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -75,6 +76,8 @@ type browser struct {
 	mu        sync.Mutex
 	problems  []string
 	tolerated []*regexp.Regexp
+	dialogs   []string // the dialogs that opened, by type
+	accept    bool     // answer dialogs with OK rather than Cancel
 }
 
 // newBrowser starts a headless Chromium with a fresh profile, 1280×800.
@@ -150,9 +153,13 @@ func (b *browser) onEvent(ev any) {
 		}
 	case *page.EventJavascriptDialogOpening:
 		b.problem(fmt.Sprintf("a %s dialog opened: %q", ev.Type, ev.Message))
+		b.mu.Lock()
+		b.dialogs = append(b.dialogs, string(ev.Type))
+		accept := b.accept
+		b.mu.Unlock()
 		// The dialog blocks the page until someone answers it.
 		go func() {
-			_, _ = chromedp.Call(b.ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false})
+			_, _ = chromedp.Call(b.ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: accept})
 		}()
 	}
 }
@@ -194,6 +201,15 @@ func (b *browser) tolerate(patterns ...string) (stop func()) {
 		defer b.mu.Unlock()
 		b.tolerated = old
 	}
+}
+
+// answerDialogs makes the browser answer dialogs with OK (true) or Cancel
+// (false, the default), and returns the types of those opened so far.
+func (b *browser) answerDialogs(ok bool) []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.accept = ok
+	return slices.Clone(b.dialogs)
 }
 
 // saw reports whether a recorded problem contains sub.
@@ -325,6 +341,13 @@ func (b *browser) tabTo(sel string) {
 	b.t.Fatalf("%s: 40 presses of Tab did not reach %s", b.name, sel)
 }
 
+// phone makes the browser a phone: 390×844, touch, twice the pixels.
+func (b *browser) phone() {
+	b.t.Helper()
+	b.do("emulate a phone", chromedp.EmulateViewport(390, 844,
+		chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulateScale(2)))
+}
+
 // theme switches prefers-color-scheme between "light" and "dark".
 func (b *browser) theme(scheme string) {
 	b.t.Helper()
@@ -337,12 +360,14 @@ func (b *browser) theme(scheme string) {
 }
 
 // settle waits until the last change is painted: two animation frames,
-// then every running CSS transition (a theme switch fades colours).
+// then every running CSS transition (a theme switch fades colours) of an
+// element that is drawn: one inside a closed <details> never ends.
 func (b *browser) settle() {
 	b.t.Helper()
 	b.do("let the page settle", chromedp.Evaluate[chromedp.Void](`new Promise((done) =>
   requestAnimationFrame(() => requestAnimationFrame(() => Promise.all(document.getAnimations()
-    .filter((a) => a instanceof CSSTransition).map((a) => a.finished.catch(() => {}))).then(() => done()))))`,
+    .filter((a) => a instanceof CSSTransition && a.effect?.target?.checkVisibility?.() !== false)
+    .map((a) => a.finished.catch(() => {}))).then(() => done()))))`,
 		chromedp.EvalAwaitPromise))
 }
 

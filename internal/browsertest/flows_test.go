@@ -186,7 +186,7 @@ func TestTwoPeopleTalk(t *testing.T) {
 func checkPresence(t *testing.T, b *browser, want string) {
 	t.Helper()
 	b.waitFor("2 people here", `document.getElementById('presence-count').textContent === '2 here'`)
-	got := eval[string](b, `[...document.querySelectorAll('#presence li .vh')].map((e) => e.textContent).join(', ')`)
+	got := eval[string](b, `[...document.querySelectorAll('#presence .presence-name')].map((e) => e.textContent).join(', ')`)
 	if got != want {
 		t.Errorf("%s sees %q here, want %q", b.name, got, want)
 	}

@@ -70,7 +70,7 @@ func TestEveryPage(t *testing.T) {
 	visit("dashboard", "dashboard.png", "dashboard-dark.png")
 
 	maya.open(base + "/chats/")
-	maya.typeInto("#room-search", "re")
+	maya.typeInto("#room-name-input", "re")
 	maya.waitFor("live search results", `document.getElementById('search-status').textContent === '4 rooms match “re”'`)
 	visit("search", "search.png", "")
 

@@ -4,6 +4,7 @@
 package chat
 
 import (
+	_ "embed"
 	"encoding/json"
 	"strings"
 	"time"
@@ -144,7 +145,9 @@ func CheckUsername(name string) error {
 	return nil
 }
 
-// CheckPassword returns an invalid error that says what is wrong with password.
+// CheckPassword returns an invalid error that says what is wrong with
+// password: too short, too long, or one of the most common passwords,
+// which are the first that anyone guessing tries.
 func CheckPassword(password string) error {
 	n := utf8.RuneCountInString(password)
 	switch {
@@ -152,8 +155,36 @@ func CheckPassword(password string) error {
 		return Errorf(EInvalid, "A password has at least %d characters.", MinPasswordLength)
 	case len(password) > MaxPasswordLength:
 		return Errorf(EInvalid, "A password has at most %d bytes.", MaxPasswordLength)
+	case CommonPassword(password):
+		return Errorf(EInvalid, "This password is one of the most common ones, which are guessed first. Choose another.")
 	}
 	return nil
+}
+
+// commonPasswords is a list of the most common passwords, one a line; see
+// its header for where it comes from.
+//
+//go:embed common-passwords.txt
+var commonPasswords string
+
+// CommonPassword reports whether password, ignoring case, is on the list
+// of the most common passwords. The list is a few thousand short lines:
+// reading it through costs microseconds, next to the tens of milliseconds
+// that hashing a password takes.
+func CommonPassword(password string) bool {
+	if len(password) > 64 {
+		return false // no line is this long
+	}
+	for line := range strings.Lines(commonPasswords) {
+		line = strings.TrimRight(line, "\r\n")
+		if strings.HasPrefix(line, "#!comment:") {
+			continue
+		}
+		if strings.EqualFold(line, password) {
+			return true
+		}
+	}
+	return false
 }
 
 // CheckRoomName returns an invalid error that says what is wrong with name.
@@ -162,6 +193,69 @@ func CheckRoomName(name string) error {
 		return Errorf(EInvalid, "A room name is 1 to %d characters of letters A–Z, digits, _ and -.", MaxRoomNameLength)
 	}
 	return nil
+}
+
+// SuggestRoomName returns a valid room name close to name, in lower case,
+// to offer someone who typed an invalid one: "My Room!" gives "my-room",
+// "Café au lait" gives "cafe-au-lait". Letters with accents lose them,
+// and every run of other characters (spaces, punctuation, letters of
+// other scripts) becomes one "-". It returns "" when nothing of name is
+// left to make a name of. A valid name comes back lower-cased.
+func SuggestRoomName(name string) string {
+	if !utf8.ValidString(name) {
+		name = strings.ToValidUTF8(name, " ")
+	}
+	if ValidRoomName(name) {
+		return strings.ToLower(name)
+	}
+	var b strings.Builder
+	dash := false // a "-" is owed before the next character kept
+	for _, r := range strings.ToLower(name) {
+		s := foldLetter(r)
+		if s == "" {
+			dash = b.Len() > 0
+			continue
+		}
+		if dash {
+			b.WriteByte('-')
+			dash = false
+		}
+		b.WriteString(s)
+	}
+	out := b.String()
+	if len(out) > MaxRoomNameLength {
+		out = strings.TrimRight(out[:MaxRoomNameLength], "-")
+	}
+	return out
+}
+
+// foldLetter is what r, a lower-case character, becomes in a suggested
+// room name: itself if it may stand in one, an unaccented spelling of an
+// accented Latin letter, or "" for a character that separates words. A
+// "-" is a separator too, so that "a - b" gives "a-b".
+func foldLetter(r rune) string {
+	switch {
+	case r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_':
+		return string(r)
+	case r < 0x80:
+		return ""
+	}
+	return latinFolds[r]
+}
+
+// latinFolds spells the accented Latin letters of Western and Central
+// European languages without their accents.
+var latinFolds = map[rune]string{
+	'à': "a", 'á': "a", 'â': "a", 'ã': "a", 'ä': "a", 'å': "a", 'ā': "a", 'ă': "a", 'ą': "a",
+	'æ': "ae", 'ç': "c", 'ć': "c", 'č': "c", 'ď': "d", 'đ': "d", 'ð': "d",
+	'è': "e", 'é': "e", 'ê': "e", 'ë': "e", 'ē': "e", 'ė': "e", 'ę': "e", 'ě': "e",
+	'ğ': "g", 'ì': "i", 'í': "i", 'î': "i", 'ï': "i", 'ī': "i", 'į': "i", 'ı': "i",
+	'ľ': "l", 'ĺ': "l", 'ł': "l", 'ñ': "n", 'ń': "n", 'ň': "n",
+	'ò': "o", 'ó': "o", 'ô': "o", 'õ': "o", 'ö': "o", 'ø': "o", 'ō': "o", 'ő': "o", 'œ': "oe",
+	'ŕ': "r", 'ř': "r", 'ś': "s", 'š': "s", 'ş': "s", 'ș': "s", 'ß': "ss",
+	'ť': "t", 'ţ': "t", 'ț': "t", 'þ': "th",
+	'ù': "u", 'ú': "u", 'û': "u", 'ü': "u", 'ū': "u", 'ů': "u", 'ű': "u", 'ų': "u",
+	'ý': "y", 'ÿ': "y", 'ź': "z", 'ż': "z", 'ž': "z",
 }
 
 // CleanContent trims content and checks its length: empty content is

@@ -140,3 +140,82 @@ func TestCheckNewMessage(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckPassword(t *testing.T) {
+	for _, tc := range []struct {
+		password string
+		ok       bool
+	}{
+		{"analytical engine", true},
+		{"correct horse battery", true},
+		{"longenough", true},
+		{strings.Repeat("x", chat.MaxPasswordLength), true},
+		{"short", false},
+		{"1234567", false},
+		{strings.Repeat("x", chat.MaxPasswordLength+1), false},
+		// The most common passwords, whatever their case.
+		{"password", false},
+		{"Password", false},
+		{"PASSWORD1", false},
+		{"12345678", false},
+		{"iloveyou", false},
+		{"trustno1", false},
+		{"qwertyuiop", false},
+		// The list's own notes are not passwords.
+		{"#!comment:", true},
+	} {
+		err := chat.CheckPassword(tc.password)
+		if (err == nil) != tc.ok {
+			t.Errorf("CheckPassword(%q) = %v, want ok=%v", tc.password, err, tc.ok)
+		} else if err != nil && chat.ErrorCode(err) != chat.EInvalid {
+			t.Errorf("CheckPassword(%q) code %q, want invalid", tc.password, chat.ErrorCode(err))
+		}
+	}
+	if msg := chat.ErrorMessage(chat.CheckPassword("password")); !strings.Contains(msg, "common") {
+		t.Errorf("a common password is refused with %q, which does not say why", msg)
+	}
+}
+
+func TestCommonPasswordList(t *testing.T) {
+	// A few thousand entries, as the list's header says: a list that fails
+	// to load would pass every password.
+	n := 0
+	for _, p := range []string{"123456", "password", "letmein", "monkey", "dragon", "sunshine", "football", "princess"} {
+		if chat.CommonPassword(p) {
+			n++
+		}
+	}
+	if n != 8 {
+		t.Fatalf("only %d of 8 of the most common passwords are on the list", n)
+	}
+}
+
+func TestSuggestRoomName(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"My Room!", "my-room"},
+		{"lobby", "lobby"},
+		{"Lobby", "lobby"},
+		{"Design_Review-2", "design_review-2"},
+		{"  spaces  around ", "spaces-around"},
+		{"a - b", "a-b"},
+		{"Café au lait", "cafe-au-lait"},
+		{"Straße", "strasse"},
+		{"Łódź", "lodz"},
+		{"C++ & Go", "c-go"},
+		{"#general", "general"},
+		{"chats/general/", "chats-general"},
+		{"名前", ""},
+		{"!!!", ""},
+		{"", ""},
+		{"bad\xffutf8", "bad-utf8"},
+		{strings.Repeat("ab ", 40), strings.TrimRight(strings.Repeat("ab-", 22)[:chat.MaxRoomNameLength], "-")},
+	} {
+		got := chat.SuggestRoomName(tc.in)
+		if got != tc.want {
+			t.Errorf("SuggestRoomName(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+		if got != "" && !chat.ValidRoomName(got) {
+			t.Errorf("SuggestRoomName(%q) = %q, which is not a valid name", tc.in, got)
+		}
+	}
+}

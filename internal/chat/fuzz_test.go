@@ -173,3 +173,23 @@ func FuzzMessageJSON(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSuggestRoomName: whatever is typed, the suggestion is a valid,
+// lower-case room name or nothing, and suggesting again changes nothing.
+func FuzzSuggestRoomName(f *testing.F) {
+	for _, s := range []string{"My Room!", "lobby", "Café", "名前", "", "a - b", "\xff", strings.Repeat("ab ", 40)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		got := chat.SuggestRoomName(name)
+		if got == "" {
+			return
+		}
+		if !roomNameRule.MatchString(got) || got != strings.ToLower(got) {
+			t.Fatalf("SuggestRoomName(%q) = %q, not a valid lower-case name", name, got)
+		}
+		if again := chat.SuggestRoomName(got); again != got {
+			t.Fatalf("SuggestRoomName(%q) = %q, and again %q", name, got, again)
+		}
+	})
+}

@@ -155,6 +155,20 @@ func (s *Store) MarkRead(ctx context.Context, userID int64, room string, seq int
 	return nil
 }
 
+// ReadMarker returns how far the user has read the room: the seq of the
+// last message they read, and whether they are a member at all (entered
+// or posted there). Someone who is not a member has read nothing.
+func (s *Store) ReadMarker(ctx context.Context, userID int64, room string) (seq int64, member bool, err error) {
+	err = s.read.queryRow(ctx, "SELECT last_read FROM room_members WHERE user_id = $1 AND room = $2", userID, room).Scan(&seq)
+	if isNoRows(err) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("store: read marker: %w", err)
+	}
+	return seq, true, nil
+}
+
 // UserRooms returns up to limit rooms the user entered or posted in, the
 // most recently active first, then by name, each with the user's read
 // marker. limit ≤ 0 means 50; at most 1000 rooms are returned.

@@ -636,6 +636,26 @@ func TestUserRoomsAndUnread(t *testing.T) {
 		}
 		wantCode(t, s.MarkRead(ctx, carol.ID, "nowhere", 1), chat.ENotFound)
 
+		// The read marker of one room, as the room page opens at it.
+		for _, tc := range []struct {
+			user   chat.User
+			room   string
+			seq    int64
+			member bool
+		}{
+			{alice, "lobby", 5, true},
+			{alice, "quiet", 0, true},
+			{carol, "lobby", 4, true},
+			{bob, "lobby", 6, true}, // his own message "new"
+			{carol, "quiet", 0, false},
+			{alice, "nowhere", 0, false},
+		} {
+			seq, member, err := s.ReadMarker(ctx, tc.user.ID, tc.room)
+			if err != nil || seq != tc.seq || member != tc.member {
+				t.Errorf("ReadMarker(%s, %s) = %d, %v, %v; want %d, %v", tc.user.Name, tc.room, seq, member, err, tc.seq, tc.member)
+			}
+		}
+
 		rooms, err := s.UserRooms(ctx, alice.ID, 1)
 		if err != nil || len(rooms) != 1 || rooms[0].Name != "lobby" {
 			t.Fatalf("UserRooms limit 1 = %+v, %v", rooms, err)

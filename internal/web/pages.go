@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -73,16 +74,37 @@ const (
 )
 
 // accountForm serves the sign-up or log-in form; a user who is logged in
-// already goes straight on to next.
+// already goes straight on to next. The log-in form takes the name to
+// fill in from ?username=, as a room page whose session ended sends it.
 func (s *Server) accountForm(name, title string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		p := s.page(r, title)
-		p.Next = nextParam(r)
+		setNext(&p, r)
 		if p.User != nil {
 			http.Redirect(w, r, safeNext(p.Next), http.StatusFound) // #nosec G710 -- safeNext keeps same-site paths only (FuzzSafeNext)
 			return
 		}
+		q := r.URL.Query()
+		if u := strings.TrimSpace(q.Get("username")); chat.ValidUsername(u) {
+			p.Form.Values["username"] = u
+		}
+		p.Ended = q.Get("ended") != ""
+		p.Form.Focus = "username"
+		if name == "login" && p.Form.Values["username"] != "" {
+			p.Form.Focus = "password"
+		}
 		s.render.render(w, http.StatusOK, name, p)
+	}
+}
+
+// setNext puts the page's ?next= in p, and the room it leads to, if any,
+// which the form names.
+func setNext(p *page, r *http.Request) {
+	p.Next = nextParam(r)
+	if rest, ok := strings.CutPrefix(p.Next, "/chats/"); ok {
+		if room, ok := strings.CutSuffix(rest, "/"); ok && chat.ValidRoomName(room) {
+			p.NextRoom = room
+		}
 	}
 }
 
@@ -93,29 +115,42 @@ func (s *Server) postedAccountForm(w http.ResponseWriter, r *http.Request, title
 		return page{}, "", false
 	}
 	p := s.page(r, title)
-	p.Next = nextParam(r)
+	setNext(&p, r)
 	name := strings.TrimSpace(r.PostForm.Get("username"))
 	p.Form.Values["username"] = name
 	return p, name, true
 }
 
+// handleSignup checks every field at once, so that one answer says all
+// there is to fix, and puts the focus on the first field to fix. The
+// passwords never come back in the page; static/signup.js keeps those
+// that were right in the browser.
 func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request) {
 	p, name, ok := s.postedAccountForm(w, r, signupTitle)
 	if !ok {
 		return
 	}
+	ctx := r.Context()
 	pw1, pw2 := r.PostForm.Get("password1"), r.PostForm.Get("password2")
 	status := http.StatusUnprocessableEntity
 	if err := chat.CheckUsername(name); err != nil {
 		p.Form.Errors["username"] = chat.ErrorMessage(err)
+	} else if _, _, err := s.opt.Store.UserByName(ctx, name); err == nil {
+		p.Form.Errors["username"] = "That username is taken."
+	} else if chat.ErrorCode(err) != chat.ENotFound {
+		s.serverError(w, r, err)
+		return
 	}
 	if err := chat.CheckPassword(pw1); err != nil {
 		p.Form.Errors["password1"] = chat.ErrorMessage(err)
+	}
+	if pw2 == "" {
+		p.Form.Errors["password2"] = "Enter the password a second time."
 	} else if pw1 != pw2 {
 		p.Form.Errors["password2"] = "The two passwords do not match."
 	}
 	if len(p.Form.Errors) == 0 {
-		u, err := s.signup(r.Context(), name, pw1)
+		u, err := s.signup(ctx, name, pw1)
 		switch chat.ErrorCode(err) {
 		case "":
 			if err := s.startSession(w, r, u); err != nil {
@@ -126,13 +161,21 @@ func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, safeNext(p.Next), http.StatusSeeOther) // #nosec G710 -- safeNext keeps same-site paths only (FuzzSafeNext)
 			return
 		case chat.EConflict:
-			status = http.StatusConflict
-			p.Form.Errors["username"] = chat.ErrorMessage(err)
+			p.Form.Errors["username"] = chat.ErrorMessage(err) // taken in the meantime
 		case chat.EInvalid:
 			p.Form.Error = chat.ErrorMessage(err)
 		default:
 			s.serverError(w, r, err)
 			return
+		}
+	}
+	if len(p.Form.Errors) == 1 && p.Form.Errors["username"] == "That username is taken." {
+		status = http.StatusConflict
+	}
+	for _, f := range []string{"username", "password1", "password2"} {
+		if p.Form.Errors[f] != "" {
+			p.Form.Focus = f
+			break
 		}
 	}
 	s.render.render(w, status, "signup", p)
@@ -151,6 +194,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		p.Form.Error = chat.ErrorMessage(err)
+		p.Form.Focus = "password"
 		if status == http.StatusUnauthorized {
 			status = http.StatusBadRequest // a form page, not an auth challenge
 		}
@@ -185,19 +229,33 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
+// handleChats is the Rooms page: one box to enter a room by name, which
+// lists the rooms that match as one types (static/chats.js; ?q= without
+// it) and offers to create the room when none is called that.
 func (s *Server) handleChats(w http.ResponseWriter, r *http.Request, u chat.User) {
 	p := s.page(r, "Rooms · Parley")
 	q := r.URL.Query()
+	status := http.StatusOK
 	if q.Has("room") {
 		name := strings.TrimSpace(q.Get("room"))
 		if chat.ValidRoomName(name) {
 			http.Redirect(w, r, "/chats/"+name+"/", http.StatusSeeOther) // #nosec G710 -- a valid room name is [A-Za-z0-9_-]
 			return
 		}
+		status = http.StatusBadRequest
 		p.Form.Values["room"] = name
 		p.Form.Errors["room"] = chat.ErrorMessage(chat.CheckRoomName(name))
+		if sug := chat.SuggestRoomName(name); sug != "" {
+			// Offer the name fixed, in the box, ready to enter.
+			p.Form.Values["room"] = sug
+			p.Form.Errors["room"] = "“" + name + "” cannot be a room name: names use only letters, digits, _ and -. " +
+				"Press Enter to go to #" + sug + " instead, or change it."
+		}
 	}
 	p.Query = strings.TrimSpace(q.Get("q"))
+	if p.Query != "" && !q.Has("room") {
+		p.Form.Values["room"] = p.Query
+	}
 	rooms, err := s.opt.Store.Rooms(r.Context(), p.Query, 50)
 	if err != nil {
 		s.serverError(w, r, err)
@@ -209,27 +267,105 @@ func (s *Server) handleChats(w http.ResponseWriter, r *http.Request, u chat.User
 		return
 	}
 	p.Results = roomViews(rooms, unread)
-	status := http.StatusOK
-	if len(p.Form.Errors) > 0 {
-		status = http.StatusBadRequest
+	if p.Query != "" {
+		p.Target, p.Create = enterTarget(p.Query, rooms)
+		// The room Enter goes to comes first.
+		if i := slices.IndexFunc(p.Results, func(rv roomView) bool { return rv.Name == p.Target }); i > 0 {
+			rv := p.Results[i]
+			p.Results = slices.Insert(slices.Delete(p.Results, i, i+1), 0, rv)
+		}
 	}
 	s.render.render(w, status, "chats", p)
+}
+
+// enterTarget is the room that entering typed goes to, among the rooms
+// found for it: the room called exactly that, else the name typed made
+// valid; create is true when no room of that name exists yet. target is
+// "" when nothing of typed makes a name. (static/chats.js: enterTarget.)
+func enterTarget(typed string, found []chat.Room) (target string, create bool) {
+	has := func(name string) bool {
+		for _, r := range found {
+			if r.Name == name {
+				return true
+			}
+		}
+		return false
+	}
+	if has(typed) {
+		return typed, false
+	}
+	target = chat.SuggestRoomName(typed)
+	return target, target != "" && !has(target)
 }
 
 func (s *Server) handleRoom(w http.ResponseWriter, r *http.Request, u chat.User) {
 	name := r.PathValue("room")
 	if !chat.ValidRoomName(name) {
-		s.errorPage(w, r, http.StatusNotFound, "That is not a valid room name: a room name is 1 to 64 letters, digits, _ or -.")
+		p := s.page(r, http.StatusText(http.StatusNotFound)+" · Parley")
+		p.Status = http.StatusNotFound
+		p.Message = "That is not a valid room name: a room name is 1 to 64 letters, digits, _ or -."
+		p.Suggest = chat.SuggestRoomName(name)
+		s.render.render(w, http.StatusNotFound, "error", p)
 		return
 	}
-	if err := s.opt.Store.TouchRoom(r.Context(), u.ID, name); err != nil {
+	ctx := r.Context()
+	// Read before TouchRoom, which makes a newcomer a member.
+	lastRead, member, err := s.opt.Store.ReadMarker(ctx, u.ID, name)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if err := s.opt.Store.TouchRoom(ctx, u.ID, name); err != nil {
 		s.serverError(w, r, err)
 		return
 	}
 	p := s.page(r, name+" · Parley")
 	p.Room = name
 	p.History = s.opt.History
+	if err := s.roomHistory(ctx, &p, u, lastRead, member); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
 	s.render.render(w, http.StatusOK, "room", p)
+}
+
+// roomHistory puts in p the messages the room page opens with: the latest
+// --history of them, or, when the user has more unread than that, the
+// first unread ones with a few read ones above them. Either way the
+// "New messages" line sits before the first unread one, and the page's
+// socket goes on from the last one shown. A newcomer starts at the latest,
+// with nothing marked unread.
+func (s *Server) roomHistory(ctx context.Context, p *page, u chat.User, lastRead int64, member bool) error {
+	latest, err := s.opt.Store.LastSeq(ctx, p.Room)
+	if err != nil {
+		return err
+	}
+	pg := store.Page{Limit: s.opt.History}
+	var firstUnread int64
+	if member && lastRead < latest {
+		firstUnread = lastRead + 1
+		above := int64(min(3, s.opt.History/4)) // read messages shown above the line
+		if latest-lastRead+above > int64(s.opt.History) {
+			from := max(lastRead-above, 0)
+			pg = store.Page{After: from, FromStart: from == 0, Limit: s.opt.History}
+		}
+	}
+	msgs, _, err := s.opt.Store.Messages(ctx, p.Room, pg)
+	if err != nil {
+		return err
+	}
+	if !member && latest > 0 {
+		// What was said before someone first came in is history, not
+		// unread: a newcomer who leaves at once is not met next time by
+		// the whole room as new.
+		if err := s.opt.Store.MarkRead(ctx, u.ID, p.Room, latest); err != nil {
+			return err
+		}
+	}
+	p.Messages = timeline(msgs, u.Name, firstUnread, s.opt.Now())
+	// seq counts from 1 with no gap: anything older is before the first.
+	p.HasOlder = len(msgs) > 0 && msgs[0].Seq > 1
+	return nil
 }
 
 func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {

@@ -33,15 +33,25 @@ type page struct {
 	Version string     // for cache-busting static URLs: /static/app.css?v={{.Version}}
 	Form    form       // sign-up / log-in / room-entry forms
 	Next    string     // login's ?next= (already validated)
+	// NextRoom is the room Next leads to, for the log-in and sign-up forms
+	// to name it.
+	NextRoom string
+	Ended    bool // log-in form: the session of the page that sent here ended
 
 	MyRooms     []roomView // dashboard: rooms the user entered or posted in
 	RecentRooms []roomView // dashboard: recently active rooms
 
 	Query   string     // /chats/ search query
 	Results []roomView // /chats/ search results
+	Target  string     // /chats/: the room Enter goes to for Query
+	Create  bool       // /chats/: Target does not exist yet
 
-	Room    string // room page: its name
-	History int    // room page: how many messages fetch_messages returns by default
+	Room     string        // room page: its name
+	History  int           // room page: how many messages fetch_messages returns by default
+	Messages []messageView // room page: the messages it opens with, oldest first
+	HasOlder bool          // room page: the room has messages before those
+
+	Suggest string // a valid room name to offer for an invalid one
 
 	Status  int    // error page
 	Message string // error page
@@ -52,6 +62,7 @@ type form struct {
 	Values map[string]string // field name -> value to keep (never a password)
 	Error  string            // form-level message ("Wrong username or password.")
 	Errors map[string]string // field name -> message ("Passwords do not match.")
+	Focus  string            // the field that gets the focus: the first to fix
 }
 
 // roomView is a room as the dashboard and the search list show it.
@@ -79,6 +90,8 @@ func newRenderer() (*renderer, error) {
 		"plural":  plural,
 		"initial": initial,
 		"hue":     hue,
+		"stamp":   func(t time.Time) string { return t.UTC().Format(chat.TimestampFormat) },
+		"clock":   func(t time.Time) string { return t.UTC().Format("15:04 UTC") },
 	}
 	for _, name := range names {
 		t, err := template.New(name).Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/"+name+".html")

@@ -4,6 +4,10 @@
 // ("5 min ago"), in the same words the server uses, and gives them the full
 // local date as a tooltip. Other scripts that add such elements dispatch a
 // "parley:times" event on document to have them filled in at once.
+//
+// Logging out forgets the drafts and unsent messages the room pages keep in
+// this browser (room.js), so that the next person at it does not see them.
+// A menu (<details class="nav-menu">) closes on Escape or a click outside.
 (() => {
   'use strict';
 
@@ -35,6 +39,30 @@
       el.title = fullFormat.format(date);
     }
   }
+
+  document.addEventListener('submit', (e) => {
+    if (!(e.target instanceof HTMLFormElement) || !e.target.matches('.logout-form')) return;
+    try {
+      for (const key of Object.keys(localStorage)) {
+        if (key.startsWith('parley:')) localStorage.removeItem(key);
+      }
+    } catch {
+      // Storage switched off: nothing was kept.
+    }
+  });
+
+  document.addEventListener('click', (e) => {
+    for (const menu of document.querySelectorAll('details.nav-menu[open]')) {
+      if (!menu.contains(e.target)) menu.open = false;
+    }
+  });
+  document.addEventListener('keydown', (e) => {
+    if (e.key !== 'Escape') return;
+    const menu = e.target instanceof Element ? e.target.closest('details.nav-menu[open]') : null;
+    if (!menu) return;
+    menu.open = false;
+    menu.querySelector('summary').focus();
+  });
 
   refresh();
   // Every 30 s is often enough for minute-granularity text.

@@ -1,10 +1,15 @@
 // Parley: the live room page (/chats/{room}/).
 //
-// One WebSocket to /ws/chat/{room}/ with the "parley.v1" subprotocol, so the
-// server also sends presence and typing frames. Messages are kept by seq, the
-// room's gap-free counter, which is what makes reconnecting safe: after any
-// interruption the page asks for everything after the last seq it holds and
-// shows each seq exactly once. Every piece of user data reaches the page
+// The page arrives with the room's latest messages in its HTML (or, for a
+// reader coming back, the first ones they have not read, after a "New
+// messages" line), and the composer ready: this script takes those messages
+// over as they are and opens one WebSocket to /ws/chat/{room}/ with the
+// "parley.v1" subprotocol, so the server also sends presence and typing
+// frames. Messages are kept by seq, the room's gap-free counter, which is
+// what makes reconnecting safe: the socket asks for everything after the
+// last seq the page holds, and shows each seq exactly once. Drafts and
+// messages not yet stored are kept in the browser's storage, per user and
+// room, until the server has them. Every piece of user data reaches the page
 // through textContent or text nodes, never as HTML.
 (() => {
   'use strict';
@@ -24,12 +29,18 @@
   const TYPING_SEND_MS = 3000;
   const TYPING_SHOW_MS = 5000;
   const READ_MS = 2000;
-  const BACKOFF_MIN_MS = 500;
-  const BACKOFF_MAX_MS = 15000;
+  // Waits before each try to reconnect: quick at first, since most drops
+  // are a blip or a server restarting, then backing off. Each is spread by
+  // a random factor, so that a room full of clients does not return all at
+  // once.
+  const RETRY_MS = [250, 500, 1000, 1000, 2000, 2000, 2000, 3000, 3000, 5000, 5000, 8000];
+  const RETRY_MAX_MS = 15000;
   // A socket that stays open this long counts as a success and resets the
   // backoff; one that the server closes at once (say, for flooding) does not.
   const STABLE_MS = 5000;
-  const PROBE_EVERY = 4;           // failed attempts between session checks
+  const BANNER_AFTER_MS = 3000;    // down this long: say so, offer "Retry now"
+  const QUIET_MS = 1000;           // a state that lasts less is not shown
+  const LOGIN_AFTER_MS = 4000;     // session ended: time to read why, then log in
   const NEAR_BOTTOM_PX = 80;
   const GAP_RETRIES = 3;
   // Pending messages go out at most this fast, under the server's default
@@ -37,6 +48,10 @@
   // after a reconnect is not answered with rate_limited or a 1008 close.
   const SEND_BURST = 10;
   const SEND_EVERY_MS = 250;
+  // Messages longer than this are collapsed, with "Show more".
+  const LONG_CHARS = 700;
+  const LONG_LINES = 12;
+  const PRESENCE_SHOWN = 5;
 
   // ---------- Elements ----------
 
@@ -49,7 +64,14 @@
   const startEl = $('history-start');
   const sentinel = $('history-sentinel');
   const connEl = $('conn-state');
+  const bannerEl = $('conn-banner');
+  const bannerText = $('conn-banner-text');
+  const retryBtn = $('conn-retry');
+  const loginLink = $('conn-login');
   const presenceBox = $('presence-box');
+  const presenceToggle = $('presence-toggle');
+  const presencePanel = $('presence-panel');
+  const presenceAvatars = $('presence-avatars');
   const presenceList = $('presence');
   const presenceCount = $('presence-count');
   const typingEl = $('typing');
@@ -57,6 +79,7 @@
   const form = $('composer');
   const input = $('chat-message-input');
   const sendBtn = $('chat-message-submit');
+  const hintEl = $('composer-hint');
   const countEl = $('char-count');
   const jumpBtn = $('jump-latest');
 
@@ -64,11 +87,11 @@
 
   const entries = new Map();  // seq -> {msg, date, el, daySep}
   const order = [];           // the seqs held, ascending
-  const pending = new Map();  // client_id -> {id, text, el, status}, oldest first
+  const pending = new Map();  // client_id -> {id, text, date, el, status}, oldest first
   const outbox = [];          // pending messages waiting for their turn to go out
   const typers = new Map();   // user -> timeout that forgets them
 
-  let loaded = false;         // the first history answer has arrived
+  let loaded = false;         // the page holds the room's latest messages
   let contig = 0;             // every seq from order[0] to contig is held
   let hasOlder = false;
   let loadingOlder = false;
@@ -77,11 +100,24 @@
   let gapRetries = 0;
 
   let ws = null;
+  let everOpen = false;       // a socket of this page has opened
   let attempts = 0;
   let reconnectTimer = 0;
+  let reconnectAt = 0;
   let stableTimer = 0;
+  let downSince = 0;          // when the connection was lost, 0 while up
+  let bannerTimer = 0;
+  let quietTimer = 0;
+  let ended = false;          // the session has ended: nothing more to do here
+  let failures = 0;           // tries in a row that did not open
 
   let stick = true;           // the view follows new messages
+  // Opened at the first unread message: stay there while the rest comes
+  // in, until the reader moves.
+  let holdAtDivider = false;
+  // On the way down to the latest, after "Jump to latest": the view is
+  // bound for the bottom, whatever arrives meanwhile.
+  let gliding = false;
   let unseen = 0;
   let dividerEl = null;       // the "New messages" line
   let dividerSeq = 0;         // it sits before this seq
@@ -98,8 +134,12 @@
   let readTimer = 0;
   let noticeTimer = 0;
   let today = dayKey(new Date());
+  let presenceNames = [];
 
   const baseTitle = document.title;
+
+  // Phones and tablets: Return writes a new line and the Send button sends.
+  const touch = matchMedia('(pointer: coarse)').matches;
 
   // ---------- Formatting ----------
 
@@ -160,12 +200,82 @@
     return t;
   }
 
-  // ---------- Message content: text with http(s) links ----------
+  // ---------- Browser storage: drafts and unsent messages ----------
 
-  const URL_RE = /\bhttps?:\/\/[^\s<>"]+/gi;
+  // Per person and room, so that switching rooms, reloading or logging in
+  // again loses nothing. Storage may be full or switched off: then the page
+  // works as before, without it.
+  const storeKey = 'parley:' + encodeURIComponent(ME) + ':' + ROOM;
+  const DRAFT_KEY = storeKey + ':draft';
+  const PENDING_KEY = storeKey + ':pending';
 
-  // appendContent puts text into parent as text nodes, with each http(s)
-  // URL as a link. Nothing in text is ever interpreted as markup.
+  function storeGet(key) {
+    try {
+      return localStorage.getItem(key);
+    } catch {
+      return null;
+    }
+  }
+
+  function storeSet(key, value) {
+    try {
+      if (value) localStorage.setItem(key, value);
+      else localStorage.removeItem(key);
+    } catch {
+      // Full or switched off: nothing to be done.
+    }
+  }
+
+  function saveDraft() {
+    storeSet(DRAFT_KEY, input.value);
+  }
+
+  function savePending() {
+    const list = [...pending.values()].map((p) => ({
+      id: p.id, text: p.text, at: p.date.getTime(), failed: p.status === 'failed' ? p.failure : undefined,
+    }));
+    storeSet(PENDING_KEY, list.length ? JSON.stringify(list) : '');
+  }
+
+  // restore brings back the draft and the messages that were not stored
+  // when the page was last closed; those are sent again with their
+  // client_id, which the server keeps from storing twice.
+  function restore() {
+    const draft = storeGet(DRAFT_KEY);
+    if (draft && input.value === '') {
+      input.value = draft;
+      autosize();
+      updateCount();
+    }
+    let list = [];
+    try {
+      list = JSON.parse(storeGet(PENDING_KEY) || '[]');
+    } catch {
+      list = [];
+    }
+    if (!Array.isArray(list)) list = [];
+    const stored = new Set();
+    for (const e of entries.values()) {
+      if (e.msg.author === ME && e.msg.client_id) stored.add(e.msg.client_id);
+    }
+    for (const s of list) {
+      if (!s || typeof s.id !== 'string' || typeof s.text !== 'string' || s.id === '' || stored.has(s.id) || pending.has(s.id)) continue;
+      const p = addPending(s.id, s.text, Number.isFinite(s.at) ? new Date(s.at) : new Date());
+      if (typeof s.failed === 'string') failPending(p, s.failed);
+      else queueSend(p);
+    }
+    savePending();
+    updateHistoryUI();
+  }
+
+  // ---------- Message content: text with links ----------
+
+  // http(s) URLs, and addresses that start with "www." (linked over https).
+  // linkParts in timeline.go follows the same rule for the page's HTML.
+  const URL_RE = /\b(?:https?:\/\/|www\.)[^\s<>"]+/gi;
+
+  // appendContent puts text into parent as text nodes, with each web
+  // address as a link. Nothing in text is ever interpreted as markup.
   function appendContent(parent, text) {
     let last = 0;
     for (const m of text.matchAll(URL_RE)) {
@@ -183,9 +293,9 @@
     const tally = (s, c) => s.split(c).length - 1;
     for (;;) {
       const c = url.at(-1);
-      if (".,;:!?'*".includes(c) ||
+      if (c !== undefined && (".,;:!?'*".includes(c) ||
           (c === ')' && tally(url, ')') > tally(url, '(')) ||
-          (c === ']' && tally(url, ']') > tally(url, '['))) {
+          (c === ']' && tally(url, ']') > tally(url, '[')))) {
         url = url.slice(0, -1);
         continue;
       }
@@ -196,7 +306,7 @@
   function link(url) {
     let parsed;
     try {
-      parsed = new URL(url);
+      parsed = new URL(/^www\./i.test(url) ? 'https://' + url : url);
     } catch {
       return null;
     }
@@ -206,6 +316,35 @@
     a.target = '_blank';
     a.rel = 'noopener noreferrer';
     return a;
+  }
+
+  // ---------- Long messages ----------
+
+  function isLong(text) {
+    return text.length > LONG_CHARS || text.split('\n').length > LONG_LINES;
+  }
+
+  // collapse shows the first lines of a long message's body, with a
+  // "Show more" button under it. The body must be in the page, to be
+  // measured: one that fits anyway is left as it is.
+  function collapse(body, id) {
+    if (body.nextElementSibling?.classList.contains('show-more')) return;
+    body.classList.add('collapsed');
+    if (body.scrollHeight <= body.clientHeight + 2) {
+      body.classList.remove('collapsed');
+      return;
+    }
+    body.id = 'msg-body-' + id;
+    const btn = el('button', 'btn-link show-more', 'Show more');
+    btn.type = 'button';
+    btn.setAttribute('aria-expanded', 'false');
+    btn.setAttribute('aria-controls', body.id);
+    btn.addEventListener('click', () => {
+      const open = body.classList.toggle('collapsed') === false;
+      btn.textContent = open ? 'Show less' : 'Show more';
+      btn.setAttribute('aria-expanded', String(open));
+    });
+    body.after(btn);
   }
 
   // ---------- Rendering messages ----------
@@ -233,6 +372,52 @@
 
     node.append(daySep, row, gutter);
     return { node, daySep };
+  }
+
+  // adopt takes over the messages the page's HTML came with (the "msg"
+  // template of room.html draws them as renderMessage does), showing their
+  // times in the reader's own time zone.
+  function adopt() {
+    for (const node of logEl.querySelectorAll(':scope > .msg[data-seq]')) {
+      const seq = Number(node.dataset.seq);
+      const head = node.querySelector('.msg-head time');
+      const body = node.querySelector('.msg-body');
+      if (!Number.isSafeInteger(seq) || seq <= 0 || entries.has(seq) || (order.length && seq < newest()) || !head || !body) {
+        node.remove();
+        continue;
+      }
+      const msg = {
+        seq,
+        author: node.dataset.author || '',
+        content: body.textContent,
+        timestamp: head.dateTime,
+        client_id: node.dataset.clientId,
+      };
+      const date = parseTime(msg.timestamp);
+      for (const t of node.querySelectorAll('time')) t.textContent = timeFmt.format(date);
+      head.title = fullFmt.format(date);
+      entries.set(seq, { msg, date, el: node, daySep: node.querySelector('.day-sep') });
+      order.push(seq);
+    }
+    const line = logEl.querySelector(':scope > .unread-divider');
+    if (line && entries.has(Number(line.dataset.before))) {
+      dividerEl = line;
+      dividerSeq = Number(line.dataset.before);
+      dividerSeen = false;
+      for (const seq of order) {
+        if (seq >= dividerSeq && entries.get(seq).msg.author !== ME) unseen++;
+      }
+    } else if (line) {
+      line.remove();
+    }
+    for (let i = 0; i < order.length; i++) decorate(i);
+    for (const seq of order) {
+      const e = entries.get(seq);
+      if (isLong(e.msg.content)) collapse(e.el.querySelector('.msg-body'), seq);
+    }
+    loaded = true;
+    contig = newest();
+    hasOlder = root.dataset.hasOlder === 'true' && order.length > 0 && order[0] > 1;
   }
 
   // decorate sets what a message shows from the one before it: a day
@@ -293,6 +478,8 @@
     decorate(i);
     if (i + 1 < order.length) decorate(i + 1);
     if (dividerEl) placeDivider();
+    if (isLong(msg.content)) collapse(node.querySelector('.msg-body'), msg.seq);
+    if (i === order.length - 1) decoratePending();
     return true;
   }
 
@@ -313,6 +500,32 @@
     } finally {
       requestAnimationFrame(() => logEl.setAttribute('aria-live', 'polite'));
     }
+  }
+
+  // ---------- Full times, by tap ----------
+
+  // A tap (or click) on a message shows its full date and time under it,
+  // and another hides it: on a phone there is no hovering for a tooltip.
+  function onMessageTap(e) {
+    if (e.target.closest('a, button, textarea, input')) return;
+    const sel = getSelection();
+    if (sel && !sel.isCollapsed) return; // selecting text, not tapping
+    const node = e.target.closest('.msg');
+    if (!node || node.classList.contains('pending')) return;
+    const entry = entries.get(Number(node.dataset.seq));
+    if (!entry) return;
+    let when = node.querySelector('.msg-when');
+    if (when) {
+      when.remove();
+      node.classList.remove('show-when');
+      return;
+    }
+    when = el('p', 'msg-when');
+    const t = el('time', '', fullFmt.format(entry.date));
+    t.dateTime = entry.date.toISOString();
+    when.append(t);
+    node.querySelector('.msg-main').append(when);
+    node.classList.add('show-when');
   }
 
   // ---------- The "New messages" divider and unseen count ----------
@@ -373,15 +586,44 @@
     return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight <= NEAR_BOTTOM_PX;
   }
 
-  function scrollToBottom(smooth) {
-    const reduce = matchMedia('(prefers-reduced-motion: reduce)').matches;
-    scroller.scrollTo({ top: scroller.scrollHeight, behavior: smooth && !reduce ? 'smooth' : 'auto' });
+  function reducedMotion() {
+    return matchMedia('(prefers-reduced-motion: reduce)').matches;
+  }
+
+  function scrollToBottom() {
+    holdAtDivider = false;
+    gliding = false;
+    scroller.scrollTo({ top: scroller.scrollHeight, behavior: 'auto' });
     stick = true;
   }
 
-  function onScroll() {
+  // jumpToLatest goes to the newest message at once from afar, and glides
+  // only the last half screen: a smooth scroll over a long history would
+  // take seconds.
+  function jumpToLatest() {
+    holdAtDivider = false;
+    const bottom = scroller.scrollHeight - scroller.clientHeight;
+    const glide = reducedMotion() ? 0 : scroller.clientHeight / 2;
+    if (bottom - scroller.scrollTop > glide) scroller.scrollTop = bottom - glide;
+    scroller.scrollTo({ top: scroller.scrollHeight, behavior: glide ? 'smooth' : 'auto' });
+    stick = true;
+    gliding = glide > 0;
+    clearUnseen();
+  }
+
+  // scrollToDivider opens the room at the first unread message: the "New
+  // messages" line near the top, a few messages read before it above.
+  function scrollToDivider() {
+    const above = Math.min(scroller.clientHeight / 4, 120);
+    scroller.scrollTop += dividerEl.getBoundingClientRect().top - scroller.getBoundingClientRect().top - above;
     stick = isAtBottom();
-    if (stick && !document.hidden) clearUnseen();
+    holdAtDivider = true;
+  }
+
+  function onScroll() {
+    if (gliding && isAtBottom()) gliding = false;
+    stick = gliding || isAtBottom();
+    if (stick && !document.hidden && !holdAtDivider) clearUnseen();
     updateJump();
     maybeSendRead();
   }
@@ -415,7 +657,9 @@
     // seq starts at 1, so holding seq 1 means there is nothing older.
     hasOlder = more && order.length > 0 && order[0] > 1;
     updateHistoryUI();
-    if (anchor) scroller.scrollTop += anchor.getBoundingClientRect().top - top;
+    // Setting the position would stop a glide to the latest half way.
+    if (gliding) scrollToBottom();
+    else if (anchor) scroller.scrollTop += anchor.getBoundingClientRect().top - top;
   }
 
   // Short rooms do not fill the screen, so the top stays in view and the
@@ -457,6 +701,8 @@
     catchingUp = false;
     if (newest() <= contig) {
       gapRetries = 0;
+      // Opened at the first unread, with all of them in view: read.
+      if (holdAtDivider && isAtBottom() && !document.hidden) clearUnseen();
       return;
     }
     // A hole is left: a message with a lower seq may still be committing
@@ -512,8 +758,7 @@
       return;
     }
     if (loaded) {
-      // The answer to a plain fetch after reconnecting to a room that was
-      // empty: whatever it holds is new to the reader.
+      // The answer to a plain fetch: whatever it holds is new to the reader.
       addLive(list);
       return;
     }
@@ -544,7 +789,7 @@
   // addLive shows messages that are new to the reader: live ones and those
   // recovered after a reconnect or a gap.
   function addLive(list) {
-    const follow = stick && isAtBottom();
+    const follow = stick && (gliding || isAtBottom()) && !holdAtDivider;
     let added = false;
     let firstUnseen = 0;
     for (const m of list) {
@@ -597,28 +842,47 @@
 
   function onPresence(users) {
     if (!Array.isArray(users)) return;
-    const names = [...new Set(users.filter((u) => typeof u === 'string' && u !== ''))]
-      .sort((a, b) => (a === ME) - (b === ME) || a.localeCompare(b));
-    const SHOWN = 5;
-    const items = names.slice(0, SHOWN).map((name) => {
-      const li = el('li');
-      li.title = name === ME ? name + ' (you)' : name;
-      li.append(avatar(name), el('span', 'vh', name === ME ? name + ' (you)' : name));
+    const others = [...new Set(users.filter((u) => typeof u === 'string' && u !== '' && u !== ME))]
+      .sort((a, b) => a.localeCompare(b));
+    const here = users.includes(ME);
+    presenceNames = here ? [...others, ME] : others;
+
+    // The full list, in the panel "N here" opens; you last.
+    presenceList.replaceChildren(...presenceNames.map((name) => {
+      const li = el('li', 'presence-person');
+      li.append(avatar(name), el('span', 'presence-name', name === ME ? name + ' (you)' : name));
       return li;
+    }));
+
+    // The avatars beside the count: yourself always among them, so that
+    // "+N" hides only others.
+    const shown = here ? [...others.slice(0, PRESENCE_SHOWN - 1), ME] : others.slice(0, PRESENCE_SHOWN);
+    const rest = presenceNames.length - shown.length;
+    const faces = shown.map((name) => {
+      const a = avatar(name);
+      a.dataset.name = name;
+      return a;
     });
-    if (names.length > SHOWN) {
-      const rest = names.slice(SHOWN);
-      const li = el('li');
-      li.title = rest.join(', ');
-      const more = el('span', 'avatar presence-more', '+' + rest.length);
-      more.setAttribute('aria-hidden', 'true');
-      li.append(more, el('span', 'vh', 'and ' + rest.join(', ')));
-      items.push(li);
-    }
-    presenceList.replaceChildren(...items);
-    presenceCount.textContent = names.length === 1 ? '1 here' : names.length + ' here';
-    presenceBox.title = names.join(', ');
-    presenceBox.hidden = names.length === 0;
+    if (rest > 0) faces.push(el('span', 'avatar presence-more', '+' + rest));
+    presenceAvatars.replaceChildren(...faces);
+
+    const n = presenceNames.length;
+    presenceCount.textContent = n === 1 ? '1 here' : n + ' here';
+    presenceToggle.title = presenceNames.join(', ');
+    presenceBox.hidden = n === 0;
+    if (n === 0) closePresence();
+  }
+
+  function openPresence() {
+    presencePanel.hidden = false;
+    presenceToggle.setAttribute('aria-expanded', 'true');
+  }
+
+  function closePresence(focus) {
+    if (presencePanel.hidden) return;
+    presencePanel.hidden = true;
+    presenceToggle.setAttribute('aria-expanded', 'false');
+    if (focus) presenceToggle.focus();
   }
 
   function onTyping(user) {
@@ -673,21 +937,31 @@
       input.focus();
       return;
     }
-    const p = { id: newClientId(), text, status: 'sending', el: null };
-    p.el = renderPending(p);
-    pending.set(p.id, p);
-    pendingEl.append(p.el);
+    removeDivider();
+    clearUnseen();
+    const p = addPending(newClientId(), text, new Date());
     queueSend(p);
+    savePending();
 
     input.value = '';
+    saveDraft();
     autosize();
     updateCount();
     lastTypingSent = 0; // the next keystroke may announce typing again
-    removeDivider();
-    clearUnseen();
     updateHistoryUI();
     scrollToBottom();
     input.focus();
+  }
+
+  // addPending shows a message that is not stored yet, at the end.
+  function addPending(id, text, date) {
+    const p = { id, text, date, status: 'sending', failure: '', el: null };
+    p.el = renderPending(p);
+    pending.set(p.id, p);
+    pendingEl.append(p.el);
+    if (isLong(text)) collapse(p.el.querySelector('.msg-body'), 'p-' + id);
+    decoratePending();
+    return p;
   }
 
   // queueSend puts p in the outbox, at the front when it was refused and
@@ -698,7 +972,9 @@
       else outbox.push(p);
     }
     const open = ws && ws.readyState === WebSocket.OPEN;
-    setPendingStatus(p, 'sending', status || (open ? 'Sending…' : 'Waiting for the connection…'));
+    // Before the first connection there is nothing to wait for yet.
+    const waiting = !open && everOpen;
+    setPendingStatus(p, 'sending', status || (waiting ? 'Waiting for the connection…' : 'Sending…'));
     pump();
   }
 
@@ -719,6 +995,9 @@
     if (outbox.length) pumpTimer = setTimeout(pump, Math.max(pausedUntil - now, SEND_EVERY_MS));
   }
 
+  // renderPending draws a message on its way, as a stored one of the same
+  // place will look: in a group of yours it has no header, and its status
+  // shows in the gutter, so that nothing moves when it is stored.
   function renderPending(p) {
     const node = el('div', 'msg mine pending');
     const row = el('div', 'msg-row');
@@ -736,7 +1015,10 @@
     retry.addEventListener('click', () => {
       node.classList.remove('failed');
       actions.hidden = true;
+      p.failure = '';
       queueSend(p);
+      savePending();
+      decoratePending();
       input.focus();
     });
     const discard = el('button', 'btn btn-ghost btn-sm', 'Discard');
@@ -749,26 +1031,51 @@
 
     main.append(head, body, actions);
     row.append(avatar(ME), main);
-    node.append(row);
+    const gutter = el('span', 'gutter-status', 'Sending…');
+    gutter.setAttribute('aria-hidden', 'true');
+    node.append(row, gutter);
     p.statusEl = status;
+    p.gutterEl = gutter;
     p.actionsEl = actions;
     return node;
+  }
+
+  // decoratePending groups the messages on their way as decorate groups
+  // the stored ones: after a message of yours from the last five minutes,
+  // on the same day, no header.
+  function decoratePending() {
+    const last = order.length ? entries.get(newest()) : null;
+    let prevMine = !!last && last.msg.author === ME;
+    let prevDate = last ? last.date : null;
+    for (const p of pending.values()) {
+      const grouped = prevMine && p.status !== 'failed' && prevDate !== null &&
+        p.date - prevDate < GROUP_MS && dayKey(prevDate) === dayKey(p.date);
+      p.el.classList.toggle('grouped', grouped);
+      prevMine = true;
+      prevDate = p.date;
+    }
   }
 
   function setPendingStatus(p, status, text) {
     p.status = status;
     p.statusEl.textContent = text;
+    p.gutterEl.textContent = status === 'failed' ? '' : (text.startsWith('Sending…') ? 'Sending…' : 'Waiting…');
   }
 
   function failPending(p, message) {
+    p.failure = message;
     setPendingStatus(p, 'failed', 'Not sent: ' + message);
     p.el.classList.add('failed');
     p.actionsEl.hidden = false;
+    decoratePending();
+    savePending();
   }
 
   function dropPending(p) {
     p.el.remove();
     pending.delete(p.id);
+    decoratePending();
+    savePending();
     updateHistoryUI();
   }
 
@@ -807,9 +1114,17 @@
     else input.removeAttribute('aria-invalid');
   }
 
+  let enterSent = false;
+
+  function onBeforeInput(e) {
+    if (enterSent && (e.inputType === 'insertLineBreak' || e.inputType === 'insertParagraph')) e.preventDefault();
+    enterSent = false;
+  }
+
   function onInput() {
     autosize();
     updateCount();
+    saveDraft();
     const now = Date.now();
     if (input.value.trim() !== '' && now - lastTypingSent >= TYPING_SEND_MS) {
       if (send({ command: 'typing' })) lastTypingSent = now;
@@ -818,9 +1133,35 @@
 
   function onKeydown(e) {
     // isComposing: Enter that confirms an IME candidate must not send.
-    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing && e.keyCode !== 229) {
+    const composing = e.isComposing || e.keyCode === 229;
+    if (e.key === 'Enter' && !e.shiftKey && !composing) {
+      // Ctrl or Cmd+Enter sends everywhere; a plain Return only where
+      // there is a keyboard to type Shift+Return with.
+      if (!touch || e.ctrlKey || e.metaKey) {
+        e.preventDefault();
+        // Some input paths (the DevTools protocol's, some IMEs) insert the
+        // line break as an event of its own, which this keydown's
+        // preventDefault does not stop: beforeinput drops it.
+        enterSent = true;
+        submit();
+      }
+      return;
+    }
+    // The message list scrolls from here, so that reading back never
+    // means leaving the composer.
+    const plain = !e.shiftKey && !e.ctrlKey && !e.altKey && !e.metaKey;
+    if ((e.key === 'PageUp' || e.key === 'PageDown') && plain) {
       e.preventDefault();
-      submit();
+      holdAtDivider = false;
+      const page = Math.max(scroller.clientHeight - 40, 40);
+      scroller.scrollBy({ top: e.key === 'PageUp' ? -page : page, behavior: 'auto' });
+      return;
+    }
+    if (e.key === 'Escape' && plain && !composing) {
+      if (!isAtBottom()) {
+        e.preventDefault();
+        jumpToLatest();
+      }
     }
   }
 
@@ -867,12 +1208,59 @@
     open: 'Connected',
     reconnecting: 'Reconnecting…',
     offline: 'Offline',
+    ended: 'Logged out',
   };
 
+  // setConn shows the connection's state, but only while it is not
+  // connected, and only once that has lasted a moment: a blip, or the
+  // moment a page takes to connect, is not worth a word.
   function setConn(state) {
     if (connEl.dataset.state === state) return; // role=status: announce changes only
     connEl.dataset.state = state;
     connEl.textContent = CONN_LABELS[state];
+    clearTimeout(quietTimer);
+    if (state === 'open' || state === 'ended' || state === 'offline') {
+      delete connEl.dataset.quiet;
+      return;
+    }
+    connEl.dataset.quiet = '';
+    quietTimer = setTimeout(() => delete connEl.dataset.quiet, QUIET_MS);
+  }
+
+  // The banner above the composer: once the connection has been down a
+  // few seconds, it says so, says nothing written is lost, and offers to
+  // try again now.
+  function updateBanner() {
+    clearTimeout(bannerTimer);
+    bannerTimer = 0;
+    if (ended) return;
+    if (!downSince) {
+      bannerEl.hidden = true;
+      delete bannerEl.dataset.downSince;
+      return;
+    }
+    bannerEl.dataset.downSince = String(downSince);
+    const wait = downSince + BANNER_AFTER_MS - Date.now();
+    if (wait > 0 && navigator.onLine) {
+      bannerTimer = setTimeout(updateBanner, wait);
+      return;
+    }
+    const lead = navigator.onLine ? 'Cannot reach the server.' : 'You are offline.';
+    let next = '';
+    if (reconnectTimer && navigator.onLine) {
+      const s = Math.ceil((reconnectAt - Date.now()) / 1000);
+      next = s > 1 ? ' Trying again in ' + s + ' s.' : ' Trying again…';
+    }
+    const text = lead + ' What you write is kept and sent once the connection is back.' + next;
+    if (bannerText.textContent !== text) bannerText.textContent = text;
+    retryBtn.hidden = !navigator.onLine;
+    bannerEl.hidden = false;
+    bannerTimer = setTimeout(updateBanner, 1000);
+  }
+
+  function connLost() {
+    if (!downSince) downSince = Date.now();
+    updateBanner();
   }
 
   // ---------- The socket ----------
@@ -886,7 +1274,7 @@
   function connect() {
     clearTimeout(reconnectTimer);
     reconnectTimer = 0;
-    if (ws) return;
+    if (ws || ended) return;
     const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host +
       '/ws/chat/' + encodeURIComponent(ROOM) + '/';
     let sock;
@@ -897,7 +1285,9 @@
       return;
     }
     ws = sock;
+    let opened = false;
     sock.addEventListener('open', () => {
+      opened = true;
       if (sock === ws) onOpen();
     });
     sock.addEventListener('message', (e) => {
@@ -905,24 +1295,25 @@
     });
     // An 'error' event is always followed by 'close', which does the work.
     sock.addEventListener('close', (e) => {
-      if (sock === ws) onClose(e);
+      if (sock === ws) onClose(e, opened);
     });
   }
 
   function onOpen() {
+    everOpen = true;
     setConn('open');
+    downSince = 0;
+    updateBanner();
     if (noticeEl.dataset.sticky) hideNotice();
     clearTimeout(stableTimer);
     stableTimer = setTimeout(() => {
       attempts = 0;
     }, STABLE_MS);
 
-    if (entries.size === 0) {
-      send({ command: 'fetch_messages' });
-    } else {
-      catchingUp = false;
-      catchUp();
-    }
+    // Everything after the last message the page holds (all of the room,
+    // for an empty one).
+    catchingUp = false;
+    catchUp();
     // The server is idempotent on client_id, so a message that did arrive
     // before the connection dropped is not stored twice.
     outbox.length = 0;
@@ -932,10 +1323,12 @@
       setPendingStatus(p, 'sending', 'Sending…');
     }
     pump();
+    // A short room shows its top: the older messages can come now.
+    loadMoreIfTopVisible();
     maybeSendRead();
   }
 
-  function onClose(e) {
+  function onClose(e, opened) {
     ws = null;
     clearTimeout(stableTimer);
     loadingOlder = false;
@@ -943,53 +1336,80 @@
     updateHistoryUI();
     clearTypers();
     presenceBox.hidden = true;
+    closePresence();
+    if (ended) return;
     for (const p of pending.values()) {
       if (p.status !== 'failed') setPendingStatus(p, 'sending', 'Waiting for the connection…');
     }
     if (e.code === 1008) {
       showNotice('You are sending too fast; reconnecting', true);
-      // Come back gently: at least a few seconds, not the first quick retry.
-      attempts = Math.max(attempts, 3);
+      // Come back gently: a few seconds, not the first quick retries.
+      attempts = Math.max(attempts, 6);
     }
+    // A refused upgrade looks to a WebSocket like any failure to connect;
+    // fetch sees its 401, so ask whether the session has ended: at the
+    // first failure, which is when a session that ended shows, and now
+    // and then after.
+    failures = opened ? 0 : failures + 1;
+    if (failures === 1 || failures % 4 === 0) probeSession();
     scheduleReconnect();
+    connLost();
   }
 
   function scheduleReconnect() {
-    if (reconnectTimer) return;
+    if (reconnectTimer || ended) return;
     if (!navigator.onLine) {
       setConn('offline'); // the 'online' event reconnects
       return;
     }
-    setConn('reconnecting');
-    const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** attempts);
-    // Jitter, so that a room full of clients does not return all at once
-    // after a server restart.
-    const delay = Math.min(BACKOFF_MAX_MS, base * (0.75 + Math.random() * 0.5));
+    setConn(everOpen ? 'reconnecting' : 'connecting');
+    const base = attempts < RETRY_MS.length ? RETRY_MS[attempts] : RETRY_MAX_MS;
+    const delay = base * (0.6 + Math.random() * 0.8);
     attempts++;
-    if (attempts % PROBE_EVERY === 0) probeSession();
+    reconnectAt = Date.now() + delay;
     reconnectTimer = setTimeout(connect, delay);
   }
 
-  // probeSession tells a dead session from a dead server: the upgrade's 401
-  // is invisible to a WebSocket, but not to fetch.
   async function probeSession() {
     try {
       const res = await fetch('/api/v1/rooms?q=', {
         credentials: 'same-origin',
         headers: { Accept: 'application/json' },
       });
-      if (res.status === 401) {
-        location.assign('/accounts/login/?next=' + encodeURIComponent(location.pathname));
-      }
+      if (res.status === 401) sessionEnded();
     } catch {
       // The server is unreachable; keep retrying.
     }
   }
 
+  // sessionEnded: logged out elsewhere, or the session expired. Say so,
+  // keep the draft and whatever was not sent (they are in storage), and go
+  // to the log-in page, which comes back here.
+  function sessionEnded() {
+    if (ended) return;
+    ended = true;
+    clearTimeout(reconnectTimer);
+    reconnectTimer = 0;
+    clearTimeout(bannerTimer);
+    saveDraft();
+    savePending();
+    setConn('ended');
+    const login = '/accounts/login/?next=' + encodeURIComponent(location.pathname) +
+      '&username=' + encodeURIComponent(ME) + '&ended=1';
+    bannerText.textContent = 'Your session has ended. Your draft and anything not yet sent are kept, ' +
+      'and go out once you log in again. Taking you to the log-in page…';
+    retryBtn.hidden = true;
+    loginLink.href = login;
+    loginLink.hidden = false;
+    bannerEl.hidden = false;
+    bannerEl.dataset.ended = 'true';
+    setTimeout(() => location.assign(login), LOGIN_AFTER_MS);
+  }
+
   function reconnectNow() {
-    if (ws) return;
-    attempts = 0;
+    if (ws || ended) return;
     connect();
+    updateBanner();
   }
 
   // ---------- Wiring ----------
@@ -1000,20 +1420,53 @@
   });
   input.addEventListener('keydown', onKeydown);
   input.addEventListener('input', onInput);
-  input.disabled = false;
-  sendBtn.disabled = false;
+  input.addEventListener('beforeinput', onBeforeInput);
+  input.addEventListener('keyup', () => {
+    enterSent = false;
+  });
+  if (touch) {
+    input.enterKeyHint = 'enter';
+    hintEl.textContent = 'Return for a new line · Send to send';
+  }
 
   olderBtn.addEventListener('click', loadOlder);
   jumpBtn.addEventListener('click', () => {
-    scrollToBottom(true);
+    jumpToLatest();
     input.focus({ preventScroll: true });
+  });
+  retryBtn.addEventListener('click', () => {
+    attempts = Math.min(attempts, 2);
+    reconnectNow();
+  });
+
+  scroller.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && !isAtBottom()) {
+      e.preventDefault();
+      jumpToLatest();
+    }
+  });
+  logEl.addEventListener('click', onMessageTap);
+
+  presenceToggle.addEventListener('click', () => {
+    if (presencePanel.hidden) openPresence();
+    else closePresence();
+  });
+  presenceBox.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && !presencePanel.hidden) {
+      e.preventDefault();
+      e.stopPropagation();
+      closePresence(true);
+    }
+  });
+  document.addEventListener('click', (e) => {
+    if (!presenceBox.contains(e.target)) closePresence();
   });
 
   let scrollQueued = false;
   scroller.addEventListener('scroll', () => {
     // At once, not at the next frame: a message, a presence change or a
     // resize in between must not pull a reader who scrolled up back down.
-    stick = isAtBottom();
+    stick = gliding || isAtBottom();
     if (scrollQueued) return;
     scrollQueued = true;
     requestAnimationFrame(() => {
@@ -1025,8 +1478,14 @@
   // Keep the newest message in view when the list area changes size: the
   // composer grows, the phone keyboard opens, the window is resized.
   new ResizeObserver(() => {
-    if (stick) scrollToBottom();
+    if (stick && !holdAtDivider) scrollToBottom();
   }).observe(scroller);
+  for (const type of ['wheel', 'touchstart', 'keydown', 'pointerdown']) {
+    scroller.addEventListener(type, () => {
+      holdAtDivider = false;
+      gliding = false; // the reader takes over
+    }, { passive: true });
+  }
 
   new IntersectionObserver((seen) => {
     if (seen.some((e) => e.isIntersecting)) loadOlder();
@@ -1043,9 +1502,25 @@
 
   window.addEventListener('online', () => {
     if (ws && ws.readyState === WebSocket.OPEN) setConn('open');
-    else reconnectNow();
+    else {
+      attempts = 0;
+      reconnectNow();
+    }
   });
-  window.addEventListener('offline', () => setConn('offline'));
+  window.addEventListener('offline', () => {
+    setConn('offline');
+    connLost();
+  });
+
+  // Leaving with messages not yet sent: they are kept and go out the next
+  // time this room is open, but say so before the page goes.
+  window.addEventListener('beforeunload', (e) => {
+    if (ended || pending.size === 0) return;
+    saveDraft();
+    savePending();
+    e.preventDefault();
+    e.returnValue = '';
+  });
 
   // "Today" becomes "Yesterday" at midnight.
   setInterval(() => {
@@ -1055,7 +1530,18 @@
     for (let i = 0; i < order.length; i++) decorate(i);
   }, 60 * 1000);
 
-  if (matchMedia('(pointer: fine)').matches) input.focus();
+  adopt();
+  restore();
+  updateHistoryUI();
+  if (dividerEl) scrollToDivider();
+  else scrollToBottom();
+  // Unread messages count as seen once the reader reaches the bottom.
+  if (!dividerEl && isAtBottom()) clearUnseen();
+  updateJump();
+  updateTitle();
+  loadMoreIfTopVisible();
+  if (matchMedia('(pointer: fine)').matches) input.focus({ preventScroll: true });
+  // The page arrives "Connecting…", quietly: said only if it takes a while.
+  quietTimer = setTimeout(() => delete connEl.dataset.quiet, QUIET_MS);
   connect();
-  setConn('connecting');
 })();
