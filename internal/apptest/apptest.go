@@ -19,6 +19,7 @@ import (
 
 	"parley/internal/app"
 	"parley/internal/chat"
+	"parley/internal/testenv"
 )
 
 // Server is a running parley program.
@@ -333,16 +334,11 @@ func (c *Conn) Post(content, clientID string) chat.Message {
 // Close closes normally.
 func (c *Conn) Close() { c.C.Close(websocket.StatusNormalClosure, "") }
 
-// Wait polls cond until it holds or d passes, failing the test then.
+// Wait polls cond until it holds or d passes, failing the test then
+// (testenv.Eventually).
 func Wait(tb testing.TB, d time.Duration, what string, cond func() bool) {
 	tb.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testenv.Eventually(tb, d, what, cond)
 }
 
 // Contains reports whether s holds sub; a tiny helper for readable asserts.

@@ -23,6 +23,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"parley/internal/apptest"
+	"parley/internal/testenv"
 )
 
 // stepTimeout bounds one browser step or one wait for a condition. A step
@@ -33,10 +34,7 @@ const stepTimeout = 20 * time.Second
 // browserPath is the browser the tests drive, from PARLEY_TEST_BROWSER.
 func browserPath(t *testing.T) string {
 	t.Helper()
-	path := os.Getenv("PARLEY_TEST_BROWSER")
-	if path == "" {
-		t.Skip("PARLEY_TEST_BROWSER not set: skipping browser tests")
-	}
+	path := testenv.Need(t, testenv.Browser, "browser tests")
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("PARLEY_TEST_BROWSER=%s: %v", path, err)
 	}

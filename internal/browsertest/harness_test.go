@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"parley/internal/testenv"
 )
 
 // TestHarnessSeesProblems proves that the checks every other test relies on
@@ -44,10 +46,7 @@ func TestHarnessSeesProblems(t *testing.T) {
 	want := []string{"CSP violation", "console error (security)", "console.error: \"logged\"", "uncaught exception"}
 	for _, w := range want {
 		// Events arrive on their own; give them a moment.
-		deadline := time.Now().Add(5 * time.Second)
-		for !b.saw(w) && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
+		testenv.Eventually(t, 5*time.Second, "the harness to see "+w, func() bool { return b.saw(w) })
 	}
 	got := b.takeProblems() // all expected: the test must not fail at cleanup
 	for _, w := range want {

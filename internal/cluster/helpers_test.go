@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +21,7 @@ import (
 
 	"parley/internal/apptest"
 	"parley/internal/chat"
+	"parley/internal/testenv"
 )
 
 // Bounds of the waits in these tests: generous, since CI runs them on two
@@ -35,11 +35,7 @@ const (
 // without one.
 func sharedRedis(t testing.TB) string {
 	t.Helper()
-	u := os.Getenv("PARLEY_TEST_REDIS")
-	if u == "" {
-		t.Skip("PARLEY_TEST_REDIS not set: skipping the tests of several processes")
-	}
-	return u
+	return testenv.Need(t, testenv.Redis, "the tests of several processes")
 }
 
 // roomName returns a room of the test's own. Redis's pub/sub channels are

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"parley/internal/limit"
+	"parley/internal/testenv"
 )
 
 // impl makes a limiter of one implementation; every test runs on each.
@@ -31,10 +31,7 @@ var impls = []impl{
 // testRedis connects to PARLEY_TEST_REDIS, skipping the test without it.
 func testRedis(t *testing.T) *redis.Client {
 	t.Helper()
-	u := os.Getenv("PARLEY_TEST_REDIS")
-	if u == "" {
-		t.Skip("PARLEY_TEST_REDIS not set: skipping the Redis limiter")
-	}
+	u := testenv.Need(t, testenv.Redis, "the Redis limiter")
 	opt, err := redis.ParseURL(u)
 	if err != nil {
 		t.Fatalf("PARLEY_TEST_REDIS: %v", err)

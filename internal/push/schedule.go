@@ -6,23 +6,6 @@ import (
 	"time"
 )
 
-// Clock is the time a Sender reads and waits on: the system's by default,
-// a hand-driven one in tests (pushtest.Clock).
-type Clock interface {
-	Now() time.Time
-	// AfterFunc calls f, in a goroutine of its own, once d has passed,
-	// unless stop is called first; stop reports whether it stopped it.
-	AfterFunc(d time.Duration, f func()) (stop func() bool)
-}
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-
-func (systemClock) AfterFunc(d time.Duration, f func()) func() bool {
-	return time.AfterFunc(d, f).Stop
-}
-
 // waiting holds the jobs that wait for a time: delayed messages and
 // retries. One goroutine (Sender.schedule) and one timer serve them all:
 // the timer is set for the earliest.

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"parley/internal/clock"
 )
 
 // Options configure a Sender. Keys and Contact are required; the rest have
@@ -59,7 +61,7 @@ type Options struct {
 	TTL time.Duration
 	// Clock is the time the Sender reads and waits on. Default: the
 	// system's.
-	Clock Clock
+	Clock clock.Clock
 	// Log receives one line per message that failed or was dropped.
 	Log *slog.Logger
 }
@@ -84,7 +86,7 @@ type Sender struct {
 	log    *slog.Logger
 	keys   *Keys
 	client *http.Client
-	clock  Clock
+	clock  clock.Clock
 
 	// ctx ends requests in flight when Close gives up waiting.
 	ctx    context.Context
@@ -160,7 +162,7 @@ func New(opt Options) (*Sender, error) {
 		opt.TTL = 24 * time.Hour
 	}
 	if opt.Clock == nil {
-		opt.Clock = systemClock{}
+		opt.Clock = clock.System{}
 	}
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)

@@ -14,13 +14,14 @@ import (
 
 	"parley/internal/push"
 	"parley/internal/push/pushtest"
+	"parley/internal/testenv"
 )
 
 const contact = "mailto:ops@parley.example"
 
 // start is where the tests' clocks start: now, so that the VAPID expiry a
 // push service checks against its own clock is plausible too.
-func newClock() *pushtest.Clock { return pushtest.NewClock(time.Now().Truncate(time.Second)) }
+func newClock() *testenv.Clock { return testenv.NewClock(time.Now().Truncate(time.Second)) }
 
 // newSender starts a Sender with fresh keys and the test's clock; opt's
 // zero fields get small test values. It is closed when the test ends.

@@ -16,6 +16,7 @@ import (
 	"parley/internal/chat"
 	"parley/internal/store"
 	"parley/internal/store/storetest"
+	"parley/internal/testenv"
 )
 
 func wantCode(t *testing.T, err error, code string) {
@@ -747,12 +748,8 @@ func TestCloseAnswersWaitingInserts(t *testing.T) {
 	wg.Wait()
 
 	// And the store's own goroutines end.
-	for deadline := time.Now().Add(5 * time.Second); runtime.NumGoroutine() > before; {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d goroutines after Close, %d before Open", runtime.NumGoroutine(), before)
-		}
-		runtime.Gosched()
-	}
+	testenv.Eventually(t, 5*time.Second, fmt.Sprintf("the goroutines after Close to go back to the %d before Open", before),
+		func() bool { return runtime.NumGoroutine() <= before })
 }
 
 func TestInsertWithDoneContext(t *testing.T) {

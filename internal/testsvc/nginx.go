@@ -1,12 +1,15 @@
 package testsvc
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"parley/internal/testenv"
 )
 
 // Nginx is an nginx of the test's own.
@@ -25,10 +28,7 @@ func NginxBinary(tb testing.TB) string {
 		if _, serr := os.Stat("/usr/sbin/nginx"); serr == nil {
 			return "/usr/sbin/nginx"
 		}
-		if os.Getenv("CI") != "" {
-			tb.Fatalf("nginx is not installed (CI installs Debian's nginx package): %v", err)
-		}
-		tb.Skip("nginx not installed (apt-get install nginx): skipping the test behind nginx")
+		testenv.Missing(tb, fmt.Sprintf("nginx not installed (apt-get install nginx; CI installs it): %v", err))
 	}
 	return p
 }

@@ -14,13 +14,14 @@ import (
 	"bytes"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"parley/internal/testenv"
 )
 
 // StartWait bounds how long a service may take to start.
@@ -37,12 +38,11 @@ func FreePort(tb testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// needEnv skips tb unless the environment variable env is set.
+// needEnv skips tb unless the environment variable env is set (fails it
+// under CI: testenv.Need).
 func needEnv(tb testing.TB, env, what string) {
 	tb.Helper()
-	if os.Getenv(env) == "" {
-		tb.Skipf("%s not set: skipping a test that runs its own %s", env, what)
-	}
+	testenv.Need(tb, env, "a test that runs its own "+what)
 }
 
 // process is a child process whose output is kept, and which is watched

@@ -21,6 +21,7 @@ import (
 	"parley/internal/broker"
 	"parley/internal/hub"
 	"parley/internal/store/storetest"
+	"parley/internal/testenv"
 	"parley/internal/web"
 	"parley/internal/wsock"
 )
@@ -91,45 +92,82 @@ func endOfStream(t *testing.T, br *bufio.Reader) {
 	}
 }
 
+// sweeps is a transport's clock in a test: the sweeper, which pings
+// silent sockets and drops dead ones, runs every 10 s of it.
+type sweeps struct {
+	t     *testing.T
+	clock *testenv.Clock
+	start time.Time
+}
+
+// started waits until the server serves the socket: a request answered.
+// The sweeps run after it, or the socket may start after them.
+func started(t *testing.T, conn net.Conn, br *bufio.Reader) {
+	t.Helper()
+	if _, err := conn.Write(masked(ws.NewTextFrame([]byte(`{"command":"fetch_messages"}`)))); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := ws.ReadFrame(br); err != nil || !bytes.Contains(f.Payload, []byte(`"command":"messages"`)) {
+		t.Fatalf("got %s %v", f.Payload, err)
+	}
+}
+
+func newSweeps(t *testing.T) (*sweeps, wsock.Timings) {
+	clk := testenv.NewClock(time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC))
+	return &sweeps{t: t, clock: clk, start: clk.Now()},
+		wsock.Timings{PingAfter: 30 * time.Second, DropAfter: 50 * time.Second}
+}
+
+// at moves the clock to the sweep due at after (counted from the start),
+// which runs then.
+func (s *sweeps) at(after time.Duration) {
+	s.t.Helper()
+	at := s.start.Add(after)
+	s.clock.WaitTimer(s.t, at)
+	s.clock.Advance(at.Sub(s.clock.Now()))
+}
+
 func TestSilentSocketIsPingedThenDropped(t *testing.T) {
-	addr, token := timedServer(t, wsock.Timings{PingAfter: 150 * time.Millisecond, DropAfter: 400 * time.Millisecond})
-	_, br := rawDial(t, addr, token)
+	sw, timing := newSweeps(t)
+	addr, token := testServer(t, wsock.Options{Timings: timing, Clock: sw.clock})
+	conn, br := rawDial(t, addr, token)
+	started(t, conn, br)
+	for _, after := range []time.Duration{10, 20, 30} {
+		sw.at(after * time.Second)
+	}
 	f, err := ws.ReadFrame(br)
 	if err != nil || f.Header.OpCode != ws.OpPing {
 		t.Fatalf("got %v %v, want a ping", f.Header, err)
 	}
+	sw.at(40 * time.Second)
+	sw.at(50 * time.Second)
 	endOfStream(t, br) // never answered
 }
 
 func TestAnsweredPingsKeepTheSocket(t *testing.T) {
-	addr, token := timedServer(t, wsock.Timings{PingAfter: 150 * time.Millisecond, DropAfter: 400 * time.Millisecond})
+	sw, timing := newSweeps(t)
+	addr, token := testServer(t, wsock.Options{Timings: timing, Clock: sw.clock})
 	conn, br := rawDial(t, addr, token)
-	for pings := 0; pings < 5; {
+	started(t, conn, br)
+	// Sweeps every 10 s for 3 minutes: pinged after every 30 s of silence,
+	// answered each time.
+	for after := 10 * time.Second; after <= 3*time.Minute; after += 10 * time.Second {
+		sw.at(after)
+		if after%(30*time.Second) != 0 {
+			continue
+		}
 		f, err := ws.ReadFrame(br)
+		if err != nil || f.Header.OpCode != ws.OpPing {
+			t.Fatalf("after %v: got %v %v; want a ping", after, f.Header, err)
+		}
+		// The answer, then a request whose answer says the server read it.
+		_, err = conn.Write(append(masked(ws.NewPongFrame(f.Payload)),
+			masked(ws.NewTextFrame([]byte(`{"command":"fetch_messages"}`)))...))
 		if err != nil {
-			t.Fatalf("after %d pings answered: %v", pings, err)
+			t.Fatal(err)
 		}
-		if f.Header.OpCode == ws.OpPing {
-			pings++
-			if _, err := conn.Write(masked(ws.NewPongFrame(f.Payload))); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	// Five pings answered span more than DropAfter: the socket still serves.
-	if _, err := conn.Write(masked(ws.NewTextFrame([]byte(`{"command":"fetch_messages"}`)))); err != nil {
-		t.Fatal(err)
-	}
-	for {
-		f, err := ws.ReadFrame(br)
-		if err != nil {
-			t.Fatalf("no answer: %v", err)
-		}
-		if f.Header.OpCode == ws.OpText {
-			if !bytes.Contains(f.Payload, []byte(`"command":"messages"`)) {
-				t.Fatalf("got %s", f.Payload)
-			}
-			return
+		if f, err := ws.ReadFrame(br); err != nil || !bytes.Contains(f.Payload, []byte(`"command":"messages"`)) {
+			t.Fatalf("after %v: got %s %v", after, f.Payload, err)
 		}
 	}
 }

@@ -186,7 +186,7 @@ func (c *Conn) Start(nc net.Conn, first *bufio.Reader) error {
 		return errors.New("websocket: the connection ended before it started")
 	}
 	c.nc, c.first, c.state = nc, first, stateOpen
-	c.lastHeard.Store(time.Now().UnixNano())
+	c.lastHeard.Store(c.t.now())
 	start := len(c.queue) > 0 && c.writer == writerIdle
 	if start {
 		c.writer = writerRunning
@@ -470,7 +470,7 @@ func (c *Conn) readAvailable(br *bufio.Reader) bool {
 
 // heard records a sign of life from the peer.
 func (c *Conn) heard() {
-	c.lastHeard.Store(time.Now().UnixNano())
+	c.lastHeard.Store(c.t.now())
 	c.pinged.Store(0)
 }
 

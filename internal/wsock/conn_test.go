@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+
+	"parley/internal/testenv"
 )
 
 // recorder is a Handler that keeps what it is told.
@@ -166,58 +168,63 @@ func TestStuckWriterGivesUp(t *testing.T) {
 
 // Pings go to silent peers; only a pong that echoes the ping counts as a
 // sign of life, so a client that sends pongs unasked and reads nothing is
-// dropped all the same.
+// dropped all the same. Time is the test's: the sweeper runs when the
+// clock is moved past its next run.
 func TestOnlyAnsweredPingsKeepAPeer(t *testing.T) {
 	var mu sync.Mutex
 	var cuts []Cause
-	tr := newTransport(t, Options{Timings: Timings{PingAfter: 90 * time.Millisecond, DropAfter: 300 * time.Millisecond},
+	clk := testenv.NewClock(time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC))
+	tr := newTransport(t, Options{Clock: clk, Timings: Timings{PingAfter: 30 * time.Second, DropAfter: 50 * time.Second},
 		OnCut: func(c Cause) { mu.Lock(); cuts = append(cuts, c); mu.Unlock() }})
+	// sweepAt moves the clock to the sweep due at, which runs then.
+	sweepAt := func(at time.Time) {
+		t.Helper()
+		clk.WaitTimer(t, at)
+		clk.Advance(at.Sub(clk.Now()))
+	}
+	start := clk.Now()
 
-	// A peer that answers: kept across several DropAfters.
+	// A peer that answers every ping, and one that sends pongs unasked.
 	answering := newRecorder()
-	_, client := servedPair(t, tr, answering)
+	answerer, client := servedPair(t, tr, answering)
 	br := bufio.NewReader(client)
-	_ = client.SetDeadline(time.Now().Add(10 * time.Second))
-	for pings := 0; pings < 6; {
-		f, err := ws.ReadFrame(br)
-		if err != nil {
-			t.Fatalf("after %d pings answered: %v", pings, err)
-		}
-		if f.Header.OpCode == ws.OpPing {
-			pings++
-			if _, err := client.Write(masked(ws.NewPongFrame(f.Payload))); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	select {
-	case <-answering.closed:
-		t.Fatal("a peer answering every ping was dropped")
-	default:
-	}
-	client.Close() // its end is the peer's, not a cut
-	answering.waitClosed(t, 2*time.Second)
-
-	// A peer that sends pongs of its own every 30 ms and reads nothing.
 	faking := newRecorder()
 	_, client2 := servedPair(t, tr, faking)
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		tick := time.NewTicker(30 * time.Millisecond)
-		defer tick.Stop()
-		for range 300 { // bounded: 9 s at most
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				if _, err := client2.Write(masked(ws.NewPongFrame([]byte("alive")))); err != nil {
-					return
-				}
-			}
+	br2 := bufio.NewReader(client2)
+	_ = client.SetDeadline(time.Now().Add(10 * time.Second))
+	_ = client2.SetDeadline(time.Now().Add(10 * time.Second))
+
+	sweepAt(start.Add(10 * time.Second)) // silent 10 s: nothing
+	sweepAt(start.Add(20 * time.Second))
+	sweepAt(start.Add(30 * time.Second)) // silent 30 s: pinged
+	for _, c := range []struct {
+		conn net.Conn
+		br   *bufio.Reader
+		pong []byte
+	}{{client, br, nil}, {client2, br2, []byte("alive")}} {
+		f, err := ws.ReadFrame(c.br)
+		if err != nil || f.Header.OpCode != ws.OpPing || len(f.Payload) != 8 {
+			t.Fatalf("got %v %q %v; want a ping with a nonce", f.Header, f.Payload, err)
 		}
-	}()
+		if c.pong != nil { // a pong of its own, which shows nothing
+			if _, err := c.conn.Write(masked(ws.NewPongFrame(c.pong))); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if _, err := c.conn.Write(masked(ws.NewPongFrame(f.Payload))); err != nil {
+			t.Fatal(err)
+		}
+		testenv.Eventually(t, 5*time.Second, "the answer to be read", func() bool { return answerer.pinged.Load() == 0 })
+	}
+	sweepAt(start.Add(40 * time.Second))
+	sweepAt(start.Add(50 * time.Second)) // the faker, silent 50 s (its ping says so): dropped
 	faking.waitClosed(t, 5*time.Second)
+	select {
+	case <-answering.closed:
+		t.Fatal("a peer that answered its ping was dropped")
+	default:
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if len(cuts) != 1 || cuts[0] != CauseSilent {

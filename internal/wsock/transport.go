@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"parley/internal/clock"
 )
 
 // Timings bound how long a connection may stay silent, stall or block.
@@ -65,6 +67,9 @@ func (c Cause) String() string {
 type Options struct {
 	Timings
 	Limits
+	// Clock is the time silence is measured by and the sweeper runs on.
+	// Default: the system's.
+	Clock clock.Clock
 	// OnCut, if set, is told each time the transport ends or closes a
 	// connection on its own (Cause), for metrics.
 	OnCut func(Cause)
@@ -85,13 +90,13 @@ type Transport struct {
 	opt    Options
 	poller *Poller
 
-	mu    sync.Mutex
-	conns map[*Conn]struct{} // started, not ended: what the sweeper visits
+	mu        sync.Mutex
+	conns     map[*Conn]struct{} // started, not ended: what the sweeper visits
+	closed    bool
+	stopSweep func() bool    // the next sweep's timer
+	sweeping  sync.WaitGroup // a sweep under way
 
 	framesIn, framesOut atomic.Uint64
-
-	stop, done chan struct{}
-	closeOnce  sync.Once
 }
 
 // NewTransport starts a transport: its poller and its sweeper.
@@ -110,9 +115,13 @@ func NewTransport(opt Options) (*Transport, error) {
 	if err != nil {
 		return nil, err
 	}
-	tr := &Transport{opt: opt, poller: p, conns: make(map[*Conn]struct{}),
-		stop: make(chan struct{}), done: make(chan struct{})}
-	go tr.sweep()
+	if opt.Clock == nil {
+		opt.Clock = clock.System{}
+	}
+	tr := &Transport{opt: opt, poller: p, conns: make(map[*Conn]struct{})}
+	tr.mu.Lock()
+	tr.scheduleSweep()
+	tr.mu.Unlock()
 	return tr, nil
 }
 
@@ -136,12 +145,20 @@ func (t *Transport) Stats() Stats {
 // Close stops the poller and the sweeper. Connections still open are no
 // longer read or pinged: close them first.
 func (t *Transport) Close() {
-	t.closeOnce.Do(func() {
-		close(t.stop)
-		<-t.done
-		t.poller.Close()
-	})
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return
+	}
+	t.closed = true
+	t.stopSweep()
+	t.mu.Unlock()
+	t.sweeping.Wait()
+	t.poller.Close()
 }
+
+// now is the transport's time, in unix nanoseconds.
+func (t *Transport) now() int64 { return t.opt.Clock.Now().UnixNano() }
 
 func (t *Transport) watch(c *Conn) {
 	t.mu.Lock()
@@ -161,40 +178,49 @@ func (t *Transport) cut(why Cause) {
 	}
 }
 
-// sweep, every third of PingAfter, pings the peers silent for PingAfter
-// and drops those silent for DropAfter.
-func (t *Transport) sweep() {
-	defer close(t.done)
-	tick := time.NewTicker(t.opt.PingAfter / 3)
-	defer tick.Stop()
-	var drop, ping []*Conn
-	for {
-		select {
-		case <-t.stop:
-			return
-		case now := <-tick.C:
-			t.mu.Lock()
-			for c := range t.conns {
-				silent := time.Duration(now.UnixNano() - c.lastHeard.Load())
-				switch {
-				case silent >= t.opt.DropAfter:
-					drop = append(drop, c)
-				case silent >= t.opt.PingAfter && c.pinged.Load() == 0:
-					ping = append(ping, c)
-				}
-			}
+// scheduleSweep sets the next sweep, a third of PingAfter from now;
+// t.mu held.
+func (t *Transport) scheduleSweep() {
+	t.stopSweep = t.opt.Clock.AfterFunc(t.opt.PingAfter/3, func() {
+		t.mu.Lock()
+		if t.closed {
 			t.mu.Unlock()
-			// Acted on without the lock: a connection's end takes it.
-			for _, c := range drop {
-				t.cut(CauseSilent)
-				c.end()
-			}
-			for _, c := range ping {
-				c.ping(rand.Uint64())
-			}
-			clear(drop)
-			clear(ping)
-			drop, ping = drop[:0], ping[:0]
+			return
 		}
+		t.sweeping.Add(1)
+		t.mu.Unlock()
+		defer t.sweeping.Done()
+		t.sweep()
+		t.mu.Lock()
+		if !t.closed {
+			t.scheduleSweep()
+		}
+		t.mu.Unlock()
+	})
+}
+
+// sweep pings the peers silent for PingAfter and drops those silent for
+// DropAfter.
+func (t *Transport) sweep() {
+	now := t.now()
+	var drop, ping []*Conn
+	t.mu.Lock()
+	for c := range t.conns {
+		silent := time.Duration(now - c.lastHeard.Load())
+		switch {
+		case silent >= t.opt.DropAfter:
+			drop = append(drop, c)
+		case silent >= t.opt.PingAfter && c.pinged.Load() == 0:
+			ping = append(ping, c)
+		}
+	}
+	t.mu.Unlock()
+	// Acted on without the lock: a connection's end takes it.
+	for _, c := range drop {
+		t.cut(CauseSilent)
+		c.end()
+	}
+	for _, c := range ping {
+		c.ping(rand.Uint64() | 1) // never 0, which means no ping out
 	}
 }

@@ -17,17 +17,14 @@ import (
 	"parley/internal/broker/brokertest"
 	"parley/internal/broker/redisbroker"
 	"parley/internal/chat"
+	"parley/internal/testenv"
 )
 
 // redisURL returns the URL of the shared test server, skipping the test
 // when none is set.
 func redisURL(t testing.TB) string {
 	t.Helper()
-	u := os.Getenv("PARLEY_TEST_REDIS")
-	if u == "" {
-		t.Skip("PARLEY_TEST_REDIS not set: skipping Redis tests")
-	}
-	return u
+	return testenv.Need(t, testenv.Redis, "the Redis broker's tests")
 }
 
 var prefixes atomic.Int64
@@ -114,10 +111,7 @@ func TestRedisStats(t *testing.T) {
 	}
 	// The publisher counts an event once Redis answered the pipeline,
 	// which may be just after the subscriber had it.
-	deadline := time.Now().Add(brokertest.Wait)
-	for a.Stats().Published < 3 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testenv.Eventually(t, brokertest.Wait, "3 published", func() bool { return a.Stats().Published >= 3 })
 	if got := a.Stats(); got.Published != 3 || got.Failed != 0 {
 		t.Errorf("publisher's stats %+v, want 3 published", got)
 	}
@@ -208,13 +202,7 @@ func TestRedisOwnEventsOnce(t *testing.T) {
 	if typing != 3 || messages != 1 {
 		t.Fatalf("b got %d typing events and %d messages, want 3 and 1", typing, messages)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for a.Stats().Own < 3 || b.Stats().Own < 1 {
-		if time.Now().After(deadline) {
-			t.Fatalf("own events dropped: a %+v, b %+v", a.Stats(), b.Stats())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testenv.Eventually(t, 5*time.Second, "own events dropped", func() bool { return a.Stats().Own >= 3 && b.Stats().Own >= 1 })
 	ra.NoEvent(t)
 	rb.NoEvent(t)
 }

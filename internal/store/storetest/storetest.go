@@ -9,7 +9,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"parley/internal/store"
+	"parley/internal/testenv"
 )
 
 // PostgresEnv is the environment variable that names the PostgreSQL server
@@ -65,10 +65,7 @@ func open(tb testing.TB, dsn string) *store.Store {
 // it, a server that cannot be reached fails the test.
 func PostgresDSN(tb testing.TB) string {
 	tb.Helper()
-	admin := os.Getenv(PostgresEnv)
-	if admin == "" {
-		tb.Skip(PostgresEnv + " not set: skipping PostgreSQL tests")
-	}
+	admin := testenv.Need(tb, PostgresEnv, "PostgreSQL tests")
 	u, err := url.Parse(admin)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		tb.Fatalf("storetest: %s is not a postgres:// URL", PostgresEnv)

@@ -1,4 +1,4 @@
-package pushtest
+package testenv
 
 import (
 	"slices"
@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Clock is a push.Clock that moves only when told: a test sees which
+// Clock is a clock.Clock that moves only when told: a test sees which
 // timers are set and when, and makes them fire with Advance, without
 // sleeping.
 type Clock struct {
@@ -85,6 +85,10 @@ func (c *Clock) Timers() []time.Time {
 	slices.SortFunc(at, func(a, b time.Time) int { return a.Compare(b) })
 	return at
 }
+
+// Wait bounds how long a test waits for something another goroutine
+// does (a timer to be set).
+const Wait = 10 * time.Second
 
 // WaitTimer waits, up to Wait, until a timer is set that is due at
 // exactly at.
