@@ -12,7 +12,7 @@ import (
 	"unicode/utf8"
 )
 
-// Limits of the protocol (CONTRACT §2 and §4).
+// Limits of names and messages (docs/PROTOCOL.md, docs/API.md).
 const (
 	MaxUsernameLength = 150
 	MinPasswordLength = 8
@@ -57,7 +57,7 @@ type Message struct {
 // microseconds, as the original application's Django serialisation had it.
 const TimestampFormat = "2006-01-02T15:04:05.000000Z07:00"
 
-// WireMessage is the message object of CONTRACT §4 as it is decoded
+// WireMessage is the message object (docs/PROTOCOL.md) as it is decoded
 // (AppendJSON encodes it): a struct to decode it into as part of a larger
 // value in one pass, which a Message's UnmarshalJSON would decode again.
 type WireMessage struct {
@@ -80,12 +80,12 @@ func (w *WireMessage) Message() (Message, error) {
 		Timestamp: ts.UTC(), ClientID: w.ClientID}, nil
 }
 
-// MarshalJSON writes the message object of CONTRACT §4 (AppendJSON).
+// MarshalJSON writes the message object of docs/PROTOCOL.md (AppendJSON).
 func (m Message) MarshalJSON() ([]byte, error) {
 	return m.AppendJSON(make([]byte, 0, 128+len(m.Content))), nil
 }
 
-// UnmarshalJSON reads the message object of CONTRACT §4.
+// UnmarshalJSON reads the message object of docs/PROTOCOL.md.
 func (m *Message) UnmarshalJSON(b []byte) error {
 	var w WireMessage
 	if err := json.Unmarshal(b, &w); err != nil {

@@ -11,10 +11,11 @@ import (
 	"parley/internal/chat"
 )
 
-// The rules of CONTRACT §2 and §4 written a second way, as regular
-// expressions, for the fuzzers to compare against. The username's length,
-// in characters, is counted apart: {1,150} over a Unicode class makes a
-// regular expression too slow to fuzz with.
+// The rules of docs/API.md (names) and docs/PROTOCOL.md (messages)
+// written a second way, as regular expressions, for the fuzzers to compare
+// against. The username's length, in characters, is counted apart:
+// {1,150} over a Unicode class makes a regular expression too slow to
+// fuzz with.
 var (
 	usernameChars = regexp.MustCompile(`^[\p{L}\p{Nd}@.+_-]+$`)
 	roomNameRule  = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)

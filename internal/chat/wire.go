@@ -19,7 +19,7 @@ func EncodeJSON(v any) ([]byte, error) {
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
-// AppendJSON appends the message object of CONTRACT §4 to b: the bytes
+// AppendJSON appends the message object (docs/PROTOCOL.md) to b: the bytes
 // encoding/json writes for it (MarshalJSON), without reflection and
 // without encoding/json checking them again, as it does what a
 // MarshalJSON returns. Messages are encoded once per broadcast, but many

@@ -13,7 +13,7 @@ import (
 	"parley/internal/chat"
 )
 
-// protocolCodes are the error codes of CONTRACT §4.
+// protocolCodes are the error codes of docs/PROTOCOL.md (Error codes).
 var protocolCodes = map[string]bool{
 	"bad_request": true, "too_long": true, "rate_limited": true, "not_found": true, "internal": true,
 }

@@ -8,7 +8,7 @@ import (
 	"unicode"
 )
 
-// maxBodyBytes bounds every request body (CONTRACT §6).
+// maxBodyBytes bounds every request body (docs/SECURITY.md, Limits).
 const maxBodyBytes = 1 << 20
 
 // writeTimeout bounds writing the answer to a request that is not a

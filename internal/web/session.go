@@ -124,7 +124,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u chat.Use
 		return err
 	}
 	// #nosec G124 -- Secure is set whenever the request came over HTTPS
-	// (CONTRACT §6); over plain HTTP a Secure cookie would never come back.
+	// (docs/SECURITY.md); over plain HTTP a Secure cookie would never come back.
 	http.SetCookie(w, &http.Cookie{
 		Name: sessionCookie, Value: secret, Path: "/", MaxAge: int(sessionTTL / time.Second),
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.isHTTPS(r),
