@@ -59,10 +59,11 @@ func (l *limiter) allow(ctx context.Context, user string) (bool, time.Duration) 
 	return ok || err != nil, wait
 }
 
-// historyRate is each user's allowance of history requests (a page of up
-// to 100 messages each): a reconnecting client that catches up on 5,000
-// missed messages, or someone scrolling back, never meets it; a script
-// asking for megabytes a second does.
+// historyRate is the allowance of history requests (a page of up to 100
+// messages each) of each socket, and of each user over the API: a
+// reconnecting client that catches up on 5,000 missed messages, or
+// someone scrolling back, never meets it; a script asking for megabytes a
+// second does.
 var historyRate = limit.Rate{PerSecond: 10, Burst: 50}
 
 // loginThrottle slows password guessing: failures spend tokens of the

@@ -63,8 +63,9 @@ type Server struct {
 	render  *renderer
 	metrics *Metrics
 	sends   *limiter
-	// histories limits each user's history requests, on sockets and the
-	// API: each may cost a database read and up to 1 MiB of answer.
+	// histories limits each user's history requests over the API (each
+	// socket has its own allowance): each may cost a database read and
+	// up to 1 MiB of answer.
 	histories *limiter
 	logins    *loginThrottle
 	handler   http.Handler
