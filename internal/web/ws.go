@@ -149,7 +149,7 @@ type socket struct {
 
 	readMu    sync.Mutex
 	readSeq   int64       // the highest seq the client reported read
-	readAt    time.Time   // when the marker was last written
+	readAt    int64       // when the marker was last written (unix ns)
 	readTimer *time.Timer // a write is due
 
 	ackMu   sync.Mutex
@@ -360,16 +360,17 @@ func (sc *socket) handle(ctx context.Context, data []byte) {
 // has its own, so a bot's hundred sockets that reconnect at once each get
 // their first pages.
 type bucket struct {
-	spent float64   // tokens spent, less what has refilled since at
-	at    time.Time // when spent was last brought up to date
+	spent float64 // tokens spent, less what has refilled since at
+	at    int64   // when spent was last brought up to date (unix ns)
 }
 
 // take spends a token if one is left at now.
 func (b *bucket) take(now time.Time) bool {
-	if !b.at.IsZero() {
-		b.spent = max(0, b.spent-now.Sub(b.at).Seconds()*historyRate.PerSecond)
+	ns := now.UnixNano()
+	if b.at != 0 {
+		b.spent = max(0, b.spent-time.Duration(ns-b.at).Seconds()*historyRate.PerSecond)
 	}
-	b.at = now
+	b.at = ns
 	if b.spent+1 > float64(historyRate.Burst) {
 		return false
 	}
@@ -395,7 +396,7 @@ func (sc *socket) markRead(seq int64) {
 	if sc.readTimer != nil {
 		return // a write is due; it takes the highest seq
 	}
-	wait := readEvery - time.Since(sc.readAt)
+	wait := readEvery - time.Duration(time.Now().UnixNano()-sc.readAt)
 	if wait <= 0 {
 		wait = 0
 	}
@@ -406,7 +407,7 @@ func (sc *socket) markRead(seq int64) {
 func (sc *socket) writeRead() {
 	sc.readMu.Lock()
 	seq := sc.readSeq
-	sc.readTimer, sc.readAt = nil, time.Now()
+	sc.readTimer, sc.readAt = nil, time.Now().UnixNano()
 	sc.readMu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

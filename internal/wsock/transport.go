@@ -130,7 +130,6 @@ func NewTransport(opt Options) (*Transport, error) {
 func (t *Transport) NewConn(h Handler) *Conn {
 	c := &Conn{t: t, h: h}
 	c.rd.Limit = t.opt.MaxMessage
-	c.wrote.L = &c.mu
 	return c
 }
 
