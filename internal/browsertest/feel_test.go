@@ -251,7 +251,7 @@ func TestDraftsAndUnsentKept(t *testing.T) {
 	b.typeInto("#chat-message-input", "And the milk.")
 	b.answerDialogs(true)
 	b.do("leave", chromedp.Navigate("about:blank"))
-	srv = apptest.Start(t, opts)
+	_ = apptest.Start(t, opts) // the server is back where the page expects it
 	b.open(base + "/chats/kitchen/")
 	b.waitRoom("kitchen")
 	b.waitMessage("olga", "Who took the last coffee filter?")
@@ -471,7 +471,7 @@ func TestReconnectSoon(t *testing.T) {
 
 	// Back as soon as the server is.
 	refused.l.Close()
-	srv = apptest.Start(t, opts)
+	_ = apptest.Start(t, opts) // the server is back where the page expects it
 	back := time.Now()
 	b.waitFor("the connection", `document.getElementById('conn-state').dataset.state === 'open'`)
 	if d := time.Since(back); d > 4*time.Second {
@@ -527,7 +527,7 @@ func TestSessionEndedKeepsDraft(t *testing.T) {
 	if err := srv.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	srv = apptest.Start(t, opts)
+	_ = apptest.Start(t, opts) // the server is back where the page expects it
 	b.waitFor("the page to say the session ended", `document.getElementById('conn-banner').dataset.ended === 'true' &&
   document.getElementById('conn-banner-text').textContent.startsWith('Your session has ended.')`)
 	if eval[bool](b, `location.pathname !== `+js("/chats/"+longRoom+"/")) {

@@ -2,7 +2,8 @@ package wsock
 
 import (
 	"cmp"
-	"math/rand/v2"
+	"crypto/rand"
+	"encoding/binary"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -220,6 +221,10 @@ func (t *Transport) sweep() {
 		c.end()
 	}
 	for _, c := range ping {
-		c.ping(rand.Uint64() | 1) // never 0, which means no ping out
+		// A nonce a peer that does not read cannot guess; never 0, which
+		// means no ping out.
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		c.ping(binary.NativeEndian.Uint64(b[:]) | 1)
 	}
 }
