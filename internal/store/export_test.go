@@ -35,3 +35,14 @@ func (s *Store) BulkInsert(ctx context.Context, room, author string, n int) erro
 		return err
 	})
 }
+
+// MigrateTo applies the migrations up to version to, for tests of a
+// migration on a database that an older version left.
+func (s *Store) MigrateTo(ctx context.Context, to int64) error { return s.migrateTo(ctx, to) }
+
+// Exec runs a statement as it is, for tests that build what an older
+// version stored.
+func (s *Store) Exec(ctx context.Context, query string, args ...any) error {
+	_, err := s.write.exec(ctx, query, args...)
+	return err
+}

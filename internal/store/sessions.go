@@ -89,3 +89,66 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64
 	}
 	return n, nil
 }
+
+// TrimSessions keeps the user's keep newest sessions or tokens of kind
+// (the newest by creation), deleting the rest, and returns the hashes it
+// deleted: their sockets are to be closed.
+func (s *Store) TrimSessions(ctx context.Context, userID int64, kind string, keep int) ([][]byte, error) {
+	rs, err := s.write.query(ctx, `
+		DELETE FROM sessions WHERE user_id = $1 AND kind = $2 AND hash NOT IN (
+			SELECT hash FROM sessions WHERE user_id = $1 AND kind = $2 ORDER BY created_at DESC, hash LIMIT $3)
+		RETURNING hash`, userID, kind, keep)
+	if err != nil {
+		return nil, fmt.Errorf("store: trim sessions: %w", err)
+	}
+	return scanHashes(rs, "trim sessions")
+}
+
+// DeleteUserSessions deletes the user's sessions and tokens, or those of
+// one kind if kind is not empty, except the one whose hash is keep, and
+// returns the hashes it deleted.
+func (s *Store) DeleteUserSessions(ctx context.Context, userID int64, kind string, keep []byte) ([][]byte, error) {
+	if keep == nil {
+		keep = []byte{} // no hash is empty
+	}
+	rs, err := s.write.query(ctx, `
+		DELETE FROM sessions WHERE user_id = $1 AND ($2 = '' OR kind = $2) AND hash <> $3
+		RETURNING hash`, userID, kind, keep)
+	if err != nil {
+		return nil, fmt.Errorf("store: delete user sessions: %w", err)
+	}
+	return scanHashes(rs, "delete user sessions")
+}
+
+// LiveSessions returns which of hashes name a session or token that has
+// not expired by now.
+func (s *Store) LiveSessions(ctx context.Context, hashes [][]byte, now time.Time) (map[string]bool, error) {
+	live := make(map[string]bool, len(hashes))
+	for _, h := range hashes {
+		var n int64
+		err := s.read.queryRow(ctx, "SELECT count(*) FROM sessions WHERE hash = $1 AND expires_at > $2", h, now).Scan(&n)
+		if err != nil {
+			return nil, fmt.Errorf("store: live sessions: %w", err)
+		}
+		if n > 0 {
+			live[string(h)] = true
+		}
+	}
+	return live, nil
+}
+
+func scanHashes(rs rows, what string) ([][]byte, error) {
+	defer rs.Close()
+	var out [][]byte
+	for rs.Next() {
+		var h []byte
+		if err := rs.Scan(&h); err != nil {
+			return nil, fmt.Errorf("store: %s: %w", what, err)
+		}
+		out = append(out, h)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("store: %s: %w", what, err)
+	}
+	return out, nil
+}

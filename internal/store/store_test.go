@@ -144,9 +144,10 @@ func TestUsers(t *testing.T) {
 		if msg := chat.ErrorMessage(err); msg != "That username is taken." {
 			t.Fatalf("message %q", msg)
 		}
-		// Names are case-sensitive, as Django's.
-		if _, err := s.CreateUser(ctx, "Alice", "h", false); err != nil {
-			t.Fatal(err)
+		// Names are one name whatever their case or width.
+		for _, name := range []string{"Alice", "ＡＬＩＣＥ"} {
+			_, err = s.CreateUser(ctx, name, "h", false)
+			wantCode(t, err, chat.EConflict)
 		}
 		_, err = s.CreateUser(ctx, "no spaces", "h", false)
 		wantCode(t, err, chat.EInvalid)
