@@ -278,6 +278,8 @@ func serve(ctx context.Context, args []string, env Env) error {
 		Store: st, Hub: h, Broker: b, Transport: tr, Metrics: metrics, Log: log,
 		Origins: c.Origins, History: c.History,
 		SendRate: c.SendLimit.Rate, SendBurst: c.SendLimit.Burst,
+		SignupRate: c.SignupLimit.Rate, SignupBurst: c.SignupLimit.Burst,
+		RoomCreateRate: c.RoomCreateLimit.Rate, RoomCreateBurst: c.RoomCreateLimit.Burst,
 		UserSockets: c.UserSockets, MaxSockets: maxSockets, Version: Version,
 		TrustedProxies: c.TrustedProxies, SharedLimits: shared,
 	})

@@ -162,6 +162,50 @@ func TestStalledHeadersAreCut(t *testing.T) {
 	}
 }
 
+// TestStalledBodyIsCut (finding 3): a request that announces a body of
+// 1,000 bytes and sends one is cut off once the body's 10 s are up,
+// rather than holding its connection (before: still open after 52 s).
+func TestStalledBodyIsCut(t *testing.T) {
+	t.Parallel()
+	srv := apptest.Start(t, apptest.Options{})
+	var wg sync.WaitGroup
+	for _, path := range []string{"/api/v1/signup", "/accounts/login/"} {
+		wg.Go(func() { stallBody(t, srv, path) })
+	}
+	wg.Wait()
+	if r, _ := get(t, srv, "/healthz", ""); r.StatusCode != 200 {
+		t.Fatal("unhealthy")
+	}
+}
+
+// stallBody sends path a request whose body never comes, and checks that
+// the server cuts it off after the body's deadline.
+func stallBody(t *testing.T, srv *apptest.Server, path string) {
+	c, err := net.Dial("tcp", srv.Addr)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer c.Close()
+	req := "POST " + path + " HTTP/1.1\r\nHost: " + srv.Addr + "\r\nContent-Type: application/json\r\n" +
+		"Content-Length: 1000\r\n\r\n{"
+	if _, err := c.Write([]byte(req)); err != nil {
+		t.Error(err)
+		return
+	}
+	start := time.Now()
+	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if _, err := io.Copy(io.Discard, c); err != nil {
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Errorf("%s: the connection was still open after 30 s", path)
+			return
+		}
+	}
+	if d := time.Since(start); d < 5*time.Second {
+		t.Errorf("%s: cut after %v: too early for a 10 s body deadline", path, d)
+	}
+}
+
 func TestSocketCaps(t *testing.T) {
 	t.Parallel()
 	srv := apptest.Start(t, apptest.Options{Args: []string{"--user-sockets=2", "--max-sockets=3"}})

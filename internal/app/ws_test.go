@@ -15,8 +15,10 @@ import (
 	"parley/internal/chat"
 )
 
+// unlimited is a server without the sending and sign-up limits: the tests
+// that use it send fast, and make many accounts from one address.
 func unlimited(t *testing.T) *apptest.Server {
-	return apptest.Start(t, apptest.Options{Args: []string{"--send-limit=off"}})
+	return apptest.Start(t, apptest.Options{Args: []string{"--send-limit=off", "--signup-limit=off"}})
 }
 
 // TestOriginalClient speaks exactly the frames of the original

@@ -47,9 +47,11 @@ func roomName() string {
 	return "c" + hex.EncodeToString(b[:])
 }
 
-// serverArgs are the settings of every process in these tests.
+// serverArgs are the settings of every process in these tests. The
+// sign-up and room limits are off: their buckets, in the shared Redis,
+// are keyed by the address (127.0.0.1) and by user names every test uses.
 func serverArgs(redisURL string) []string {
-	return []string{"--redis=" + redisURL, "--send-limit=off", "--user-sockets=0"}
+	return []string{"--redis=" + redisURL, "--send-limit=off", "--signup-limit=off", "--room-create-limit=off", "--user-sockets=0"}
 }
 
 // startServers starts n parley processes in this one (apptest.Start) on

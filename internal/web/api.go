@@ -135,8 +135,11 @@ func (s *Server) handleAPISignup(w http.ResponseWriter, r *http.Request) {
 	if !s.readJSON(w, r, &c) {
 		return
 	}
-	u, err := s.signup(r.Context(), c.Username, c.Password)
+	u, wait, err := s.signup(r, c.Username, c.Password)
 	if err != nil {
+		if wait > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(wait)))
+		}
 		s.apiError(w, r, err)
 		return
 	}

@@ -150,26 +150,29 @@ func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request) {
 		p.Form.Errors["password2"] = "The two passwords do not match."
 	}
 	if len(p.Form.Errors) == 0 {
-		u, err := s.signup(ctx, name, pw1)
+		u, wait, err := s.signup(r, name, pw1)
 		switch chat.ErrorCode(err) {
 		case "":
-			if err := s.startSession(w, r, u); err != nil {
+			if err := s.logIn(w, r, u); err != nil {
 				s.serverError(w, r, err)
 				return
 			}
-			s.log.Info("signup", "user", u.Name)
 			http.Redirect(w, r, safeNext(p.Next), http.StatusSeeOther) // #nosec G710 -- safeNext keeps same-site paths only (FuzzSafeNext)
 			return
 		case chat.EConflict:
 			p.Form.Errors["username"] = chat.ErrorMessage(err) // taken in the meantime
 		case chat.EInvalid:
 			p.Form.Error = chat.ErrorMessage(err)
+		case chat.ERateLimited:
+			w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(wait)))
+			p.Form.Error = chat.ErrorMessage(err)
+			status = http.StatusTooManyRequests
 		default:
 			s.serverError(w, r, err)
 			return
 		}
 	}
-	if len(p.Form.Errors) == 1 && p.Form.Errors["username"] == "That username is taken." {
+	if status != http.StatusTooManyRequests && len(p.Form.Errors) == 1 && p.Form.Errors["username"] == "That username is taken." {
 		status = http.StatusConflict
 	}
 	for _, f := range []string{"username", "password1", "password2"} {
@@ -201,27 +204,11 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.render.render(w, status, "login", p)
 		return
 	}
-	if err := s.startSession(w, r, u); err != nil {
+	if err := s.logIn(w, r, u); err != nil {
 		s.serverError(w, r, err)
 		return
 	}
 	http.Redirect(w, r, safeNext(p.Next), http.StatusSeeOther) // #nosec G710 -- safeNext keeps same-site paths only (FuzzSafeNext)
-}
-
-// login checks credentials under the password-guessing throttle; a
-// throttled attempt is a rate_limited error and sets Retry-After.
-func (s *Server) login(w http.ResponseWriter, r *http.Request, name, password string) (chat.User, error) {
-	addr := s.clientAddr(r)
-	if ok, wait := s.logins.check(r.Context(), name, addr); !ok {
-		w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(wait)))
-		s.metrics.httpErrors.WithLabelValues("login_throttled").Inc()
-		return chat.User{}, chat.Errorf(chat.ERateLimited, "Too many failed attempts. Try again in %d seconds.", retrySeconds(wait))
-	}
-	u, err := s.checkCredentials(r.Context(), name, password)
-	if chat.ErrorCode(err) == chat.EUnauthorized {
-		s.logins.fail(r.Context(), name, addr)
-	}
-	return u, err
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -14,6 +15,12 @@ const maxBodyBytes = 1 << 20
 // writeTimeout bounds writing the answer to a request that is not a
 // WebSocket.
 const writeTimeout = 30 * time.Second
+
+// bodyTimeout bounds reading a request's body, from when its handler
+// starts: a client that announces a body and sends it a byte at a time,
+// or not at all, is cut off rather than holding its connection. Bodies
+// are at most 1 MiB; 10 s is 100 KiB/s for the largest.
+const bodyTimeout = 10 * time.Second
 
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; " +
 	"img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; " +
@@ -47,14 +54,20 @@ func (s *Server) secure(next http.Handler) http.Handler {
 			s.tooLarge(w, r)
 			return
 		}
+		if !strings.HasPrefix(r.URL.Path, "/ws/") {
+			// A client that reads its answer too slowly, or sends its
+			// body too slowly, is cut off. Not for WebSockets: a
+			// deadline set before the upgrade would outlive it, and
+			// sockets have their own rules.
+			rc := http.NewResponseController(w)
+			_ = rc.SetWriteDeadline(time.Now().Add(writeTimeout))
+			if r.Body != nil && r.Body != http.NoBody {
+				_ = rc.SetReadDeadline(time.Now().Add(bodyTimeout))
+				r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc}
+			}
+		}
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
-		}
-		if !strings.HasPrefix(r.URL.Path, "/ws/") {
-			// A client that reads its answer too slowly is cut off. Not
-			// for WebSockets: a deadline set before the upgrade would
-			// outlive it, and sockets have their own rules.
-			_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(writeTimeout))
 		}
 		defer func() {
 			if v := recover(); v != nil {
@@ -67,6 +80,24 @@ func (s *Server) secure(next http.Handler) http.Handler {
 		}()
 		protected.ServeHTTP(w, r)
 	})
+}
+
+// deadlineBody lifts the body's read deadline once the body is read
+// whole: the connection's reads after that (the server watching for the
+// client going away while the handler runs) have no reason to end.
+type deadlineBody struct {
+	io.ReadCloser
+	rc   *http.ResponseController
+	done bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF && !b.done {
+		b.done = true
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
+	return n, err
 }
 
 func (s *Server) tooLarge(w http.ResponseWriter, r *http.Request) {

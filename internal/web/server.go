@@ -38,6 +38,14 @@ type Options struct {
 	// no limit.
 	SendRate  float64
 	SendBurst int
+	// SignupRate and SignupBurst limit the accounts made from one client
+	// address (an IPv6 /64); SignupRate 0 is no limit.
+	SignupRate  float64
+	SignupBurst int
+	// RoomCreateRate and RoomCreateBurst limit the rooms one user makes;
+	// RoomCreateRate 0 is no limit.
+	RoomCreateRate  float64
+	RoomCreateBurst int
 	// UserSockets caps one user's sockets (0: no cap); MaxSockets caps
 	// this process's (0: no cap).
 	UserSockets, MaxSockets int
@@ -68,7 +76,10 @@ type Server struct {
 	// up to 1 MiB of answer.
 	histories *limiter
 	logins    *loginThrottle
-	handler   http.Handler
+	// signups limits the accounts made from each address, roomCreates
+	// the rooms each user makes.
+	signups, roomCreates *limiter
+	handler              http.Handler
 
 	sockets   registry
 	shutdown  chan struct{}
@@ -107,7 +118,9 @@ func New(opt Options) (*Server, error) {
 		s.metrics = NewMetrics()
 	}
 	s.metrics.register(s)
-	s.sends = s.newLimiter(opt.SendRate, opt.SendBurst)
+	s.sends = s.newLimiter(limitSend, opt.SendRate, opt.SendBurst)
+	s.signups = s.newLimiter(limitSignup, opt.SignupRate, opt.SignupBurst)
+	s.roomCreates = s.newLimiter(limitRoomCreate, opt.RoomCreateRate, opt.RoomCreateBurst)
 	s.histories = &limiter{l: limit.NewLocal(historyRate, opt.Now)}
 	s.logins = s.newLoginThrottle()
 	s.handler = s.routes()

@@ -174,18 +174,3 @@ func (s *Server) dummyHash() string {
 	})
 	return s.dummy
 }
-
-// signup validates and creates an account.
-func (s *Server) signup(ctx context.Context, name, password string) (chat.User, error) {
-	if err := chat.CheckUsername(name); err != nil {
-		return chat.User{}, err
-	}
-	if err := chat.CheckPassword(password); err != nil {
-		return chat.User{}, err
-	}
-	hash, err := auth.HashPassword(password, s.opt.Password)
-	if err != nil {
-		return chat.User{}, err
-	}
-	return s.opt.Store.CreateUser(ctx, name, hash, false)
-}
