@@ -276,7 +276,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 	}
 	srv, err := web.New(web.Options{
 		Store: st, Hub: h, Broker: b, Transport: tr, Metrics: metrics, Log: log,
-		Origins: c.Origins, History: c.History,
+		Origins: c.Origins, PublicURL: c.PublicURL, MetricsToken: c.MetricsToken, History: c.History,
 		SendRate: c.SendLimit.Rate, SendBurst: c.SendLimit.Burst,
 		SignupRate: c.SignupLimit.Rate, SignupBurst: c.SignupLimit.Burst,
 		RoomCreateRate: c.RoomCreateLimit.Rate, RoomCreateBurst: c.RoomCreateLimit.Burst,

@@ -392,6 +392,11 @@ func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) bool {
 func (s *Server) staticHandler() http.Handler {
 	fsrv := http.FileServerFS(staticFS())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Files only: a folder's listing is nobody's business.
+		if r.URL.Path == "" || strings.HasSuffix(r.URL.Path, "/") {
+			s.handleNotFound(w, r)
+			return
+		}
 		if r.URL.Query().Get("v") != "" {
 			w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 		} else {

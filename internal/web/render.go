@@ -121,6 +121,11 @@ func (r *renderer) render(w http.ResponseWriter, status int, name string, p page
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if p.User != nil {
+		// A page with someone's rooms and messages stays out of every
+		// cache, the browser's back-forward one included.
+		w.Header().Set("Cache-Control", "no-store")
+	}
 	w.WriteHeader(status)
 	_, _ = buf.WriteTo(w)
 }

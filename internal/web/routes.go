@@ -35,7 +35,7 @@ func (s *Server) routes() http.Handler {
 	// Operations.
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
 	mux.HandleFunc("GET /readyz", s.handleReadyz)
-	mux.Handle("GET /metrics", s.metrics.handler())
+	mux.Handle("GET /metrics", s.handleMetrics())
 
 	// Anything else is a 404 page.
 	mux.HandleFunc("/", s.handleNotFound)

@@ -2,6 +2,7 @@ package web
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -30,7 +31,7 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 // state changes, bounds request bodies and turns a panic into a 500.
 func (s *Server) secure(next http.Handler) http.Handler {
 	cop := http.NewCrossOriginProtection()
-	for _, o := range s.opt.Origins {
+	for _, o := range s.trusted {
 		// The origins were checked when the settings were read.
 		_ = cop.AddTrustedOrigin(o)
 	}
@@ -131,25 +132,48 @@ func safeNext(next string) string {
 	return next
 }
 
-// sameOrigin reports whether the request's Origin header names this host or
-// a trusted origin. A request without Origin (not a browser) passes.
+// sameOrigin reports whether the request's Origin header names this site
+// — the scheme the request came by (HTTPS directly or through a trusted
+// proxy), its Host and port — or a trusted origin (--origins,
+// --public-url). A request without Origin (not a browser) passes.
 func (s *Server) sameOrigin(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
 		return true
 	}
-	u, err := url.Parse(origin)
-	if err != nil || u.Host == "" {
+	o, ok := canonicalOrigin(origin)
+	if !ok {
 		return false
 	}
-	if strings.EqualFold(u.Host, r.Host) {
+	scheme := "http"
+	if s.isHTTPS(r) {
+		scheme = "https"
+	}
+	if self, ok := canonicalOrigin(scheme + "://" + r.Host); ok && o == self {
 		return true
 	}
-	o := strings.ToLower(u.Scheme + "://" + u.Host)
-	for _, t := range s.opt.Origins {
+	for _, t := range s.trusted {
 		if o == t {
 			return true
 		}
 	}
 	return false
+}
+
+// canonicalOrigin is origin as scheme://host[:port], lower-cased, without
+// the scheme's default port: the form two origins compare equal in.
+func canonicalOrigin(origin string) (string, bool) {
+	u, err := url.Parse(origin)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return "", false
+	}
+	scheme, host, port := strings.ToLower(u.Scheme), strings.ToLower(u.Hostname()), u.Port()
+	if port == "" || scheme == "http" && port == "80" || scheme == "https" && port == "443" {
+		if strings.Contains(host, ":") {
+			host = "[" + host + "]"
+		}
+		return scheme + "://" + host, true
+	}
+	return scheme + "://" + net.JoinHostPort(host, port), true
 }

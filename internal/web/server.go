@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,6 +34,11 @@ type Options struct {
 	Log     *slog.Logger
 	// Origins are extra trusted origins (scheme://host[:port]).
 	Origins []string
+	// PublicURL, if set, is the address people reach Parley at; its
+	// origin is trusted as Origins are.
+	PublicURL string
+	// MetricsToken, if set, is the bearer token /metrics asks for.
+	MetricsToken string
 	// History is how many messages fetch_messages returns by default.
 	History int
 	// SendRate and SendBurst limit each user's sending; SendRate 0 is
@@ -81,6 +88,10 @@ type Server struct {
 	signups, roomCreates *limiter
 	handler              http.Handler
 
+	// trusted are the origins, besides the request's own, that a
+	// cookie-authenticated WebSocket may come from (canonicalOrigin).
+	trusted []string
+
 	sockets   registry
 	shutdown  chan struct{}
 	shutOnce  sync.Once
@@ -118,6 +129,11 @@ func New(opt Options) (*Server, error) {
 		s.metrics = NewMetrics()
 	}
 	s.metrics.register(s)
+	for _, o := range append(slices.Clone(opt.Origins), opt.PublicURL) {
+		if c, ok := canonicalOrigin(originOf(o)); ok {
+			s.trusted = append(s.trusted, c)
+		}
+	}
 	s.sends = s.newLimiter(limitSend, opt.SendRate, opt.SendBurst)
 	s.signups = s.newLimiter(limitSignup, opt.SignupRate, opt.SignupBurst)
 	s.roomCreates = s.newLimiter(limitRoomCreate, opt.RoomCreateRate, opt.RoomCreateBurst)
@@ -125,6 +141,15 @@ func New(opt Options) (*Server, error) {
 	s.logins = s.newLoginThrottle()
 	s.handler = s.routes()
 	return s, nil
+}
+
+// originOf is the origin of a URL: its scheme and host, without a path.
+func originOf(u string) string {
+	if scheme, rest, ok := strings.Cut(u, "://"); ok {
+		host, _, _ := strings.Cut(rest, "/")
+		return scheme + "://" + host
+	}
+	return u
 }
 
 // onceSet remembers which (user, room) pairs an idempotent write was done
