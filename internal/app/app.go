@@ -286,6 +286,14 @@ func serve(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
+	// The process-wide events (a session's sockets to close) reach the
+	// server from every process.
+	subCtx, cancelSub := context.WithTimeout(ctx, 10*time.Second)
+	err = b.Subscribe(subCtx, "", srv.Events())
+	cancelSub()
+	if err != nil {
+		return &ExitError{Code: 2, Err: fmt.Errorf("cannot subscribe to the process-wide events: %s", oneLine(err))}
+	}
 
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {

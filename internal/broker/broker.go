@@ -28,14 +28,24 @@ const (
 	KindTyping
 	// KindPresence carries Users: one process's users present in Room.
 	KindPresence
+	// KindRevoked is process-wide (Room ""): the sessions or tokens whose
+	// hashes (hex) are Credentials have ended; every process closes the
+	// sockets they opened.
+	KindRevoked
+	// KindUserRevoked is process-wide (Room ""): every session and token
+	// of User has ended but the one whose hash (hex) is Keep, if any;
+	// every process closes the user's sockets but those Keep opened.
+	KindUserRevoked
 )
 
 // kindNames are the kinds' names on the wire, by kind.
 var kindNames = [...]string{
-	KindUnknown:  "unknown",
-	KindMessage:  "message",
-	KindTyping:   "typing",
-	KindPresence: "presence",
+	KindUnknown:     "unknown",
+	KindMessage:     "message",
+	KindTyping:      "typing",
+	KindPresence:    "presence",
+	KindRevoked:     "revoked",
+	KindUserRevoked: "user_revoked",
 }
 
 // String returns the kind's name on the wire; "unknown" for a kind this
@@ -61,6 +71,10 @@ func kindNamed(name []byte) Kind {
 		return KindTyping
 	case "presence":
 		return KindPresence
+	case "revoked":
+		return KindRevoked
+	case "user_revoked":
+		return KindUserRevoked
 	}
 	return KindUnknown
 }
@@ -84,7 +98,7 @@ type Event struct {
 	Kind Kind   `json:"kind"`
 	// Message is KindMessage's stored message.
 	Message *chat.Message `json:"message,omitempty"`
-	// User is KindTyping's user.
+	// User is KindTyping's user, and KindUserRevoked's.
 	User string `json:"user,omitempty"`
 	// Origin names the process that published the event, so that a
 	// process can tell its own events from others'.
@@ -93,6 +107,12 @@ type Event struct {
 	// Origin, none when the last one left. On the wire its key is "data",
 	// as it was before it had a name of its own.
 	Users []string `json:"data,omitempty"`
+	// Credentials are KindRevoked's: hashes of sessions and tokens, in
+	// hex.
+	Credentials []string `json:"credentials,omitempty"`
+	// Keep is KindUserRevoked's: the hash (hex) of the one session or
+	// token of User that goes on, if any.
+	Keep string `json:"keep,omitempty"`
 }
 
 // Handler receives the events of a subscription.

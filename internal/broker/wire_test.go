@@ -22,6 +22,9 @@ func sampleEvents() []Event {
 		{Room: "lobby", Kind: KindPresence, Users: []string{"ann", "bob"}},
 		{Room: "lobby", Kind: KindPresence},
 		{Kind: KindTyping, User: "ann", Origin: "p-3"}, // process-wide
+		{Kind: KindRevoked, Credentials: []string{"0a1b", "ffee"}, Origin: "p-1"},
+		{Kind: KindUserRevoked, User: "zoë", Keep: "0a1b"},
+		{Kind: KindUserRevoked, User: "ann"},
 		{Room: "lobby", Kind: KindUnknown},
 	}
 }
@@ -38,6 +41,19 @@ func TestDecodeEventRoundTrip(t *testing.T) {
 			if !reflect.DeepEqual(got, ev) {
 				t.Errorf("%s: read %+v, want %+v", payload, got, ev)
 			}
+		}
+	}
+	// Unmarked, an event is what encoding/json writes.
+	for _, ev := range sampleEvents() {
+		if !ev.Kind.Known() {
+			continue
+		}
+		std, err := chat.EncodeJSON(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := AppendEvent(nil, ev, Mark{}); string(got) != string(std) {
+			t.Errorf("wrote %s\nencoding/json writes %s", got, std)
 		}
 	}
 	// Escapes are left to encoding/json; plain strings are read by hand.

@@ -56,28 +56,38 @@ func (s *Store) CreateSession(ctx context.Context, sess Session) error {
 // secret hashes to hash, if it has not expired by now. Otherwise it returns
 // a *chat.Error with code chat.EUnauthorized.
 func (s *Store) SessionUser(ctx context.Context, hash []byte, kind string, now time.Time) (chat.User, error) {
-	var u chat.User
-	err := s.read.queryRow(ctx, `
-		SELECT u.id, u.name, u.admin, u.created_at
-		FROM sessions s JOIN users u ON u.id = s.user_id
-		WHERE s.hash = $1 AND s.kind = $2 AND s.expires_at > $3`,
-		hash, kind, now).Scan(&u.ID, &u.Name, &u.Admin, timeCol{&u.CreatedAt})
-	if isNoRows(err) {
-		return chat.User{}, chat.Errorf(chat.EUnauthorized, "Please log in: the session is unknown or has expired.")
-	}
-	if err != nil {
-		return chat.User{}, fmt.Errorf("store: session user: %w", err)
-	}
-	return u, nil
+	u, _, err := s.SessionUserUntil(ctx, hash, kind, now)
+	return u, err
 }
 
-// DeleteSession removes the session or token whose secret hashes to hash.
-// Removing one that does not exist is not an error.
-func (s *Store) DeleteSession(ctx context.Context, hash []byte) error {
-	if _, err := s.write.exec(ctx, "DELETE FROM sessions WHERE hash = $1", hash); err != nil {
-		return fmt.Errorf("store: delete session: %w", err)
+// SessionUserUntil is SessionUser that also says when the session or
+// token expires.
+func (s *Store) SessionUserUntil(ctx context.Context, hash []byte, kind string, now time.Time) (chat.User, time.Time, error) {
+	var u chat.User
+	var expires time.Time
+	err := s.read.queryRow(ctx, `
+		SELECT u.id, u.name, u.admin, u.created_at, s.expires_at
+		FROM sessions s JOIN users u ON u.id = s.user_id
+		WHERE s.hash = $1 AND s.kind = $2 AND s.expires_at > $3`,
+		hash, kind, now).Scan(&u.ID, &u.Name, &u.Admin, timeCol{&u.CreatedAt}, timeCol{&expires})
+	if isNoRows(err) {
+		return chat.User{}, time.Time{}, chat.Errorf(chat.EUnauthorized, "Please log in: the session is unknown or has expired.")
 	}
-	return nil
+	if err != nil {
+		return chat.User{}, time.Time{}, fmt.Errorf("store: session user: %w", err)
+	}
+	return u, expires, nil
+}
+
+// DeleteSession removes the session or token whose secret hashes to hash,
+// and reports whether there was one. Removing one that does not exist is
+// not an error.
+func (s *Store) DeleteSession(ctx context.Context, hash []byte) (bool, error) {
+	n, err := s.write.exec(ctx, "DELETE FROM sessions WHERE hash = $1", hash)
+	if err != nil {
+		return false, fmt.Errorf("store: delete session: %w", err)
+	}
+	return n > 0, nil
 }
 
 // DeleteExpiredSessions removes the sessions and tokens expired by now and

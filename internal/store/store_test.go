@@ -217,9 +217,10 @@ func TestSessions(t *testing.T) {
 		if err != nil || n != 1 {
 			t.Fatalf("DeleteExpiredSessions = %d, %v; want 1", n, err)
 		}
-		for range 2 {
-			if err := s.DeleteSession(ctx, tok.Hash); err != nil {
-				t.Fatal(err)
+		for i := range 2 {
+			existed, err := s.DeleteSession(ctx, tok.Hash)
+			if err != nil || existed != (i == 0) {
+				t.Fatalf("DeleteSession #%d = %v, %v", i+1, existed, err)
 			}
 		}
 		_, err = s.SessionUser(ctx, tok.Hash, store.KindToken, now)

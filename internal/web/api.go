@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"strings"
 
-	"parley/internal/auth"
 	"parley/internal/chat"
+	"parley/internal/store"
 )
 
 type apiErrorBody struct {
@@ -156,7 +156,7 @@ func (s *Server) handleAPIToken(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, err)
 		return
 	}
-	tok, err := s.newSecret(r.Context(), u, "token", tokenTTL)
+	tok, err := s.newSecret(r.Context(), u, store.KindToken, tokenTTL)
 	if err != nil {
 		s.apiError(w, r, err)
 		return
@@ -165,17 +165,32 @@ func (s *Server) handleAPIToken(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleAPIRevokeToken(w http.ResponseWriter, r *http.Request, u chat.User) {
-	_, from, _ := s.authenticate(r)
-	if from != authBearer {
+	_, cred, _ := s.authenticate(r)
+	if cred.from != authBearer {
 		s.apiError(w, r, chat.Errorf(chat.EInvalid, "Only a bearer token can revoke itself; log out to end a session."))
 		return
 	}
-	_, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-	if err := s.opt.Store.DeleteSession(r.Context(), auth.SecretHash(strings.TrimSpace(tok))); err != nil {
+	existed, err := s.opt.Store.DeleteSession(r.Context(), cred.hash)
+	if err != nil {
 		s.apiError(w, r, err)
 		return
 	}
+	if existed {
+		s.revoke([][]byte{cred.hash})
+	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleAPIRevokeTokens revokes every token of the caller's, the one the
+// request carries included, and closes their sockets.
+func (s *Server) handleAPIRevokeTokens(w http.ResponseWriter, r *http.Request, u chat.User) {
+	gone, err := s.opt.Store.DeleteUserSessions(r.Context(), u.ID, store.KindToken, nil)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	s.revoke(gone)
+	writeJSON(w, http.StatusOK, map[string]int{"revoked": len(gone)})
 }
 
 type roomsResponse struct {

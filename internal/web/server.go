@@ -14,6 +14,7 @@ import (
 
 	"parley/internal/auth"
 	"parley/internal/broker"
+	"parley/internal/clock"
 	"parley/internal/hub"
 	"parley/internal/limit"
 	"parley/internal/store"
@@ -67,7 +68,10 @@ type Options struct {
 	// throttles where every process sees them; nil keeps them in this
 	// process.
 	SharedLimits SharedLimits
-	// Now is the clock; nil means time.Now.
+	// Clock is what timers (a socket's credential expiring) run on; nil
+	// means the system's.
+	Clock clock.Clock
+	// Now is the clock's time; nil means Clock's.
 	Now func() time.Time
 }
 
@@ -93,6 +97,7 @@ type Server struct {
 	trusted []string
 
 	sockets   registry
+	events    wideEvents
 	shutdown  chan struct{}
 	shutOnce  sync.Once
 	dummyOnce sync.Once
@@ -105,8 +110,11 @@ func New(opt Options) (*Server, error) {
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
+	if opt.Clock == nil {
+		opt.Clock = clock.System{}
+	}
 	if opt.Now == nil {
-		opt.Now = time.Now
+		opt.Now = opt.Clock.Now
 	}
 	if opt.History <= 0 {
 		opt.History = 20
@@ -124,6 +132,7 @@ func New(opt Options) (*Server, error) {
 		render:   rd,
 		shutdown: make(chan struct{}),
 	}
+	s.events.s = s
 	s.metrics = opt.Metrics
 	if s.metrics == nil {
 		s.metrics = NewMetrics()

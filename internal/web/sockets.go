@@ -6,16 +6,18 @@ import (
 	"sync"
 )
 
-// registry is every socket this process has open or is opening: what
-// --max-sockets and --user-sockets count, what a revocation or a removal
-// finds to close, and what shutdown waits for. A socket is in it from
+// registry is every socket this process has open or is opening, by user
+// and by the session or token that opened it: what --max-sockets and
+// --user-sockets count, what a revocation finds to close, and what
+// shutdown waits for. A socket is in it from
 // before its upgrade until its messages are settled and it has left its
 // room.
 type registry struct {
 	mu     sync.Mutex
 	total  int
 	byUser map[string]map[*socket]struct{}
-	closed bool // shutting down: no socket is added
+	byCred map[string]map[*socket]struct{} // by the credential's hash
+	closed bool                            // shutting down: no socket is added
 	wg     sync.WaitGroup
 }
 
@@ -40,6 +42,14 @@ func (g *registry) add(sc *socket, maxSockets, userSockets int) int {
 		g.byUser[sc.user.Name] = mine
 	}
 	mine[sc] = struct{}{}
+	cred := string(sc.cred.hash)
+	if g.byCred == nil {
+		g.byCred = make(map[string]map[*socket]struct{})
+	}
+	if g.byCred[cred] == nil {
+		g.byCred[cred] = make(map[*socket]struct{})
+	}
+	g.byCred[cred][sc] = struct{}{}
 	g.total++
 	g.wg.Add(1)
 	return 0
@@ -56,6 +66,11 @@ func (g *registry) remove(sc *socket) {
 	delete(mine, sc)
 	if len(mine) == 0 {
 		delete(g.byUser, sc.user.Name)
+	}
+	cred := string(sc.cred.hash)
+	delete(g.byCred[cred], sc)
+	if len(g.byCred[cred]) == 0 {
+		delete(g.byCred, cred)
 	}
 	g.total--
 	g.wg.Done()
@@ -80,6 +95,29 @@ func (g *registry) all(keep func(*socket) bool) []*socket {
 				out = append(out, sc)
 			}
 		}
+	}
+	return out
+}
+
+// ofUser returns the user's sockets.
+func (g *registry) ofUser(name string) []*socket {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return keys(g.byUser[name])
+}
+
+// ofCredential returns the sockets opened with the session or token whose
+// hash is hash.
+func (g *registry) ofCredential(hash []byte) []*socket {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return keys(g.byCred[string(hash)])
+}
+
+func keys(set map[*socket]struct{}) []*socket {
+	out := make([]*socket, 0, len(set))
+	for sc := range set {
+		out = append(out, sc)
 	}
 	return out
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"parley/internal/broker"
@@ -40,7 +41,7 @@ func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
 		s.refuseUpgrade(w, http.StatusUpgradeRequired, "bad_request", "This address takes WebSocket (version 13) upgrades only.")
 		return
 	}
-	u, from, err := s.authenticate(r)
+	u, cred, err := s.authenticate(r)
 	if err != nil {
 		if httpStatus(err) >= 500 {
 			s.log.Error("websocket auth", "err", err)
@@ -50,7 +51,7 @@ func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
 		s.refuseUpgrade(w, http.StatusUnauthorized, "unauthorized", "Log in first: a session cookie or a bearer token is needed.")
 		return
 	}
-	if from == authCookie && !s.sameOrigin(r) {
+	if cred.from == authCookie && !s.sameOrigin(r) {
 		s.refuseUpgrade(w, http.StatusForbidden, "forbidden", "WebSocket from a foreign origin refused.")
 		return
 	}
@@ -60,22 +61,25 @@ func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	default:
 	}
-	sc := &socket{s: s, user: u, room: room}
+	sc := &socket{s: s, user: u, room: room, cred: cred}
 	sc.ackIdle.L = &sc.ackMu
 	sc.ctx, sc.cancel = context.WithCancel(context.Background())
+	// From here on every way out ends the connection, whose end (Closed)
+	// takes the socket out of its room and of the registry. It is made
+	// before the socket is registered: a revocation may close it from
+	// then on.
+	sc.conn = s.opt.Transport.NewConn(sc)
 	switch s.sockets.add(sc, s.opt.MaxSockets, s.opt.UserSockets) {
 	case http.StatusServiceUnavailable:
-		sc.cancel()
+		sc.conn.Abort()
 		s.refuseUpgrade(w, http.StatusServiceUnavailable, "too_many_sockets", "The server is full; try again shortly.")
 		return
 	case http.StatusTooManyRequests:
-		sc.cancel()
+		sc.conn.Abort()
 		s.refuseUpgrade(w, http.StatusTooManyRequests, "too_many_sockets", "Too many open sockets; close some and try again.")
 		return
 	}
-	// From here on every way out ends the connection, whose end (Closed)
-	// takes the socket out of its room and of the registry.
-	sc.conn = s.opt.Transport.NewConn(sc)
+	sc.watchExpiry()
 	sc.member, err = s.join(r, u, room, sc.conn)
 	if err != nil {
 		sc.conn.Abort()
@@ -139,8 +143,13 @@ type socket struct {
 	member *hub.Member
 	user   chat.User
 	room   string
-	ctx    context.Context // ends once the socket ended and its messages are settled
-	cancel context.CancelFunc
+	cred   credential // what opened it; its end closes the socket
+	// revoked is set once the credential has ended: nothing the client
+	// sends is acted on after.
+	revoked    atomic.Bool
+	stopExpiry func() bool     // the timer of the credential's expiry
+	ctx        context.Context // ends once the socket ended and its messages are settled
+	cancel     context.CancelFunc
 
 	// The reader's state: messages come one at a time.
 	strikes    int
@@ -172,6 +181,9 @@ func (sc *socket) Message(_ *wsock.Conn, binary bool, data []byte) {
 // once the messages it sent are settled, it leaves its room and the
 // registry, and its context ends.
 func (sc *socket) Closed(*wsock.Conn) {
+	if sc.stopExpiry != nil {
+		sc.stopExpiry()
+	}
 	sc.flushRead()
 	sc.afterAcks(func() {
 		sc.cancel()
@@ -329,6 +341,9 @@ const errorAuthor = "Parley"
 
 // handle acts on one frame.
 func (sc *socket) handle(ctx context.Context, data []byte) {
+	if sc.revoked.Load() {
+		return // closing: its credential has ended
+	}
 	f, ferr := decodeFrame(data, sc.member.Extensions())
 	if ferr != nil {
 		sc.sendError(ferr.Code, ferr.Message, ferr.ClientID)
@@ -455,6 +470,9 @@ func (sc *socket) newMessage(ctx context.Context, f inFrame) {
 	// A message read is stored even if the socket ends meanwhile (its
 	// client hung up right after sending): a retry with the same
 	// client_id finds it.
+	if sc.revoked.Load() {
+		return // its credential ended while the frame was read
+	}
 	sub, _, err := sc.s.submit(context.WithoutCancel(ctx), sc.user, chat.NewMessage{Room: sc.room, Content: *f.Message, ClientID: f.ClientID})
 	if err != nil {
 		sc.sendErr(err, f.ClientID)

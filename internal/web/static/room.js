@@ -1338,6 +1338,12 @@
     presenceBox.hidden = true;
     closePresence();
     if (ended) return;
+    if (e.code === 4401) {
+      // The session ended (logged out elsewhere, expired, revoked): no
+      // reconnecting with it.
+      sessionEnded();
+      return;
+    }
     for (const p of pending.values()) {
       if (p.status !== 'failed') setPendingStatus(p, 'sending', 'Waiting for the connection…');
     }
