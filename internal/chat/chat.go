@@ -34,7 +34,9 @@ type User struct {
 	CreatedAt time.Time
 }
 
-// Room is a chat room. A room exists once someone enters it or posts to it.
+// Room is a chat room. A room exists once someone posts its first
+// message, or its creator confirms it (docs/API.md, POST /api/v1/rooms);
+// entering or viewing one makes nothing.
 type Room struct {
 	Name string `json:"name"`
 	// Messages is the number of messages in the room, which is also its
@@ -250,6 +252,10 @@ func CommonPassword(password string) bool {
 	return false
 }
 
+// NormalizeRoomName returns name as Parley keeps it: room names are one
+// name whatever their case, so "General" is "general".
+func NormalizeRoomName(name string) string { return strings.ToLower(name) }
+
 // CheckRoomName returns an invalid error that says what is wrong with name.
 func CheckRoomName(name string) error {
 	if !ValidRoomName(name) {
@@ -359,11 +365,13 @@ func CheckClientID(id string) error {
 	return nil
 }
 
-// CheckNewMessage validates and normalises m in place.
+// CheckNewMessage validates and normalises m in place: its room's name
+// lower-cased, its content trimmed.
 func CheckNewMessage(m *NewMessage) error {
 	if err := CheckRoomName(m.Room); err != nil {
 		return err
 	}
+	m.Room = NormalizeRoomName(m.Room)
 	content, err := CleanContent(m.Content)
 	if err != nil {
 		return err

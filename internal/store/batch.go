@@ -21,6 +21,10 @@ const maxBatch = 1024
 type change struct {
 	room string
 	msg  chat.NewMessage
+	// create: the message makes its room if the room does not exist
+	// (its author recorded as the one who made it); else such a message
+	// fails with ErrNoRoom.
+	create bool
 }
 
 // result is the outcome of one change: for a new message, the stored
@@ -246,14 +250,25 @@ type batchRoom struct {
 	lastSeq int64     // as read under the lock
 	taken   int64     // seqs handed out since
 	at      time.Time // when the latest was handed out
+	// create: a change of the batch may make the room, whose creator is
+	// then the author of the first such change.
+	create  bool
+	creator string
+	missing bool // the room does not exist, and no change may make it
+	locked  bool // found and locked (PostgreSQL's writer)
 }
 
 func newBatchRooms(changes []change) batchRooms {
 	r := batchRooms{rooms: make(map[string]*batchRoom, 4)}
 	for _, c := range changes {
-		if _, ok := r.rooms[c.room]; !ok {
-			r.rooms[c.room] = &batchRoom{}
+		br, ok := r.rooms[c.room]
+		if !ok {
+			br = &batchRoom{}
+			r.rooms[c.room] = br
 			r.names = append(r.names, c.room)
+		}
+		if c.create && !br.create {
+			br.create, br.creator = true, c.msg.Author
 		}
 	}
 	slices.Sort(r.names)

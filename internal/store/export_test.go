@@ -8,7 +8,7 @@ import "context"
 func (s *Store) BulkInsert(ctx context.Context, room, author string, n int) error {
 	t := now()
 	return s.write.inTx(ctx, func(tx querier) error {
-		if err := s.ensureRoom(ctx, tx, room); err != nil {
+		if _, err := s.ensureRoom(ctx, tx, room, 0); err != nil {
 			return err
 		}
 		var last int64

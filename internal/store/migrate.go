@@ -34,6 +34,7 @@ type migrationStep func(ctx context.Context, tx querier) error
 // number, the same on both engines.
 var migrationSteps = map[int64]migrationStep{
 	2: backfillNameKeys,
+	4: lowerCaseRooms,
 }
 
 func loadMigrations(engine string) ([]migration, error) {

@@ -17,7 +17,8 @@ import (
 // batch as arrays (unnest), so that neither the round trips nor the
 // statements grow with the batch.
 //
-//  1. Create the batch's rooms if absent, then lock them, in name order
+//  1. Create the batch's rooms that a change may make if absent (with
+//     their words), then lock them all, in name order
 //     (SELECT ... ORDER BY name FOR NO KEY UPDATE: rows are locked in the
 //     sort's order), then look up the batch's client_ids among the stored
 //     messages. The lookup runs after the locks, and any other writer of
@@ -65,11 +66,30 @@ func (w pgBatchWriter) apply(ctx context.Context, tx pgx.Tx, changes []change, r
 	// Step 1. A room is created if absent before it is locked: a room that
 	// another transaction is creating becomes visible once that
 	// transaction ends, which the INSERT waits for, so the lock finds it.
+	// Most batches make no room, and run no statement for it.
 	var b pgx.Batch
-	b.Queue(`INSERT INTO rooms (name, last_seq, created_at, last_activity)
-		SELECT n, 0, $2, $2 FROM unnest($1::text[]) AS n ORDER BY n
-		ON CONFLICT (name) DO NOTHING`, rooms.names, now())
-	locked := 0
+	var newRooms, creators, wordRooms, words []string
+	for _, name := range rooms.names {
+		if r := rooms.rooms[name]; r.create {
+			newRooms, creators = append(newRooms, name), append(creators, r.creator)
+			for _, w := range roomWords(name) {
+				wordRooms, words = append(wordRooms, name), append(words, w)
+			}
+		}
+	}
+	if len(newRooms) > 0 {
+		b.Queue(`WITH made AS (
+				INSERT INTO rooms (name, last_seq, created_at, last_activity, created_by)
+				SELECT n.name, 0, $3, $3, users.id
+				FROM unnest($1::text[], $2::text[]) AS n(name, creator) LEFT JOIN users ON users.name = n.creator
+				ORDER BY n.name
+				ON CONFLICT (name) DO NOTHING
+				RETURNING name)
+			INSERT INTO room_words (word, room)
+			SELECT w.word, w.room FROM unnest($4::text[], $5::text[]) AS w(room, word) JOIN made ON made.name = w.room
+			ON CONFLICT DO NOTHING`,
+			newRooms, creators, now(), wordRooms, words)
+	}
 	b.Queue("SELECT name, last_seq FROM rooms WHERE name = ANY($1::text[]) ORDER BY name FOR NO KEY UPDATE", rooms.names).
 		Query(func(rows pgx.Rows) error {
 			var name string
@@ -77,7 +97,7 @@ func (w pgBatchWriter) apply(ctx context.Context, tx pgx.Tx, changes []change, r
 			_, err := pgx.ForEachRow(rows, []any{&name, &seq}, func() error {
 				if r, ok := rooms.rooms[name]; ok {
 					r.lastSeq = seq
-					locked++
+					r.locked = true
 				}
 				return nil
 			})
@@ -108,8 +128,13 @@ func (w pgBatchWriter) apply(ctx context.Context, tx pgx.Tx, changes []change, r
 	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
 		return err
 	}
-	if locked != len(rooms.names) {
-		return fmt.Errorf("locked %d of the batch's %d rooms", locked, len(rooms.names))
+	for _, name := range rooms.names {
+		if r := rooms.rooms[name]; !r.locked {
+			if r.create {
+				return fmt.Errorf("room %q was made but cannot be locked", name)
+			}
+			r.missing = true
+		}
 	}
 
 	// Step 2.
@@ -117,6 +142,10 @@ func (w pgBatchWriter) apply(ctx context.Context, tx pgx.Tx, changes []change, r
 	var repeats []int
 	for i, c := range changes {
 		m := c.msg
+		if rooms.rooms[c.room].missing {
+			results[i] = result{err: ErrNoRoom}
+			continue
+		}
 		if m.ClientID != "" {
 			k := clientKey{m.Room, m.Author, m.ClientID}
 			if msg, ok := stored[k]; ok {
@@ -196,7 +225,7 @@ func (w pgBatchWriter) apply(ctx context.Context, tx pgx.Tx, changes []change, r
 		results[i] = result{msg: first.msg}
 	}
 	for i := range results {
-		if results[i].msg.ID == 0 {
+		if results[i].err == nil && results[i].msg.ID == 0 {
 			return fmt.Errorf("message %d of the batch got no id", i)
 		}
 	}

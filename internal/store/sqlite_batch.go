@@ -28,8 +28,13 @@ var _ batchWriter = (*sqliteBatchWriter)(nil)
 const (
 	// ? = room
 	sqliteLastSeq = "SELECT last_seq FROM rooms WHERE name = ?"
-	// ? = room, now, now
-	sqliteCreateRoom = "INSERT INTO rooms (name, last_seq, created_at, last_activity) VALUES (?, 0, ?, ?) ON CONFLICT (name) DO NOTHING"
+	// ? = room, now, now, creator's name
+	sqliteCreateRoom = `
+		INSERT INTO rooms (name, last_seq, created_at, last_activity, created_by)
+		VALUES (?, 0, ?, ?, (SELECT id FROM users WHERE name = ?))
+		ON CONFLICT (name) DO NOTHING`
+	// ? = word, room
+	sqliteRoomWord = "INSERT INTO room_words (word, room) VALUES (?, ?) ON CONFLICT DO NOTHING"
 	// ? = room, seq, author, content, now, client_id
 	sqliteInsertMessage = `
 		INSERT INTO messages (room, seq, author, content, created_at, client_id) VALUES (?, ?, ?, ?, ?, ?)
@@ -70,8 +75,8 @@ func (w *sqliteBatchWriter) write(changes []change, results []result) error {
 // in four steps, so that a batch costs one statement per message, two per
 // room, and one per author and room:
 //
-//  1. For each room, in name order: create it if absent and read its
-//     last_seq.
+//  1. For each room, in name order: read its last_seq, or create it if
+//     absent and a change may make it (its words with it).
 //  2. For each message: insert it with the room's next seq, unless its
 //     (room, author, client_id) is stored already (ON CONFLICT DO NOTHING),
 //     in which case read the stored one and take no seq.
@@ -84,9 +89,18 @@ func (w *sqliteBatchWriter) apply(ctx context.Context, c *rawConn, changes []cha
 		r := rooms.rooms[name]
 		err := c.queryRow(ctx, sqliteLastSeq, name).Scan(&r.lastSeq)
 		if isNoRows(err) {
+			if !r.create {
+				r.missing = true
+				continue
+			}
 			t := now()
-			if _, err := c.exec(ctx, sqliteCreateRoom, name, t, t); err != nil {
+			if _, err := c.exec(ctx, sqliteCreateRoom, name, t, t, r.creator); err != nil {
 				return err
+			}
+			for _, w := range roomWords(name) {
+				if _, err := c.exec(ctx, sqliteRoomWord, w, name); err != nil {
+					return err
+				}
 			}
 			err = c.queryRow(ctx, sqliteLastSeq, name).Scan(&r.lastSeq)
 		}
@@ -98,6 +112,10 @@ func (w *sqliteBatchWriter) apply(ctx context.Context, c *rawConn, changes []cha
 	for i, ch := range changes {
 		m := ch.msg
 		r := rooms.rooms[ch.room]
+		if r.missing {
+			results[i] = result{err: ErrNoRoom}
+			continue
+		}
 		msg := chat.Message{Room: m.Room, Seq: r.seq() + 1, Author: m.Author, Content: m.Content,
 			ClientID: m.ClientID, Timestamp: now()}
 		var clientID any // NULL when absent: NULLs never collide in the unique index

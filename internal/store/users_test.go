@@ -3,6 +3,7 @@ package store_test
 import (
 	"bytes"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -158,6 +159,83 @@ func TestTrimAndDeleteSessions(t *testing.T) {
 		}
 		if _, err := s.SessionUser(ctx, other, store.KindToken, t0); err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// Migrating a database whose rooms' names collide when lower-cased keeps
+// every room and message: the oldest takes the lower-cased name, each
+// other one that name and a number not taken; every room is found by its
+// words.
+func TestRoomNameMigration(t *testing.T) {
+	storetest.EnginesUnmigrated(t, func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		if err := s.MigrateTo(ctx, 3); err != nil {
+			t.Fatal(err)
+		}
+		alice, err := s.CreateUser(ctx, "alice", "h", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		rooms := []struct {
+			name     string
+			messages int
+		}{{"General", 2}, {"general", 3}, {"general-2", 1}, {"GENERAL", 0}, {"Lobby", 1}, {"quiet", 0}}
+		for i, r := range rooms {
+			at := t0.Add(time.Duration(i) * time.Hour)
+			if err := s.Exec(ctx, "INSERT INTO rooms (name, last_seq, created_at, last_activity) VALUES ($1, $2, $3, $3)",
+				r.name, r.messages, at); err != nil {
+				t.Fatal(err)
+			}
+			for seq := 1; seq <= r.messages; seq++ {
+				if err := s.Exec(ctx, "INSERT INTO messages (room, seq, author, content, created_at) VALUES ($1, $2, $3, $4, $5)",
+					r.name, seq, "alice", r.name+" "+strconv.Itoa(seq), at); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.Exec(ctx, "INSERT INTO room_members (user_id, room, last_read, entered_at) VALUES ($1, $2, $3, $4)",
+				alice.ID, r.name, r.messages, at); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for old, now := range map[string]string{"General": "general", "general": "general-3", "general-2": "general-2",
+			"GENERAL": "general-4", "Lobby": "lobby", "quiet": "quiet"} {
+			msgs, _, err := s.Messages(ctx, now, store.Page{FromStart: true, Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			for _, r := range rooms {
+				if r.name == old {
+					for seq := 1; seq <= r.messages; seq++ {
+						want = append(want, old+" "+strconv.Itoa(seq))
+					}
+				}
+			}
+			var got []string
+			for i, m := range msgs {
+				if m.Seq != int64(i+1) || m.Room != now {
+					t.Errorf("%s: message %+v", now, m)
+				}
+				got = append(got, m.Content)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("room %q, once %q, holds %q; want %q", now, old, got, want)
+			}
+			if seq, member, err := s.ReadMarker(ctx, alice.ID, now); err != nil || !member || seq != int64(len(want)) {
+				t.Errorf("alice's marker in %q: %d, %v, %v", now, seq, member, err)
+			}
+		}
+		found, err := s.Rooms(ctx, "gen", 0)
+		if err != nil || len(found) != 4 {
+			t.Fatalf("Rooms(gen) = %+v, %v; want the 4 general rooms", found, err)
+		}
+		if _, err := s.Room(ctx, "General"); err != nil {
+			t.Fatalf("Room(General) after the migration: %v", err)
 		}
 	})
 }

@@ -221,6 +221,48 @@ func (s *Server) handleAPIRooms(w http.ResponseWriter, r *http.Request, u chat.U
 	writeJSON(w, http.StatusOK, roomsResponse{Rooms: out})
 }
 
+type createRoomRequest struct {
+	Name string `json:"name"`
+}
+
+// handleAPICreateRoom makes a room (POST /api/v1/rooms {"name"}): 201
+// and the room if it made it, 200 and the room if it existed, within the
+// caller's room limit.
+func (s *Server) handleAPICreateRoom(w http.ResponseWriter, r *http.Request, u chat.User) {
+	var req createRoomRequest
+	if !s.readJSON(w, r, &req) {
+		return
+	}
+	rm, created, wait, err := s.createRoom(r.Context(), u, strings.TrimSpace(req.Name))
+	if err != nil {
+		if wait > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(wait)))
+		}
+		s.apiError(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	unread, err := s.unread(r.Context(), u)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, status, apiRoom{Room: rm, Unread: unread[rm.Name]})
+}
+
+// handleAPILeaveRoom takes the room out of the caller's rooms (DELETE
+// /api/v1/rooms/{room}/membership): 204, whether they were in it or not.
+func (s *Server) handleAPILeaveRoom(w http.ResponseWriter, r *http.Request, u chat.User, room string) {
+	if err := s.opt.Store.LeaveRoom(r.Context(), u.ID, room); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
 type messagesResponse struct {
 	Messages []chat.Message `json:"messages"`
 	HasMore  bool           `json:"has_more"`

@@ -16,7 +16,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /accounts/login/", s.handleLogin)
 	mux.HandleFunc("POST /accounts/logout/", s.handleLogout)
 	mux.HandleFunc("GET /chats/{$}", s.requireLogin(s.handleChats))
+	mux.HandleFunc("POST /chats/{$}", s.requireLogin(s.handleCreateRoom))
 	mux.HandleFunc("GET /chats/{room}/{$}", s.requireLogin(s.handleRoom))
+	mux.HandleFunc("POST /chats/{room}/leave/{$}", s.requireLogin(s.handleLeaveRoom))
 	mux.Handle("GET /static/", http.StripPrefix("/static/", s.staticHandler()))
 	mux.HandleFunc("GET /favicon.ico", s.handleFavicon)
 
@@ -26,6 +28,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("DELETE /api/v1/tokens/current", s.requireAPIUser(s.handleAPIRevokeToken))
 	mux.HandleFunc("DELETE /api/v1/tokens", s.requireAPIUser(s.handleAPIRevokeTokens))
 	mux.HandleFunc("GET /api/v1/rooms", s.requireAPIUser(s.handleAPIRooms))
+	mux.HandleFunc("POST /api/v1/rooms", s.requireAPIUser(s.handleAPICreateRoom))
+	mux.HandleFunc("DELETE /api/v1/rooms/{room}/membership", s.requireAPIRoom(s.handleAPILeaveRoom))
 	mux.HandleFunc("GET /api/v1/rooms/{room}/messages", s.requireAPIRoom(s.handleAPIMessages))
 	mux.HandleFunc("POST /api/v1/rooms/{room}/messages", s.requireAPIRoom(s.handleAPIPostMessage))
 	mux.HandleFunc("/api/", s.handleAPINotFound)

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"parley/internal/auth"
@@ -88,8 +89,10 @@ type Server struct {
 	histories *limiter
 	logins    *loginThrottle
 	// signups limits the accounts made from each address, roomCreates
-	// the rooms each user makes.
+	// the rooms each user makes (newRooms: the rooms spent for).
 	signups, roomCreates *limiter
+	newRooms             sync.Map // newRoomKey -> struct{}
+	newRoomCount         atomic.Int64
 	handler              http.Handler
 
 	// trusted are the origins, besides the request's own, that a
@@ -102,7 +105,6 @@ type Server struct {
 	shutOnce  sync.Once
 	dummyOnce sync.Once
 	dummy     string
-	entered   onceSet
 }
 
 // New returns a Server.
@@ -159,42 +161,6 @@ func originOf(u string) string {
 		return scheme + "://" + host
 	}
 	return u
-}
-
-// onceSet remembers which (user, room) pairs an idempotent write was done
-// for, so that it is done once per process and not at every connect. It
-// forgets everything past a bound, which only costs a repeated write.
-type onceSet struct {
-	mu   sync.Mutex
-	done map[onceKey]struct{}
-}
-
-type onceKey struct {
-	user int64
-	room string
-}
-
-const onceSetMax = 100_000
-
-// do runs f unless it succeeded for (user, room) before.
-func (o *onceSet) do(user int64, room string, f func() error) error {
-	k := onceKey{user, room}
-	o.mu.Lock()
-	_, seen := o.done[k]
-	o.mu.Unlock()
-	if seen {
-		return nil
-	}
-	if err := f(); err != nil {
-		return err
-	}
-	o.mu.Lock()
-	if o.done == nil || len(o.done) >= onceSetMax {
-		o.done = make(map[onceKey]struct{})
-	}
-	o.done[k] = struct{}{}
-	o.mu.Unlock()
-	return nil
 }
 
 // ServeHTTP serves a request.

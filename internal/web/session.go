@@ -102,7 +102,7 @@ func (s *Server) requireAPIUser(h userHandler) http.HandlerFunc {
 type roomHandler func(w http.ResponseWriter, r *http.Request, u chat.User, room string)
 
 // requireAPIRoom is requireAPIUser for calls on a room: a bad room name in
-// the path is a 404.
+// the path is a 404; a good one is taken in lower case.
 func (s *Server) requireAPIRoom(h roomHandler) http.HandlerFunc {
 	return s.requireAPIUser(func(w http.ResponseWriter, r *http.Request, u chat.User) {
 		room := r.PathValue("room")
@@ -110,7 +110,7 @@ func (s *Server) requireAPIRoom(h roomHandler) http.HandlerFunc {
 			s.apiError(w, r, chat.Errorf(chat.ENotFound, "No such room: a room name is 1 to 64 letters, digits, _ or -."))
 			return
 		}
-		h(w, r, u, room)
+		h(w, r, u, chat.NormalizeRoomName(room))
 	})
 }
 

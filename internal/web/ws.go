@@ -35,6 +35,7 @@ func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
 		s.refuseUpgrade(w, http.StatusNotFound, "not_found", "No such room.")
 		return
 	}
+	room = chat.NormalizeRoomName(room)
 	if !wsock.IsUpgrade(r) {
 		w.Header().Set("Upgrade", "websocket")
 		w.Header().Set("Sec-WebSocket-Version", "13")
@@ -80,7 +81,7 @@ func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sc.watchExpiry()
-	sc.member, err = s.join(r, u, room, sc.conn)
+	sc.member, err = s.join(r, sc)
 	if err != nil {
 		sc.conn.Abort()
 		s.refuseUpgrade(w, http.StatusServiceUnavailable, "unavailable", "The room is not available now; try again shortly.")
@@ -96,35 +97,31 @@ func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// join records that u entered room and joins the socket to it before the
-// upgrade is answered, so that the socket receives every message
-// committed after its upgrade completes; frames wait in its queue until
-// its connection starts. A broker or database that does not answer (a
-// Redis gone silent) gets the client a 503 in bounded time, and the load
-// balancer may send it elsewhere.
-func (s *Server) join(r *http.Request, u chat.User, room string, sink hub.Sink) (*hub.Member, error) {
-	if err := s.enterRoom(r.Context(), u, room); err != nil {
-		s.log.Error("websocket enter room", "room", room, "err", err)
+// join records that the socket's user entered its room, if the room
+// exists (a socket never makes a room: its first message does), and joins
+// the socket to it before the upgrade is answered, so that the socket
+// receives every message committed after its upgrade completes; frames
+// wait in its queue until its connection starts. A broker or database
+// that does not answer (a Redis gone silent) gets the client a 503 in
+// bounded time, and the load balancer may send it elsewhere.
+func (s *Server) join(r *http.Request, sc *socket) (*hub.Member, error) {
+	exists, err := s.opt.Store.EnterRoom(r.Context(), sc.user.ID, sc.room)
+	if err != nil {
+		s.log.Error("websocket enter room", "room", sc.room, "err", err)
 		return nil, err
 	}
+	sc.roomExists.Store(exists)
 	ctx, cancel := context.WithTimeout(context.Background(), joinTimeout)
 	defer cancel()
 	// A socket without the extensions is the original client's, or
 	// speaks as it does: its live messages wait for its first history
 	// answer (docs/PROTOCOL.md, The original client).
 	ext := wsock.Offers(r, Subprotocol)
-	m, err := s.opt.Hub.Join(ctx, hub.Joining{Room: room, User: u.Name, Extensions: ext, Hold: !ext, Sink: sink})
+	m, err := s.opt.Hub.Join(ctx, hub.Joining{Room: sc.room, User: sc.user.Name, Extensions: ext, Hold: !ext, Sink: sc.conn})
 	if err != nil {
-		s.log.Error("websocket join", "room", room, "err", err)
+		s.log.Error("websocket join", "room", sc.room, "err", err)
 	}
 	return m, err
-}
-
-// enterRoom records that u entered room (it exists from then on, and is in
-// the user's room list). A socket reconnecting, or one of many of a bot,
-// finds it recorded already, and costs no write.
-func (s *Server) enterRoom(ctx context.Context, u chat.User, room string) error {
-	return s.entered.do(u.ID, room, func() error { return s.opt.Store.TouchRoom(ctx, u.ID, room) })
 }
 
 // refuseUpgrade answers a WebSocket upgrade that is refused.
@@ -144,6 +141,10 @@ type socket struct {
 	user   chat.User
 	room   string
 	cred   credential // what opened it; its end closes the socket
+	// roomExists says the room existed when the socket joined, or has
+	// since: a message into a room that does not exist makes it, within
+	// the user's room limit, and only such a message is checked for it.
+	roomExists atomic.Bool
 	// revoked is set once the credential has ended: nothing the client
 	// sends is acted on after.
 	revoked    atomic.Bool
@@ -317,6 +318,8 @@ type errorFrame struct {
 	Code     string `json:"code"`
 	Message  string `json:"message"`
 	ClientID string `json:"client_id,omitempty"`
+	// RetryAfter, on a rate_limited error, is how many seconds to wait.
+	RetryAfter int `json:"retry_after,omitempty"`
 }
 
 // plainErrorFrame is an error as a socket without the extensions gets it:
@@ -324,10 +327,11 @@ type errorFrame struct {
 // chat line from message.author, .timestamp and .content, so the error
 // is one; a program still reads command and code.
 type plainErrorFrame struct {
-	Command  string           `json:"command"`
-	Code     string           `json:"code"`
-	Message  plainErrorDetail `json:"message"`
-	ClientID string           `json:"client_id,omitempty"`
+	Command    string           `json:"command"`
+	Code       string           `json:"code"`
+	Message    plainErrorDetail `json:"message"`
+	ClientID   string           `json:"client_id,omitempty"`
+	RetryAfter int              `json:"retry_after,omitempty"`
 }
 
 type plainErrorDetail struct {
@@ -393,6 +397,12 @@ func (b *bucket) take(now time.Time) bool {
 	return true
 }
 
+// wait is how long after the last take a token is left again.
+func (b *bucket) wait() time.Duration {
+	over := b.spent + 1 - float64(historyRate.Burst)
+	return time.Duration(max(0, over) / historyRate.PerSecond * float64(time.Second))
+}
+
 // readEvery is how often a socket's read marker is written at most: a
 // client that reports every message it shows costs a write a second, not
 // one per message.
@@ -443,7 +453,7 @@ func (sc *socket) flushRead() {
 
 func (sc *socket) fetch(ctx context.Context, f inFrame) {
 	if !sc.history.take(time.Now()) {
-		sc.sendErr(chat.Errorf(chat.ERateLimited, "Too many history requests; wait a moment."), "")
+		sc.sendErrWait(chat.Errorf(chat.ERateLimited, "Too many history requests; wait a moment."), "", sc.history.wait())
 		return
 	}
 	msgs, more, err := sc.s.fetch(ctx, sc.room, f.fetchRequest)
@@ -473,9 +483,19 @@ func (sc *socket) newMessage(ctx context.Context, f inFrame) {
 	if sc.revoked.Load() {
 		return // its credential ended while the frame was read
 	}
-	sub, _, err := sc.s.submit(context.WithoutCancel(ctx), sc.user, chat.NewMessage{Room: sc.room, Content: *f.Message, ClientID: f.ClientID})
+	// A room that did not exist when the socket joined exists once the
+	// room has sent a message; until then this message would make it.
+	create := !sc.roomExists.Load()
+	if create && sc.member.Passed(1) {
+		sc.roomExists.Store(true)
+		create = false
+	}
+	sub, wait, err := sc.s.submit(context.WithoutCancel(ctx), sc.user, chat.NewMessage{Room: sc.room, Content: *f.Message, ClientID: f.ClientID}, create)
+	if err == nil && create {
+		sc.roomExists.Store(true) // the messages after it go into the room it makes
+	}
 	if err != nil {
-		sc.sendErr(err, f.ClientID)
+		sc.sendErrWait(err, f.ClientID, wait)
 		if chat.ErrorCode(err) == chat.ERateLimited {
 			sc.strikes++
 			if sc.strikes >= floodStrikes {
@@ -487,7 +507,7 @@ func (sc *socket) newMessage(ctx context.Context, f inFrame) {
 		return
 	}
 	sc.strikes = 0
-	sc.settleLater(ackJob{sub: sub, clientID: f.ClientID})
+	sc.settleLater(ackJob{sub: sub, clientID: f.ClientID, create: create})
 }
 
 // maxInFlight is how many of a socket's messages may wait for their commit
@@ -499,6 +519,7 @@ const maxInFlight = 16
 type ackJob struct {
 	sub      submission
 	clientID string
+	create   bool // it makes the room
 }
 
 // settleLater queues a submitted message for the socket's settler, which
@@ -524,6 +545,9 @@ func (sc *socket) settler() {
 		m, created, err := sc.s.settle(j.sub)
 		switch {
 		case err != nil:
+			if j.create {
+				sc.roomExists.Store(false) // the room may not be made
+			}
 			sc.sendErr(err, j.clientID)
 		case !created && sc.member.Passed(m.Seq):
 			// A retry: the sender gets the stored message back — directly
@@ -572,7 +596,11 @@ func (sc *socket) afterAcks(f func()) {
 }
 
 // sendErr sends err as an error frame, in the protocol's codes.
-func (sc *socket) sendErr(err error, clientID string) {
+func (sc *socket) sendErr(err error, clientID string) { sc.sendErrWait(err, clientID, 0) }
+
+// sendErrWait is sendErr for a refusal that says how long to wait: a
+// rate_limited frame carries it as retry_after, in whole seconds.
+func (sc *socket) sendErrWait(err error, clientID string, wait time.Duration) {
 	code := chat.ErrorCode(err)
 	switch code {
 	case chat.EInvalid, chat.EConflict:
@@ -582,18 +610,25 @@ func (sc *socket) sendErr(err error, clientID string) {
 		sc.s.log.Error("websocket command failed", "room", sc.room, "user", sc.user.Name, "err", err)
 		code = "internal"
 	}
-	sc.sendError(code, chat.ErrorMessage(err), clientID)
+	retry := 0
+	if code == chat.ERateLimited && wait > 0 {
+		retry = retrySeconds(wait)
+	}
+	sc.sendFrame(code, chat.ErrorMessage(err), clientID, retry)
 }
 
-func (sc *socket) sendError(code, msg, clientID string) {
+func (sc *socket) sendError(code, msg, clientID string) { sc.sendFrame(code, msg, clientID, 0) }
+
+// sendFrame sends an error frame, in the shape the socket speaks.
+func (sc *socket) sendFrame(code, msg, clientID string, retryAfter int) {
 	if chat.CheckClientID(clientID) != nil {
 		clientID = "" // not echoed: it is the thing that was wrong
 	}
 	sc.s.metrics.wsErrors.WithLabelValues(code).Inc()
 	if sc.member.Extensions() {
-		sc.send(hub.EncodeFrame(errorFrame{Command: "error", Code: code, Message: msg, ClientID: clientID}))
+		sc.send(hub.EncodeFrame(errorFrame{Command: "error", Code: code, Message: msg, ClientID: clientID, RetryAfter: retryAfter}))
 		return
 	}
-	sc.send(hub.EncodeFrame(plainErrorFrame{Command: "error", Code: code, ClientID: clientID,
+	sc.send(hub.EncodeFrame(plainErrorFrame{Command: "error", Code: code, ClientID: clientID, RetryAfter: retryAfter,
 		Message: plainErrorDetail{Author: errorAuthor, Content: msg, Timestamp: time.Now().UTC().Format(chat.TimestampFormat)}}))
 }
