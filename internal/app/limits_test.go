@@ -370,3 +370,34 @@ func TestSecureCookieBehindTrustedProxy(t *testing.T) {
 		}
 	}
 }
+
+// TestHistoryRequestsLimited: history requests are limited per user (10
+// a second, a burst of 50): a socket that asks 200 times at once is
+// answered 50-odd times and refused the rest with rate_limited, which
+// says how long to wait (retry_after).
+func TestHistoryRequestsLimited(t *testing.T) {
+	t.Parallel()
+	srv := apptest.Start(t, apptest.Options{})
+	c := srv.Dial(t, "archive", apptest.DialOptions{Token: srv.User(t, "reader"), Extensions: true})
+	for range 200 {
+		c.SendRaw([]byte(`{"command":"fetch_messages","limit":1}`))
+	}
+	answered, limited := 0, 0
+	for range 200 {
+		f := c.Next()
+		switch {
+		case f.Command == "messages":
+			answered++
+		case f.Command == "error" && f.Code == "rate_limited":
+			limited++
+			if !strings.Contains(string(f.Raw), `"retry_after":1`) {
+				t.Fatalf("a refusal without retry_after: %s", f.Raw)
+			}
+		default:
+			t.Fatalf("unexpected %s", f.Raw)
+		}
+	}
+	if answered < 50 || limited == 0 {
+		t.Fatalf("%d answered, %d refused; want the burst of 50 answered and the rest mostly refused", answered, limited)
+	}
+}
