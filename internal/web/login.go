@@ -139,14 +139,12 @@ func (s *Server) rememberDevice(w http.ResponseWriter, r *http.Request, u chat.U
 	})
 }
 
-// logIn starts u's session in the browser and remembers the browser as
-// one of u's devices.
+// logIn remembers the browser as one of u's devices and starts u's
+// session in it. The session's cookie is set last: a client that keeps
+// the last cookie of the answer keeps the session.
 func (s *Server) logIn(w http.ResponseWriter, r *http.Request, u chat.User) error {
-	if err := s.startSession(w, r, u); err != nil {
-		return err
-	}
 	s.rememberDevice(w, r, u)
-	return nil
+	return s.startSession(w, r, u)
 }
 
 // signup validates and creates an account, within the sign-up limit of
