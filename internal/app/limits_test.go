@@ -371,7 +371,7 @@ func TestSecureCookieBehindTrustedProxy(t *testing.T) {
 	}
 }
 
-// TestHistoryRequestsLimited: history requests are limited per user (10
+// TestHistoryRequestsLimited: history requests are limited per socket (10
 // a second, a burst of 50): a socket that asks 200 times at once is
 // answered 50-odd times and refused the rest with rate_limited, which
 // says how long to wait (retry_after).
