@@ -57,7 +57,7 @@ wait_port() {
 start_parley() { # PORT DB [ARGS...]
 	local port="$1" db="$2"
 	shift 2
-	"${nice[@]}" "$parley" serve --addr "127.0.0.1:$port" --db "$db" --send-limit=off --signup-limit=off --room-create-limit=off --user-sockets=0 \
+	"${nice[@]}" "$parley" serve --addr "127.0.0.1:$port" --db "$db" --send-limit=off --history-limit=off --signup-limit=off --room-create-limit=off --user-sockets=0 \
 		--log-level=warn "$@" >/dev/null 2>"$work/parley.log" &
 	PID=$!
 	wait_port "$port"

@@ -278,6 +278,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 		Store: st, Hub: h, Broker: b, Transport: tr, Metrics: metrics, Log: log,
 		Origins: c.Origins, PublicURL: c.PublicURL, MetricsToken: c.MetricsToken, History: c.History,
 		SendRate: c.SendLimit.Rate, SendBurst: c.SendLimit.Burst,
+		HistoryRate: c.HistoryLimit.Rate, HistoryBurst: c.HistoryLimit.Burst,
 		SignupRate: c.SignupLimit.Rate, SignupBurst: c.SignupLimit.Burst,
 		RoomCreateRate: c.RoomCreateLimit.Rate, RoomCreateBurst: c.RoomCreateLimit.Burst,
 		UserSockets: c.UserSockets, MaxSockets: maxSockets, Version: Version,

@@ -75,11 +75,14 @@ func (l *limiter) give(ctx context.Context, key string) {
 }
 
 // historyRate is the allowance of history requests (a page of up to 100
-// messages each) of each socket, and of each user over the API: a
-// reconnecting client that catches up on 5,000 missed messages, or
-// someone scrolling back, never meets it; a script asking for megabytes a
-// second does.
-var historyRate = limit.Rate{PerSecond: 10, Burst: 50}
+// messages each) of each socket, and of each user over the API
+// (--history-limit; 0 per second is none). The default, 10 a second after
+// a burst of 50: a reconnecting client that catches up on 5,000 missed
+// messages, or someone scrolling back, never meets it; a script asking
+// for megabytes a second does.
+func (s *Server) historyRate() limit.Rate {
+	return limit.Rate{PerSecond: s.opt.HistoryRate, Burst: s.opt.HistoryBurst}
+}
 
 // Password guessing (docs/SECURITY.md, Password guessing): every attempt
 // spends a token of its address's bucket, and one of its account's, or,

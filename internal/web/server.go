@@ -51,6 +51,10 @@ type Options struct {
 	// address (an IPv6 /64); SignupRate 0 is no limit.
 	SignupRate  float64
 	SignupBurst int
+	// HistoryRate and HistoryBurst limit each socket's history requests,
+	// and each user's over the API; HistoryRate 0 is no limit.
+	HistoryRate  float64
+	HistoryBurst int
 	// RoomCreateRate and RoomCreateBurst limit the rooms one user makes;
 	// RoomCreateRate 0 is no limit.
 	RoomCreateRate  float64
@@ -148,7 +152,10 @@ func New(opt Options) (*Server, error) {
 	s.sends = s.newLimiter(limitSend, opt.SendRate, opt.SendBurst)
 	s.signups = s.newLimiter(limitSignup, opt.SignupRate, opt.SignupBurst)
 	s.roomCreates = s.newLimiter(limitRoomCreate, opt.RoomCreateRate, opt.RoomCreateBurst)
-	s.histories = &limiter{l: limit.NewLocal(historyRate, opt.Now)}
+	s.histories = &limiter{}
+	if opt.HistoryRate > 0 {
+		s.histories.l = limit.NewLocal(s.historyRate(), opt.Now)
+	}
 	s.logins = s.newLoginThrottle()
 	s.handler = s.routes()
 	return s, nil

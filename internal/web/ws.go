@@ -12,6 +12,7 @@ import (
 	"parley/internal/broker"
 	"parley/internal/chat"
 	"parley/internal/hub"
+	"parley/internal/limit"
 	"parley/internal/wirejson"
 	"parley/internal/wsock"
 )
@@ -374,23 +375,27 @@ func (sc *socket) handle(ctx context.Context, data []byte) {
 	}
 }
 
-// bucket is a socket's allowance of history requests (historyRate): a
-// token bucket in 16 bytes, for the reader's goroutine alone. Each socket
-// has its own, so a bot's hundred sockets that reconnect at once each get
-// their first pages.
+// bucket is a socket's allowance of history requests (--history-limit):
+// a token bucket in 16 bytes, for the reader's goroutine alone. Each
+// socket has its own, so a bot's hundred sockets that reconnect at once
+// each get their first pages.
 type bucket struct {
 	spent float64 // tokens spent, less what has refilled since at
 	at    int64   // when spent was last brought up to date (unix ns)
 }
 
-// take spends a token if one is left at now.
-func (b *bucket) take(now time.Time) bool {
+// take spends a token of rate's bucket if one is left at now; a rate of
+// 0 per second is no limit.
+func (b *bucket) take(now time.Time, rate limit.Rate) bool {
+	if rate.PerSecond == 0 {
+		return true
+	}
 	ns := now.UnixNano()
 	if b.at != 0 {
-		b.spent = max(0, b.spent-time.Duration(ns-b.at).Seconds()*historyRate.PerSecond)
+		b.spent = max(0, b.spent-time.Duration(ns-b.at).Seconds()*rate.PerSecond)
 	}
 	b.at = ns
-	if b.spent+1 > float64(historyRate.Burst) {
+	if b.spent+1 > float64(rate.Burst) {
 		return false
 	}
 	b.spent++
@@ -398,9 +403,9 @@ func (b *bucket) take(now time.Time) bool {
 }
 
 // wait is how long after the last take a token is left again.
-func (b *bucket) wait() time.Duration {
-	over := b.spent + 1 - float64(historyRate.Burst)
-	return time.Duration(max(0, over) / historyRate.PerSecond * float64(time.Second))
+func (b *bucket) wait(rate limit.Rate) time.Duration {
+	over := b.spent + 1 - float64(rate.Burst)
+	return time.Duration(max(0, over) / rate.PerSecond * float64(time.Second))
 }
 
 // readEvery is how often a socket's read marker is written at most: a
@@ -452,8 +457,8 @@ func (sc *socket) flushRead() {
 }
 
 func (sc *socket) fetch(ctx context.Context, f inFrame) {
-	if !sc.history.take(time.Now()) {
-		sc.sendErrWait(chat.Errorf(chat.ERateLimited, "Too many history requests; wait a moment."), "", sc.history.wait())
+	if rate := sc.s.historyRate(); !sc.history.take(time.Now(), rate) {
+		sc.sendErrWait(chat.Errorf(chat.ERateLimited, "Too many history requests; wait a moment."), "", sc.history.wait(rate))
 		return
 	}
 	msgs, more, err := sc.s.fetch(ctx, sc.room, f.fetchRequest)
