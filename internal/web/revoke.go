@@ -121,15 +121,6 @@ func (s *Server) recheckCredentials() {
 	}
 }
 
-// watchExpiry closes the socket when its credential expires.
-func (sc *socket) watchExpiry() {
-	if sc.cred.expires.IsZero() {
-		return
-	}
-	d := sc.cred.expires.Sub(sc.s.opt.Now())
-	sc.stopExpiry = sc.s.opt.Clock.AfterFunc(max(d, 0), func() { sc.revoke("credentials expired") })
-}
-
 // revoke closes the socket because its credential has ended; from now on
 // it takes nothing more from its client.
 func (sc *socket) revoke(reason string) {

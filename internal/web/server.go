@@ -133,6 +133,7 @@ func New(opt Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
+		sockets:  registry{clock: opt.Clock},
 		opt:      opt,
 		log:      opt.Log,
 		render:   rd,

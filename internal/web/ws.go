@@ -64,7 +64,6 @@ func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
 	default:
 	}
 	sc := &socket{s: s, user: u, room: room, cred: cred}
-	sc.ackIdle.L = &sc.ackMu
 	sc.ctx, sc.cancel = context.WithCancel(context.Background())
 	// From here on every way out ends the connection, whose end (Closed)
 	// takes the socket out of its room and of the registry. It is made
@@ -81,7 +80,6 @@ func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
 		s.refuseUpgrade(w, http.StatusTooManyRequests, "too_many_sockets", "Too many open sockets; close some and try again.")
 		return
 	}
-	sc.watchExpiry()
 	sc.member, err = s.join(r, sc)
 	if err != nil {
 		sc.conn.Abort()
@@ -148,10 +146,10 @@ type socket struct {
 	roomExists atomic.Bool
 	// revoked is set once the credential has ended: nothing the client
 	// sends is acted on after.
-	revoked    atomic.Bool
-	stopExpiry func() bool     // the timer of the credential's expiry
-	ctx        context.Context // ends once the socket ended and its messages are settled
-	cancel     context.CancelFunc
+	revoked atomic.Bool
+	expiry  int             // its index in the registry's expiries, or -1
+	ctx     context.Context // ends once the socket ended and its messages are settled
+	cancel  context.CancelFunc
 
 	// The reader's state: messages come one at a time.
 	strikes    int
@@ -164,10 +162,10 @@ type socket struct {
 	readTimer *time.Timer // a write is due
 
 	ackMu   sync.Mutex
-	ackIdle sync.Cond   // on ackMu: signalled when ackN drops to 0
-	acks    chan ackJob // created at the first message
-	ackN    int         // messages queued or being settled
-	onIdle  func()      // run when ackN drops to 0: the socket's end
+	ackIdle chan struct{} // made by waitAcks, closed when ackN drops to 0
+	acks    chan ackJob   // created at the first message
+	ackN    int           // messages queued or being settled
+	onIdle  func()        // run when ackN drops to 0: the socket's end
 }
 
 // Message handles one message from the client (wsock.Handler).
@@ -183,9 +181,6 @@ func (sc *socket) Message(_ *wsock.Conn, binary bool, data []byte) {
 // once the messages it sent are settled, it leaves its room and the
 // registry, and its context ends.
 func (sc *socket) Closed(*wsock.Conn) {
-	if sc.stopExpiry != nil {
-		sc.stopExpiry()
-	}
 	sc.flushRead()
 	sc.afterAcks(func() {
 		sc.cancel()
@@ -565,7 +560,10 @@ func (sc *socket) settler() {
 		idle := sc.ackN == 0
 		var then func()
 		if idle {
-			sc.ackIdle.Broadcast()
+			if sc.ackIdle != nil {
+				close(sc.ackIdle)
+				sc.ackIdle = nil
+			}
 			then, sc.onIdle = sc.onIdle, nil
 		}
 		sc.ackMu.Unlock()
@@ -578,13 +576,20 @@ func (sc *socket) settler() {
 	}
 }
 
-// waitAcks waits until every message the socket sent is settled.
+// waitAcks waits until every message the socket sent is settled. Only
+// the reader calls it, so one waits at a time.
 func (sc *socket) waitAcks() {
 	sc.ackMu.Lock()
-	for sc.ackN > 0 {
-		sc.ackIdle.Wait()
+	if sc.ackN == 0 {
+		sc.ackMu.Unlock()
+		return
 	}
+	if sc.ackIdle == nil {
+		sc.ackIdle = make(chan struct{})
+	}
+	idle := sc.ackIdle
 	sc.ackMu.Unlock()
+	<-idle
 }
 
 // afterAcks runs f once every message the socket sent is settled: now,
