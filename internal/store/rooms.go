@@ -9,10 +9,12 @@ import (
 )
 
 // UserRoom is a room a user entered or posted in, with how far they have
-// read: the user has Room.Messages - LastRead unread messages.
+// read: the seq of the last entry they read, and how many messages after
+// it they have not read (deleted ones and changes left out).
 type UserRoom struct {
 	chat.Room
 	LastRead int64
+	Unread   int64
 }
 
 // EnsureRoom returns the room called name, creating it, empty, if it does
@@ -36,7 +38,7 @@ func (s *Store) ensureRoom(ctx context.Context, q querier, name string) error {
 }
 
 // Room returns the room called name, or a *chat.Error with code
-// chat.ENotFound if there is none. Room.Messages is the room's latest seq.
+// chat.ENotFound if there is none.
 func (s *Store) Room(ctx context.Context, name string) (chat.Room, error) {
 	if !chat.ValidRoomName(name) {
 		return chat.Room{}, chat.Errorf(chat.ENotFound, "No such room.")
@@ -46,8 +48,8 @@ func (s *Store) Room(ctx context.Context, name string) (chat.Room, error) {
 
 func (s *Store) room(ctx context.Context, q querier, name string) (chat.Room, error) {
 	r := chat.Room{Name: name}
-	err := q.queryRow(ctx, "SELECT last_seq, last_activity FROM rooms WHERE name = $1", name).
-		Scan(&r.Messages, timeCol{&r.LastActivity})
+	err := q.queryRow(ctx, "SELECT last_seq, msg_count - deleted_count, last_activity FROM rooms WHERE name = $1", name).
+		Scan(&r.LastSeq, &r.Messages, timeCol{&r.LastActivity})
 	if isNoRows(err) {
 		return chat.Room{}, chat.Errorf(chat.ENotFound, "No such room.")
 	}
@@ -82,7 +84,7 @@ func (s *Store) Rooms(ctx context.Context, query string, limit int) ([]chat.Room
 	}
 	pattern := "%" + escapeLike(strings.ToLower(query)) + "%"
 	rs, err := s.read.query(ctx, `
-		SELECT name, last_seq, last_activity FROM rooms
+		SELECT name, last_seq, msg_count - deleted_count, last_activity FROM rooms
 		WHERE lower(name) LIKE $1 ESCAPE '\'
 		ORDER BY last_activity DESC, name
 		LIMIT $2`, pattern, clampRoomLimit(limit))
@@ -93,7 +95,7 @@ func (s *Store) Rooms(ctx context.Context, query string, limit int) ([]chat.Room
 	rooms := []chat.Room{}
 	for rs.Next() {
 		var r chat.Room
-		if err := rs.Scan(&r.Name, &r.Messages, timeCol{&r.LastActivity}); err != nil {
+		if err := rs.Scan(&r.Name, &r.LastSeq, &r.Messages, timeCol{&r.LastActivity}); err != nil {
 			return nil, fmt.Errorf("store: rooms: %w", err)
 		}
 		rooms = append(rooms, r)
@@ -171,10 +173,20 @@ func (s *Store) ReadMarker(ctx context.Context, userID int64, room string) (seq 
 
 // UserRooms returns up to limit rooms the user entered or posted in, the
 // most recently active first, then by name, each with the user's read
-// marker. limit ≤ 0 means 50; at most 1000 rooms are returned.
+// marker and unread count. limit ≤ 0 means 50; at most 1000 rooms are
+// returned.
+//
+// The unread messages of a room are its messages after the marker less
+// the deleted ones among them: the room's count, less the place (num) of
+// the last message at or before the marker, less the deleted messages
+// after it, two index lookups a room whatever the counts.
 func (s *Store) UserRooms(ctx context.Context, userID int64, limit int) ([]UserRoom, error) {
 	rs, err := s.read.query(ctx, `
-		SELECT r.name, r.last_seq, r.last_activity, m.last_read
+		SELECT r.name, r.last_seq, r.msg_count - r.deleted_count, r.last_activity, m.last_read,
+			r.msg_count - COALESCE((SELECT COALESCE(x.num, x.seq) FROM messages x
+				WHERE x.room = r.name AND x.seq <= m.last_read ORDER BY x.seq DESC LIMIT 1), 0)
+			- CASE WHEN r.deleted_count = 0 THEN 0 ELSE (SELECT count(*) FROM messages d
+				WHERE d.room = r.name AND d.seq > m.last_read AND d.deleted_at IS NOT NULL) END
 		FROM room_members m JOIN rooms r ON r.name = m.room
 		WHERE m.user_id = $1
 		ORDER BY r.last_activity DESC, r.name
@@ -186,9 +198,10 @@ func (s *Store) UserRooms(ctx context.Context, userID int64, limit int) ([]UserR
 	rooms := []UserRoom{}
 	for rs.Next() {
 		var r UserRoom
-		if err := rs.Scan(&r.Name, &r.Messages, timeCol{&r.LastActivity}, &r.LastRead); err != nil {
+		if err := rs.Scan(&r.Name, &r.LastSeq, &r.Messages, timeCol{&r.LastActivity}, &r.LastRead, &r.Unread); err != nil {
 			return nil, fmt.Errorf("store: user rooms: %w", err)
 		}
+		r.Unread = max(r.Unread, 0)
 		rooms = append(rooms, r)
 	}
 	if err := rs.Err(); err != nil {
