@@ -28,6 +28,10 @@ const (
 	KindTyping
 	// KindPresence carries Users: one process's users present in Room.
 	KindPresence
+	// KindChange carries a stored change to a message (an edit, a
+	// deletion, a reaction): an entry of the room's log like a message,
+	// published only after its commit.
+	KindChange
 )
 
 // kindNames are the kinds' names on the wire, by kind.
@@ -36,6 +40,7 @@ var kindNames = [...]string{
 	KindMessage:  "message",
 	KindTyping:   "typing",
 	KindPresence: "presence",
+	KindChange:   "change",
 }
 
 // String returns the kind's name on the wire; "unknown" for a kind this
@@ -61,6 +66,8 @@ func kindNamed(name []byte) Kind {
 		return KindTyping
 	case "presence":
 		return KindPresence
+	case "change":
+		return KindChange
 	}
 	return KindUnknown
 }
@@ -84,6 +91,8 @@ type Event struct {
 	Kind Kind   `json:"kind"`
 	// Message is KindMessage's stored message.
 	Message *chat.Message `json:"message,omitempty"`
+	// Change is KindChange's stored change.
+	Change *chat.Change `json:"change,omitempty"`
 	// User is KindTyping's user.
 	User string `json:"user,omitempty"`
 	// Origin names the process that published the event, so that a
