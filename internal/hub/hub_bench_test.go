@@ -83,7 +83,7 @@ func (s *benchSink) take() {
 type emptyHistory struct{}
 
 func (emptyHistory) LastSeq(context.Context, string) (int64, error) { return 0, nil }
-func (emptyHistory) After(context.Context, string, int64, int) ([]chat.Message, bool, error) {
+func (emptyHistory) Log(context.Context, string, int64, int) ([]chat.Entry, bool, error) {
 	return nil, false, nil
 }
 
@@ -93,6 +93,6 @@ func BenchmarkMessageFrame(b *testing.B) {
 		Timestamp: time.Now(), ClientID: "c-7f3a"}
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		_ = hub.MessageFrame(m)
+		_ = hub.MessageFrame(m, false)
 	}
 }

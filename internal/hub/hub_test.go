@@ -310,18 +310,28 @@ func TestQuietTailIsRecovered(t *testing.T) {
 	wantSeqs(t, seqs(t, c, 1), 1, 1)
 }
 
-// MessageFrame writes the frame encoding/json writes for it.
+// MessageFrame writes the frame encoding/json writes for it: the
+// original object, or Parley's, rev always.
 func TestMessageFrameIsTheJSONOfTheFrame(t *testing.T) {
 	m := chat.Message{ID: 7, Room: "lobby", Seq: 3, Author: "zoë", Content: "<b>\"hi\"</b>\n\u2028", ClientID: "c1",
 		Timestamp: time.Date(2026, 11, 25, 22, 0, 0, 123456789, time.UTC)}
-	want, err := chat.EncodeJSON(struct {
-		Command string       `json:"command"`
-		Message chat.Message `json:"message"`
-	}{"new_message", m})
-	if err != nil {
-		t.Fatal(err)
+	frame := func(msg any) string {
+		want, err := chat.EncodeJSON(struct {
+			Command string `json:"command"`
+			Message any    `json:"message"`
+		}{"new_message", msg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(want)
 	}
-	if got := hub.MessageFrame(m); string(got) != string(want) {
+	wire := chat.WireMessage{ID: m.ID, Room: m.Room, Seq: m.Seq, Author: m.Author, Content: m.Content,
+		Timestamp: "2026-11-25T22:00:00.123456Z", ClientID: m.ClientID}
+	if got, want := hub.MessageFrame(m, false), frame(wire); string(got) != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	wire.Rev = 3
+	if got, want := hub.MessageFrame(m, true), frame(wire); string(got) != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
 }
