@@ -276,7 +276,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 	}
 	srv, err := web.New(web.Options{
 		Store: st, Hub: h, Broker: b, Transport: tr, Metrics: metrics, Log: log,
-		Origins: c.Origins, History: c.History,
+		Origins: c.Origins, History: c.History, EditWindow: c.EditWindow,
 		SendRate: c.SendLimit.Rate, SendBurst: c.SendLimit.Burst,
 		UserSockets: c.UserSockets, MaxSockets: maxSockets, Version: Version,
 		TrustedProxies: c.TrustedProxies, SharedLimits: shared,
