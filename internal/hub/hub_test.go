@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -425,5 +427,121 @@ func TestUnknownKindIgnored(t *testing.T) {
 	f.h.Event(broker.Event{Room: "r", Kind: broker.KindTyping, User: "bob"})
 	if got := next(); got != `{"command":"typing","user":"bob"}` {
 		t.Fatalf("got %s, want only bob's typing", got)
+	}
+}
+
+// change applies a change in the store without publishing it.
+func (f *fixture) change(c chat.NewChange) chat.Change {
+	f.t.Helper()
+	if c.Kind == chat.ChangeEdit {
+		c.EditWindow = time.Hour
+	}
+	ch, _, err := f.st.ApplyChange(context.Background(), c)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return ch
+}
+
+func (f *fixture) publishChange(c chat.Change) {
+	f.h.Event(broker.Event{Room: c.Room, Kind: broker.KindChange, Change: &c})
+}
+
+// entries collects the next frames of c until it has had n log entries
+// (new_message and change frames), and returns each as "seq:kind".
+func entries(t *testing.T, c *client, n int) []string {
+	t.Helper()
+	var got []string
+	deadline := time.After(5 * time.Second)
+	for len(got) < n {
+		select {
+		case <-c.Wakes():
+			for _, fr := range c.Take() {
+				var x struct {
+					Command string
+					Message chat.Message
+					Change  chat.Change
+				}
+				if err := json.Unmarshal(fr, &x); err != nil {
+					t.Fatal(err)
+				}
+				switch x.Command {
+				case "new_message":
+					kind := "msg"
+					if x.Message.Deleted {
+						kind = "tombstone"
+					}
+					got = append(got, fmt.Sprintf("%d:%s:%s", x.Message.Seq, kind, x.Message.Content))
+				case "change":
+					got = append(got, fmt.Sprintf("%d:%s", x.Change.Seq, x.Change.Kind))
+				}
+			}
+		case <-deadline:
+			t.Fatalf("got %v; waited for %d entries", got, n)
+		}
+	}
+	return got
+}
+
+// TestChangesInTheLog: changes are entries of the sequencer like messages:
+// in order, gaps recovered from the store (changes included), to
+// extension members only; a member without extensions gets the messages,
+// in their state when they reach it, and no deleted one.
+func TestChangesInTheLog(t *testing.T) {
+	f := newFixture(t, hub.Options{})
+	ext := f.join("r", "ext", true)
+	plain := f.join("r", "plain", false)
+	m1 := f.store("r", "one")
+	f.publish(m1)
+	e := f.change(chat.NewChange{Room: "r", Author: "writer", Kind: chat.ChangeEdit, Target: 1, Content: "one, edited"})
+	r := f.change(chat.NewChange{Room: "r", Author: "ann", Kind: chat.ChangeReact, Target: 1, Emoji: "👍"})
+	f.publishChange(r) // early: 2 is missing
+	f.publishChange(e)
+	// Stored, never published: recovered, in their current state.
+	f.store("r", "three")
+	f.change(chat.NewChange{Room: "r", Author: "writer", Kind: chat.ChangeDelete, Target: 4})
+	f.change(chat.NewChange{Room: "r", Author: "writer", Kind: chat.ChangeEdit, Target: 1, Content: "one, again"})
+	f.publish(f.store("r", "six"))
+	want := []string{"1:msg:one", "2:edit", "3:react", "4:tombstone:", "5:delete", "6:edit", "7:msg:six"}
+	if got := entries(t, ext, 7); !slices.Equal(got, want) {
+		t.Fatalf("extension member got %v, want %v", got, want)
+	}
+	if got := entries(t, plain, 2); !slices.Equal(got, []string{"1:msg:one", "7:msg:six"}) {
+		t.Fatalf("plain member got %v", got)
+	}
+	select {
+	case <-plain.Wakes():
+		t.Fatalf("a plain member got more: %q", plain.Take())
+	default:
+	}
+}
+
+// SendAfter holds an answer about an entry until the room has sent it.
+func TestSendAfter(t *testing.T) {
+	f := newFixture(t, hub.Options{GapWait: time.Minute})
+	c := f.join("r", "u", true)
+	m1, m2 := f.store("r", "1"), f.store("r", "2")
+	c.SendAfter(m2.Seq, []byte("answer about 2"))
+	f.publish(m1)
+	f.publish(m2)
+	c.SendAfter(m1.Seq, []byte("answer about 1"))
+	var got []string
+	deadline := time.After(5 * time.Second)
+	for len(got) < 4 {
+		select {
+		case <-c.Wakes():
+			for _, fr := range c.Take() {
+				if s := string(fr); strings.HasPrefix(s, "answer") {
+					got = append(got, s)
+				} else if strings.Contains(s, "new_message") {
+					got = append(got, "msg")
+				}
+			}
+		case <-deadline:
+			t.Fatalf("got %q", got)
+		}
+	}
+	if !slices.Equal(got, []string{"msg", "msg", "answer about 2", "answer about 1"}) {
+		t.Fatalf("got %q", got)
 	}
 }
