@@ -72,35 +72,6 @@ func (x *changeScan) change(room string) chat.Change {
 	return c
 }
 
-// reactionsQuery reads the reactions present on a room's messages from
-// seq $2 to $3, each message's in the order they were added. $1 = room
-const reactionsQuery = `SELECT target, emoji, author FROM reactions
-	WHERE room = $1 AND target >= $2 AND target <= $3 AND present ORDER BY target, seq`
-
-// reactionGroups gathers the rows of reactionsQuery into each message's
-// reactions: emoji in the order of their first reaction, users in the
-// order they reacted.
-type reactionGroups struct {
-	by map[int64][]chat.Reaction
-}
-
-func (g *reactionGroups) add(target int64, emoji, author string) {
-	if g.by == nil {
-		g.by = make(map[int64][]chat.Reaction)
-	}
-	list := g.by[target]
-	for i := range list {
-		if list[i].Emoji == emoji {
-			list[i].Count++
-			list[i].Users = append(list[i].Users, author)
-			return
-		}
-	}
-	g.by[target] = append(list, chat.Reaction{Emoji: emoji, Count: 1, Users: []string{author}})
-}
-
-func (g *reactionGroups) of(seq int64) []chat.Reaction { return g.by[seq] }
-
 // Versions returns every version of a message's content, oldest first,
 // the current one last: one for a message never edited. A seq that holds
 // no message of the room, or a deleted one, is a *chat.Error with code

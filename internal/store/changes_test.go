@@ -260,6 +260,13 @@ func TestChangeIdempotency(t *testing.T) {
 		if created || !reflect.DeepEqual(again, add) {
 			t.Fatalf("second add %+v, %v; want %+v", again, created, add)
 		}
+		// A message sent again is the stored one, as it is now.
+		m3, _ := mustInsert(t, s, chat.NewMessage{Room: "lobby", Author: "alice", Content: "three", ClientID: "m3"})
+		r3, _ := mustChange(t, s, react(chat.ChangeReact, "lobby", "bob", m3.Seq, "👀"))
+		resent, created := mustInsert(t, s, chat.NewMessage{Room: "lobby", Author: "alice", Content: "three", ClientID: "m3"})
+		if created || resent.Rev != r3.Seq || !reflect.DeepEqual(resent.Reactions, []chat.Reaction{{Emoji: "👀", Count: 1, Users: []string{"bob"}}}) {
+			t.Fatalf("sent again: %+v, %v", resent, created)
+		}
 		rm, _ := mustChange(t, s, react(chat.ChangeUnreact, "lobby", "bob", m2.Seq, "🎉"))
 		again, created = mustChange(t, s, react(chat.ChangeUnreact, "lobby", "bob", m2.Seq, "🎉"))
 		if created || !reflect.DeepEqual(again, rm) {
@@ -559,8 +566,45 @@ func TestLogGaplessWithChanges(t *testing.T) {
 				}
 			})
 		}
+		// A reader follows the log while it is written, as a client
+		// catching up does: every page goes on from the last without a
+		// hole, whatever commits meanwhile.
+		done := make(chan struct{})
+		var followed int64
+		var rg sync.WaitGroup
+		rg.Go(func() {
+			for i := 0; i < 100_000; i++ {
+				// Whether the writers were done before this page was read.
+				finished := false
+				select {
+				case <-done:
+					finished = true
+				default:
+				}
+				page, _, err := s.Log(ctx, "busy", followed, 7)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for _, e := range page {
+					if e.Seq() != followed+1 {
+						t.Errorf("after %d the log gave %d", followed, e.Seq())
+						return
+					}
+					followed = e.Seq()
+				}
+				if finished && len(page) == 0 {
+					return
+				}
+			}
+		})
 		close(start)
 		wg.Wait()
+		close(done)
+		rg.Wait()
+		if last, _ := s.LastSeq(ctx, "busy"); followed != last {
+			t.Fatalf("the reader followed the log to %d of %d", followed, last)
+		}
 		logOf(t, s, "busy")
 		n := 0
 		added.Range(func(any, any) bool { n++; return true })

@@ -91,7 +91,7 @@ func (s *Store) Messages(ctx context.Context, room string, p Page) (msgs []chat.
 	if !p.Full {
 		live = "AND m.deleted_at IS NULL "
 	}
-	const sel = "SELECT " + msgCols + msgFrom + "WHERE m.room = $1 "
+	sel := "SELECT " + s.sql.msgCols + msgFrom + "WHERE m.room = $1 "
 	var (
 		rs         rows
 		descending bool
@@ -110,7 +110,7 @@ func (s *Store) Messages(ctx context.Context, room string, p Page) (msgs []chat.
 	if err != nil {
 		return nil, false, wrapErr("messages", err)
 	}
-	msgs, reactions, err := scanMessages(rs, room, limit+1)
+	msgs, err = scanMessages(rs, room, limit+1)
 	if err != nil {
 		return nil, false, wrapErr("messages", err)
 	}
@@ -121,58 +121,22 @@ func (s *Store) Messages(ctx context.Context, room string, p Page) (msgs []chat.
 	if descending {
 		slices.Reverse(msgs)
 	}
-	if p.Full && reactions {
-		if err := s.addReactions(ctx, room, msgs); err != nil {
-			return nil, false, err
-		}
-	}
 	return msgs, hasMore, nil
 }
 
-// scanMessages reads rows of msgCols, and whether any of them has
-// reactions.
-func scanMessages(rs rows, room string, capacity int) ([]chat.Message, bool, error) {
+// scanMessages reads rows of the message columns.
+func scanMessages(rs rows, room string, capacity int) ([]chat.Message, error) {
 	defer rs.Close()
 	msgs := make([]chat.Message, 0, capacity)
-	reactions := false
 	var x msgScan
 	for rs.Next() {
 		x = msgScan{}
 		if err := rs.Scan(x.dest()...); err != nil {
-			return nil, false, err
+			return nil, err
 		}
 		msgs = append(msgs, x.message(room))
-		reactions = reactions || x.hasReactions()
 	}
-	return msgs, reactions, rs.Err()
-}
-
-// addReactions reads the reactions of msgs, which are in ascending seq.
-func (s *Store) addReactions(ctx context.Context, room string, msgs []chat.Message) error {
-	if len(msgs) == 0 {
-		return nil
-	}
-	rs, err := s.read.query(ctx, reactionsQuery, room, msgs[0].Seq, msgs[len(msgs)-1].Seq)
-	if err != nil {
-		return wrapErr("reactions", err)
-	}
-	defer rs.Close()
-	var g reactionGroups
-	var target int64
-	var emoji, author string
-	for rs.Next() {
-		if err := rs.Scan(&target, &emoji, &author); err != nil {
-			return wrapErr("reactions", err)
-		}
-		g.add(target, emoji, author)
-	}
-	if err := rs.Err(); err != nil {
-		return wrapErr("reactions", err)
-	}
-	for i := range msgs {
-		msgs[i].Reactions = g.of(msgs[i].Seq)
-	}
-	return nil
+	return msgs, rs.Err()
 }
 
 // Around returns the message of room at seq with, in full view (Page),
@@ -214,51 +178,79 @@ func (s *Store) Around(ctx context.Context, room string, seq int64, limit int, f
 // room's latest, in seq order: new messages in their current state and
 // in full view (tombstones included), and changes. Every seq of the
 // range is there once. more says whether the log goes on past the last.
+//
+// It reads the messages and the changes of the range, and one entry past
+// it (which tells whether more follow), in two statements. A room's
+// batches commit in seq order, so a batch committed between the two
+// leaves, if anything, a hole before entries the second one found: then
+// the range is read again up to the room's latest seq, read first.
 func (s *Store) Log(ctx context.Context, room string, after int64, limit int) (entries []chat.Entry, more bool, err error) {
 	limit = clampLimit(limit)
 	if after < 0 {
 		return nil, false, chat.Errorf(chat.EInvalid, "after must be a seq of at least 0.")
 	}
+	if !chat.ValidRoomName(room) {
+		return []chat.Entry{}, false, nil
+	}
+	end := after + int64(limit)
+	entries, err = s.logRange(ctx, room, after, end+1)
+	if err != nil {
+		return nil, false, err
+	}
+	contiguous := true
+	for i, e := range entries {
+		if e.Seq() != after+1+int64(i) {
+			contiguous = false
+			break
+		}
+	}
+	if contiguous {
+		if int64(len(entries)) > end-after {
+			return entries[:end-after], true, nil
+		}
+		return entries, false, nil
+	}
 	last, err := s.LastSeq(ctx, room)
 	if err != nil || after >= last {
 		return []chat.Entry{}, false, err
 	}
-	end := min(after+int64(limit), last)
-	rs, err := s.read.query(ctx, "SELECT "+msgCols+msgFrom+"WHERE m.room = $1 AND m.seq > $2 AND m.seq <= $3 ORDER BY m.seq",
+	end = min(end, last)
+	entries, err = s.logRange(ctx, room, after, end)
+	return entries, end < last, err
+}
+
+// logRange reads the entries of the room's log from seq after+1 to end.
+func (s *Store) logRange(ctx context.Context, room string, after, end int64) ([]chat.Entry, error) {
+	rs, err := s.read.query(ctx, "SELECT "+s.sql.msgCols+msgFrom+"WHERE m.room = $1 AND m.seq > $2 AND m.seq <= $3 ORDER BY m.seq",
 		room, after, end)
 	if err != nil {
-		return nil, false, wrapErr("log", err)
+		return nil, wrapErr("log", err)
 	}
-	msgs, reactions, err := scanMessages(rs, room, int(end-after))
+	msgs, err := scanMessages(rs, room, int(end-after))
 	if err != nil {
-		return nil, false, wrapErr("log", err)
-	}
-	if reactions {
-		if err := s.addReactions(ctx, room, msgs); err != nil {
-			return nil, false, err
-		}
+		return nil, wrapErr("log", err)
 	}
 	var changes []chat.Change
 	if len(msgs) < int(end-after) {
 		rs, err := s.read.query(ctx, "SELECT "+changeCols+" FROM changes WHERE room = $1 AND seq > $2 AND seq <= $3 ORDER BY seq",
 			room, after, end)
 		if err != nil {
-			return nil, false, wrapErr("log", err)
+			return nil, wrapErr("log", err)
 		}
 		defer rs.Close()
 		var x changeScan
 		for rs.Next() {
 			x = changeScan{}
 			if err := rs.Scan(x.dest()...); err != nil {
-				return nil, false, wrapErr("log", err)
+				return nil, wrapErr("log", err)
 			}
 			changes = append(changes, x.change(room))
 		}
 		if err := rs.Err(); err != nil {
-			return nil, false, wrapErr("log", err)
+			return nil, wrapErr("log", err)
 		}
 	}
-	entries = make([]chat.Entry, 0, len(msgs)+len(changes))
+	entries := make([]chat.Entry, 0, len(msgs)+len(changes))
 	for i, j := 0, 0; i < len(msgs) || j < len(changes); {
 		if j == len(changes) || i < len(msgs) && msgs[i].Seq < changes[j].Seq {
 			entries = append(entries, chat.Entry{Message: &msgs[i]})
@@ -268,7 +260,7 @@ func (s *Store) Log(ctx context.Context, room string, after int64, limit int) (e
 			j++
 		}
 	}
-	return entries, end < last, nil
+	return entries, nil
 }
 
 // MessageCount returns how many messages are stored, in all rooms,

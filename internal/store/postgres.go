@@ -14,6 +14,7 @@ import (
 // pgDialect is the PostgreSQL text of the statements that differ between
 // the engines.
 var pgDialect = dialect{
+	msgCols: pgMsgCols,
 	// $1 = user id, $2 = seq, $3 = now, $4 = room. PostgreSQL cannot infer
 	// the type of a parameter in a SELECT list.
 	markRead: `

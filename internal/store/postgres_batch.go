@@ -79,9 +79,6 @@ type pgReads struct {
 	states        map[roomSeq]*msgState
 	reactions     map[reactionKey]*reactionState
 	users         map[string]int64
-	// withReactions are stored messages (of repeated client_ids) whose
-	// reactions are to be read.
-	withReactions []clientKey
 
 	// Written by step 3: the mentions of new and edited messages, and
 	// each new message's num, in the order of the batch.
@@ -301,16 +298,13 @@ func (w pgBatchWriter) read(ctx context.Context, tx pgx.Tx, rooms batchRooms, rd
 	if len(rd.msgKeys.room) > 0 {
 		b.Queue(`SELECT k.room, k.author, k.client_id, x.*
 			FROM unnest($1::text[], $2::text[], $3::text[]) AS k(room, author, client_id)
-			CROSS JOIN LATERAL (SELECT `+msgCols+msgFrom+`
+			CROSS JOIN LATERAL (SELECT `+pgMsgCols+msgFrom+`
 				WHERE m.room = k.room AND m.author = k.author AND m.client_id = k.client_id LIMIT 1) AS x`,
 			rd.msgKeys.room, rd.msgKeys.author, rd.msgKeys.clientID).Query(func(rows pgx.Rows) error {
 			var k clientKey
 			var x msgScan
 			_, err := pgx.ForEachRow(rows, append([]any{&k.room, &k.author, &k.clientID}, x.dest()...), func() error {
 				rd.storedMsgs[k] = x.message(k.room)
-				if x.hasReactions() {
-					rd.withReactions = append(rd.withReactions, k)
-				}
 				return nil
 			})
 			return err
@@ -598,43 +592,6 @@ func (w pgBatchWriter) writeBatch(ctx context.Context, tx pgx.Tx, rooms batchRoo
 					return fmt.Errorf("change %s/%d cannot be found", doneSeq.room[j], doneSeq.seq[j])
 				}
 				results[i] = result{chg: c}
-			}
-			return nil
-		})
-	}
-	if len(rd.withReactions) > 0 {
-		var keys roomSeqs
-		for _, k := range rd.withReactions {
-			keys.add(k.room, rd.storedMsgs[k].Seq)
-		}
-		b.Queue(`SELECT k.room, r.target, r.emoji, r.author
-			FROM unnest($1::text[], $2::int8[]) AS k(room, seq)
-			CROSS JOIN LATERAL (SELECT target, emoji, author, seq FROM reactions
-				WHERE room = k.room AND target = k.seq AND present) AS r
-			ORDER BY 1, 2, r.seq`, keys.room, keys.seq).Query(func(rows pgx.Rows) error {
-			groups := make(map[string]*reactionGroups)
-			var room, emoji, author string
-			var target int64
-			_, err := pgx.ForEachRow(rows, []any{&room, &target, &emoji, &author}, func() error {
-				g := groups[room]
-				if g == nil {
-					g = &reactionGroups{}
-					groups[room] = g
-				}
-				g.add(target, emoji, author)
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			for i, c := range changes {
-				m := c.msg
-				if c.edit != nil || m.ClientID == "" || results[i].created || results[i].err != nil {
-					continue
-				}
-				if g := groups[m.Room]; g != nil && results[i].msg.Seq > 0 {
-					results[i].msg.Reactions = g.of(results[i].msg.Seq)
-				}
 			}
 			return nil
 		})

@@ -37,7 +37,7 @@ const (
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (room, author, client_id) WHERE client_id IS NOT NULL DO NOTHING`
 	// ? = room, author, client_id
-	sqliteMessageByClientID = "SELECT " + msgCols + msgFrom + "WHERE m.room = ? AND m.author = ? AND m.client_id = ?"
+	sqliteMessageByClientID = "SELECT " + sqliteMsgCols + msgFrom + "WHERE m.room = ? AND m.author = ? AND m.client_id = ?"
 	// ? = last seq, message count, messages deleted, last activity or NULL, room
 	sqliteMoveRoom = `UPDATE rooms SET last_seq = ?, msg_count = ?, deleted_count = deleted_count + ?,
 		last_activity = COALESCE(?, last_activity) WHERE name = ?`
@@ -246,23 +246,7 @@ func (b sqliteBatch) storedMessage(m chat.NewMessage) (chat.Message, bool, error
 	if err != nil {
 		return chat.Message{}, false, err
 	}
-	stored := x.message(m.Room)
-	if x.hasReactions() {
-		stored.Reactions, err = b.reactions(m.Room, stored.Seq)
-	}
-	return stored, true, err
-}
-
-// reactions reads the reactions of one message.
-func (b sqliteBatch) reactions(room string, seq int64) ([]chat.Reaction, error) {
-	var g reactionGroups
-	var target int64
-	var emoji, author string
-	err := b.c.queryEach(b.ctx, reactionsQuery, []any{room, seq, seq}, []any{&target, &emoji, &author}, func() error {
-		g.add(target, emoji, author)
-		return nil
-	})
-	return g.of(seq), err
+	return x.message(m.Room), true, nil
 }
 
 // users returns the ids of those of names that are users.

@@ -141,6 +141,9 @@ func (s *Store) Close() error {
 
 // dialect holds the statements whose text differs between the engines.
 type dialect struct {
+	// msgCols are the columns of a message in its current state, as
+	// msgScan reads them.
+	msgCols  string
 	markRead string
 	// migrateLock, if not empty, runs first in each migration's
 	// transaction, so that processes migrating at once queue up.
