@@ -371,3 +371,53 @@ func TestChangesOverAPI(t *testing.T) {
 		t.Fatalf("rooms: %+v", rooms.Rooms)
 	}
 }
+
+// TestProtocolWorkedExample replays the worked example of
+// docs/PROTOCOL.md (Room events, Recovering with after) and checks the
+// answers it shows.
+func TestProtocolWorkedExample(t *testing.T) {
+	srv := unlimited(t)
+	conns := map[string]*apptest.Conn{}
+	for _, name := range []string{"alice", "bob", "carol", "dave"} {
+		conns[name] = srv.Dial(t, "lobby", apptest.DialOptions{Token: srv.User(t, name), Extensions: true})
+	}
+	for i := range 9 {
+		conns["carol"].Post(fmt.Sprint("earlier ", i), fmt.Sprint("x", i))
+	}
+	conns["bob"].Post("lunch?", "l1")
+	conns["alice"].Post("at noon", "l2")
+	conns["bob"].Post("ok", "l3")
+	for _, c := range []struct {
+		who, command string
+		seq          int64
+		arg          string
+	}{
+		{"bob", "edit_message", 10, "lunch at 1?"}, {"bob", "delete_message", 12, ""},
+		{"carol", "react", 11, "👍"}, {"dave", "react", 11, "👍"}, {"dave", "unreact", 11, "👍"},
+	} {
+		if ch, f := conns[c.who].Change(c.command, c.seq, c.arg, c.command+fmt.Sprint(c.seq)); ch == nil {
+			t.Fatalf("%s %s: %s", c.who, c.command, f.Raw)
+		}
+	}
+	a := conns["alice"]
+	a.Send(map[string]any{"command": "fetch_messages", "after": 12, "limit": 100})
+	f := a.Answer("messages")
+	var got []string
+	for _, c := range f.Changes {
+		got = append(got, fmt.Sprintf("%d %s %d %s %s %s", c.Seq, c.Kind, c.Target, c.Author, c.Content, c.Emoji))
+	}
+	want := []string{"13 edit 10 bob lunch at 1? ", "14 delete 12 bob  ", "15 react 11 carol  👍", "16 react 11 dave  👍", "17 unreact 11 dave  👍"}
+	if len(f.Messages) != 0 || !slices.Equal(got, want) || f.HasMore == nil || *f.HasMore {
+		t.Fatalf("after 12: %s", f.Raw)
+	}
+	a.Send(map[string]any{"command": "fetch_messages", "after": 9, "limit": 100})
+	f = a.Answer("messages")
+	if len(f.Messages) != 3 || len(f.Changes) != 5 {
+		t.Fatalf("after 9: %s", f.Raw)
+	}
+	m10, m11, m12 := f.Messages[0], f.Messages[1], f.Messages[2]
+	if m10.Content != "lunch at 1?" || m10.Rev != 13 || m10.Edited.IsZero() || m11.Rev != 17 ||
+		len(m11.Reactions) != 1 || !slices.Equal(m11.Reactions[0].Users, []string{"carol"}) || !m12.Deleted || m12.Rev != 14 {
+		t.Fatalf("after 9: %+v %+v %+v", m10, m11, m12)
+	}
+}

@@ -340,14 +340,12 @@ func EncodeFrame(v any) []byte {
 // fields (docs/PROTOCOL.md, The message object).
 func MessageFrame(m chat.Message, full bool) []byte {
 	const head = `{"command":"new_message","message":`
-	b := make([]byte, 0, len(head)+200+len(m.Content))
-	b = append(b, head...)
-	if full {
-		b = m.AppendFullJSON(b)
-	} else {
-		b = m.AppendJSON(b)
+	if !full {
+		b := make([]byte, 0, len(head)+160+len(m.Content))
+		return append(m.AppendJSON(append(b, head...)), '}')
 	}
-	return append(b, '}')
+	b := make([]byte, 0, len(head)+200+len(m.Content))
+	return append(m.AppendFullJSON(append(b, head...)), '}')
 }
 
 // ChangeFrame encodes the change frame of c (docs/PROTOCOL.md, Room
@@ -551,31 +549,31 @@ func (r *room) fanoutLocked(w *wakes, e entry) {
 	}
 	m := e.msg
 	var plain, full []byte
+	deleted := m.Deleted
 	n := 0
 	for mb := range r.members {
-		if mb.extensions {
+		switch {
+		case mb.extensions:
 			if full == nil {
 				full = r.h.opt.Wire(MessageFrame(*m, true))
 			}
 			w.queue(mb, full)
-			n++
 			if len(mb.after) > 0 {
 				mb.sentLocked(w, e.seq)
 			}
+		case deleted:
 			continue
-		}
-		if m.Deleted {
-			continue
-		}
-		if plain == nil {
-			plain = r.h.opt.Wire(MessageFrame(*m, false))
+		default:
+			if plain == nil {
+				plain = r.h.opt.Wire(MessageFrame(*m, false))
+			}
+			if mb.held != nil {
+				mb.hold(w, m.Seq, plain)
+			} else {
+				w.queue(mb, plain)
+			}
 		}
 		n++
-		if mb.held != nil {
-			mb.hold(w, m.Seq, plain)
-			continue
-		}
-		w.queue(mb, plain)
 	}
 	r.h.delivered.Add(uint64(n))
 	if f := r.h.opt.OnDeliver; f != nil {

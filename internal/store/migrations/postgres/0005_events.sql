@@ -1,4 +1,4 @@
--- Room events: see the SQLite migration of the same number, which says
+-- Room events: see the SQLite migration of the same number (0005_events.sql), which says
 -- what each column and table holds.
 ALTER TABLE messages ADD COLUMN num bigint;
 ALTER TABLE messages ADD COLUMN rev bigint;
