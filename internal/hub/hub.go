@@ -192,6 +192,9 @@ func (h *Hub) Join(ctx context.Context, j Joining) (*Member, error) {
 	m.room = r
 	r.mu.Lock()
 	r.members[m] = struct{}{}
+	if m.extensions {
+		r.extMembers++
+	}
 	r.mu.Unlock()
 	h.mu.Unlock()
 	h.members.Add(1)
@@ -264,6 +267,9 @@ func (h *Hub) leave(m *Member) {
 	h.mu.Lock()
 	r.mu.Lock()
 	_, member := r.members[m]
+	if member && m.extensions {
+		r.extMembers--
+	}
 	delete(r.members, m)
 	empty := len(r.members) == 0
 	r.mu.Unlock()
@@ -384,6 +390,7 @@ type room struct {
 
 	mu         sync.Mutex
 	members    map[*Member]struct{}
+	extMembers int             // members that take extensions
 	next       int64           // the next seq to fan out
 	pending    map[int64]entry // arrived early, waiting for next
 	gapTimer   *time.Timer
@@ -530,50 +537,72 @@ func (r *room) drainLocked(w *wakes) {
 // once, and only if a member takes it.
 func (r *room) fanoutLocked(w *wakes, e entry) {
 	if e.change != nil {
-		var frame []byte
-		n := 0
+		if r.extMembers == 0 {
+			return
+		}
+		frame := r.h.opt.Wire(ChangeFrame(*e.change))
+		all := r.extMembers == len(r.members)
 		for mb := range r.members {
-			if mb.extensions {
-				if frame == nil {
-					frame = r.h.opt.Wire(ChangeFrame(*e.change))
-				}
+			if all || mb.extensions {
 				w.queue(mb, frame)
-				n++
 				if len(mb.after) > 0 {
 					mb.sentLocked(w, e.seq)
 				}
 			}
 		}
-		r.h.delivered.Add(uint64(n))
+		r.h.delivered.Add(uint64(r.extMembers))
 		return
 	}
 	m := e.msg
-	var plain, full []byte
-	deleted := m.Deleted
-	n := 0
-	for mb := range r.members {
-		switch {
-		case mb.extensions:
-			if full == nil {
-				full = r.h.opt.Wire(MessageFrame(*m, true))
+	n := len(r.members)
+	switch {
+	case r.extMembers == 0 && !m.Deleted:
+		// Every member takes the original frame: the loop as it was
+		// before changes existed, the hot path of the original client.
+		plain := r.h.opt.Wire(MessageFrame(*m, false))
+		for mb := range r.members {
+			if mb.held != nil {
+				mb.hold(w, m.Seq, plain)
+				continue
 			}
+			w.queue(mb, plain)
+		}
+	case r.extMembers == n:
+		full := r.h.opt.Wire(MessageFrame(*m, true))
+		for mb := range r.members {
 			w.queue(mb, full)
 			if len(mb.after) > 0 {
 				mb.sentLocked(w, e.seq)
 			}
-		case deleted:
-			continue
-		default:
-			if plain == nil {
-				plain = r.h.opt.Wire(MessageFrame(*m, false))
-			}
-			if mb.held != nil {
-				mb.hold(w, m.Seq, plain)
-			} else {
-				w.queue(mb, plain)
-			}
 		}
-		n++
+	default:
+		var plain, full []byte
+		deleted := m.Deleted
+		n = 0
+		for mb := range r.members {
+			switch {
+			case mb.extensions:
+				if full == nil {
+					full = r.h.opt.Wire(MessageFrame(*m, true))
+				}
+				w.queue(mb, full)
+				if len(mb.after) > 0 {
+					mb.sentLocked(w, e.seq)
+				}
+			case deleted:
+				continue
+			default:
+				if plain == nil {
+					plain = r.h.opt.Wire(MessageFrame(*m, false))
+				}
+				if mb.held != nil {
+					mb.hold(w, m.Seq, plain)
+				} else {
+					w.queue(mb, plain)
+				}
+			}
+			n++
+		}
 	}
 	r.h.delivered.Add(uint64(n))
 	if f := r.h.opt.OnDeliver; f != nil {
