@@ -32,7 +32,7 @@ type change struct {
 // rules refuse.
 type result struct {
 	msg     chat.Message
-	chg     chat.Change
+	chg     *chat.Change // a change's (few are): the result stays small
 	created bool
 	err     error
 }
@@ -129,7 +129,10 @@ func (p *Pending) Wait() (chat.Message, bool, error) {
 // WaitChange waits for a change's outcome, as ApplyChange returns it.
 func (p *Pending) WaitChange() (chat.Change, bool, error) {
 	r := p.wait()
-	return r.chg, r.created, r.err
+	if r.chg == nil {
+		return chat.Change{}, r.created, r.err
+	}
+	return *r.chg, r.created, r.err
 }
 
 func (p *Pending) wait() result {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -88,11 +89,13 @@ type pgReads struct {
 
 func (w pgBatchWriter) apply(ctx context.Context, tx pgx.Tx, changes []change, results []result) error {
 	rooms := newBatchRooms(changes)
-	rd := pgReads{storedMsgs: make(map[clientKey]chat.Message), storedChanges: make(map[clientKey]chat.Change),
-		states: make(map[roomSeq]*msgState), reactions: make(map[reactionKey]*reactionState), users: make(map[string]int64)}
-	parsed := make([][]chat.Mention, len(changes))
-	atRoom := make([]bool, len(changes))
-	seenName := make(map[string]bool)
+	// Most batches are of plain messages: what only changes, replies and
+	// mentions need is made when they come.
+	rd := pgReads{storedMsgs: make(map[clientKey]chat.Message)}
+	rd.msgKeys.grow(len(changes))
+	var parsed [][]chat.Mention
+	var atRoom []bool
+	var seenName map[string]bool
 	for i, c := range changes {
 		var content string
 		if e := c.edit; e != nil {
@@ -105,6 +108,9 @@ func (w pgBatchWriter) apply(ctx context.Context, tx pgx.Tx, changes []change, r
 				content = e.Content
 			case chat.ChangeReact, chat.ChangeUnreact:
 				k := reactionKey{e.Room, e.Target, e.Emoji, e.Author}
+				if rd.reactions == nil {
+					rd.reactions = make(map[reactionKey]*reactionState)
+				}
 				if _, ok := rd.reactions[k]; !ok {
 					rd.reactions[k] = &reactionState{}
 					rd.rxKeys.add(k)
@@ -123,7 +129,13 @@ func (w pgBatchWriter) apply(ctx context.Context, tx pgx.Tx, changes []change, r
 			}
 			content = m.Content
 		}
-		parsed[i], atRoom[i] = parseMentions(content)
+		if strings.IndexByte(content, '@') < 0 {
+			continue
+		}
+		if parsed == nil {
+			parsed, atRoom, seenName = make([][]chat.Mention, len(changes)), make([]bool, len(changes)), make(map[string]bool)
+		}
+		parsed[i], atRoom[i] = chat.ParseMentions(content)
 		for _, n := range chat.MentionNames(parsed[i]) {
 			if !seenName[n] {
 				seenName[n] = true
@@ -131,6 +143,14 @@ func (w pgBatchWriter) apply(ctx context.Context, tx pgx.Tx, changes []change, r
 			}
 		}
 	}
+	mentionsAt := func(i int) ([]chat.Mention, bool) {
+		if parsed == nil {
+			return nil, false
+		}
+		return parsed[i], atRoom[i]
+	}
+	rd.storedChanges, rd.users = make(map[clientKey]chat.Change), make(map[string]int64)
+	rd.states = make(map[roomSeq]*msgState, len(rd.targets.room))
 	for _, k := range rd.targets.keys() {
 		rd.states[k] = &msgState{}
 	}
@@ -147,6 +167,7 @@ func (w pgBatchWriter) apply(ctx context.Context, tx pgx.Tx, changes []change, r
 	firstChg := make(map[clientKey]int) // and change
 	applied := make(map[roomSeq]int)    // index in results of each change applied, by seq
 	var repeats []int                   // client keys repeated within the batch
+	var storedAt []int                  // messages stored before: their state is read in step 3
 	var doneAt []int                    // changes answered by a stored change (noop)
 	var doneSeq roomSeqs
 	for i, c := range changes {
@@ -155,7 +176,7 @@ func (w pgBatchWriter) apply(ctx context.Context, tx pgx.Tx, changes []change, r
 			if e.ClientID != "" {
 				k := clientKey{e.Room, e.Author, e.ClientID}
 				if ch, ok := rd.storedChanges[k]; ok {
-					results[i] = result{chg: ch}
+					results[i] = result{chg: &ch}
 					continue
 				}
 				if _, ok := firstChg[k]; ok {
@@ -187,20 +208,21 @@ func (w pgBatchWriter) apply(ctx context.Context, tx pgx.Tx, changes []change, r
 			var mentions []string
 			var room bool
 			if e.Kind == chat.ChangeEdit {
-				mentions, t.mentionIDs, room = mentionsOf(parsed[i], atRoom[i], rd.users)
+				p, at := mentionsAt(i)
+				mentions, t.mentionIDs, room = mentionsOf(p, at, rd.users)
 			}
 			ch := apply(e, br.take(), at, t, rs, mentions, room)
 			if ch.Kind == chat.ChangeDelete {
 				br.deleted++
 				// The batch's earlier edits of it are erased too.
 				for _, j := range applied {
-					if p := &results[j].chg; p.Kind == chat.ChangeEdit && p.Room == e.Room && p.Target == e.Target {
+					if p := results[j].chg; p.Kind == chat.ChangeEdit && p.Room == e.Room && p.Target == e.Target {
 						p.Content, p.Mentions, p.MentionsRoom = "", nil, false
 					}
 				}
 			}
 			applied[roomSeq{e.Room, ch.Seq}] = i
-			results[i] = result{chg: ch, created: true}
+			results[i] = result{chg: &ch, created: true}
 			continue
 		}
 
@@ -208,7 +230,8 @@ func (w pgBatchWriter) apply(ctx context.Context, tx pgx.Tx, changes []change, r
 		if m.ClientID != "" {
 			k := clientKey{m.Room, m.Author, m.ClientID}
 			if msg, ok := rd.storedMsgs[k]; ok {
-				results[i] = result{msg: msg}
+				results[i] = result{msg: msg} // its state is read in step 3
+				storedAt = append(storedAt, i)
 				continue
 			}
 			if _, ok := firstMsg[k]; ok {
@@ -225,13 +248,21 @@ func (w pgBatchWriter) apply(ctx context.Context, tx pgx.Tx, changes []change, r
 				continue
 			}
 		}
-		mentions, ids, mroom := mentionsOf(parsed[i], atRoom[i], rd.users)
+		var mentions []string
+		var ids []int64
+		var mroom bool
+		if p, at := mentionsAt(i); len(p) > 0 || at {
+			mentions, ids, mroom = mentionsOf(p, at, rd.users)
+		}
 		at := now()
 		seq, num := br.takeMessage(at)
 		results[i] = result{created: true, msg: chat.Message{Room: m.Room, Seq: seq, Rev: seq, Author: m.Author,
 			Content: m.Content, ClientID: m.ClientID, Timestamp: at, ReplyTo: reply, Mentions: mentions, MentionsRoom: mroom}}
 		rd.newMentions(m.Room, seq, ids)
 		rd.nums = append(rd.nums, num)
+		if len(rd.states) == 0 {
+			continue
+		}
 		if t, ok := rd.states[roomSeq{m.Room, seq}]; ok {
 			// A later change of the batch names this message already:
 			// it sees it as SQLite's writer would.
@@ -245,7 +276,7 @@ func (w pgBatchWriter) apply(ctx context.Context, tx pgx.Tx, changes []change, r
 
 	// Step 3.
 	results = results[:len(changes)]
-	bySeq, err := w.writeBatch(ctx, tx, rooms, &rd, changes, results, &doneSeq, doneAt)
+	bySeq, err := w.writeBatch(ctx, tx, rooms, &rd, changes, results, &doneSeq, doneAt, storedAt)
 	if err != nil {
 		return err
 	}
@@ -296,15 +327,19 @@ func (w pgBatchWriter) read(ctx context.Context, tx pgx.Tx, rooms batchRooms, rd
 	// it grew. LIMIT 1 keeps a lookup a subquery of its own (a unique
 	// index gives at most one row anyway).
 	if len(rd.msgKeys.room) > 0 {
-		b.Queue(`SELECT k.room, k.author, k.client_id, x.*
+		// The seqs alone: the state of the few found is read in step 3,
+		// so that the lookup every message with a client_id costs stays
+		// as small as it was (a lookup of every column, with the reply
+		// and the reactions, took a round trip's worth more).
+		b.Queue(`SELECT m.room, m.author, m.client_id, m.seq
 			FROM unnest($1::text[], $2::text[], $3::text[]) AS k(room, author, client_id)
-			CROSS JOIN LATERAL (SELECT `+pgMsgCols+msgFrom+`
-				WHERE m.room = k.room AND m.author = k.author AND m.client_id = k.client_id LIMIT 1) AS x`,
+			CROSS JOIN LATERAL (SELECT room, author, client_id, seq FROM messages
+				WHERE room = k.room AND author = k.author AND client_id = k.client_id LIMIT 1) AS m`,
 			rd.msgKeys.room, rd.msgKeys.author, rd.msgKeys.clientID).Query(func(rows pgx.Rows) error {
 			var k clientKey
-			var x msgScan
-			_, err := pgx.ForEachRow(rows, append([]any{&k.room, &k.author, &k.clientID}, x.dest()...), func() error {
-				rd.storedMsgs[k] = x.message(k.room)
+			var seq int64
+			_, err := pgx.ForEachRow(rows, []any{&k.room, &k.author, &k.clientID, &seq}, func() error {
+				rd.storedMsgs[k] = chat.Message{Room: k.room, Seq: seq}
 				return nil
 			})
 			return err
@@ -415,7 +450,7 @@ func (rd *pgReads) emojiOf(k roomSeq) map[string]int {
 // writeBatch runs step 3 and returns, by seq, the index in results of
 // each new message, which it has given its id.
 func (w pgBatchWriter) writeBatch(ctx context.Context, tx pgx.Tx, rooms batchRooms, rd *pgReads,
-	changes []change, results []result, doneSeq *roomSeqs, doneAt []int) (map[roomSeq]int, error) {
+	changes []change, results []result, doneSeq *roomSeqs, doneAt, storedAt []int) (map[roomSeq]int, error) {
 	var (
 		ins     msgColumns
 		chg     changeColumns
@@ -432,6 +467,7 @@ func (w pgBatchWriter) writeBatch(ctx context.Context, tx pgx.Tx, rooms batchRoo
 		edited  roomSeqs
 		rx      reactionColumns
 	)
+	ins.grow(len(rd.nums))
 	n := 0
 	for i, r := range results {
 		switch {
@@ -441,7 +477,7 @@ func (w pgBatchWriter) writeBatch(ctx context.Context, tx pgx.Tx, rooms batchRoo
 			n++
 			bySeq[roomSeq{r.msg.Room, r.msg.Seq}] = i
 		case r.created:
-			chg.add(r.chg)
+			chg.add(*r.chg)
 		}
 	}
 	for _, k := range rd.targets.keys() {
@@ -469,9 +505,11 @@ func (w pgBatchWriter) writeBatch(ctx context.Context, tx pgx.Tx, rooms batchRoo
 			rx.present, rx.seq = append(rx.present, s.present), append(rx.seq, s.seq)
 		}
 	}
+	plainRooms := true // every room that moved has new messages and no deletion
 	for _, name := range rooms.names {
 		if r := rooms.rooms[name]; r.taken > 0 {
-			upd.add(name, r.seq(), time.Time{})
+			upd.add(name, r.seq(), r.at)
+			plainRooms = plainRooms && !r.at.IsZero() && r.deleted == 0
 			updN, updDel = append(updN, r.msgCount+r.newMsgs), append(updDel, r.deleted)
 			var at *time.Time
 			if !r.at.IsZero() {
@@ -487,22 +525,32 @@ func (w pgBatchWriter) writeBatch(ctx context.Context, tx pgx.Tx, rooms batchRoo
 
 	var b pgx.Batch
 	if len(ins.room) > 0 {
-		b.Queue(`INSERT INTO messages (room, seq, num, author, content, created_at, client_id, reply_to, mentions, mentions_room)
-			SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[], $4::text[], $5::text[], $6::timestamptz[], $7::text[],
-				$8::int8[], $9::text[], $10::bool[])
-			RETURNING id, room, seq`,
-			ins.room, ins.seq, ins.num, ins.author, ins.content, ins.at, ins.clientID, ins.replyTo, ins.mentions, ins.mentionsRoom).
-			Query(func(rows pgx.Rows) error {
-				var id int64
-				var k roomSeq
-				_, err := pgx.ForEachRow(rows, []any{&id, &k.room, &k.seq}, func() error {
-					if i, ok := bySeq[k]; ok {
-						results[i].msg.ID = id
-					}
-					return nil
-				})
-				return err
+		gotIDs := func(rows pgx.Rows) error {
+			var id int64
+			var k roomSeq
+			_, err := pgx.ForEachRow(rows, []any{&id, &k.room, &k.seq}, func() error {
+				if i, ok := bySeq[k]; ok {
+					results[i].msg.ID = id
+				}
+				return nil
 			})
+			return err
+		}
+		if ins.extended {
+			b.Queue(`INSERT INTO messages (room, seq, num, author, content, created_at, client_id, reply_to, mentions, mentions_room)
+				SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[], $4::text[], $5::text[], $6::timestamptz[], $7::text[],
+					$8::int8[], $9::text[], $10::bool[])
+				RETURNING id, room, seq`,
+				ins.room, ins.seq, ins.num, ins.author, ins.content, ins.at, ins.clientID, ins.replyTo, ins.mentions, ins.mentionsRoom).
+				Query(gotIDs)
+		} else {
+			// No reply or mention in the batch: the columns every
+			// message has, as cheap as before there were others.
+			b.Queue(`INSERT INTO messages (room, seq, num, author, content, created_at, client_id)
+				SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[], $4::text[], $5::text[], $6::timestamptz[], $7::text[])
+				RETURNING id, room, seq`,
+				ins.room, ins.seq, ins.num, ins.author, ins.content, ins.at, ins.clientID).Query(gotIDs)
+		}
 	}
 	if len(chg.room) > 0 {
 		b.Queue(`INSERT INTO changes (room, seq, kind, target, author, content, mentions, mentions_room, emoji, created_at, client_id)
@@ -553,7 +601,14 @@ func (w pgBatchWriter) writeBatch(ctx context.Context, tx pgx.Tx, rooms batchRoo
 			b.Queue(q, erased.room[i], erased.seq[i])
 		}
 	}
-	if len(upd.room) > 0 {
+	switch {
+	case len(upd.room) == 0:
+	case plainRooms:
+		// Every room moved by new messages alone, the usual batch.
+		b.Queue(`UPDATE rooms SET last_seq = u.seq, msg_count = u.n, last_activity = u.at
+			FROM unnest($1::text[], $2::int8[], $3::int8[], $4::timestamptz[]) AS u(name, seq, n, at)
+			WHERE rooms.name = u.name`, upd.room, upd.seq, updN, upd.at)
+	default:
 		b.Queue(`UPDATE rooms SET last_seq = u.seq, msg_count = u.n, deleted_count = rooms.deleted_count + u.deleted,
 				last_activity = COALESCE(u.at, rooms.last_activity)
 			FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[], $5::timestamptz[]) AS u(name, seq, n, deleted, at)
@@ -591,7 +646,38 @@ func (w pgBatchWriter) writeBatch(ctx context.Context, tx pgx.Tx, rooms batchRoo
 				if !ok {
 					return fmt.Errorf("change %s/%d cannot be found", doneSeq.room[j], doneSeq.seq[j])
 				}
-				results[i] = result{chg: c}
+				results[i] = result{chg: &c}
+			}
+			return nil
+		})
+	}
+	if len(storedAt) > 0 {
+		// The messages sent before, in their current state.
+		var keys roomSeqs
+		for _, i := range storedAt {
+			keys.add(results[i].msg.Room, results[i].msg.Seq)
+		}
+		b.Queue(`SELECT k.room, x.*
+			FROM unnest($1::text[], $2::int8[]) AS k(room, seq)
+			CROSS JOIN LATERAL (SELECT `+pgMsgCols+msgFrom+`WHERE m.room = k.room AND m.seq = k.seq LIMIT 1) AS x`,
+			keys.room, keys.seq).Query(func(rows pgx.Rows) error {
+			stored := make(map[roomSeq]chat.Message, len(storedAt))
+			var room string
+			var x msgScan
+			_, err := pgx.ForEachRow(rows, append([]any{&room}, x.dest()...), func() error {
+				m := x.message(room)
+				stored[roomSeq{room, m.Seq}] = m
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			for _, i := range storedAt {
+				m, ok := stored[roomSeq{results[i].msg.Room, results[i].msg.Seq}]
+				if !ok {
+					return fmt.Errorf("message %s/%d cannot be found", results[i].msg.Room, results[i].msg.Seq)
+				}
+				results[i].msg = m
 			}
 			return nil
 		})
@@ -639,6 +725,11 @@ func (c *roomSeqs) keys() []roomSeq {
 
 // keyColumns are client keys as columns.
 type keyColumns struct{ room, author, clientID []string }
+
+// grow makes room for n keys.
+func (c *keyColumns) grow(n int) {
+	c.room, c.author, c.clientID = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+}
 
 func (c *keyColumns) add(room, author, clientID string) {
 	c.room, c.author, c.clientID = append(c.room, room), append(c.author, author), append(c.clientID, clientID)
@@ -688,6 +779,15 @@ type msgColumns struct {
 	replyTo               []*int64 // NULL for none
 	mentionsRoom          []bool
 	at                    []time.Time
+	extended              bool // a message has a reply or mentions
+}
+
+// grow makes room for n messages.
+func (c *msgColumns) grow(n int) {
+	c.room, c.author, c.content = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+	c.clientID, c.mentions = make([]*string, 0, n), make([]*string, 0, n)
+	c.seq, c.num, c.replyTo = make([]int64, 0, n), make([]int64, 0, n), make([]*int64, 0, n)
+	c.mentionsRoom, c.at = make([]bool, 0, n), make([]time.Time, 0, n)
 }
 
 func (c *msgColumns) add(m chat.Message, num int64) {
@@ -701,6 +801,7 @@ func (c *msgColumns) add(m chat.Message, num int64) {
 	c.replyTo = append(c.replyTo, reply)
 	c.mentions = append(c.mentions, namesPtr(m.Mentions))
 	c.mentionsRoom = append(c.mentionsRoom, m.MentionsRoom)
+	c.extended = c.extended || reply != nil || len(m.Mentions) > 0 || m.MentionsRoom
 }
 
 // changeColumns are changes as columns.
@@ -768,10 +869,11 @@ func strPtr(s string) *string {
 }
 
 func namesPtr(names []string) *string {
-	if s, ok := joinNames(names).(string); ok {
-		return &s
+	if len(names) == 0 {
+		return nil // and no allocation, as most messages mention no one
 	}
-	return nil
+	s := strings.Join(names, " ")
+	return &s
 }
 
 func timePtr(t time.Time) *time.Time {

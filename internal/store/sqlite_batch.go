@@ -31,8 +31,13 @@ const (
 	sqliteLastSeq = "SELECT last_seq, msg_count FROM rooms WHERE name = ?"
 	// ? = room, now, now
 	sqliteCreateRoom = "INSERT INTO rooms (name, last_seq, created_at, last_activity) VALUES (?, 0, ?, ?) ON CONFLICT (name) DO NOTHING"
-	// ? = room, seq, num, author, content, now, client_id, reply_to, mentions, mentions_room
+	// ? = room, seq, num, author, content, now, client_id: a message
+	// without a reply or mentions, most of them
 	sqliteInsertMessage = `
+		INSERT INTO messages (room, seq, num, author, content, created_at, client_id) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (room, author, client_id) WHERE client_id IS NOT NULL DO NOTHING`
+	// ? = the same, and reply_to, mentions, mentions_room
+	sqliteInsertReply = `
 		INSERT INTO messages (room, seq, num, author, content, created_at, client_id, reply_to, mentions, mentions_room)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (room, author, client_id) WHERE client_id IS NOT NULL DO NOTHING`
@@ -137,7 +142,7 @@ func (w *sqliteBatchWriter) apply(ctx context.Context, c *rawConn, changes []cha
 		}
 	}
 
-	b := sqliteBatch{ctx: ctx, c: c}
+	b := sqliteBatch{ctx: ctx, c: c, edits: make(map[roomSeq][]*chat.Change)}
 	for i, ch := range changes {
 		r := rooms.rooms[ch.room]
 		var err error
@@ -172,6 +177,9 @@ func (w *sqliteBatchWriter) apply(ctx context.Context, c *rawConn, changes []cha
 type sqliteBatch struct {
 	ctx context.Context
 	c   *rawConn
+	// edits are the batch's edits by message, which a deletion in the
+	// same batch erases in their results as in the database.
+	edits map[roomSeq][]*chat.Change
 }
 
 func (b sqliteBatch) message(r *batchRoom, m chat.NewMessage) (result, error) {
@@ -207,13 +215,21 @@ func (b sqliteBatch) message(r *batchRoom, m chat.NewMessage) (result, error) {
 	msg := chat.Message{Room: m.Room, Seq: r.seq() + 1, Author: m.Author, Content: m.Content,
 		ClientID: m.ClientID, Timestamp: at, ReplyTo: reply, Mentions: mentions, MentionsRoom: room}
 	msg.Rev = msg.Seq
-	var replyCol any
-	if m.ReplyTo > 0 {
-		replyCol = m.ReplyTo
+	var id int64
+	var inserted bool
+	var err error
+	num := r.msgCount + r.newMsgs + 1
+	if m.ReplyTo > 0 || len(mentions) > 0 || room {
+		var replyCol any
+		if m.ReplyTo > 0 {
+			replyCol = m.ReplyTo
+		}
+		id, inserted, err = resultID(b.c.exec(b.ctx, sqliteInsertReply,
+			m.Room, msg.Seq, num, m.Author, m.Content, at, nullString(m.ClientID), replyCol, joinNames(mentions), room))
+	} else {
+		id, inserted, err = resultID(b.c.exec(b.ctx, sqliteInsertMessage,
+			m.Room, msg.Seq, num, m.Author, m.Content, at, nullString(m.ClientID)))
 	}
-	id, inserted, err := resultID(b.c.exec(b.ctx, sqliteInsertMessage,
-		m.Room, msg.Seq, r.msgCount+r.newMsgs+1, m.Author, m.Content, at, nullString(m.ClientID), replyCol,
-		joinNames(mentions), room))
 	if err != nil {
 		return result{}, err
 	}
@@ -289,7 +305,7 @@ func (b sqliteBatch) change(r *batchRoom, c *chat.NewChange) (result, error) {
 	if c.ClientID != "" {
 		stored, ok, err := b.storedChange(sqliteChangeByClientID, c.Room, c.Author, c.ClientID)
 		if ok || err != nil {
-			return result{chg: stored}, err
+			return result{chg: &stored}, err
 		}
 	}
 	t, err := b.target(c.Room, c.Target)
@@ -321,7 +337,7 @@ func (b sqliteBatch) change(r *batchRoom, c *chat.NewChange) (result, error) {
 		if err == nil && !ok {
 			err = fmt.Errorf("change %s/%d cannot be found", c.Room, done)
 		}
-		return result{chg: stored}, err
+		return result{chg: &stored}, err
 	}
 
 	var mentions []string
@@ -340,10 +356,17 @@ func (b sqliteBatch) change(r *batchRoom, c *chat.NewChange) (result, error) {
 	if err := b.writeChange(ch, t, &rs, ids); err != nil {
 		return result{}, err
 	}
-	if ch.Kind == chat.ChangeDelete {
+	k := roomSeq{ch.Room, ch.Target}
+	switch ch.Kind {
+	case chat.ChangeEdit:
+		b.edits[k] = append(b.edits[k], &ch)
+	case chat.ChangeDelete:
 		r.deleted++
+		for _, e := range b.edits[k] {
+			e.Content, e.Mentions, e.MentionsRoom = "", nil, false
+		}
 	}
-	return result{chg: ch, created: true}, nil
+	return result{chg: &ch, created: true}, nil
 }
 
 // writeChange writes a change applied: its entry, the message's new
