@@ -87,11 +87,12 @@ func (s *Store) Messages(ctx context.Context, room string, p Page) (msgs []chat.
 	if !chat.ValidRoomName(room) {
 		return []chat.Message{}, false, nil
 	}
-	live := ""
+	// The original view reads the columns the original object has, as
+	// it did before messages had more: most history is read by it.
+	live, sel := "", "SELECT "+s.sql.msgCols+msgFrom+"WHERE m.room = $1 "
 	if !p.Full {
-		live = "AND m.deleted_at IS NULL "
+		live, sel = "AND m.deleted_at IS NULL ", "SELECT m.id, m.seq, m.author, m.content, m.created_at, m.client_id FROM messages m WHERE m.room = $1 "
 	}
-	sel := "SELECT " + s.sql.msgCols + msgFrom + "WHERE m.room = $1 "
 	var (
 		rs         rows
 		descending bool
@@ -110,7 +111,11 @@ func (s *Store) Messages(ctx context.Context, room string, p Page) (msgs []chat.
 	if err != nil {
 		return nil, false, wrapErr("messages", err)
 	}
-	msgs, err = scanMessages(rs, room, limit+1)
+	if p.Full {
+		msgs, err = scanMessages(rs, room, limit+1)
+	} else {
+		msgs, err = scanOriginal(rs, room, limit+1)
+	}
 	if err != nil {
 		return nil, false, wrapErr("messages", err)
 	}
@@ -122,6 +127,26 @@ func (s *Store) Messages(ctx context.Context, room string, p Page) (msgs []chat.
 		slices.Reverse(msgs)
 	}
 	return msgs, hasMore, nil
+}
+
+// scanOriginal reads rows of the original object's columns: id, seq,
+// author, content, created_at, client_id.
+func scanOriginal(rs rows, room string, capacity int) ([]chat.Message, error) {
+	defer rs.Close()
+	msgs := make([]chat.Message, 0, capacity)
+	for rs.Next() {
+		m := chat.Message{Room: room}
+		var clientID *string
+		if err := rs.Scan(&m.ID, &m.Seq, &m.Author, &m.Content, timeCol{&m.Timestamp}, &clientID); err != nil {
+			return nil, err
+		}
+		if clientID != nil {
+			m.ClientID = *clientID
+		}
+		m.Rev = m.Seq // not read: the original view has no rev
+		msgs = append(msgs, m)
+	}
+	return msgs, rs.Err()
 }
 
 // scanMessages reads rows of the message columns.

@@ -8,40 +8,48 @@ import (
 	"parley/internal/chat"
 )
 
-// The columns of a message in its current state (m), and of the message
-// it replies to (t), as msgScan reads them, for each engine; msgFrom joins
-// the two. The reply's excerpt is cut in Go (chat.Excerpt): one character
-// more than it shows tells whether there is more. The message's reactions
-// come in the same row, "emoji author" a line each in the order they were
-// added (neither has a space or a line break), read only for a message
-// that has any.
+// The columns of a message in its current state (m), as msgScan reads
+// them, for each engine, and msgFrom their table. What the message replies
+// to and its reactions come in the same row, each read by a subquery only
+// for a message that has one (a join of messages with itself was planned,
+// on PostgreSQL with few rows counted, as a scan of the table):
+//   - the reply: "+" (or "-" once deleted), the author, a line break, and
+//     the first 101 characters of its content: the excerpt is cut in Go
+//     (chat.Excerpt), and one character more tells whether there is more;
+//   - the reactions: "emoji author" a line each in the order they were
+//     added (neither has a space or a line break).
 const (
 	msgColsBase = `m.id, m.seq, m.author, m.content, m.created_at, m.client_id, COALESCE(m.rev, m.seq), m.edited_at,
-		m.deleted_at, m.mentions, m.mentions_room, m.reactions, m.reply_to, t.author, substr(t.content, 1, 101), t.deleted_at, `
-	sqliteMsgCols = msgColsBase + `CASE WHEN m.reactions > 0 AND m.deleted_at IS NULL THEN
+		m.deleted_at, m.mentions, m.mentions_room, m.reply_to, `
+	sqliteMsgCols = msgColsBase + `CASE WHEN m.reply_to IS NOT NULL AND m.deleted_at IS NULL THEN
+		(SELECT CASE WHEN t.deleted_at IS NULL THEN '+' ELSE '-' END || t.author || char(10) || substr(t.content, 1, 101)
+		FROM messages t WHERE t.room = m.room AND t.seq = m.reply_to) END,
+		CASE WHEN m.reactions > 0 AND m.deleted_at IS NULL THEN
 		(SELECT group_concat(r.emoji || ' ' || r.author, char(10) ORDER BY r.seq) FROM reactions r
 		WHERE r.room = m.room AND r.target = m.seq AND r.present) END`
-	pgMsgCols = msgColsBase + `CASE WHEN m.reactions > 0 AND m.deleted_at IS NULL THEN
+	pgMsgCols = msgColsBase + `CASE WHEN m.reply_to IS NOT NULL AND m.deleted_at IS NULL THEN
+		(SELECT CASE WHEN t.deleted_at IS NULL THEN '+' ELSE '-' END || t.author || E'\n' || substr(t.content, 1, 101)
+		FROM messages t WHERE t.room = m.room AND t.seq = m.reply_to) END,
+		CASE WHEN m.reactions > 0 AND m.deleted_at IS NULL THEN
 		(SELECT string_agg(r.emoji || ' ' || r.author, E'\n' ORDER BY r.seq) FROM reactions r
 		WHERE r.room = m.room AND r.target = m.seq AND r.present) END`
-	msgFrom = ` FROM messages m LEFT JOIN messages t ON t.room = m.room AND t.seq = m.reply_to `
+	msgFrom = ` FROM messages m `
 )
 
 // msgScan reads a row of msgCols.
 type msgScan struct {
-	m                       chat.Message
-	clientID, mentions      string
-	deletedAt, replyDeleted time.Time
-	reactions, replyTo      int64
-	replyAuthor, excerpt    string
-	reacted                 string // the reactions, a line each
+	m                  chat.Message
+	clientID, mentions string
+	deletedAt          time.Time
+	replyTo            int64
+	reply              string // the reply's target, as above
+	reacted            string // the reactions, a line each
 }
 
 func (x *msgScan) dest() []any {
 	return []any{&x.m.ID, &x.m.Seq, &x.m.Author, &x.m.Content, timeCol{&x.m.Timestamp}, textCol{&x.clientID},
 		&x.m.Rev, nullTimeCol{&x.m.Edited}, nullTimeCol{&x.deletedAt}, textCol{&x.mentions},
-		boolCol{&x.m.MentionsRoom}, intCol{&x.reactions}, intCol{&x.replyTo},
-		textCol{&x.replyAuthor}, textCol{&x.excerpt}, nullTimeCol{&x.replyDeleted}, textCol{&x.reacted}}
+		boolCol{&x.m.MentionsRoom}, intCol{&x.replyTo}, textCol{&x.reply}, textCol{&x.reacted}}
 }
 
 // message returns the message read, of room. A deleted one is a
@@ -59,10 +67,11 @@ func (x *msgScan) message(room string) chat.Message {
 	if x.reacted != "" {
 		m.Reactions = reactionsOf(x.reacted)
 	}
-	if x.replyTo > 0 {
-		r := &chat.Reply{Seq: x.replyTo, Author: x.replyAuthor}
-		if x.replyDeleted.IsZero() {
-			r.Excerpt = chat.Excerpt(x.excerpt)
+	if x.replyTo > 0 && len(x.reply) > 0 {
+		author, excerpt, _ := strings.Cut(x.reply[1:], "\n")
+		r := &chat.Reply{Seq: x.replyTo, Author: author}
+		if x.reply[0] == '+' {
+			r.Excerpt = chat.Excerpt(excerpt)
 		} else {
 			r.Deleted = true
 		}
