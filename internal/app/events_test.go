@@ -12,6 +12,7 @@ import (
 
 	"parley/internal/apptest"
 	"parley/internal/chat"
+	"parley/internal/store/storetest"
 )
 
 // recover fetches everything after a seq on c, as a client that was away
@@ -51,7 +52,13 @@ func readUntil(t *testing.T, c *apptest.Conn, s *apptest.RoomState, last int64) 
 // state of a socket that stayed; both saw every seq once. A socket without
 // parley.v1 saw new messages only.
 func TestRoomEventsRecovery(t *testing.T) {
-	srv := unlimited(t)
+	t.Run("sqlite", func(t *testing.T) { roomEventsRecovery(t, unlimited(t)) })
+	t.Run("postgres", func(t *testing.T) {
+		roomEventsRecovery(t, apptest.Start(t, apptest.Options{DB: storetest.PostgresDSN(t), Args: []string{"--send-limit=off"}}))
+	})
+}
+
+func roomEventsRecovery(t *testing.T, srv *apptest.Server) {
 	alice := srv.User(t, "alice")
 	bob := srv.User(t, "bob")
 	stay := srv.Dial(t, "events", apptest.DialOptions{Token: bob, Extensions: true})
