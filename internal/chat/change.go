@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -292,7 +293,7 @@ func ResolveMentions(mentions []Mention, isUser func(name string) bool) []string
 	for _, m := range mentions {
 		for _, name := range m {
 			if isUser(name) {
-				if !contains(out, name) {
+				if !slices.Contains(out, name) {
 					out = append(out, name)
 				}
 				break
@@ -300,15 +301,6 @@ func ResolveMentions(mentions []Mention, isUser func(name string) bool) []string
 		}
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // The rules of who may change what. Each is one function, so that room

@@ -206,13 +206,20 @@ type inFrame struct {
 	fetchRequest
 }
 
-// changeCommands are the commands that change a message, by the kind of
-// change they make (docs/PROTOCOL.md, Room events).
-var changeCommands = map[string]chat.ChangeKind{
-	"edit_message":   chat.ChangeEdit,
-	"delete_message": chat.ChangeDelete,
-	"react":          chat.ChangeReact,
-	"unreact":        chat.ChangeUnreact,
+// changeKind is the kind of change a command that changes a message
+// makes (docs/PROTOCOL.md, Room events).
+func changeKind(command string) chat.ChangeKind {
+	switch command {
+	case "edit_message":
+		return chat.ChangeEdit
+	case "delete_message":
+		return chat.ChangeDelete
+	case "react":
+		return chat.ChangeReact
+	case "unreact":
+		return chat.ChangeUnreact
+	}
+	return ""
 }
 
 // frameError is a client frame refused before it is acted on: the code,
@@ -524,7 +531,7 @@ func (sc *socket) newMessage(ctx context.Context, f inFrame) {
 // change submits a change to a message: acknowledged, like a message, by
 // the broadcast of its change frame, the sender's included.
 func (sc *socket) change(ctx context.Context, f inFrame) {
-	c := chat.NewChange{Room: sc.room, Kind: changeCommands[f.Command], Target: f.Seq, Emoji: f.Emoji, ClientID: f.ClientID}
+	c := chat.NewChange{Room: sc.room, Kind: changeKind(f.Command), Target: f.Seq, Emoji: f.Emoji, ClientID: f.ClientID}
 	if f.Message != nil {
 		c.Content = *f.Message
 	}
