@@ -5,7 +5,9 @@
 // messages" line), and the composer ready: this script takes those messages
 // over as they are and opens one WebSocket to /ws/chat/{room}/ with the
 // "parley.v1" subprotocol, so the server also sends presence and typing
-// frames. Messages are kept by seq, the room's gap-free counter, which is
+// frames, and changes to messages (edits, deletions, reactions), which
+// this page does not show yet but counts in the room's log. Messages are
+// kept by seq, the room's gap-free counter, which is
 // what makes reconnecting safe: the socket asks for everything after the
 // last seq the page holds, and shows each seq exactly once. Drafts and
 // messages not yet stored are kept in the browser's storage, per user and
