@@ -54,10 +54,17 @@ wait_port() {
 	return 1
 }
 
+# Every limit off, as the load tool needs; an older build (a "before")
+# may not have some of them.
+limits=(--send-limit=off --user-sockets=0)
+for l in history-limit signup-limit room-create-limit; do
+	if "$parley" serve -h 2>&1 | grep -q -- "-$l"; then limits+=("--$l=off"); fi
+done
+
 start_parley() { # PORT DB [ARGS...]
 	local port="$1" db="$2"
 	shift 2
-	"${nice[@]}" "$parley" serve --addr "127.0.0.1:$port" --db "$db" --send-limit=off --user-sockets=0 \
+	"${nice[@]}" "$parley" serve --addr "127.0.0.1:$port" --db "$db" "${limits[@]}" \
 		--log-level=warn "$@" >/dev/null 2>"$work/parley.log" &
 	PID=$!
 	wait_port "$port"

@@ -28,7 +28,7 @@ go build -o "$work/parley-load" ./cmd/parley-load
 
 # Port 0: the kernel picks a free port, and parley prints the address.
 "$work/parley" serve --addr 127.0.0.1:0 --db "sqlite:$work/parley.db" \
-	--send-limit=off --user-sockets=0 --log-level=warn >"$work/server.out" 2>"$work/server.log" &
+	--send-limit=off --history-limit=off --signup-limit=off --room-create-limit=off --user-sockets=0 --log-level=warn >"$work/server.out" 2>"$work/server.log" &
 server_pid=$!
 
 url=""

@@ -18,7 +18,8 @@ vulndb_version=v0.0.0-20261105234957-e22db6528018
 # Test-support packages, which start databases, proxies and the program
 # itself as a test's tools; none is linked into a binary (checked below).
 # gosec skips them: every exec.Command there would be a "finding".
-test_support=(internal/apptest internal/browsertest internal/testsvc internal/store/storetest internal/broker/brokertest)
+test_support=(internal/apptest internal/browsertest internal/testsvc internal/store/storetest internal/broker/brokertest
+	internal/testenv internal/push/pushtest)
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"

@@ -43,7 +43,7 @@ func load(t *testing.T, args ...string) Result {
 
 func startParley(t *testing.T) *apptest.Server {
 	t.Helper()
-	return apptest.Start(t, apptest.Options{Args: []string{"--send-limit=off", "--user-sockets=0"}})
+	return apptest.Start(t, apptest.Options{Args: []string{"--send-limit=off", "--history-limit=off", "--signup-limit=off", "--room-create-limit=off", "--user-sockets=0"}})
 }
 
 func TestFanoutCountsEveryDelivery(t *testing.T) {

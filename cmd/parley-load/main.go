@@ -9,7 +9,10 @@
 //
 //	parley-load --scenario hot-room --url http://127.0.0.1:8000 --pid $(pidof parley)
 //
-// The server must run with --send-limit=off and --user-sockets=0. See
+// The server must run with --send-limit=off, --history-limit=off,
+// --signup-limit=off, --room-create-limit=off and --user-sockets=0 (the
+// tool makes many accounts from one address, each creates rooms, and the
+// history scenario asks for pages as fast as it can). See
 // docs/BENCHMARKS.md for every scenario.
 package main
 

@@ -276,13 +276,25 @@ func serve(ctx context.Context, args []string, env Env) error {
 	}
 	srv, err := web.New(web.Options{
 		Store: st, Hub: h, Broker: b, Transport: tr, Metrics: metrics, Log: log,
-		Origins: c.Origins, History: c.History, EditWindow: c.EditWindow,
+		Origins: c.Origins, PublicURL: c.PublicURL, MetricsToken: c.MetricsToken,
+		History: c.History, EditWindow: c.EditWindow,
 		SendRate: c.SendLimit.Rate, SendBurst: c.SendLimit.Burst,
+		HistoryRate: c.HistoryLimit.Rate, HistoryBurst: c.HistoryLimit.Burst,
+		SignupRate: c.SignupLimit.Rate, SignupBurst: c.SignupLimit.Burst,
+		RoomCreateRate: c.RoomCreateLimit.Rate, RoomCreateBurst: c.RoomCreateLimit.Burst,
 		UserSockets: c.UserSockets, MaxSockets: maxSockets, Version: Version,
 		TrustedProxies: c.TrustedProxies, SharedLimits: shared,
 	})
 	if err != nil {
 		return err
+	}
+	// The process-wide events (a session's sockets to close) reach the
+	// server from every process.
+	subCtx, cancelSub := context.WithTimeout(ctx, 10*time.Second)
+	err = b.Subscribe(subCtx, "", srv.Events())
+	cancelSub()
+	if err != nil {
+		return &ExitError{Code: 2, Err: fmt.Errorf("cannot subscribe to the process-wide events: %s", oneLine(err))}
 	}
 
 	ln, err := net.Listen("tcp", c.Addr)

@@ -361,7 +361,19 @@ func TestRoomPageHistory(t *testing.T) {
 		t.Error("the composer is disabled until the socket opens")
 	}
 
-	// alice entered the room while it was empty: all 30 are new to her.
+	// Viewing it made nothing: the page says its first message would.
+	if !strings.Contains(page, "does not exist yet") {
+		t.Fatal("the page of a room that does not exist does not say so")
+	}
+	if r := apptest.Do(t, "GET", srv.URL+"/api/v1/rooms?q="+room, alice, nil, nil); r.StatusCode != 200 {
+		t.Fatal(r.Status)
+	}
+	// bob makes the room; alice enters it (her page's socket) while it
+	// is empty: all 30 are new to her.
+	if r := apptest.Do(t, "POST", srv.URL+"/api/v1/rooms", bob, map[string]string{"name": room}, nil); r.StatusCode != http.StatusCreated {
+		t.Fatalf("create the room: %s", r.Status)
+	}
+	read(0)
 	post(1, 30)
 	seqs, divider, page = open(aliceCookie)
 	if span(seqs) != "1-20" || divider != "1" || !strings.Contains(page, `data-has-older="false"`) {
@@ -396,14 +408,19 @@ func TestRoomPageHistory(t *testing.T) {
 	}
 
 	// A newcomer starts at the latest, with nothing marked unread, even
-	// if they leave before the page's socket says they read it; what
-	// comes after is new to them.
-	srv.User(t, "dave")
+	// if they leave before the page's socket says they read it (its
+	// socket entering the room is what makes them a member); what comes
+	// after is new to them.
+	dave := srv.User(t, "dave")
 	daveCookie := loginCookie(t, srv, "dave")
 	seqs, divider, _ = open(daveCookie)
 	if span(seqs) != "56-75" || divider != "" {
 		t.Fatalf("a newcomer's page: messages %s, divider %q", span(seqs), divider)
 	}
+	c := srv.Dial(t, room, apptest.DialOptions{Token: dave, Extensions: true})
+	c.Send(map[string]string{"command": "fetch_messages"})
+	c.Expect("messages")
+	c.Close()
 	post(76, 77)
 	seqs, divider, _ = open(daveCookie)
 	if span(seqs) != "58-77" || divider != "76" {

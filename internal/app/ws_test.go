@@ -15,8 +15,10 @@ import (
 	"parley/internal/chat"
 )
 
+// unlimited is a server without the sending and sign-up limits: the tests
+// that use it send fast, and make many accounts from one address.
 func unlimited(t *testing.T) *apptest.Server {
-	return apptest.Start(t, apptest.Options{Args: []string{"--send-limit=off"}})
+	return apptest.Start(t, apptest.Options{Args: []string{"--send-limit=off", "--signup-limit=off"}})
 }
 
 // TestOriginalClient speaks exactly the frames of the original
@@ -322,6 +324,9 @@ func TestUpgradeRefusals(t *testing.T) {
 		{"bad token", "lobby", apptest.DialOptions{Token: "nope"}, 401},
 		{"bad session cookie", "lobby", apptest.DialOptions{Header: http.Header{"Cookie": {"sessionid=forged"}}}, 401},
 		{"cookie from a foreign origin", "lobby", apptest.DialOptions{Header: http.Header{"Cookie": {cookie}, "Origin": {"https://evil.example"}}}, 403},
+		// The scheme and the port are part of the origin (finding 11).
+		{"cookie from this host over another scheme", "lobby", apptest.DialOptions{Header: http.Header{"Cookie": {cookie}, "Origin": {"https://" + srv.Addr}}}, 403},
+		{"cookie from this host on another port", "lobby", apptest.DialOptions{Header: http.Header{"Cookie": {cookie}, "Origin": {"http://127.0.0.1:1"}}}, 403},
 		{"bad room name", "no%20spaces", apptest.DialOptions{Token: tok}, 404},
 		{"too long a room name", strings.Repeat("r", 65), apptest.DialOptions{Token: tok}, 404},
 	} {

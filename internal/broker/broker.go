@@ -32,15 +32,25 @@ const (
 	// deletion, a reaction): an entry of the room's log like a message,
 	// published only after its commit.
 	KindChange
+	// KindRevoked is process-wide (Room ""): the sessions or tokens whose
+	// hashes (hex) are Credentials have ended; every process closes the
+	// sockets they opened.
+	KindRevoked
+	// KindUserRevoked is process-wide (Room ""): every session and token
+	// of User has ended but the one whose hash (hex) is Keep, if any;
+	// every process closes the user's sockets but those Keep opened.
+	KindUserRevoked
 )
 
 // kindNames are the kinds' names on the wire, by kind.
 var kindNames = [...]string{
-	KindUnknown:  "unknown",
-	KindMessage:  "message",
-	KindTyping:   "typing",
-	KindPresence: "presence",
-	KindChange:   "change",
+	KindUnknown:     "unknown",
+	KindMessage:     "message",
+	KindTyping:      "typing",
+	KindPresence:    "presence",
+	KindChange:      "change",
+	KindRevoked:     "revoked",
+	KindUserRevoked: "user_revoked",
 }
 
 // String returns the kind's name on the wire; "unknown" for a kind this
@@ -68,6 +78,10 @@ func kindNamed(name []byte) Kind {
 		return KindPresence
 	case "change":
 		return KindChange
+	case "revoked":
+		return KindRevoked
+	case "user_revoked":
+		return KindUserRevoked
 	}
 	return KindUnknown
 }
@@ -93,7 +107,7 @@ type Event struct {
 	Message *chat.Message `json:"message,omitempty"`
 	// Change is KindChange's stored change.
 	Change *chat.Change `json:"change,omitempty"`
-	// User is KindTyping's user.
+	// User is KindTyping's user, and KindUserRevoked's.
 	User string `json:"user,omitempty"`
 	// Origin names the process that published the event, so that a
 	// process can tell its own events from others'.
@@ -102,6 +116,12 @@ type Event struct {
 	// Origin, none when the last one left. On the wire its key is "data",
 	// as it was before it had a name of its own.
 	Users []string `json:"data,omitempty"`
+	// Credentials are KindRevoked's: hashes of sessions and tokens, in
+	// hex.
+	Credentials []string `json:"credentials,omitempty"`
+	// Keep is KindUserRevoked's: the hash (hex) of the one session or
+	// token of User that goes on, if any.
+	Keep string `json:"keep,omitempty"`
 }
 
 // Handler receives the events of a subscription.

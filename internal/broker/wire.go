@@ -71,6 +71,20 @@ func AppendEvent(b []byte, ev Event, m Mark) []byte {
 		}
 		b = append(b, ']')
 	}
+	if len(ev.Credentials) > 0 {
+		b = append(b, `,"credentials":[`...)
+		for i, c := range ev.Credentials {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = chat.AppendJSONString(b, c)
+		}
+		b = append(b, ']')
+	}
+	if ev.Keep != "" {
+		b = append(b, `,"keep":`...)
+		b = chat.AppendJSONString(b, ev.Keep)
+	}
 	return append(b, '}')
 }
 
@@ -106,11 +120,14 @@ func decodeEventJSON(b []byte) (Event, error) {
 		User    string            `json:"user"`
 		Origin  string            `json:"origin"`
 		Users   []string          `json:"data"`
+		Creds   []string          `json:"credentials"`
+		Keep    string            `json:"keep"`
 	}
 	if err := json.Unmarshal(b, &w); err != nil {
 		return Event{}, err
 	}
-	ev := Event{Room: w.Room, Kind: w.Kind, User: w.User, Origin: w.Origin, Users: w.Users}
+	ev := Event{Room: w.Room, Kind: w.Kind, User: w.User, Origin: w.Origin, Users: w.Users,
+		Credentials: w.Creds, Keep: w.Keep}
 	if w.Message != nil {
 		m, err := w.Message.Message()
 		if err != nil {
@@ -151,6 +168,10 @@ func decodeEventFast(b []byte) (Event, bool) {
 			return sc.String(&ev.Origin)
 		case "data":
 			return sc.Strings(&ev.Users)
+		case "credentials":
+			return sc.Strings(&ev.Credentials)
+		case "keep":
+			return sc.String(&ev.Keep)
 		case "message":
 			if ev.Message != nil {
 				return false // encoding/json would merge the two

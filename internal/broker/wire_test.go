@@ -45,6 +45,9 @@ func sampleEvents() []Event {
 		{Room: "lobby", Kind: KindPresence, Users: []string{"ann", "bob"}},
 		{Room: "lobby", Kind: KindPresence},
 		{Kind: KindTyping, User: "ann", Origin: "p-3"}, // process-wide
+		{Kind: KindRevoked, Credentials: []string{"0a1b", "ffee"}, Origin: "p-1"},
+		{Kind: KindUserRevoked, User: "zoë", Keep: "0a1b"},
+		{Kind: KindUserRevoked, User: "ann"},
 		{Room: "lobby", Kind: KindUnknown},
 	}
 }

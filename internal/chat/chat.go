@@ -6,6 +6,7 @@ package chat
 import (
 	_ "embed"
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -33,7 +34,9 @@ type User struct {
 	CreatedAt time.Time
 }
 
-// Room is a chat room. A room exists once someone enters it or posts to it.
+// Room is a chat room. A room exists once someone posts its first
+// message, or its creator confirms it (docs/API.md, POST /api/v1/rooms);
+// entering or viewing one makes nothing.
 type Room struct {
 	Name string `json:"name"`
 	// Messages is the number of messages in the room, deleted ones left
@@ -211,8 +214,70 @@ func CheckUsername(name string) error {
 		return Errorf(EInvalid, "A username has at most %d characters.", MaxUsernameLength)
 	case !ValidUsername(name):
 		return Errorf(EInvalid, "A username may contain only letters, digits and @ . + - _")
+	case mixesScripts(name):
+		return Errorf(EInvalid, "A username may not mix letters of different scripts, such as Latin and Cyrillic or Greek.")
 	}
 	return nil
+}
+
+// commonScripts are the scripts of most names, looked up first.
+var commonScripts = []string{"Latin", "Cyrillic", "Greek", "Han", "Hiragana", "Katakana", "Hangul", "Arabic", "Hebrew"}
+
+// mixedScripts are the mixes of scripts one writing system uses, which
+// Unicode's "highly restrictive" profile (UTS #39, 5.2) allows: Latin
+// with Japanese, Chinese or Korean.
+var mixedScripts = [][]string{
+	{"Latin", "Han", "Hiragana", "Katakana"},
+	{"Latin", "Han", "Bopomofo"},
+	{"Latin", "Han", "Hangul"},
+}
+
+// mixesScripts reports whether name holds letters or digits of scripts
+// that no one writing system mixes, such as Latin with Cyrillic ("аlice",
+// its first letter Cyrillic) or with Greek: a look-alike of another name.
+// What every script shares (Unicode's Common and Inherited: ASCII digits,
+// punctuation, combining marks) counts for none.
+func mixesScripts(name string) bool {
+	var seen []string
+	for _, r := range name {
+		script := scriptOf(r)
+		if script != "" && !slices.Contains(seen, script) {
+			seen = append(seen, script)
+		}
+	}
+	if len(seen) <= 1 {
+		return false
+	}
+	for _, mix := range mixedScripts {
+		if !slices.ContainsFunc(seen, func(s string) bool { return !slices.Contains(mix, s) }) {
+			return false
+		}
+	}
+	return true
+}
+
+// scriptOf is the name of r's script, "" for Common and Inherited.
+func scriptOf(r rune) string {
+	if r < 0x80 {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' {
+			return "Latin"
+		}
+		return ""
+	}
+	if unicode.Is(unicode.Common, r) || unicode.Is(unicode.Inherited, r) {
+		return ""
+	}
+	for _, name := range commonScripts {
+		if unicode.Is(unicode.Scripts[name], r) {
+			return name
+		}
+	}
+	for name, table := range unicode.Scripts {
+		if unicode.Is(table, r) {
+			return name // a rune is of one script: the map's order does not matter
+		}
+	}
+	return "Unknown"
 }
 
 // CheckPassword returns an invalid error that says what is wrong with
@@ -256,6 +321,10 @@ func CommonPassword(password string) bool {
 	}
 	return false
 }
+
+// NormalizeRoomName returns name as Parley keeps it: room names are one
+// name whatever their case, so "General" is "general".
+func NormalizeRoomName(name string) string { return strings.ToLower(name) }
 
 // CheckRoomName returns an invalid error that says what is wrong with name.
 func CheckRoomName(name string) error {
@@ -366,11 +435,13 @@ func CheckClientID(id string) error {
 	return nil
 }
 
-// CheckNewMessage validates and normalises m in place.
+// CheckNewMessage validates and normalises m in place: its room's name
+// lower-cased, its content trimmed.
 func CheckNewMessage(m *NewMessage) error {
 	if err := CheckRoomName(m.Room); err != nil {
 		return err
 	}
+	m.Room = NormalizeRoomName(m.Room)
 	content, err := CleanContent(m.Content)
 	if err != nil {
 		return err

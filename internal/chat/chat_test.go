@@ -41,6 +41,41 @@ func TestValidUsername(t *testing.T) {
 	}
 }
 
+// Names that mix scripts no one writing system mixes are refused at
+// sign-up: the look-alikes of another name ("аlice" with a Cyrillic а).
+// ValidUsername, which log-in uses, still takes them: an account made
+// before the rule keeps working.
+func TestMixedScriptsRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ok   bool
+	}{
+		{"alice", true},
+		{"аlice", false},    // Cyrillic а, then Latin
+		{"αlice", false},    // Greek α
+		{"Ρaul", false},     // Greek capital rho
+		{"иван", true},      // all Cyrillic
+		{"ιωάννης", true},   // all Greek
+		{"дима_2024", true}, // Cyrillic with ASCII digits and _
+		{"yuki山田", true},    // Latin with Han
+		{"たなか太郎", true},     // Hiragana with Han
+		{"kim김", true},      // Latin with Hangul
+		{"山田ivan", true},
+		{"ivanи", false},
+		{"aリβ", false}, // Latin, Katakana and Greek
+		{"Zoë", true},  // a combining mark counts for no script
+		{"ｓａｍ", true},  // fullwidth Latin is Latin (its key is "sam")
+	} {
+		err := chat.CheckUsername(tc.name)
+		if (err == nil) != tc.ok {
+			t.Errorf("CheckUsername(%q) = %v, want ok=%v", tc.name, err, tc.ok)
+		}
+		if !chat.ValidUsername(tc.name) {
+			t.Errorf("ValidUsername(%q) = false; log-in must still find such names", tc.name)
+		}
+	}
+}
+
 func TestValidRoomName(t *testing.T) {
 	for _, tc := range []struct {
 		name string

@@ -96,7 +96,7 @@ func TestNginx(t *testing.T) {
 	resp.Body.Close()
 	var cookie string
 	for _, c := range resp.Cookies() {
-		if c.Value != "" {
+		if c.Name == "sessionid" && c.Value != "" {
 			cookie = c.Name + "=" + c.Value
 		}
 	}

@@ -24,7 +24,7 @@ func TestDefaults(t *testing.T) {
 	}
 	want := Config{
 		Addr: "127.0.0.1:8000", DB: "sqlite:parley.db", History: 20, LogLevel: slog.LevelInfo,
-		SendLimit: RateLimit{Rate: 5, Burst: 20}, UserSockets: 20, MaxSockets: -1,
+		SendLimit: RateLimit{Rate: 5, Burst: 20}, HistoryLimit: RateLimit{Rate: 10, Burst: 50}, UserSockets: 20, MaxSockets: -1,
 		Signup: SignupOpen, SignupLimit: RateLimit{Rate: 1.0 / 60, Burst: 20},
 		RoomCreateLimit: RateLimit{Rate: 1.0 / 60, Burst: 10}, EditWindow: time.Hour,
 	}
@@ -40,7 +40,7 @@ func TestEverySetting(t *testing.T) {
 	args := []string{
 		"--addr", ":9000", "--db", "postgres://u@db.example/parley", "--redis", "rediss://r.example:6380/1",
 		"--origins", " https://Chat.Example.com , http://localhost:3000", "--history", "100", "--log-level", "warn",
-		"--send-limit", "30/m,5", "--user-sockets", "0", "--max-sockets", "5000",
+		"--send-limit", "30/m,5", "--history-limit", "off", "--user-sockets", "0", "--max-sockets", "5000",
 		"--trusted-proxies", "10.0.0.0/8, 127.0.0.1,::1", "--signup", "invite", "--signup-limit", "3/h,5",
 		"--room-create-limit", "off", "--edit-window", "15m", "--metrics-token", "s3cr3t-T0ken",
 		"--public-url", "https://Chat.Example.com/parley/", "extra",
@@ -97,6 +97,7 @@ var badValues = map[string][]string{
 	"history":           {"", "0", "101", "-5", "ten", "1.5"},
 	"log-level":         {"", "verbose", "info+2", "error+9223372036854775807", "INFO "},
 	"send-limit":        {"", "5", "5/s", "5/h,20", "0/s,20", "-1/s,20", "NaN/s,20", "Inf/s,20", "5/s,0", "5/s,x", "2e6/s,1"},
+	"history-limit":     {"", "10", "10/s", "10/d,5", "0/s,5", "10/s,0", "x"},
 	"user-sockets":      {"", "-1", "1000001", "many"},
 	"max-sockets":       {"0", "-1", "10000001", "x"},
 	"trusted-proxies":   {"proxy.example", "10.0.0.0/33", "1.2.3", "10.0.0.1/8/8"},
@@ -287,7 +288,7 @@ func TestBadValueMessages(t *testing.T) {
 func TestEachSettingItsField(t *testing.T) {
 	other := map[string]string{
 		"addr": ":1", "db": "sqlite:other.db", "redis": "redis://h:6379", "origins": "https://a.example",
-		"history": "5", "log-level": "debug", "send-limit": "off", "user-sockets": "3", "max-sockets": "9",
+		"history": "5", "log-level": "debug", "send-limit": "off", "history-limit": "off", "user-sockets": "3", "max-sockets": "9",
 		"trusted-proxies": "10.0.0.1", "signup": "closed", "signup-limit": "off", "room-create-limit": "2/h,2",
 		"edit-window": "unlimited", "metrics-token": "t", "public-url": "https://p.example",
 	}

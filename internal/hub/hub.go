@@ -180,7 +180,7 @@ type Joining struct {
 func (h *Hub) Join(ctx context.Context, j Joining) (*Member, error) {
 	m := &Member{h: h, user: j.User, extensions: j.Extensions, sink: j.Sink}
 	if j.Hold {
-		m.held = new(held)
+		m.held = holding
 	}
 	h.mu.Lock()
 	r := h.rooms[j.Room]

@@ -30,6 +30,11 @@ type held struct {
 	timer  *time.Timer // started at the first frame held: HoldFor
 }
 
+// holding is the hold of a member that has nothing held yet: one for all,
+// never changed, so that a held socket costs nothing until a message
+// comes (most are released by their first fetch before any).
+var holding = new(held)
+
 type heldFrame struct {
 	seq   int64
 	frame []byte
@@ -90,6 +95,10 @@ func (m *Member) sentLocked(w *wakes, seq int64) {
 // held message go if the hold is full.
 func (m *Member) hold(w *wakes, seq int64, frame []byte) {
 	h := m.held
+	if h == holding {
+		h = new(held)
+		m.held = h
+	}
 	if len(h.frames) >= m.h.opt.HoldMessages {
 		m.unholdLocked(w, 0)
 		w.queue(m, frame)

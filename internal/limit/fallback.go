@@ -63,6 +63,16 @@ func (f *Fallback) Peek(ctx context.Context, key string) (bool, time.Duration, e
 	return f.check(ctx, key, Limiter.Peek)
 }
 
+// Give puts a token back in the shared bucket, or in the local one. A
+// token taken from one and given to the other (Redis came back meanwhile)
+// only fills a bucket sooner, never past full.
+func (f *Fallback) Give(ctx context.Context, key string) error {
+	_, _, err := f.check(ctx, key, func(l Limiter, ctx context.Context, key string) (bool, time.Duration, error) {
+		return true, 0, l.Give(ctx, key)
+	})
+	return err
+}
+
 func (f *Fallback) check(ctx context.Context, key string, op func(Limiter, context.Context, string) (bool, time.Duration, error)) (bool, time.Duration, error) {
 	if down := f.downUntil.Load(); down == 0 || f.now().UnixNano() >= down {
 		cctx, cancel := context.WithTimeout(ctx, callTimeout)

@@ -24,13 +24,21 @@ func (r Rate) interval() time.Duration {
 // Limiter is a token bucket per key. Every implementation has the same
 // semantics: a new key's bucket is full; a refused Take spends nothing;
 // retryAfter, when a token is missing, is how long until there is one
-// (always more than zero).
+// (always more than zero); Give puts back a token that a Take spent,
+// never filling a bucket past Burst.
+//
+// Spending before acting, and giving back when the act turns out to be
+// no abuse, is how a check holds under parallel requests: a Peek before
+// and a Take after lets every request in flight through.
 type Limiter interface {
 	// Take spends one token of key's bucket, or says how long to wait.
 	Take(ctx context.Context, key string) (ok bool, retryAfter time.Duration, err error)
 	// Peek says, spending nothing, whether key's bucket holds a token,
 	// and if not how long until it does.
 	Peek(ctx context.Context, key string) (ok bool, retryAfter time.Duration, err error)
+	// Give puts one token back in key's bucket: one spent by a Take for
+	// something that proved harmless (a log-in with the right password).
+	Give(ctx context.Context, key string) error
 }
 
 // atLeast keeps a refusal's wait above zero, so that callers can tell it

@@ -5,6 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"runtime"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,15 +19,23 @@ import (
 )
 
 // impl makes a limiter of one implementation; every test runs on each.
+// The local one runs on a hand-driven clock, which pass moves; Redis's
+// runs on Redis's clock, which pass waits for.
 type impl struct {
 	name string
-	make func(t *testing.T, r limit.Rate) limit.Limiter
+	make func(t *testing.T, r limit.Rate) (l limit.Limiter, pass func(time.Duration))
 }
 
 var impls = []impl{
-	{"local", func(t *testing.T, r limit.Rate) limit.Limiter { return limit.NewLocal(r, nil) }},
-	{"redis", func(t *testing.T, r limit.Rate) limit.Limiter {
-		return limit.NewRedis(testRedis(t), testPrefix()).Limiter("test", r)
+	{"local", func(t *testing.T, r limit.Rate) (limit.Limiter, func(time.Duration)) {
+		clk := testenv.NewClock(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
+		return limit.NewLocal(r, clk.Now), clk.Advance
+	}},
+	{"redis", func(t *testing.T, r limit.Rate) (limit.Limiter, func(time.Duration)) {
+		// Redis's clock moves by itself; the wait is its, plus a margin
+		// for the round trips.
+		return limit.NewRedis(testRedis(t), testPrefix()).Limiter("test", r),
+			func(d time.Duration) { <-time.After(d + 10*time.Millisecond) }
 	}},
 }
 
@@ -55,10 +66,16 @@ func testPrefix() string {
 }
 
 func forEach(t *testing.T, f func(t *testing.T, mk func(limit.Rate) limit.Limiter)) {
+	forEachTimed(t, func(t *testing.T, mk func(limit.Rate) (limit.Limiter, func(time.Duration))) {
+		f(t, func(r limit.Rate) limit.Limiter { l, _ := mk(r); return l })
+	})
+}
+
+func forEachTimed(t *testing.T, f func(t *testing.T, mk func(limit.Rate) (limit.Limiter, func(time.Duration)))) {
 	for _, im := range impls {
 		t.Run(im.name, func(t *testing.T) {
 			t.Parallel()
-			f(t, func(r limit.Rate) limit.Limiter { return im.make(t, r) })
+			f(t, func(r limit.Rate) (limit.Limiter, func(time.Duration)) { return im.make(t, r) })
 		})
 	}
 }
@@ -106,8 +123,8 @@ func TestBurstThenRefused(t *testing.T) {
 
 // After the wait a refused take names, one token is back, and one only.
 func TestRefillsAtTheRate(t *testing.T) {
-	forEach(t, func(t *testing.T, mk func(limit.Rate) limit.Limiter) {
-		l := mk(limit.Rate{PerSecond: 20, Burst: 3})
+	forEachTimed(t, func(t *testing.T, mk func(limit.Rate) (limit.Limiter, func(time.Duration))) {
+		l, pass := mk(limit.Rate{PerSecond: 20, Burst: 3})
 		for range 3 {
 			take(t, l, "k")
 		}
@@ -116,9 +133,9 @@ func TestRefillsAtTheRate(t *testing.T) {
 			t.Fatalf("after the burst: ok %v, retry after %v; want refused, (0, 50ms]", ok, wait)
 		}
 		// The wait itself is what is tested: a token is promised then.
-		<-time.After(wait + 10*time.Millisecond)
+		pass(wait)
 		if ok, _ := take(t, l, "k"); !ok {
-			t.Fatalf("refused %v after a retry-after of %v", wait+10*time.Millisecond, wait)
+			t.Fatalf("refused after a retry-after of %v", wait)
 		}
 		if ok, _ := take(t, l, "k"); ok {
 			t.Fatal("two tokens back after one interval")
@@ -173,6 +190,11 @@ func (b *broken) Take(ctx context.Context, key string) (bool, time.Duration, err
 	return b.Peek(ctx, key)
 }
 
+func (b *broken) Give(ctx context.Context, key string) error {
+	_, _, err := b.Peek(ctx, key)
+	return err
+}
+
 func (b *broken) Peek(ctx context.Context, key string) (bool, time.Duration, error) {
 	b.calls.Add(1)
 	if b.hang {
@@ -216,5 +238,108 @@ func TestFallbackUsesShared(t *testing.T) {
 	take(t, f, "k")
 	if ok, _ := take(t, shared, "k"); ok {
 		t.Fatal("the fallback's take did not spend the shared bucket")
+	}
+}
+
+// Give puts back one token a take spent, and never fills a bucket past
+// its burst.
+func TestGiveBack(t *testing.T) {
+	forEach(t, func(t *testing.T, mk func(limit.Rate) limit.Limiter) {
+		l := mk(limit.Rate{PerSecond: 1.0 / 60, Burst: 2})
+		ctx := context.Background()
+		// A full bucket stays full: a give for a key never taken adds
+		// nothing.
+		if err := l.Give(ctx, "k"); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 2 {
+			if ok, _ := take(t, l, "k"); !ok {
+				t.Fatalf("take %d of 2 refused", i+1)
+			}
+			if err := l.Give(ctx, "k"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Each take was given back: the bucket is full again.
+		for i := range 2 {
+			if ok, _ := take(t, l, "k"); !ok {
+				t.Fatalf("take %d refused after the gives", i+1)
+			}
+		}
+		if ok, _ := take(t, l, "k"); ok {
+			t.Fatal("a third take passed: the gives filled the bucket past its burst")
+		}
+		// One give, one token.
+		if err := l.Give(ctx, "k"); err != nil {
+			t.Fatal(err)
+		}
+		if ok, _ := take(t, l, "k"); !ok {
+			t.Fatal("refused after a give")
+		}
+		if ok, _ := take(t, l, "k"); ok {
+			t.Fatal("two tokens back from one give")
+		}
+	})
+}
+
+// Many parallel takes from a bucket pass exactly as many as it holds.
+func TestParallelTakes(t *testing.T) {
+	forEach(t, func(t *testing.T, mk func(limit.Rate) limit.Limiter) {
+		l := mk(limit.Rate{PerSecond: 1.0 / 60, Burst: 10})
+		var passed atomic.Int64
+		done := make(chan struct{})
+		for range 40 {
+			go func() {
+				defer func() { done <- struct{}{} }()
+				if ok, _, err := l.Take(context.Background(), "k"); err == nil && ok {
+					passed.Add(1)
+				}
+			}()
+		}
+		for range 40 {
+			<-done
+		}
+		if n := passed.Load(); n != 10 {
+			t.Fatalf("%d of 40 parallel takes passed; the bucket holds 10", n)
+		}
+	})
+}
+
+// The local limiter's memory is bounded whatever the keys: each is kept
+// as a hash, full buckets are not kept (a peek keeps nothing), and past
+// MaxLocalKeys an old bucket makes room.
+func TestLocalIsBounded(t *testing.T) {
+	clk := testenv.NewClock(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
+	l := limit.NewLocal(limit.Rate{PerSecond: 1.0 / 60, Burst: 5}, clk.Now)
+	ctx := context.Background()
+	huge := strings.Repeat("x", 1<<20)
+	for i := range 100 {
+		_, _, _ = l.Peek(ctx, huge+strconv.Itoa(i))
+	}
+	if n := l.Len(); n != 0 {
+		t.Fatalf("%d buckets after peeks alone; a peek keeps nothing", n)
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := range 200 {
+		_, _, _ = l.Take(ctx, huge+strconv.Itoa(i))
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if grew := int64(after.HeapAlloc) - int64(before.HeapAlloc); grew > 1<<20 {
+		t.Fatalf("200 takes with 1 MiB keys kept %d bytes; keys are kept as hashes", grew)
+	}
+	for i := range limit.MaxLocalKeys + 1000 {
+		_, _, _ = l.Take(ctx, strconv.Itoa(i))
+	}
+	if n := l.Len(); n > limit.MaxLocalKeys {
+		t.Fatalf("%d buckets; at most %d are kept", n, limit.MaxLocalKeys)
+	}
+	// A minute later the buckets are full again, and forgotten.
+	clk.Advance(5 * time.Minute)
+	_, _, _ = l.Take(ctx, "late")
+	if n := l.Len(); n != 1 {
+		t.Fatalf("%d buckets after they refilled; want only the new one", n)
 	}
 }

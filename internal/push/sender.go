@@ -503,7 +503,7 @@ func (s *Sender) backoff(n int) time.Duration {
 		d *= 2
 	}
 	d = min(d, s.opt.MaxBackoff)
-	return d/2 + rand.N(d/2+1)
+	return d/2 + rand.N(d/2+1) // #nosec G404 -- jitter spreads retries; it guards nothing
 }
 
 func (s *Sender) goneSub(ctx context.Context, j *job) {
@@ -574,7 +574,7 @@ func (s *Sender) post(ctx context.Context, j *job) result {
 		r.retryAfter, r.hasRetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), s.clock.Now())
 	}
 	// Read the rest, bounded, so that the connection can be used again.
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	return r
 }
 

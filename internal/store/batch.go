@@ -23,6 +23,10 @@ type change struct {
 	room string
 	msg  chat.NewMessage
 	edit *chat.NewChange
+	// create: the message makes its room if the room does not exist
+	// (its author recorded as the one who made it); else such a message,
+	// and every change to a message there, fails with ErrNoRoom.
+	create bool
 }
 
 // result is the outcome of one change: the stored message (for a new
@@ -272,14 +276,25 @@ type batchRoom struct {
 	newMsgs  int64     // new messages since
 	deleted  int64     // messages deleted since
 	at       time.Time // when the latest new message was stored; zero if none
+	// create: a message of the batch may make the room, whose creator is
+	// then the author of the first such message.
+	create  bool
+	creator string
+	missing bool // the room does not exist, and no change may make it
+	locked  bool // found and locked (PostgreSQL's writer)
 }
 
 func newBatchRooms(changes []change) batchRooms {
 	r := batchRooms{rooms: make(map[string]*batchRoom, 4)}
 	for _, c := range changes {
-		if _, ok := r.rooms[c.room]; !ok {
-			r.rooms[c.room] = &batchRoom{}
+		br, ok := r.rooms[c.room]
+		if !ok {
+			br = &batchRoom{}
+			r.rooms[c.room] = br
 			r.names = append(r.names, c.room)
+		}
+		if c.create && !br.create {
+			br.create, br.creator = true, c.msg.Author
 		}
 	}
 	slices.Sort(r.names)

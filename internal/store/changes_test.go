@@ -466,7 +466,10 @@ func TestUnreadCountsMessages(t *testing.T) {
 		ctx := t.Context()
 		alice := mustUser(t, s, "alice")
 		mustUser(t, s, "bob")
-		if err := s.TouchRoom(ctx, alice.ID, "lobby"); err != nil {
+		if _, _, err := s.CreateRoom(ctx, "lobby", alice.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.EnterRoom(ctx, alice.ID, "lobby"); err != nil {
 			t.Fatal(err)
 		}
 		unread := func() int64 {

@@ -8,7 +8,7 @@ import "context"
 func (s *Store) BulkInsert(ctx context.Context, room, author string, n int) error {
 	t := now()
 	return s.write.inTx(ctx, func(tx querier) error {
-		if err := s.ensureRoom(ctx, tx, room); err != nil {
+		if _, err := s.ensureRoom(ctx, tx, room, 0); err != nil {
 			return err
 		}
 		var last, count int64
@@ -42,4 +42,15 @@ func (s *Store) Count(ctx context.Context, query string, args ...any) (int64, er
 	var n int64
 	err := s.read.queryRow(ctx, query, args...).Scan(&n)
 	return n, err
+}
+
+// MigrateTo applies the migrations up to version to, for tests of a
+// migration on a database that an older version left.
+func (s *Store) MigrateTo(ctx context.Context, to int64) error { return s.migrateTo(ctx, to) }
+
+// Exec runs a statement as it is, for tests that build what an older
+// version stored.
+func (s *Store) Exec(ctx context.Context, query string, args ...any) error {
+	_, err := s.write.exec(ctx, query, args...)
+	return err
 }

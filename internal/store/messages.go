@@ -9,7 +9,8 @@ import (
 )
 
 // InsertMessage stores m as the next message of its room, creating the room
-// if needed, and returns it with created true. If m has a ClientID and its
+// if needed (its author recorded as the one who made it), and returns it
+// with created true. If m has a ClientID and its
 // author already sent that ClientID to that room, InsertMessage stores
 // nothing, takes no seq, and returns the stored message with created false;
 // this holds also when the two sends race.
@@ -35,10 +36,22 @@ func (s *Store) InsertMessage(ctx context.Context, m chat.NewMessage) (msg chat.
 // Messages one goroutine submits to one room are stored in that order, so a
 // client's messages keep their order even while several are in flight.
 func (s *Store) SubmitMessage(ctx context.Context, m chat.NewMessage) *Pending {
+	return s.submit(ctx, m, true)
+}
+
+// SubmitToRoom is SubmitMessage into a room that exists: a message to one
+// that does not is answered ErrNoRoom, and nothing is stored. Knowing
+// costs nothing more: the batch reads the room's row anyway.
+func (s *Store) SubmitToRoom(ctx context.Context, m chat.NewMessage) *Pending {
+	return s.submit(ctx, m, false)
+}
+
+func (s *Store) submit(ctx context.Context, m chat.NewMessage, create bool) *Pending {
 	if !chat.ValidRoomName(m.Room) {
 		return &Pending{err: chat.Errorf(chat.EInvalid, "Invalid room name.")}
 	}
-	return s.batches.submit(ctx, change{room: m.Room, msg: m})
+	m.Room = chat.NormalizeRoomName(m.Room)
+	return s.batches.submit(ctx, change{room: m.Room, msg: m, create: create})
 }
 
 // Page selects the messages of a room that Messages returns.
@@ -87,6 +100,7 @@ func (s *Store) Messages(ctx context.Context, room string, p Page) (msgs []chat.
 	if !chat.ValidRoomName(room) {
 		return []chat.Message{}, false, nil
 	}
+	room = chat.NormalizeRoomName(room)
 	// The original view reads the columns the original object has, as
 	// it did before messages had more: most history is read by it.
 	live, sel := "", "SELECT "+s.sql.msgCols+msgFrom+"WHERE m.room = $1 "

@@ -22,6 +22,19 @@ type migration struct {
 	version int64
 	name    string
 	sql     string
+	step    migrationStep // nil for most
+}
+
+// A migrationStep is the part of a migration that SQL alone cannot write
+// for both engines, such as Unicode normalisation. It runs in the
+// migration's transaction, after the migration's file.
+type migrationStep func(ctx context.Context, tx querier) error
+
+// migrationSteps are the steps of the migrations that have one, by
+// number, the same on both engines.
+var migrationSteps = map[int64]migrationStep{
+	2: backfillNameKeys,
+	4: lowerCaseRooms,
 }
 
 func loadMigrations(engine string) ([]migration, error) {
@@ -45,7 +58,7 @@ func loadMigrations(engine string) ([]migration, error) {
 		if err != nil {
 			return nil, err
 		}
-		ms = append(ms, migration{version: v, name: name, sql: string(b)})
+		ms = append(ms, migration{version: v, name: name, sql: string(b), step: migrationSteps[v]})
 	}
 	slices.SortFunc(ms, func(a, b migration) int { return int(a.version - b.version) })
 	for i := 1; i < len(ms); i++ {
@@ -63,6 +76,11 @@ func loadMigrations(engine string) ([]migration, error) {
 // advisory lock; SQLite: the database's write lock, from BEGIN IMMEDIATE
 // on), so they queue up and a migration runs once.
 func (s *Store) Migrate(ctx context.Context) error {
+	return s.migrateTo(ctx, 0)
+}
+
+// migrateTo migrates up to migration to, or all of them for 0.
+func (s *Store) migrateTo(ctx context.Context, to int64) error {
 	ms, err := loadMigrations(s.engine)
 	if err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
@@ -83,6 +101,9 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
 	for _, m := range ms {
+		if to > 0 && m.version > to {
+			break
+		}
 		if err := s.write.inTx(ctx, func(tx querier) error { return s.applyMigration(ctx, tx, m) }); err != nil {
 			return fmt.Errorf("store: migrate: %s: %w", m.name, err)
 		}
@@ -116,6 +137,11 @@ func (s *Store) applyMigration(ctx context.Context, tx querier, m migration) err
 	}
 	if _, err := tx.exec(ctx, m.sql); err != nil {
 		return err
+	}
+	if m.step != nil {
+		if err := m.step(ctx, tx); err != nil {
+			return err
+		}
 	}
 	_, err := tx.exec(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
 		m.version, m.name, now().UnixMicro())

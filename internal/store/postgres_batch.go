@@ -18,7 +18,8 @@ import (
 // batch as arrays (unnest), so that neither the round trips nor the
 // statements grow with the batch.
 //
-//  1. Create the batch's rooms if absent, then lock them, in name order
+//  1. Create the batch's rooms that a message may make if absent (with
+//     their words), then lock them all, in name order
 //     (SELECT ... ORDER BY name FOR NO KEY UPDATE: rows are locked in the
 //     sort's order), then read what the batch needs: its client_ids among
 //     the stored messages and changes, the messages its changes and
@@ -29,8 +30,9 @@ import (
 //     rooms from deadlocking.
 //  2. Decide in Go, in order, which messages are new and which changes
 //     apply (decide, apply), keeping the state they leave, and give them
-//     seqs; a client_id already stored, or repeated within the batch, and
-//     a change refused or done already, take none.
+//     seqs; a client_id already stored, or repeated within the batch, a
+//     change refused or done already, and anything to a room that does
+//     not exist (ErrNoRoom), take none.
 //  3. Write it all: the new messages and their mentions, the changes, the
 //     changed messages' new state, versions, reactions, and what deletions
 //     erase; set each room's last_seq, counts and last_activity; record
@@ -154,12 +156,16 @@ func (w pgBatchWriter) apply(ctx context.Context, tx pgx.Tx, changes []change, r
 	for _, k := range rd.targets.keys() {
 		rd.states[k] = &msgState{}
 	}
-	locked, err := w.read(ctx, tx, rooms, &rd)
-	if err != nil {
+	if err := w.read(ctx, tx, rooms, &rd); err != nil {
 		return err
 	}
-	if locked != len(rooms.names) {
-		return fmt.Errorf("locked %d of the batch's %d rooms", locked, len(rooms.names))
+	for _, name := range rooms.names {
+		if r := rooms.rooms[name]; !r.locked {
+			if r.create {
+				return fmt.Errorf("room %q was made but cannot be locked", name)
+			}
+			r.missing = true
+		}
 	}
 
 	// Step 2.
@@ -172,6 +178,10 @@ func (w pgBatchWriter) apply(ctx context.Context, tx pgx.Tx, changes []change, r
 	var doneSeq roomSeqs
 	for i, c := range changes {
 		br := rooms.rooms[c.room]
+		if br.missing {
+			results[i] = result{err: ErrNoRoom}
+			continue
+		}
 		if e := c.edit; e != nil {
 			if e.ClientID != "" {
 				k := clientKey{e.Room, e.Author, e.ClientID}
@@ -297,16 +307,35 @@ func (w pgBatchWriter) apply(ctx context.Context, tx pgx.Tx, changes []change, r
 	return nil
 }
 
-// read runs step 1 and reports how many rooms it locked.
-func (w pgBatchWriter) read(ctx context.Context, tx pgx.Tx, rooms batchRooms, rd *pgReads) (int, error) {
+// read runs step 1, marking the rooms it locked.
+func (w pgBatchWriter) read(ctx context.Context, tx pgx.Tx, rooms batchRooms, rd *pgReads) error {
 	// A room is created if absent before it is locked: a room that
 	// another transaction is creating becomes visible once that
 	// transaction ends, which the INSERT waits for, so the lock finds it.
+	// Most batches make no room, and run no statement for it.
 	var b pgx.Batch
-	b.Queue(`INSERT INTO rooms (name, last_seq, created_at, last_activity)
-		SELECT n, 0, $2, $2 FROM unnest($1::text[]) AS n ORDER BY n
-		ON CONFLICT (name) DO NOTHING`, rooms.names, now())
-	locked := 0
+	var newRooms, creators, wordRooms, words []string
+	for _, name := range rooms.names {
+		if r := rooms.rooms[name]; r.create {
+			newRooms, creators = append(newRooms, name), append(creators, r.creator)
+			for _, w := range roomWords(name) {
+				wordRooms, words = append(wordRooms, name), append(words, w)
+			}
+		}
+	}
+	if len(newRooms) > 0 {
+		b.Queue(`WITH made AS (
+				INSERT INTO rooms (name, last_seq, created_at, last_activity, created_by)
+				SELECT n.name, 0, $3, $3, users.id
+				FROM unnest($1::text[], $2::text[]) AS n(name, creator) LEFT JOIN users ON users.name = n.creator
+				ORDER BY n.name
+				ON CONFLICT (name) DO NOTHING
+				RETURNING name)
+			INSERT INTO room_words (word, room)
+			SELECT w.word, w.room FROM unnest($4::text[], $5::text[]) AS w(room, word) JOIN made ON made.name = w.room
+			ON CONFLICT DO NOTHING`,
+			newRooms, creators, now(), wordRooms, words)
+	}
 	b.Queue("SELECT name, last_seq, msg_count FROM rooms WHERE name = ANY($1::text[]) ORDER BY name FOR NO KEY UPDATE", rooms.names).
 		Query(func(rows pgx.Rows) error {
 			var name string
@@ -314,7 +343,7 @@ func (w pgBatchWriter) read(ctx context.Context, tx pgx.Tx, rooms batchRooms, rd
 			_, err := pgx.ForEachRow(rows, []any{&name, &seq, &count}, func() error {
 				if r, ok := rooms.rooms[name]; ok {
 					r.lastSeq, r.msgCount = seq, count
-					locked++
+					r.locked = true
 				}
 				return nil
 			})
@@ -428,14 +457,14 @@ func (w pgBatchWriter) read(ctx context.Context, tx pgx.Tx, rooms batchRooms, rd
 		})
 	}
 	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
-		return 0, err
+		return err
 	}
 	// A message a reaction is added to has its emoji counted, none or
 	// more (decide needs to know they were read).
 	for _, k := range rd.emojiTargets.keys() {
 		rd.emojiOf(k)
 	}
-	return locked, nil
+	return nil
 }
 
 // emojiOf returns the emoji counts of a message of the batch.

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"parley/internal/chat"
@@ -17,24 +18,73 @@ type UserRoom struct {
 	Unread   int64
 }
 
-// EnsureRoom returns the room called name, creating it, empty, if it does
-// not exist. An invalid name is a *chat.Error with code chat.EInvalid.
-func (s *Store) EnsureRoom(ctx context.Context, name string) (chat.Room, error) {
+// ErrNoRoom is the error of a message to a room that does not exist,
+// submitted with SubmitToRoom, and of calls on such a room.
+var ErrNoRoom = chat.Errorf(chat.ENotFound, "No such room: a room is made by its first message, or by its creator.")
+
+// CreateRoom makes the room called name, empty, recording creator (a
+// user's id; 0 for none) as the one who made it, and reports whether it
+// made it: false if the room existed, which is returned as it is. Names
+// are lower-cased ("General" is "general"); an invalid one is a
+// *chat.Error with code chat.EInvalid.
+func (s *Store) CreateRoom(ctx context.Context, name string, creator int64) (chat.Room, bool, error) {
 	if err := chat.CheckRoomName(name); err != nil {
-		return chat.Room{}, err
+		return chat.Room{}, false, err
 	}
-	if err := s.ensureRoom(ctx, s.write, name); err != nil {
-		return chat.Room{}, fmt.Errorf("store: ensure room: %w", err)
+	name = chat.NormalizeRoomName(name)
+	var created bool
+	err := s.write.inTx(ctx, func(tx querier) error {
+		var err error
+		created, err = s.ensureRoom(ctx, tx, name, creator)
+		return err
+	})
+	if isForeignKeyViolation(err) {
+		return chat.Room{}, false, chat.Errorf(chat.ENotFound, "No such user.")
 	}
-	return s.room(ctx, s.write, name)
+	if err != nil {
+		return chat.Room{}, false, fmt.Errorf("store: create room: %w", err)
+	}
+	r, err := s.room(ctx, s.write, name)
+	return r, created, err
 }
 
-// createRoom creates a room, empty, if absent. $1 = room, $2 = now
-const createRoom = "INSERT INTO rooms (name, last_seq, created_at, last_activity) VALUES ($1, 0, $2, $2) ON CONFLICT (name) DO NOTHING"
+// createRoom creates a room, empty, if absent. $1 = room, $2 = now, $3 =
+// its creator's id or NULL
+const createRoom = "INSERT INTO rooms (name, last_seq, created_at, last_activity, created_by) VALUES ($1, 0, $2, $2, $3) ON CONFLICT (name) DO NOTHING"
 
-func (s *Store) ensureRoom(ctx context.Context, q querier, name string) error {
-	_, err := q.exec(ctx, createRoom, name, now())
-	return err
+// ensureRoom creates the room name (lower-case) if absent, with its
+// words, and reports whether it did.
+func (s *Store) ensureRoom(ctx context.Context, q querier, name string, creator int64) (bool, error) {
+	var by any // NULL without a creator
+	if creator != 0 {
+		by = creator
+	}
+	n, err := q.exec(ctx, createRoom, name, now(), by)
+	if err != nil || n == 0 {
+		return false, err
+	}
+	return true, insertRoomWords(ctx, q, name)
+}
+
+// roomWords are what a room is found by (room_words): its name, and
+// each tail of it that starts a word, after a "-" or "_".
+func roomWords(name string) []string {
+	words := []string{name}
+	for i := 0; i+1 < len(name); i++ {
+		if (name[i] == '-' || name[i] == '_') && name[i+1] != '-' && name[i+1] != '_' {
+			words = append(words, name[i+1:])
+		}
+	}
+	return words
+}
+
+func insertRoomWords(ctx context.Context, q querier, name string) error {
+	for _, w := range roomWords(name) {
+		if _, err := q.exec(ctx, "INSERT INTO room_words (word, room) VALUES ($1, $2) ON CONFLICT DO NOTHING", w, name); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Room returns the room called name, or a *chat.Error with code
@@ -43,7 +93,7 @@ func (s *Store) Room(ctx context.Context, name string) (chat.Room, error) {
 	if !chat.ValidRoomName(name) {
 		return chat.Room{}, chat.Errorf(chat.ENotFound, "No such room.")
 	}
-	return s.room(ctx, s.read, name)
+	return s.room(ctx, s.read, chat.NormalizeRoomName(name))
 }
 
 func (s *Store) room(ctx context.Context, q querier, name string) (chat.Room, error) {
@@ -72,22 +122,41 @@ func clampRoomLimit(limit int) int {
 	return min(limit, maxRoomLimit)
 }
 
-// Rooms returns up to limit rooms whose name contains query, ignoring case
-// (% and _ in query are plain characters), the most recently active first,
-// then by name. An empty query matches every room. limit ≤ 0 means 50; at
-// most 1000 rooms are returned.
+// Rooms returns up to limit rooms found by query, the most recently
+// active first, then by name. A room is found by a query that starts its
+// name, or starts a word of it (after a "-" or "_"): "ops" finds
+// "dev-ops" and "ops_team", not "devops". The query is taken in lower
+// case, and one that a name could not hold ("My Room") as the name it
+// suggests ("my-room", chat.SuggestRoomName). An empty query gives the
+// recently active rooms: those with a message, by their last one. limit
+// ≤ 0 means 50; at most 1000 rooms are returned.
+//
+// Either way the rooms come from an index (room_words, or rooms_recent),
+// never from reading every room.
 func (s *Store) Rooms(ctx context.Context, query string, limit int) ([]chat.Room, error) {
-	// PostgreSQL's text cannot hold NUL, and no room name has one: such a
-	// query matches nothing, rather than failing on one engine.
-	if strings.IndexByte(query, 0) >= 0 {
-		return []chat.Room{}, nil
+	var (
+		rs  rows
+		err error
+	)
+	if query == "" {
+		rs, err = s.read.query(ctx, `
+			SELECT name, last_seq, msg_count - deleted_count, last_activity FROM rooms
+			WHERE last_seq > 0
+			ORDER BY last_activity DESC, name
+			LIMIT $1`, clampRoomLimit(limit))
+	} else {
+		prefix := chat.SuggestRoomName(query)
+		if prefix == "" {
+			return []chat.Room{}, nil
+		}
+		// Every word with the prefix sorts from the prefix up to the
+		// prefix and "{", which follows every character of a name.
+		rs, err = s.read.query(ctx, `
+			SELECT name, last_seq, msg_count - deleted_count, last_activity FROM rooms
+			WHERE name IN (SELECT room FROM room_words WHERE word >= $1 AND word < $2)
+			ORDER BY last_activity DESC, name
+			LIMIT $3`, prefix, prefix+"{", clampRoomLimit(limit))
 	}
-	pattern := "%" + escapeLike(strings.ToLower(query)) + "%"
-	rs, err := s.read.query(ctx, `
-		SELECT name, last_seq, msg_count - deleted_count, last_activity FROM rooms
-		WHERE lower(name) LIKE $1 ESCAPE '\'
-		ORDER BY last_activity DESC, name
-		LIMIT $2`, pattern, clampRoomLimit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("store: rooms: %w", err)
 	}
@@ -106,32 +175,52 @@ func (s *Store) Rooms(ctx context.Context, query string, limit int) ([]chat.Room
 	return rooms, nil
 }
 
-// escapeLike makes s match itself in a LIKE pattern with ESCAPE '\'.
-func escapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
-}
-
-// TouchRoom records that the user entered the room, creating the room and
-// the user's membership if absent. It keeps what the user has read.
-func (s *Store) TouchRoom(ctx context.Context, userID int64, room string) error {
-	if err := chat.CheckRoomName(room); err != nil {
-		return err
+// EnterRoom records that the user entered the room, if it exists, and
+// reports whether it does; it never makes a room. A newcomer has read
+// what was said before they came (their read marker starts at the room's
+// latest message); someone who was there before keeps what they have
+// read, and costs a read, no write: sockets call it at every connect.
+func (s *Store) EnterRoom(ctx context.Context, userID int64, room string) (bool, error) {
+	if !chat.ValidRoomName(room) {
+		return false, nil
 	}
-	err := s.write.inTx(ctx, func(tx querier) error {
-		if err := s.ensureRoom(ctx, tx, room); err != nil {
-			return err
-		}
-		_, err := tx.exec(ctx, `
-			INSERT INTO room_members (user_id, room, last_read, entered_at) VALUES ($1, $2, 0, $3)
-			ON CONFLICT (user_id, room) DO UPDATE SET entered_at = excluded.entered_at`,
-			userID, room, now())
-		return err
-	})
-	if isForeignKeyViolation(err) {
-		return chat.Errorf(chat.ENotFound, "No such user.")
+	room = chat.NormalizeRoomName(room)
+	var lastSeq, member int64
+	err := s.read.queryRow(ctx, `
+		SELECT r.last_seq, (SELECT count(*) FROM room_members m WHERE m.user_id = $1 AND m.room = r.name)
+		FROM rooms r WHERE r.name = $2`, userID, room).Scan(&lastSeq, &member)
+	if isNoRows(err) {
+		return false, nil
 	}
 	if err != nil {
-		return fmt.Errorf("store: touch room: %w", err)
+		return false, fmt.Errorf("store: enter room: %w", err)
+	}
+	if member > 0 {
+		return true, nil
+	}
+	_, err = s.write.exec(ctx, `
+		INSERT INTO room_members (user_id, room, last_read, entered_at)
+		SELECT $1, name, last_seq, $3 FROM rooms WHERE name = $2
+		ON CONFLICT (user_id, room) DO NOTHING`, userID, room, now())
+	if isForeignKeyViolation(err) {
+		return false, chat.Errorf(chat.ENotFound, "No such user.")
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: enter room: %w", err)
+	}
+	return true, nil
+}
+
+// LeaveRoom takes the room out of the user's rooms, and forgets how far
+// they read it. Entering it again, or posting there, brings it back.
+// Leaving a room one is not in is not an error.
+func (s *Store) LeaveRoom(ctx context.Context, userID int64, room string) error {
+	if !chat.ValidRoomName(room) {
+		return nil
+	}
+	if _, err := s.write.exec(ctx, "DELETE FROM room_members WHERE user_id = $1 AND room = $2",
+		userID, chat.NormalizeRoomName(room)); err != nil {
+		return fmt.Errorf("store: leave room: %w", err)
 	}
 	return nil
 }
@@ -144,7 +233,7 @@ func (s *Store) MarkRead(ctx context.Context, userID int64, room string, seq int
 	if !chat.ValidRoomName(room) {
 		return chat.Errorf(chat.ENotFound, "No such room.")
 	}
-	n, err := s.write.exec(ctx, s.sql.markRead, userID, max(seq, 0), now(), room)
+	n, err := s.write.exec(ctx, s.sql.markRead, userID, max(seq, 0), now(), chat.NormalizeRoomName(room))
 	if isForeignKeyViolation(err) {
 		return chat.Errorf(chat.ENotFound, "No such user.")
 	}
@@ -161,7 +250,8 @@ func (s *Store) MarkRead(ctx context.Context, userID int64, room string, seq int
 // last message they read, and whether they are a member at all (entered
 // or posted there). Someone who is not a member has read nothing.
 func (s *Store) ReadMarker(ctx context.Context, userID int64, room string) (seq int64, member bool, err error) {
-	err = s.read.queryRow(ctx, "SELECT last_read FROM room_members WHERE user_id = $1 AND room = $2", userID, room).Scan(&seq)
+	err = s.read.queryRow(ctx, "SELECT last_read FROM room_members WHERE user_id = $1 AND room = $2",
+		userID, chat.NormalizeRoomName(room)).Scan(&seq)
 	if isNoRows(err) {
 		return 0, false, nil
 	}
@@ -208,4 +298,104 @@ func (s *Store) UserRooms(ctx context.Context, userID int64, limit int) ([]UserR
 		return nil, fmt.Errorf("store: user rooms: %w", err)
 	}
 	return rooms, nil
+}
+
+// lowerCaseRooms is migration 4's step: every room's name becomes lower
+// case, and every room gets its words (room_words). Of rooms whose names
+// are one when lower-cased ("General", "general"), the oldest takes the
+// lower-cased name and each other one, oldest first, that name and "-2",
+// "-3", ... (shortened to fit 64 characters; a name taken already is
+// passed over): nothing is merged, and every message keeps its room and
+// seq under the room's new name.
+func lowerCaseRooms(ctx context.Context, tx querier) error {
+	rs, err := tx.query(ctx, "SELECT name FROM rooms ORDER BY created_at, name")
+	if err != nil {
+		return err
+	}
+	var names []string
+	for rs.Next() {
+		var n string
+		if err := rs.Scan(&n); err != nil {
+			rs.Close()
+			return err
+		}
+		names = append(names, n)
+	}
+	rs.Close()
+	if err := rs.Err(); err != nil {
+		return err
+	}
+
+	// The oldest of each lower-cased name keeps it; the others, in age
+	// order, take the first free name with a number.
+	final := make(map[string]string, len(names)) // old name -> new
+	taken := make(map[string]bool, len(names))
+	var rest []string
+	for _, n := range names {
+		if low := strings.ToLower(n); !taken[low] {
+			taken[low] = true
+			final[n] = low
+		} else {
+			rest = append(rest, n)
+		}
+	}
+	for _, n := range rest {
+		low := strings.ToLower(n)
+		for i := 2; ; i++ {
+			suffix := "-" + strconv.Itoa(i)
+			cand := low[:min(len(low), chat.MaxRoomNameLength-len(suffix))] + suffix
+			if !taken[cand] {
+				taken[cand] = true
+				final[n] = cand
+				break
+			}
+		}
+	}
+
+	// Renamed in two rounds, through names no room can have ("~" is not
+	// allowed in one), so that a room may take the name another one
+	// leaves.
+	var moves [][2]string
+	for i, n := range names {
+		if final[n] != n {
+			moves = append(moves, [2]string{n, "~" + strconv.Itoa(i)})
+		}
+	}
+	for _, m := range moves {
+		if err := renameRoom(ctx, tx, m[0], m[1]); err != nil {
+			return err
+		}
+	}
+	for _, m := range moves {
+		if err := renameRoom(ctx, tx, m[1], final[m[0]]); err != nil {
+			return err
+		}
+	}
+	for _, n := range names {
+		if err := insertRoomWords(ctx, tx, final[n]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// renameRoom gives the room from the name to, its messages and members
+// with it.
+func renameRoom(ctx context.Context, tx querier, from, to string) error {
+	steps := []struct {
+		query string
+		args  []any
+	}{
+		{`INSERT INTO rooms (name, last_seq, created_at, last_activity, created_by)
+			SELECT $2, last_seq, created_at, last_activity, created_by FROM rooms WHERE name = $1`, []any{from, to}},
+		{"UPDATE messages SET room = $2 WHERE room = $1", []any{from, to}},
+		{"UPDATE room_members SET room = $2 WHERE room = $1", []any{from, to}},
+		{"DELETE FROM rooms WHERE name = $1", []any{from}},
+	}
+	for _, st := range steps {
+		if _, err := tx.exec(ctx, st.query, st.args...); err != nil {
+			return fmt.Errorf("rename room %q to %q: %w", from, to, err)
+		}
+	}
+	return nil
 }

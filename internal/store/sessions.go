@@ -56,28 +56,38 @@ func (s *Store) CreateSession(ctx context.Context, sess Session) error {
 // secret hashes to hash, if it has not expired by now. Otherwise it returns
 // a *chat.Error with code chat.EUnauthorized.
 func (s *Store) SessionUser(ctx context.Context, hash []byte, kind string, now time.Time) (chat.User, error) {
-	var u chat.User
-	err := s.read.queryRow(ctx, `
-		SELECT u.id, u.name, u.admin, u.created_at
-		FROM sessions s JOIN users u ON u.id = s.user_id
-		WHERE s.hash = $1 AND s.kind = $2 AND s.expires_at > $3`,
-		hash, kind, now).Scan(&u.ID, &u.Name, &u.Admin, timeCol{&u.CreatedAt})
-	if isNoRows(err) {
-		return chat.User{}, chat.Errorf(chat.EUnauthorized, "Please log in: the session is unknown or has expired.")
-	}
-	if err != nil {
-		return chat.User{}, fmt.Errorf("store: session user: %w", err)
-	}
-	return u, nil
+	u, _, err := s.SessionUserUntil(ctx, hash, kind, now)
+	return u, err
 }
 
-// DeleteSession removes the session or token whose secret hashes to hash.
-// Removing one that does not exist is not an error.
-func (s *Store) DeleteSession(ctx context.Context, hash []byte) error {
-	if _, err := s.write.exec(ctx, "DELETE FROM sessions WHERE hash = $1", hash); err != nil {
-		return fmt.Errorf("store: delete session: %w", err)
+// SessionUserUntil is SessionUser that also says when the session or
+// token expires.
+func (s *Store) SessionUserUntil(ctx context.Context, hash []byte, kind string, now time.Time) (chat.User, time.Time, error) {
+	var u chat.User
+	var expires time.Time
+	err := s.read.queryRow(ctx, `
+		SELECT u.id, u.name, u.admin, u.created_at, s.expires_at
+		FROM sessions s JOIN users u ON u.id = s.user_id
+		WHERE s.hash = $1 AND s.kind = $2 AND s.expires_at > $3`,
+		hash, kind, now).Scan(&u.ID, &u.Name, &u.Admin, timeCol{&u.CreatedAt}, timeCol{&expires})
+	if isNoRows(err) {
+		return chat.User{}, time.Time{}, chat.Errorf(chat.EUnauthorized, "Please log in: the session is unknown or has expired.")
 	}
-	return nil
+	if err != nil {
+		return chat.User{}, time.Time{}, fmt.Errorf("store: session user: %w", err)
+	}
+	return u, expires, nil
+}
+
+// DeleteSession removes the session or token whose secret hashes to hash,
+// and reports whether there was one. Removing one that does not exist is
+// not an error.
+func (s *Store) DeleteSession(ctx context.Context, hash []byte) (bool, error) {
+	n, err := s.write.exec(ctx, "DELETE FROM sessions WHERE hash = $1", hash)
+	if err != nil {
+		return false, fmt.Errorf("store: delete session: %w", err)
+	}
+	return n > 0, nil
 }
 
 // DeleteExpiredSessions removes the sessions and tokens expired by now and
@@ -88,4 +98,67 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64
 		return 0, fmt.Errorf("store: delete expired sessions: %w", err)
 	}
 	return n, nil
+}
+
+// TrimSessions keeps the user's keep newest sessions or tokens of kind
+// (the newest by creation), deleting the rest, and returns the hashes it
+// deleted: their sockets are to be closed.
+func (s *Store) TrimSessions(ctx context.Context, userID int64, kind string, keep int) ([][]byte, error) {
+	rs, err := s.write.query(ctx, `
+		DELETE FROM sessions WHERE user_id = $1 AND kind = $2 AND hash NOT IN (
+			SELECT hash FROM sessions WHERE user_id = $1 AND kind = $2 ORDER BY created_at DESC, hash LIMIT $3)
+		RETURNING hash`, userID, kind, keep)
+	if err != nil {
+		return nil, fmt.Errorf("store: trim sessions: %w", err)
+	}
+	return scanHashes(rs, "trim sessions")
+}
+
+// DeleteUserSessions deletes the user's sessions and tokens, or those of
+// one kind if kind is not empty, except the one whose hash is keep, and
+// returns the hashes it deleted.
+func (s *Store) DeleteUserSessions(ctx context.Context, userID int64, kind string, keep []byte) ([][]byte, error) {
+	if keep == nil {
+		keep = []byte{} // no hash is empty
+	}
+	rs, err := s.write.query(ctx, `
+		DELETE FROM sessions WHERE user_id = $1 AND ($2 = '' OR kind = $2) AND hash <> $3
+		RETURNING hash`, userID, kind, keep)
+	if err != nil {
+		return nil, fmt.Errorf("store: delete user sessions: %w", err)
+	}
+	return scanHashes(rs, "delete user sessions")
+}
+
+// LiveSessions returns which of hashes name a session or token that has
+// not expired by now.
+func (s *Store) LiveSessions(ctx context.Context, hashes [][]byte, now time.Time) (map[string]bool, error) {
+	live := make(map[string]bool, len(hashes))
+	for _, h := range hashes {
+		var n int64
+		err := s.read.queryRow(ctx, "SELECT count(*) FROM sessions WHERE hash = $1 AND expires_at > $2", h, now).Scan(&n)
+		if err != nil {
+			return nil, fmt.Errorf("store: live sessions: %w", err)
+		}
+		if n > 0 {
+			live[string(h)] = true
+		}
+	}
+	return live, nil
+}
+
+func scanHashes(rs rows, what string) ([][]byte, error) {
+	defer rs.Close()
+	var out [][]byte
+	for rs.Next() {
+		var h []byte
+		if err := rs.Scan(&h); err != nil {
+			return nil, fmt.Errorf("store: %s: %w", what, err)
+		}
+		out = append(out, h)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("store: %s: %w", what, err)
+	}
+	return out, nil
 }

@@ -29,8 +29,13 @@ var _ batchWriter = (*sqliteBatchWriter)(nil)
 const (
 	// ? = room
 	sqliteLastSeq = "SELECT last_seq, msg_count FROM rooms WHERE name = ?"
-	// ? = room, now, now
-	sqliteCreateRoom = "INSERT INTO rooms (name, last_seq, created_at, last_activity) VALUES (?, 0, ?, ?) ON CONFLICT (name) DO NOTHING"
+	// ? = room, now, now, creator's name
+	sqliteCreateRoom = `
+		INSERT INTO rooms (name, last_seq, created_at, last_activity, created_by)
+		VALUES (?, 0, ?, ?, (SELECT id FROM users WHERE name = ?))
+		ON CONFLICT (name) DO NOTHING`
+	// ? = word, room
+	sqliteRoomWord = "INSERT INTO room_words (word, room) VALUES (?, ?) ON CONFLICT DO NOTHING"
 	// ? = room, seq, num, author, content, now, client_id: a message
 	// without a reply or mentions, most of them
 	sqliteInsertMessage = `
@@ -112,8 +117,9 @@ func (w *sqliteBatchWriter) write(changes []change, results []result) error {
 // in four steps, so that a batch costs one statement per plain message,
 // two per room, and one per author and room:
 //
-//  1. For each room, in name order: create it if absent and read its
-//     last_seq and message count.
+//  1. For each room, in name order: read its last_seq and message count,
+//     or create it if absent and a message may make it (its words with
+//     it).
 //  2. For each message: insert it with the room's next seq, unless its
 //     (room, author, client_id) is stored already (ON CONFLICT DO NOTHING),
 //     in which case read the stored one and take no seq. A reply reads
@@ -131,9 +137,18 @@ func (w *sqliteBatchWriter) apply(ctx context.Context, c *rawConn, changes []cha
 		r := rooms.rooms[name]
 		err := c.queryRow(ctx, sqliteLastSeq, name).Scan(&r.lastSeq, &r.msgCount)
 		if isNoRows(err) {
+			if !r.create {
+				r.missing = true
+				continue
+			}
 			t := now()
-			if _, err := c.exec(ctx, sqliteCreateRoom, name, t, t); err != nil {
+			if _, err := c.exec(ctx, sqliteCreateRoom, name, t, t, r.creator); err != nil {
 				return err
+			}
+			for _, w := range roomWords(name) {
+				if _, err := c.exec(ctx, sqliteRoomWord, w, name); err != nil {
+					return err
+				}
 			}
 			err = c.queryRow(ctx, sqliteLastSeq, name).Scan(&r.lastSeq, &r.msgCount)
 		}
@@ -145,6 +160,10 @@ func (w *sqliteBatchWriter) apply(ctx context.Context, c *rawConn, changes []cha
 	b := sqliteBatch{ctx: ctx, c: c, edits: make(map[roomSeq][]*chat.Change)}
 	for i, ch := range changes {
 		r := rooms.rooms[ch.room]
+		if r.missing {
+			results[i] = result{err: ErrNoRoom}
+			continue
+		}
 		var err error
 		if ch.edit != nil {
 			results[i], err = b.change(r, ch.edit)

@@ -145,9 +145,10 @@ func TestUsers(t *testing.T) {
 		if msg := chat.ErrorMessage(err); msg != "That username is taken." {
 			t.Fatalf("message %q", msg)
 		}
-		// Names are case-sensitive, as Django's.
-		if _, err := s.CreateUser(ctx, "Alice", "h", false); err != nil {
-			t.Fatal(err)
+		// Names are one name whatever their case or width.
+		for _, name := range []string{"Alice", "ＡＬＩＣＥ"} {
+			_, err = s.CreateUser(ctx, name, "h", false)
+			wantCode(t, err, chat.EConflict)
 		}
 		_, err = s.CreateUser(ctx, "no spaces", "h", false)
 		wantCode(t, err, chat.EInvalid)
@@ -217,9 +218,10 @@ func TestSessions(t *testing.T) {
 		if err != nil || n != 1 {
 			t.Fatalf("DeleteExpiredSessions = %d, %v; want 1", n, err)
 		}
-		for range 2 {
-			if err := s.DeleteSession(ctx, tok.Hash); err != nil {
-				t.Fatal(err)
+		for i := range 2 {
+			existed, err := s.DeleteSession(ctx, tok.Hash)
+			if err != nil || existed != (i == 0) {
+				t.Fatalf("DeleteSession #%d = %v, %v", i+1, existed, err)
 			}
 		}
 		_, err = s.SessionUser(ctx, tok.Hash, store.KindToken, now)
@@ -230,34 +232,37 @@ func TestSessions(t *testing.T) {
 func TestRooms(t *testing.T) {
 	storetest.Engines(t, func(t *testing.T, s *store.Store) {
 		ctx := t.Context()
-		r, err := s.EnsureRoom(ctx, "lobby")
-		if err != nil {
-			t.Fatal(err)
+		alice := mustUser(t, s, "alice")
+		r, created, err := s.CreateRoom(ctx, "Lobby", alice.ID)
+		if err != nil || !created {
+			t.Fatalf("CreateRoom = %+v, %v, %v", r, created, err)
 		}
 		if r.Name != "lobby" || r.Messages != 0 || r.LastActivity.IsZero() {
-			t.Fatalf("EnsureRoom = %+v", r)
+			t.Fatalf("CreateRoom = %+v; want lobby, lower-cased, empty", r)
 		}
-		if again, err := s.EnsureRoom(ctx, "lobby"); err != nil || again != r {
-			t.Fatalf("EnsureRoom again = %+v, %v; want %+v", again, err, r)
+		if again, created, err := s.CreateRoom(ctx, "lobby", 0); err != nil || created || again != r {
+			t.Fatalf("CreateRoom again = %+v, %v, %v; want %+v, not created", again, created, err, r)
 		}
-		if got, err := s.Room(ctx, "lobby"); err != nil || got != r {
-			t.Fatalf("Room = %+v, %v; want %+v", got, err, r)
+		for _, name := range []string{"lobby", "LOBBY"} {
+			if got, err := s.Room(ctx, name); err != nil || got != r {
+				t.Fatalf("Room(%q) = %+v, %v; want %+v", name, got, err, r)
+			}
 		}
 		_, err = s.Room(ctx, "nowhere")
 		wantCode(t, err, chat.ENotFound)
 		_, err = s.Room(ctx, "bad name!")
 		wantCode(t, err, chat.ENotFound)
-		_, err = s.EnsureRoom(ctx, "bad name!")
+		_, _, err = s.CreateRoom(ctx, "bad name!", 0)
 		wantCode(t, err, chat.EInvalid)
 
-		for _, name := range []string{"go_lang", "goXlang", "Go-Nuts", "rust"} {
-			if _, err := s.EnsureRoom(ctx, name); err != nil {
+		for _, name := range []string{"go_lang", "goxlang", "go-nuts", "rust", "dev-ops_team", "devops"} {
+			if _, _, err := s.CreateRoom(ctx, name, alice.ID); err != nil {
 				t.Fatal(err)
 			}
 		}
-		mustInsert(t, s, chat.NewMessage{Room: "goXlang", Author: "a", Content: "x"})
-		mustInsert(t, s, chat.NewMessage{Room: "go_lang", Author: "a", Content: "x"})
-		mustInsert(t, s, chat.NewMessage{Room: "go_lang", Author: "a", Content: "y"})
+		mustInsert(t, s, chat.NewMessage{Room: "goxlang", Author: "alice", Content: "x"})
+		mustInsert(t, s, chat.NewMessage{Room: "go_lang", Author: "alice", Content: "x"})
+		mustInsert(t, s, chat.NewMessage{Room: "Go_Lang", Author: "alice", Content: "y"})
 
 		names := func(rooms []chat.Room) []string {
 			var n []string
@@ -271,17 +276,25 @@ func TestRooms(t *testing.T) {
 			limit int
 			want  []string
 		}{
-			// Most recently active first, then by name.
-			{"go", 0, []string{"go_lang", "goXlang", "Go-Nuts"}},
-			{"GO", 2, []string{"go_lang", "goXlang"}},
-			{"_", 0, []string{"go_lang"}},
-			{"o_l", 0, []string{"go_lang"}},
+			// A prefix of the name or of a word of it; most recently
+			// active first, then by name.
+			{"go", 0, []string{"go_lang", "goxlang", "go-nuts"}},
+			{"GO", 2, []string{"go_lang", "goxlang"}},
+			{"lang", 0, []string{"go_lang"}},
+			{"o_l", 0, nil}, // not a word's start
+			{"ops", 0, []string{"dev-ops_team"}},
+			{"team", 0, []string{"dev-ops_team"}},
+			{"ops_t", 0, []string{"dev-ops_team"}},
+			{"dev", 0, []string{"devops", "dev-ops_team"}},
+			{"devo", 0, []string{"devops"}},
+			{"Dev Ops", 0, []string{"dev-ops_team"}}, // taken as the name it suggests, dev-ops
+			{"nuts!", 0, []string{"go-nuts"}},
 			{"%", 0, nil},
-			{"-", 0, []string{"Go-Nuts"}},
-			{"", 0, []string{"go_lang", "goXlang", "rust", "Go-Nuts", "lobby"}},
 			{`\`, 0, nil},
-			{"go\x00", 0, nil}, // PostgreSQL's text cannot hold NUL
-			{"go\xff", 0, nil},
+			{"go\x00", 0, []string{"go_lang", "goxlang", "go-nuts"}},
+			{"\xff", 0, nil},
+			// No query: the rooms with a message, by their last one.
+			{"", 0, []string{"go_lang", "goxlang"}},
 		} {
 			got, err := s.Rooms(ctx, tc.query, tc.limit)
 			if err != nil {
@@ -294,6 +307,41 @@ func TestRooms(t *testing.T) {
 		got, _ := s.Rooms(ctx, "go_lang", 1)
 		if len(got) != 1 || got[0].Messages != 2 {
 			t.Fatalf("Rooms(go_lang) = %+v, want 2 messages", got)
+		}
+	})
+}
+
+// A message makes its room if it may (SubmitMessage), recording its
+// author as the room's maker, and fails with ErrNoRoom into a room that
+// does not exist if it may not (SubmitToRoom), storing nothing; in one
+// batch, the one that may make the room lets the others in.
+func TestMessagesMakeRooms(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		mustUser(t, s, "alice")
+		_, _, err := s.SubmitToRoom(ctx, chat.NewMessage{Room: "later", Author: "alice", Content: "x"}).Wait()
+		if !errors.Is(err, store.ErrNoRoom) {
+			t.Fatalf("a message to no room: %v; want ErrNoRoom", err)
+		}
+		if _, err := s.Room(ctx, "later"); chat.ErrorCode(err) != chat.ENotFound {
+			t.Fatalf("the room was made: %v", err)
+		}
+		// Submitted together: the first makes the room, the rest follow.
+		first := s.SubmitMessage(ctx, chat.NewMessage{Room: "Later", Author: "alice", Content: "1"})
+		var rest []*store.Pending
+		for i := range 5 {
+			rest = append(rest, s.SubmitToRoom(ctx, chat.NewMessage{Room: "later", Author: "alice", Content: fmt.Sprint(i)}))
+		}
+		if m, created, err := first.Wait(); err != nil || !created || m.Room != "later" || m.Seq != 1 {
+			t.Fatalf("the first message: %+v, %v, %v", m, created, err)
+		}
+		for i, p := range rest {
+			if m, _, err := p.Wait(); err != nil || m.Seq != int64(i+2) {
+				t.Fatalf("message %d after it: %+v, %v", i, m, err)
+			}
+		}
+		if got, _ := s.Rooms(ctx, "lat", 0); len(got) != 1 || got[0].Name != "later" {
+			t.Fatalf("the room made by a message is not found by its prefix: %+v", got)
 		}
 	})
 }
@@ -560,15 +608,26 @@ func TestUserRoomsAndUnread(t *testing.T) {
 		alice := mustUser(t, s, "alice")
 		bob := mustUser(t, s, "bob")
 
-		if err := s.TouchRoom(ctx, alice.ID, "quiet"); err != nil {
-			t.Fatal(err)
+		// Entering makes no room.
+		if exists, err := s.EnterRoom(ctx, alice.ID, "quiet"); err != nil || exists {
+			t.Fatalf("EnterRoom of no room = %v, %v", exists, err)
 		}
-		if err := s.TouchRoom(ctx, alice.ID, "quiet"); err != nil {
-			t.Fatal(err)
+		for _, name := range []string{"quiet", "lobby"} {
+			if _, _, err := s.CreateRoom(ctx, name, 0); err != nil {
+				t.Fatal(err)
+			}
 		}
-		wantCode(t, s.TouchRoom(ctx, alice.ID, "bad name"), chat.EInvalid)
-		wantCode(t, s.TouchRoom(ctx, 987654, "quiet"), chat.ENotFound)
-		if err := s.TouchRoom(ctx, alice.ID, "lobby"); err != nil {
+		for range 2 {
+			if exists, err := s.EnterRoom(ctx, alice.ID, "Quiet"); err != nil || !exists {
+				t.Fatalf("EnterRoom = %v, %v", exists, err)
+			}
+		}
+		if exists, err := s.EnterRoom(ctx, alice.ID, "bad name"); err != nil || exists {
+			t.Fatalf("EnterRoom of a bad name = %v, %v", exists, err)
+		}
+		_, err := s.EnterRoom(ctx, 987654, "quiet")
+		wantCode(t, err, chat.ENotFound)
+		if _, err := s.EnterRoom(ctx, alice.ID, "lobby"); err != nil {
 			t.Fatal(err)
 		}
 		for i := range 5 {
@@ -620,12 +679,36 @@ func TestUserRoomsAndUnread(t *testing.T) {
 		if got := unread(alice)["lobby"]; got != 1 {
 			t.Fatalf("unread after a new message: %d, want 1", got)
 		}
-		// TouchRoom keeps the read marker.
-		if err := s.TouchRoom(ctx, alice.ID, "lobby"); err != nil {
+		// Entering again keeps the read marker.
+		if _, err := s.EnterRoom(ctx, alice.ID, "lobby"); err != nil {
 			t.Fatal(err)
 		}
 		if got := unread(alice)["lobby"]; got != 1 {
-			t.Fatalf("unread after TouchRoom: %d, want 1", got)
+			t.Fatalf("unread after EnterRoom: %d, want 1", got)
+		}
+		// A newcomer has read what was said before they came.
+		dave := mustUser(t, s, "dave")
+		if _, err := s.EnterRoom(ctx, dave.ID, "lobby"); err != nil {
+			t.Fatal(err)
+		}
+		if got := unread(dave); fmt.Sprint(got) != fmt.Sprint(map[string]int64{"lobby": 0, "order:[lobby]": 0}) {
+			t.Fatalf("dave's rooms after entering %v; want lobby, all read", got)
+		}
+		// Leaving takes the room out of one's rooms; entering brings it
+		// back.
+		for range 2 {
+			if err := s.LeaveRoom(ctx, dave.ID, "Lobby"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := unread(dave); fmt.Sprint(got) != fmt.Sprint(map[string]int64{"order:[]": 0}) {
+			t.Fatalf("dave's rooms after leaving %v; want none", got)
+		}
+		if _, err := s.EnterRoom(ctx, dave.ID, "lobby"); err != nil {
+			t.Fatal(err)
+		}
+		if got := unread(dave); len(got) != 2 {
+			t.Fatalf("dave's rooms after entering again %v", got)
 		}
 
 		// MarkRead creates the membership.

@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"strings"
 
-	"parley/internal/auth"
 	"parley/internal/chat"
+	"parley/internal/store"
 )
 
 type apiErrorBody struct {
@@ -135,8 +135,11 @@ func (s *Server) handleAPISignup(w http.ResponseWriter, r *http.Request) {
 	if !s.readJSON(w, r, &c) {
 		return
 	}
-	u, err := s.signup(r.Context(), c.Username, c.Password)
+	u, wait, err := s.signup(r, c.Username, c.Password)
 	if err != nil {
+		if wait > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(wait)))
+		}
 		s.apiError(w, r, err)
 		return
 	}
@@ -153,7 +156,7 @@ func (s *Server) handleAPIToken(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, err)
 		return
 	}
-	tok, err := s.newSecret(r.Context(), u, "token", tokenTTL)
+	tok, err := s.newSecret(r.Context(), u, store.KindToken, tokenTTL)
 	if err != nil {
 		s.apiError(w, r, err)
 		return
@@ -162,17 +165,32 @@ func (s *Server) handleAPIToken(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleAPIRevokeToken(w http.ResponseWriter, r *http.Request, u chat.User) {
-	_, from, _ := s.authenticate(r)
-	if from != authBearer {
+	_, cred, _ := s.authenticate(r)
+	if cred.from != authBearer {
 		s.apiError(w, r, chat.Errorf(chat.EInvalid, "Only a bearer token can revoke itself; log out to end a session."))
 		return
 	}
-	_, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-	if err := s.opt.Store.DeleteSession(r.Context(), auth.SecretHash(strings.TrimSpace(tok))); err != nil {
+	existed, err := s.opt.Store.DeleteSession(r.Context(), cred.hash)
+	if err != nil {
 		s.apiError(w, r, err)
 		return
 	}
+	if existed {
+		s.revoke([][]byte{cred.hash})
+	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleAPIRevokeTokens revokes every token of the caller's, the one the
+// request carries included, and closes their sockets.
+func (s *Server) handleAPIRevokeTokens(w http.ResponseWriter, r *http.Request, u chat.User) {
+	gone, err := s.opt.Store.DeleteUserSessions(r.Context(), u.ID, store.KindToken, nil)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	s.revoke(gone)
+	writeJSON(w, http.StatusOK, map[string]int{"revoked": len(gone)})
 }
 
 type roomsResponse struct {
@@ -201,6 +219,48 @@ func (s *Server) handleAPIRooms(w http.ResponseWriter, r *http.Request, u chat.U
 		out = append(out, apiRoom{Room: rm, Unread: unread[rm.Name]})
 	}
 	writeJSON(w, http.StatusOK, roomsResponse{Rooms: out})
+}
+
+type createRoomRequest struct {
+	Name string `json:"name"`
+}
+
+// handleAPICreateRoom makes a room (POST /api/v1/rooms {"name"}): 201
+// and the room if it made it, 200 and the room if it existed, within the
+// caller's room limit.
+func (s *Server) handleAPICreateRoom(w http.ResponseWriter, r *http.Request, u chat.User) {
+	var req createRoomRequest
+	if !s.readJSON(w, r, &req) {
+		return
+	}
+	rm, created, wait, err := s.createRoom(r.Context(), u, strings.TrimSpace(req.Name))
+	if err != nil {
+		if wait > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(wait)))
+		}
+		s.apiError(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	unread, err := s.unread(r.Context(), u)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, status, apiRoom{Room: rm, Unread: unread[rm.Name]})
+}
+
+// handleAPILeaveRoom takes the room out of the caller's rooms (DELETE
+// /api/v1/rooms/{room}/membership): 204, whether they were in it or not.
+func (s *Server) handleAPILeaveRoom(w http.ResponseWriter, r *http.Request, u chat.User, room string) {
+	if err := s.opt.Store.LeaveRoom(r.Context(), u.ID, room); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 type messagesResponse struct {

@@ -3,6 +3,9 @@ package web
 import (
 	"strings"
 	"testing"
+	"time"
+
+	"parley/internal/limit"
 )
 
 func TestDecodeFrame(t *testing.T) {
@@ -81,6 +84,44 @@ func TestSafeNext(t *testing.T) {
 	} {
 		if got := safeNext(tc.next); got != tc.want {
 			t.Errorf("safeNext(%q) = %q, want %q", tc.next, got, tc.want)
+		}
+	}
+}
+
+// A socket's history allowance: a burst, then the rate, never more.
+func TestHistoryBucket(t *testing.T) {
+	var b bucket
+	historyRate := limit.Rate{PerSecond: 10, Burst: 50}
+	now := time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)
+	for i := range historyRate.Burst {
+		if !b.take(now, historyRate) {
+			t.Fatalf("request %d of the burst refused", i+1)
+		}
+	}
+	if b.take(now, historyRate) {
+		t.Fatal("a request past the burst passed")
+	}
+	step := time.Duration(float64(time.Second) / historyRate.PerSecond)
+	if b.take(now.Add(step/2), historyRate) {
+		t.Fatal("half a token's time gave a request")
+	}
+	if !b.take(now.Add(step), historyRate) || b.take(now.Add(step), historyRate) {
+		t.Fatal("one token's time did not give exactly one request")
+	}
+	// A long pause fills the bucket to its burst, not past it.
+	later := now.Add(time.Hour)
+	for i := range historyRate.Burst {
+		if !b.take(later, historyRate) {
+			t.Fatalf("after a pause, request %d refused", i+1)
+		}
+	}
+	if b.take(later, historyRate) {
+		t.Fatal("a pause gave more than the burst")
+	}
+	var off bucket
+	for range 1000 {
+		if !off.take(now, limit.Rate{}) {
+			t.Fatal("no limit refused a request")
 		}
 	}
 }

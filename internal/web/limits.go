@@ -18,9 +18,12 @@ type SharedLimits interface {
 // Limiter names: with SharedLimits they are part of the keys
 // (parley:limit:send:USER and so on).
 const (
-	limitSend      = "send"
-	limitLoginAcct = "login:acct"
-	limitLoginAddr = "login:addr"
+	limitSend        = "send"
+	limitLoginAcct   = "login:acct"
+	limitLoginDevice = "login:device"
+	limitLoginAddr   = "login:addr"
+	limitSignup      = "signup"
+	limitRoomCreate  = "room:create"
 )
 
 // rateLimiter returns the limiter called name: this process's own, or,
@@ -38,60 +41,78 @@ func (s *Server) rateLimiter(name string, r limit.Rate) limit.Limiter {
 	})
 }
 
-// limiter limits each user's sending across sockets and the API.
+// limiter is one limit of the server: each user's sending, each
+// address's sign-ups, and so on. Its zero value (a limit set "off")
+// allows everything.
 type limiter struct{ l limit.Limiter }
 
-func (s *Server) newLimiter(perSecond float64, burst int) *limiter {
+// newLimiter returns the limiter called name, or one that allows
+// everything if perSecond is 0 (the setting is off).
+func (s *Server) newLimiter(name string, perSecond float64, burst int) *limiter {
 	if perSecond <= 0 {
 		return &limiter{}
 	}
-	return &limiter{l: s.rateLimiter(limitSend, limit.Rate{PerSecond: perSecond, Burst: burst})}
+	return &limiter{l: s.rateLimiter(name, limit.Rate{PerSecond: perSecond, Burst: burst})}
 }
 
-// allow spends one of user's sends, or says how long to wait. A limiter
-// that cannot answer lets the send through (limit.Fallback, the only one
-// that may fail, answers locally instead).
-func (l *limiter) allow(ctx context.Context, user string) (bool, time.Duration) {
+// allow spends one token of key's bucket, or says how long to wait. A
+// limiter that cannot answer lets the request through (limit.Fallback,
+// the only one that may fail, answers locally instead).
+func (l *limiter) allow(ctx context.Context, key string) (bool, time.Duration) {
 	if l.l == nil {
 		return true, 0
 	}
-	ok, wait, err := l.l.Take(ctx, user)
+	ok, wait, err := l.l.Take(ctx, key)
 	return ok || err != nil, wait
 }
 
-// historyRate is each user's allowance of history requests (a page of up
-// to 100 messages each): a reconnecting client that catches up on 5,000
-// missed messages, or someone scrolling back, never meets it; a script
-// asking for megabytes a second does.
-var historyRate = limit.Rate{PerSecond: 10, Burst: 50}
-
-// loginThrottle slows password guessing: failures spend tokens of the
-// account's bucket and of the address's; an empty bucket answers 429. An
-// account refills fast enough (one try every 6 s after a burst of 10)
-// that an attacker cannot lock its owner out for long.
-type loginThrottle struct {
-	accounts, addrs limit.Limiter
-}
-
-func (s *Server) newLoginThrottle() *loginThrottle {
-	return &loginThrottle{
-		accounts: s.rateLimiter(limitLoginAcct, limit.Rate{PerSecond: 1.0 / 6, Burst: 10}),
-		addrs:    s.rateLimiter(limitLoginAddr, limit.Rate{PerSecond: 0.5, Burst: 30}),
+// give puts back a token that allow spent for something that did not
+// happen after all (a sign-up the database refused).
+func (l *limiter) give(ctx context.Context, key string) {
+	if l.l != nil {
+		_ = l.l.Give(ctx, key)
 	}
 }
 
-// check says whether a login attempt may go ahead now.
-func (t *loginThrottle) check(ctx context.Context, account, addr string) (bool, time.Duration) {
-	ok1, w1, err1 := t.accounts.Peek(ctx, account)
-	ok2, w2, err2 := t.addrs.Peek(ctx, addr)
-	blocked := (!ok1 && err1 == nil) || (!ok2 && err2 == nil)
-	return !blocked, max(w1, w2)
+// historyRate is the allowance of history requests (a page of up to 100
+// messages each) of each socket, and of each user over the API
+// (--history-limit; 0 per second is none). The default, 10 a second after
+// a burst of 50: a reconnecting client that catches up on 5,000 missed
+// messages, or someone scrolling back, never meets it; a script asking
+// for megabytes a second does.
+func (s *Server) historyRate() limit.Rate {
+	return limit.Rate{PerSecond: s.opt.HistoryRate, Burst: s.opt.HistoryBurst}
 }
 
-// fail records a failed attempt.
-func (t *loginThrottle) fail(ctx context.Context, account, addr string) {
-	_, _, _ = t.accounts.Take(ctx, account)
-	_, _, _ = t.addrs.Take(ctx, addr)
+// Password guessing (docs/SECURITY.md, Password guessing): every attempt
+// spends a token of its address's bucket, and one of its account's, or,
+// when it comes from a browser the account logged in on before (a known
+// device), one of that device's; all before the password is checked, so
+// that parallel attempts meet the limit as sequential ones do. A right
+// password gives both back.
+var (
+	loginAddrRate    = limit.Rate{PerSecond: 0.5, Burst: 30}
+	loginAccountRate = limit.Rate{PerSecond: 1.0 / 6, Burst: 10}
+	loginDeviceRate  = limit.Rate{PerSecond: 1.0 / 6, Burst: 10}
+	// throttledLogRate bounds the log lines about throttled attempts:
+	// one a minute per address, however many the attempts.
+	throttledLogRate = limit.Rate{PerSecond: 1.0 / 60, Burst: 1}
+)
+
+// loginThrottle slows password guessing (see the rates above).
+type loginThrottle struct {
+	addrs, accounts, devices *limiter
+	logged                   *limiter // throttled attempts logged, per address
+}
+
+func (s *Server) newLoginThrottle() *loginThrottle {
+	mk := func(name string, r limit.Rate) *limiter { return s.newLimiter(name, r.PerSecond, r.Burst) }
+	return &loginThrottle{
+		addrs:    mk(limitLoginAddr, loginAddrRate),
+		accounts: mk(limitLoginAcct, loginAccountRate),
+		devices:  mk(limitLoginDevice, loginDeviceRate),
+		logged:   &limiter{l: limit.NewLocal(throttledLogRate, s.opt.Now)},
+	}
 }
 
 // retrySeconds is a Retry-After value: whole seconds, at least 1.

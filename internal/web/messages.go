@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -287,13 +288,25 @@ func seqPastEnd(p store.Page, msgs []chat.Message) bool {
 // post stores a message from u and, once it is committed, publishes it to
 // the room. A repeated client_id returns the stored message, not created.
 // Over the sending limit it returns a rate_limited error and how long to
-// wait, and stores nothing.
+// wait, and stores nothing. The room's first message makes the room,
+// within u's room limit (over it, rate_limited too): it is handed to the
+// store as a message into an existing room, and again as one that makes
+// its room if that room turns out not to exist, which costs the common
+// case nothing.
 func (s *Server) post(ctx context.Context, u chat.User, nm chat.NewMessage) (chat.Message, bool, time.Duration, error) {
-	sub, wait, err := s.submit(ctx, u, nm)
+	sub, wait, err := s.submit(ctx, u, nm, false)
 	if err != nil {
 		return chat.Message{}, false, wait, err
 	}
 	m, created, err := s.settle(sub)
+	if errors.Is(err, store.ErrNoRoom) {
+		nm.Author = u.Name
+		_ = chat.CheckNewMessage(&nm) // as submit did
+		if sub, wait, err = s.hand(ctx, u, nm, true); err != nil {
+			return chat.Message{}, false, wait, err
+		}
+		m, created, err = s.settle(sub)
+	}
 	return m, created, 0, err
 }
 
@@ -305,9 +318,9 @@ type submission struct {
 }
 
 // submit checks a message from u, spends one of u's sends and hands the
-// message to the store without waiting for the commit. Over the sending
-// limit it returns a rate_limited error and how long to wait.
-func (s *Server) submit(ctx context.Context, u chat.User, nm chat.NewMessage) (submission, time.Duration, error) {
+// message to the store without waiting for the commit (hand). Over the
+// sending limit it returns a rate_limited error and how long to wait.
+func (s *Server) submit(ctx context.Context, u chat.User, nm chat.NewMessage, create bool) (submission, time.Duration, error) {
 	nm.Author = u.Name
 	if err := chat.CheckNewMessage(&nm); err != nil {
 		return submission{}, 0, err
@@ -317,6 +330,20 @@ func (s *Server) submit(ctx context.Context, u chat.User, nm chat.NewMessage) (s
 	}
 	if ok, wait := s.sends.allow(ctx, u.Name); !ok {
 		return submission{}, wait, chat.Errorf(chat.ERateLimited, "You are sending too fast; wait a moment.")
+	}
+	return s.hand(ctx, u, nm, create)
+}
+
+// hand hands a checked message to the store: into its room, which must
+// exist (store.ErrNoRoom otherwise), or, if create is set, making the
+// room if need be, which spends one of u's new rooms (--room-create-limit;
+// past it, a rate_limited error and how long to wait).
+func (s *Server) hand(ctx context.Context, u chat.User, nm chat.NewMessage, create bool) (submission, time.Duration, error) {
+	if !create {
+		return submission{pending: s.opt.Store.SubmitToRoom(ctx, nm), start: time.Now()}, 0, nil
+	}
+	if ok, wait := s.allowNewRoom(ctx, u, nm.Room); !ok {
+		return submission{}, wait, s.roomLimited(wait)
 	}
 	return submission{pending: s.opt.Store.SubmitMessage(ctx, nm), start: time.Now()}, 0, nil
 }
@@ -332,6 +359,43 @@ func checkMentions(u chat.User, content string) error {
 		return chat.Errorf(chat.EForbidden, "You may not mention @room, which reaches everyone in the room.")
 	}
 	return nil
+}
+
+// allowNewRoom spends one of u's new rooms (--room-create-limit) for
+// room, once: the other messages that may make the same room — a user's
+// sockets all sending their first message into a room that does not
+// exist yet — cost nothing more, as at most one of them makes it.
+func (s *Server) allowNewRoom(ctx context.Context, u chat.User, room string) (bool, time.Duration) {
+	k := newRoomKey{u.ID, room}
+	if _, spent := s.newRooms.LoadOrStore(k, struct{}{}); spent {
+		return true, 0
+	}
+	ok, wait := s.roomCreates.allow(ctx, u.Name)
+	if !ok {
+		s.newRooms.Delete(k)
+		return false, wait
+	}
+	if s.newRoomCount.Add(1) > maxNewRooms {
+		// Forgetting only costs a second token for a room some day.
+		s.newRooms.Clear()
+		s.newRoomCount.Store(0)
+	}
+	return true, 0
+}
+
+// newRoomKey is a room a user spent a new room's token for.
+type newRoomKey struct {
+	user int64
+	room string
+}
+
+// maxNewRooms bounds the rooms allowNewRoom remembers.
+const maxNewRooms = 100_000
+
+// roomLimited is the error of a new room over the room limit.
+func (s *Server) roomLimited(wait time.Duration) error {
+	s.metrics.httpErrors.WithLabelValues("room_create_throttled").Inc()
+	return chat.Errorf(chat.ERateLimited, "You have made many rooms lately. Try again in %s, or use a room that exists.", waitWords(wait))
 }
 
 // settle waits for a submitted message's commit and then publishes it. A

@@ -2,6 +2,8 @@ package web
 
 import (
 	"context"
+	"crypto/subtle"
+	"errors"
 	"net/http"
 	"time"
 
@@ -108,8 +110,23 @@ func (m *Metrics) register(s *Server) {
 		ConstLabels: prometheus.Labels{"version": s.opt.Version}}, func() float64 { return 1 }))
 }
 
-func (m *Metrics) handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+// handleMetrics serves the metrics: to anyone, or, with a metrics token
+// (--metrics-token), to requests that carry it as a bearer token.
+func (s *Server) handleMetrics() http.Handler {
+	h := promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
+	token := s.opt.MetricsToken
+	if token == "" {
+		return h
+	}
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="parley-metrics"`)
+			http.Error(w, "The metrics need Authorization: Bearer followed by the metrics token.", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
@@ -139,6 +156,9 @@ type notReady struct {
 
 func (e *notReady) Error() string { return e.part + " not answering: " + e.err.Error() }
 
+// Unwrap is the part's error.
+func (e *notReady) Unwrap() error { return e.err }
+
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
@@ -150,8 +170,16 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	default:
 	}
 	if err := s.readiness(r.Context()); err != nil {
+		// Which part is down, not why: the why (addresses, errors from
+		// the driver) is for the log.
+		s.log.Warn("not ready", "err", err)
+		part := "the server"
+		var nr *notReady
+		if errors.As(err, &nr) {
+			part = nr.part
+		}
 		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte(err.Error() + "\n"))
+		_, _ = w.Write([]byte(part + " not answering\n"))
 		return
 	}
 	_, _ = w.Write([]byte("ok\n"))

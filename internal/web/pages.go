@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"parley/internal/chat"
 	"parley/internal/store"
@@ -41,6 +42,9 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.RecentRooms = roomViews(recent, unread)
+	if left := r.URL.Query().Get("left"); chat.ValidRoomName(left) {
+		p.Left = chat.NormalizeRoomName(left)
+	}
 	s.render.render(w, http.StatusOK, "dashboard", p)
 }
 
@@ -150,26 +154,29 @@ func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request) {
 		p.Form.Errors["password2"] = "The two passwords do not match."
 	}
 	if len(p.Form.Errors) == 0 {
-		u, err := s.signup(ctx, name, pw1)
+		u, wait, err := s.signup(r, name, pw1)
 		switch chat.ErrorCode(err) {
 		case "":
-			if err := s.startSession(w, r, u); err != nil {
+			if err := s.logIn(w, r, u); err != nil {
 				s.serverError(w, r, err)
 				return
 			}
-			s.log.Info("signup", "user", u.Name)
 			http.Redirect(w, r, safeNext(p.Next), http.StatusSeeOther) // #nosec G710 -- safeNext keeps same-site paths only (FuzzSafeNext)
 			return
 		case chat.EConflict:
 			p.Form.Errors["username"] = chat.ErrorMessage(err) // taken in the meantime
 		case chat.EInvalid:
 			p.Form.Error = chat.ErrorMessage(err)
+		case chat.ERateLimited:
+			w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(wait)))
+			p.Form.Error = chat.ErrorMessage(err)
+			status = http.StatusTooManyRequests
 		default:
 			s.serverError(w, r, err)
 			return
 		}
 	}
-	if len(p.Form.Errors) == 1 && p.Form.Errors["username"] == "That username is taken." {
+	if status != http.StatusTooManyRequests && len(p.Form.Errors) == 1 && p.Form.Errors["username"] == "That username is taken." {
 		status = http.StatusConflict
 	}
 	for _, f := range []string{"username", "password1", "password2"} {
@@ -201,27 +208,11 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.render.render(w, status, "login", p)
 		return
 	}
-	if err := s.startSession(w, r, u); err != nil {
+	if err := s.logIn(w, r, u); err != nil {
 		s.serverError(w, r, err)
 		return
 	}
 	http.Redirect(w, r, safeNext(p.Next), http.StatusSeeOther) // #nosec G710 -- safeNext keeps same-site paths only (FuzzSafeNext)
-}
-
-// login checks credentials under the password-guessing throttle; a
-// throttled attempt is a rate_limited error and sets Retry-After.
-func (s *Server) login(w http.ResponseWriter, r *http.Request, name, password string) (chat.User, error) {
-	addr := s.clientAddr(r)
-	if ok, wait := s.logins.check(r.Context(), name, addr); !ok {
-		w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(wait)))
-		s.metrics.httpErrors.WithLabelValues("login_throttled").Inc()
-		return chat.User{}, chat.Errorf(chat.ERateLimited, "Too many failed attempts. Try again in %d seconds.", retrySeconds(wait))
-	}
-	u, err := s.checkCredentials(r.Context(), name, password)
-	if chat.ErrorCode(err) == chat.EUnauthorized {
-		s.logins.fail(r.Context(), name, addr)
-	}
-	return u, err
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
@@ -239,7 +230,7 @@ func (s *Server) handleChats(w http.ResponseWriter, r *http.Request, u chat.User
 	if q.Has("room") {
 		name := strings.TrimSpace(q.Get("room"))
 		if chat.ValidRoomName(name) {
-			http.Redirect(w, r, "/chats/"+name+"/", http.StatusSeeOther) // #nosec G710 -- a valid room name is [A-Za-z0-9_-]
+			http.Redirect(w, r, "/chats/"+chat.NormalizeRoomName(name)+"/", http.StatusSeeOther) // #nosec G710 -- a valid room name is [A-Za-z0-9_-]
 			return
 		}
 		status = http.StatusBadRequest
@@ -256,6 +247,12 @@ func (s *Server) handleChats(w http.ResponseWriter, r *http.Request, u chat.User
 	if p.Query != "" && !q.Has("room") {
 		p.Form.Values["room"] = p.Query
 	}
+	s.chatsPage(w, r, u, p, status)
+}
+
+// chatsPage renders the Rooms page for p.Query: the rooms it finds, and
+// the room Enter goes to first.
+func (s *Server) chatsPage(w http.ResponseWriter, r *http.Request, u chat.User, p page, status int) {
 	rooms, err := s.opt.Store.Rooms(r.Context(), p.Query, 50)
 	if err != nil {
 		s.serverError(w, r, err)
@@ -308,25 +305,117 @@ func (s *Server) handleRoom(w http.ResponseWriter, r *http.Request, u chat.User)
 		s.render.render(w, http.StatusNotFound, "error", p)
 		return
 	}
-	ctx := r.Context()
-	// Read before TouchRoom, which makes a newcomer a member.
-	lastRead, member, err := s.opt.Store.ReadMarker(ctx, u.ID, name)
-	if err != nil {
-		s.serverError(w, r, err)
+	if lower := chat.NormalizeRoomName(name); lower != name {
+		// One room whatever the case: its one address.
+		to := "/chats/" + lower + "/"
+		if r.URL.RawQuery != "" {
+			to += "?" + r.URL.RawQuery
+		}
+		http.Redirect(w, r, to, http.StatusMovedPermanently) // #nosec G710 -- a valid room name is [a-z0-9_-]
 		return
 	}
-	if err := s.opt.Store.TouchRoom(ctx, u.ID, name); err != nil {
+	// A page view reads, and writes nothing: the room is made by its
+	// first message, and the socket records who entered.
+	ctx := r.Context()
+	_, err := s.opt.Store.Room(ctx, name)
+	exists := err == nil
+	if err != nil && chat.ErrorCode(err) != chat.ENotFound {
 		s.serverError(w, r, err)
 		return
 	}
 	p := s.page(r, name+" · Parley")
 	p.Room = name
+	p.RoomExists = exists
 	p.History = s.opt.History
-	if err := s.roomHistory(ctx, &p, u, lastRead, member); err != nil {
+	if exists {
+		lastRead, member, err := s.opt.Store.ReadMarker(ctx, u.ID, name)
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		if err := s.roomHistory(ctx, &p, u, lastRead, member); err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+	}
+	s.render.render(w, http.StatusOK, "room", p)
+}
+
+// handleCreateRoom makes the room the Rooms page's "Create #name" row
+// names (POST /chats/, room=NAME), within the user's room limit, and goes
+// there; a room that exists already is just entered.
+func (s *Server) handleCreateRoom(w http.ResponseWriter, r *http.Request, u chat.User) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	typed := strings.TrimSpace(r.PostForm.Get("room"))
+	rm, _, wait, err := s.createRoom(r.Context(), u, typed)
+	if err == nil {
+		http.Redirect(w, r, "/chats/"+rm.Name+"/", http.StatusSeeOther) // #nosec G710 -- a valid room name is [a-z0-9_-]
+		return
+	}
+	status := httpStatus(err)
+	if status >= 500 {
 		s.serverError(w, r, err)
 		return
 	}
-	s.render.render(w, http.StatusOK, "room", p)
+	if wait > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(wait)))
+	}
+	p := s.page(r, "Rooms · Parley")
+	p.Query = typed
+	p.Form.Values["room"] = typed
+	p.Form.Errors["room"] = chat.ErrorMessage(err)
+	s.chatsPage(w, r, u, p, status)
+}
+
+// createRoom makes the room called name for u, within u's room limit,
+// and enters u into it. A room that exists is entered and returned, not
+// created, and costs nothing of the limit.
+func (s *Server) createRoom(ctx context.Context, u chat.User, name string) (chat.Room, bool, time.Duration, error) {
+	if err := chat.CheckRoomName(name); err != nil {
+		if sug := chat.SuggestRoomName(name); sug != "" {
+			err = chat.Errorf(chat.EInvalid, "“%s” cannot be a room name: names use only letters, digits, _ and -. Try “%s”.", name, sug)
+		}
+		return chat.Room{}, false, 0, err
+	}
+	name = chat.NormalizeRoomName(name)
+	rm, err := s.opt.Store.Room(ctx, name)
+	created := false
+	switch chat.ErrorCode(err) {
+	case "":
+	case chat.ENotFound:
+		if ok, wait := s.allowNewRoom(ctx, u, name); !ok {
+			return chat.Room{}, false, wait, s.roomLimited(wait)
+		}
+		rm, created, err = s.opt.Store.CreateRoom(ctx, name, u.ID)
+		if err != nil {
+			return chat.Room{}, false, 0, err
+		}
+		s.log.Info("room created", "room", name, "user", u.Name)
+	default:
+		return chat.Room{}, false, 0, err
+	}
+	if _, err := s.opt.Store.EnterRoom(ctx, u.ID, name); err != nil {
+		return chat.Room{}, false, 0, err
+	}
+	return rm, created, 0, nil
+}
+
+// handleLeaveRoom takes the room out of the user's rooms (POST
+// /chats/{room}/leave/) and goes to the dashboard, which says so.
+func (s *Server) handleLeaveRoom(w http.ResponseWriter, r *http.Request, u chat.User) {
+	name := r.PathValue("room")
+	if !chat.ValidRoomName(name) {
+		s.errorPage(w, r, http.StatusNotFound, "That is not a valid room name.")
+		return
+	}
+	name = chat.NormalizeRoomName(name)
+	if err := s.opt.Store.LeaveRoom(r.Context(), u.ID, name); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/?left="+name, http.StatusSeeOther) // #nosec G710 -- a valid room name is [a-z0-9_-]
 }
 
 // roomHistory puts in p the messages the room page opens with: the latest
@@ -371,14 +460,8 @@ func (s *Server) roomHistory(ctx context.Context, p *page, u chat.User, lastRead
 			return err
 		}
 	}
-	if !member && latest > 0 {
-		// What was said before someone first came in is history, not
-		// unread: a newcomer who leaves at once is not met next time by
-		// the whole room as new.
-		if err := s.opt.Store.MarkRead(ctx, u.ID, p.Room, latest); err != nil {
-			return err
-		}
-	}
+	// A newcomer's read marker is set when their socket enters the room
+	// (store.EnterRoom): what was said before they came is not unread.
 	p.Messages = timeline(msgs, u.Name, firstUnread, s.opt.Now())
 	// Anything older is before the first shown.
 	p.HasOlder = len(msgs) > 0 && msgs[0].Seq > 1
@@ -422,6 +505,11 @@ func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) bool {
 func (s *Server) staticHandler() http.Handler {
 	fsrv := http.FileServerFS(staticFS())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Files only: a folder's listing is nobody's business.
+		if r.URL.Path == "" || strings.HasSuffix(r.URL.Path, "/") {
+			s.handleNotFound(w, r)
+			return
+		}
 		if r.URL.Query().Get("v") != "" {
 			w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 		} else {

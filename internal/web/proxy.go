@@ -74,3 +74,19 @@ func (s *Server) clientAddr(r *http.Request) string {
 	}
 	return peer.String()
 }
+
+// throttleAddr is the client's address as the limits per address count
+// it: an IPv4 address, or the /64 an IPv6 address is in, which one
+// subscriber usually holds whole.
+func (s *Server) throttleAddr(r *http.Request) string {
+	a := s.clientAddr(r)
+	ip, err := netip.ParseAddr(a)
+	if err != nil || !ip.Is6() {
+		return a
+	}
+	p, err := ip.Prefix(64)
+	if err != nil {
+		return a
+	}
+	return p.String()
+}

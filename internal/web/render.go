@@ -39,6 +39,7 @@ type page struct {
 	Ended    bool // log-in form: the session of the page that sent here ended
 
 	MyRooms     []roomView // dashboard: rooms the user entered or posted in
+	Left        string     // dashboard: the room the user just left
 	RecentRooms []roomView // dashboard: recently active rooms
 
 	Query   string     // /chats/ search query
@@ -46,10 +47,11 @@ type page struct {
 	Target  string     // /chats/: the room Enter goes to for Query
 	Create  bool       // /chats/: Target does not exist yet
 
-	Room     string        // room page: its name
-	History  int           // room page: how many messages fetch_messages returns by default
-	Messages []messageView // room page: the messages it opens with, oldest first
-	HasOlder bool          // room page: the room has messages before those
+	Room       string        // room page: its name
+	RoomExists bool          // room page: the room exists (else its first message makes it)
+	History    int           // room page: how many messages fetch_messages returns by default
+	Messages   []messageView // room page: the messages it opens with, oldest first
+	HasOlder   bool          // room page: the room has messages before those
 
 	Suggest string // a valid room name to offer for an invalid one
 
@@ -121,6 +123,11 @@ func (r *renderer) render(w http.ResponseWriter, status int, name string, p page
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if p.User != nil {
+		// A page with someone's rooms and messages stays out of every
+		// cache, the browser's back-forward one included.
+		w.Header().Set("Cache-Control", "no-store")
+	}
 	w.WriteHeader(status)
 	_, _ = buf.WriteTo(w)
 }

@@ -18,7 +18,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /accounts/login/", s.handleLogin)
 	mux.HandleFunc("POST /accounts/logout/", s.handleLogout)
 	mux.HandleFunc("GET /chats/{$}", s.requireLogin(s.handleChats))
+	mux.HandleFunc("POST /chats/{$}", s.requireLogin(s.handleCreateRoom))
 	mux.HandleFunc("GET /chats/{room}/{$}", s.requireLogin(s.handleRoom))
+	mux.HandleFunc("POST /chats/{room}/leave/{$}", s.requireLogin(s.handleLeaveRoom))
 	mux.Handle("GET /static/", http.StripPrefix("/static/", s.staticHandler()))
 	mux.HandleFunc("GET /favicon.ico", s.handleFavicon)
 
@@ -26,7 +28,10 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /api/v1/signup", s.handleAPISignup)
 	mux.HandleFunc("POST /api/v1/tokens", s.handleAPIToken)
 	mux.HandleFunc("DELETE /api/v1/tokens/current", s.requireAPIUser(s.handleAPIRevokeToken))
+	mux.HandleFunc("DELETE /api/v1/tokens", s.requireAPIUser(s.handleAPIRevokeTokens))
 	mux.HandleFunc("GET /api/v1/rooms", s.requireAPIUser(s.handleAPIRooms))
+	mux.HandleFunc("POST /api/v1/rooms", s.requireAPIUser(s.handleAPICreateRoom))
+	mux.HandleFunc("DELETE /api/v1/rooms/{room}/membership", s.requireAPIRoom(s.handleAPILeaveRoom))
 	mux.HandleFunc("GET /api/v1/rooms/{room}/messages", s.requireAPIRoom(s.handleAPIMessages))
 	mux.HandleFunc("POST /api/v1/rooms/{room}/messages", s.requireAPIRoom(s.handleAPIPostMessage))
 	mux.HandleFunc("PATCH /api/v1/rooms/{room}/messages/{seq}", s.requireAPIRoom(s.handleAPIChange(chat.ChangeEdit)))
@@ -42,7 +47,7 @@ func (s *Server) routes() http.Handler {
 	// Operations.
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
 	mux.HandleFunc("GET /readyz", s.handleReadyz)
-	mux.Handle("GET /metrics", s.metrics.handler())
+	mux.Handle("GET /metrics", s.handleMetrics())
 
 	// Anything else is a 404 page.
 	mux.HandleFunc("/", s.handleNotFound)

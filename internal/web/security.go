@@ -1,6 +1,8 @@
 package web
 
 import (
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -15,6 +17,12 @@ const maxBodyBytes = 1 << 20
 // WebSocket.
 const writeTimeout = 30 * time.Second
 
+// bodyTimeout bounds reading a request's body, from when its handler
+// starts: a client that announces a body and sends it a byte at a time,
+// or not at all, is cut off rather than holding its connection. Bodies
+// are at most 1 MiB; 10 s is 100 KiB/s for the largest.
+const bodyTimeout = 10 * time.Second
+
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; " +
 	"img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; " +
 	"frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
@@ -23,7 +31,7 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 // state changes, bounds request bodies and turns a panic into a 500.
 func (s *Server) secure(next http.Handler) http.Handler {
 	cop := http.NewCrossOriginProtection()
-	for _, o := range s.opt.Origins {
+	for _, o := range s.trusted {
 		// The origins were checked when the settings were read.
 		_ = cop.AddTrustedOrigin(o)
 	}
@@ -47,14 +55,20 @@ func (s *Server) secure(next http.Handler) http.Handler {
 			s.tooLarge(w, r)
 			return
 		}
+		if !strings.HasPrefix(r.URL.Path, "/ws/") {
+			// A client that reads its answer too slowly, or sends its
+			// body too slowly, is cut off. Not for WebSockets: a
+			// deadline set before the upgrade would outlive it, and
+			// sockets have their own rules.
+			rc := http.NewResponseController(w)
+			_ = rc.SetWriteDeadline(time.Now().Add(writeTimeout))
+			if r.Body != nil && r.Body != http.NoBody {
+				_ = rc.SetReadDeadline(time.Now().Add(bodyTimeout))
+				r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc}
+			}
+		}
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
-		}
-		if !strings.HasPrefix(r.URL.Path, "/ws/") {
-			// A client that reads its answer too slowly is cut off. Not
-			// for WebSockets: a deadline set before the upgrade would
-			// outlive it, and sockets have their own rules.
-			_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(writeTimeout))
 		}
 		defer func() {
 			if v := recover(); v != nil {
@@ -67,6 +81,24 @@ func (s *Server) secure(next http.Handler) http.Handler {
 		}()
 		protected.ServeHTTP(w, r)
 	})
+}
+
+// deadlineBody lifts the body's read deadline once the body is read
+// whole: the connection's reads after that (the server watching for the
+// client going away while the handler runs) have no reason to end.
+type deadlineBody struct {
+	io.ReadCloser
+	rc   *http.ResponseController
+	done bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF && !b.done {
+		b.done = true
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
+	return n, err
 }
 
 func (s *Server) tooLarge(w http.ResponseWriter, r *http.Request) {
@@ -100,25 +132,48 @@ func safeNext(next string) string {
 	return next
 }
 
-// sameOrigin reports whether the request's Origin header names this host or
-// a trusted origin. A request without Origin (not a browser) passes.
+// sameOrigin reports whether the request's Origin header names this site
+// — the scheme the request came by (HTTPS directly or through a trusted
+// proxy), its Host and port — or a trusted origin (--origins,
+// --public-url). A request without Origin (not a browser) passes.
 func (s *Server) sameOrigin(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
 		return true
 	}
-	u, err := url.Parse(origin)
-	if err != nil || u.Host == "" {
+	o, ok := canonicalOrigin(origin)
+	if !ok {
 		return false
 	}
-	if strings.EqualFold(u.Host, r.Host) {
+	scheme := "http"
+	if s.isHTTPS(r) {
+		scheme = "https"
+	}
+	if self, ok := canonicalOrigin(scheme + "://" + r.Host); ok && o == self {
 		return true
 	}
-	o := strings.ToLower(u.Scheme + "://" + u.Host)
-	for _, t := range s.opt.Origins {
+	for _, t := range s.trusted {
 		if o == t {
 			return true
 		}
 	}
 	return false
+}
+
+// canonicalOrigin is origin as scheme://host[:port], lower-cased, without
+// the scheme's default port: the form two origins compare equal in.
+func canonicalOrigin(origin string) (string, bool) {
+	u, err := url.Parse(origin)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return "", false
+	}
+	scheme, host, port := strings.ToLower(u.Scheme), strings.ToLower(u.Hostname()), u.Port()
+	if port == "" || scheme == "http" && port == "80" || scheme == "https" && port == "443" {
+		if strings.Contains(host, ":") {
+			host = "[" + host + "]"
+		}
+		return scheme + "://" + host, true
+	}
+	return scheme + "://" + net.JoinHostPort(host, port), true
 }

@@ -7,11 +7,15 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"parley/internal/auth"
 	"parley/internal/broker"
+	"parley/internal/clock"
 	"parley/internal/hub"
 	"parley/internal/limit"
 	"parley/internal/store"
@@ -32,6 +36,11 @@ type Options struct {
 	Log     *slog.Logger
 	// Origins are extra trusted origins (scheme://host[:port]).
 	Origins []string
+	// PublicURL, if set, is the address people reach Parley at; its
+	// origin is trusted as Origins are.
+	PublicURL string
+	// MetricsToken, if set, is the bearer token /metrics asks for.
+	MetricsToken string
 	// History is how many messages fetch_messages returns by default.
 	History int
 	// EditWindow is how long after sending an author may edit a message
@@ -41,6 +50,18 @@ type Options struct {
 	// no limit.
 	SendRate  float64
 	SendBurst int
+	// SignupRate and SignupBurst limit the accounts made from one client
+	// address (an IPv6 /64); SignupRate 0 is no limit.
+	SignupRate  float64
+	SignupBurst int
+	// HistoryRate and HistoryBurst limit each socket's history requests,
+	// and each user's over the API; HistoryRate 0 is no limit.
+	HistoryRate  float64
+	HistoryBurst int
+	// RoomCreateRate and RoomCreateBurst limit the rooms one user makes;
+	// RoomCreateRate 0 is no limit.
+	RoomCreateRate  float64
+	RoomCreateBurst int
 	// UserSockets caps one user's sockets (0: no cap); MaxSockets caps
 	// this process's (0: no cap).
 	UserSockets, MaxSockets int
@@ -55,7 +76,10 @@ type Options struct {
 	// throttles where every process sees them; nil keeps them in this
 	// process.
 	SharedLimits SharedLimits
-	// Now is the clock; nil means time.Now.
+	// Clock is what timers (a socket's credential expiring) run on; nil
+	// means the system's.
+	Clock clock.Clock
+	// Now is the clock's time; nil means Clock's.
 	Now func() time.Time
 }
 
@@ -66,18 +90,28 @@ type Server struct {
 	render  *renderer
 	metrics *Metrics
 	sends   *limiter
-	// histories limits each user's history requests, on sockets and the
-	// API: each may cost a database read and up to 1 MiB of answer.
+	// histories limits each user's history requests over the API (each
+	// socket has its own allowance): each may cost a database read and
+	// up to 1 MiB of answer.
 	histories *limiter
 	logins    *loginThrottle
-	handler   http.Handler
+	// signups limits the accounts made from each address, roomCreates
+	// the rooms each user makes (newRooms: the rooms spent for).
+	signups, roomCreates *limiter
+	newRooms             sync.Map // newRoomKey -> struct{}
+	newRoomCount         atomic.Int64
+	handler              http.Handler
+
+	// trusted are the origins, besides the request's own, that a
+	// cookie-authenticated WebSocket may come from (canonicalOrigin).
+	trusted []string
 
 	sockets   registry
+	events    wideEvents
 	shutdown  chan struct{}
 	shutOnce  sync.Once
 	dummyOnce sync.Once
 	dummy     string
-	entered   onceSet
 }
 
 // New returns a Server.
@@ -85,8 +119,11 @@ func New(opt Options) (*Server, error) {
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
+	if opt.Clock == nil {
+		opt.Clock = clock.System{}
+	}
 	if opt.Now == nil {
-		opt.Now = time.Now
+		opt.Now = opt.Clock.Now
 	}
 	if opt.History <= 0 {
 		opt.History = 20
@@ -99,57 +136,42 @@ func New(opt Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
+		sockets:  registry{clock: opt.Clock},
 		opt:      opt,
 		log:      opt.Log,
 		render:   rd,
 		shutdown: make(chan struct{}),
 	}
+	s.events.s = s
 	s.metrics = opt.Metrics
 	if s.metrics == nil {
 		s.metrics = NewMetrics()
 	}
 	s.metrics.register(s)
-	s.sends = s.newLimiter(opt.SendRate, opt.SendBurst)
-	s.histories = &limiter{l: limit.NewLocal(historyRate, opt.Now)}
+	for _, o := range append(slices.Clone(opt.Origins), opt.PublicURL) {
+		if c, ok := canonicalOrigin(originOf(o)); ok {
+			s.trusted = append(s.trusted, c)
+		}
+	}
+	s.sends = s.newLimiter(limitSend, opt.SendRate, opt.SendBurst)
+	s.signups = s.newLimiter(limitSignup, opt.SignupRate, opt.SignupBurst)
+	s.roomCreates = s.newLimiter(limitRoomCreate, opt.RoomCreateRate, opt.RoomCreateBurst)
+	s.histories = &limiter{}
+	if opt.HistoryRate > 0 {
+		s.histories.l = limit.NewLocal(s.historyRate(), opt.Now)
+	}
 	s.logins = s.newLoginThrottle()
 	s.handler = s.routes()
 	return s, nil
 }
 
-// onceSet remembers which (user, room) pairs an idempotent write was done
-// for, so that it is done once per process and not at every connect. It
-// forgets everything past a bound, which only costs a repeated write.
-type onceSet struct {
-	mu   sync.Mutex
-	done map[onceKey]struct{}
-}
-
-type onceKey struct {
-	user int64
-	room string
-}
-
-const onceSetMax = 100_000
-
-// do runs f unless it succeeded for (user, room) before.
-func (o *onceSet) do(user int64, room string, f func() error) error {
-	k := onceKey{user, room}
-	o.mu.Lock()
-	_, seen := o.done[k]
-	o.mu.Unlock()
-	if seen {
-		return nil
+// originOf is the origin of a URL: its scheme and host, without a path.
+func originOf(u string) string {
+	if scheme, rest, ok := strings.Cut(u, "://"); ok {
+		host, _, _ := strings.Cut(rest, "/")
+		return scheme + "://" + host
 	}
-	if err := f(); err != nil {
-		return err
-	}
-	o.mu.Lock()
-	if o.done == nil || len(o.done) >= onceSetMax {
-		o.done = make(map[onceKey]struct{})
-	}
-	o.done[k] = struct{}{}
-	o.mu.Unlock()
-	return nil
+	return u
 }
 
 // ServeHTTP serves a request.

@@ -27,23 +27,37 @@ const (
 	authBearer
 )
 
+// credential is what authenticated a request: a session cookie or a
+// bearer token, by the hash the store keeps of it, and when it expires.
+// Sockets are registered under it, so that its end closes them.
+type credential struct {
+	from    authFrom
+	hash    []byte
+	expires time.Time
+}
+
 // authenticate returns the request's user, from the bearer token if the
-// request has an Authorization header, else from the session cookie.
-func (s *Server) authenticate(r *http.Request) (chat.User, authFrom, error) {
+// request has an Authorization header, else from the session cookie,
+// and the credential that says so.
+func (s *Server) authenticate(r *http.Request) (chat.User, credential, error) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, tok, ok := strings.Cut(h, " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
-			return chat.User{}, authNone, chat.Errorf(chat.EUnauthorized, "The Authorization header must be \"Bearer TOKEN\".")
+			return chat.User{}, credential{}, chat.Errorf(chat.EUnauthorized, "The Authorization header must be \"Bearer TOKEN\".")
 		}
-		u, err := s.opt.Store.SessionUser(r.Context(), auth.SecretHash(strings.TrimSpace(tok)), "token", s.opt.Now())
-		return u, authBearer, err
+		cred := credential{from: authBearer, hash: auth.SecretHash(strings.TrimSpace(tok))}
+		u, until, err := s.opt.Store.SessionUserUntil(r.Context(), cred.hash, store.KindToken, s.opt.Now())
+		cred.expires = until
+		return u, cred, err
 	}
 	c, err := r.Cookie(sessionCookie)
 	if err != nil || c.Value == "" {
-		return chat.User{}, authNone, chat.Errorf(chat.EUnauthorized, "Log in first.")
+		return chat.User{}, credential{}, chat.Errorf(chat.EUnauthorized, "Log in first.")
 	}
-	u, err := s.opt.Store.SessionUser(r.Context(), auth.SecretHash(c.Value), "session", s.opt.Now())
-	return u, authCookie, err
+	cred := credential{from: authCookie, hash: auth.SecretHash(c.Value)}
+	u, until, err := s.opt.Store.SessionUserUntil(r.Context(), cred.hash, store.KindSession, s.opt.Now())
+	cred.expires = until
+	return u, cred, err
 }
 
 // pageUser returns the logged-in user of a page request, or nil.
@@ -51,8 +65,8 @@ func (s *Server) pageUser(r *http.Request) *chat.User {
 	if _, err := r.Cookie(sessionCookie); err != nil {
 		return nil
 	}
-	u, from, err := s.authenticate(r)
-	if err != nil || from != authCookie {
+	u, cred, err := s.authenticate(r)
+	if err != nil || cred.from != authCookie {
 		return nil
 	}
 	return &u
@@ -88,7 +102,7 @@ func (s *Server) requireAPIUser(h userHandler) http.HandlerFunc {
 type roomHandler func(w http.ResponseWriter, r *http.Request, u chat.User, room string)
 
 // requireAPIRoom is requireAPIUser for calls on a room: a bad room name in
-// the path is a 404.
+// the path is a 404; a good one is taken in lower case.
 func (s *Server) requireAPIRoom(h roomHandler) http.HandlerFunc {
 	return s.requireAPIUser(func(w http.ResponseWriter, r *http.Request, u chat.User) {
 		room := r.PathValue("room")
@@ -96,11 +110,16 @@ func (s *Server) requireAPIRoom(h roomHandler) http.HandlerFunc {
 			s.apiError(w, r, chat.Errorf(chat.ENotFound, "No such room: a room name is 1 to 64 letters, digits, _ or -."))
 			return
 		}
-		h(w, r, u, room)
+		h(w, r, u, chat.NormalizeRoomName(room))
 	})
 }
 
+// MaxCredentials is how many sessions, and how many tokens, one account
+// holds at most: one more ends the oldest (and closes its sockets).
+const MaxCredentials = 100
+
 // newSecret stores a new session or token for u and returns its secret.
+// Past MaxCredentials of its kind, the oldest ends.
 func (s *Server) newSecret(ctx context.Context, u chat.User, kind string, ttl time.Duration) (string, error) {
 	secret, err := auth.NewSecret()
 	if err != nil {
@@ -110,16 +129,37 @@ func (s *Server) newSecret(ctx context.Context, u chat.User, kind string, ttl ti
 	err = s.opt.Store.CreateSession(ctx, store.Session{
 		Hash: auth.SecretHash(secret), UserID: u.ID, Kind: kind, CreatedAt: now, ExpiresAt: now.Add(ttl),
 	})
-	return secret, err
+	if err != nil {
+		return "", err
+	}
+	old, err := s.opt.Store.TrimSessions(ctx, u.ID, kind, MaxCredentials)
+	if err != nil {
+		s.log.Warn("trim sessions", "err", err)
+	}
+	s.revoke(old)
+	return secret, nil
+}
+
+// endCredential ends the session or token whose hash is hash: it is
+// deleted, and every socket it opened, on every process, is closed.
+func (s *Server) endCredential(ctx context.Context, hash []byte) {
+	existed, err := s.opt.Store.DeleteSession(ctx, hash)
+	if err != nil {
+		s.log.Warn("delete session", "err", err)
+		return
+	}
+	if existed {
+		s.revoke([][]byte{hash})
+	}
 }
 
 // startSession logs u in: a new session id (never a reused one, so a
 // planted cookie is worth nothing), the old session ended.
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u chat.User) error {
 	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
-		_ = s.opt.Store.DeleteSession(r.Context(), auth.SecretHash(c.Value))
+		s.endCredential(r.Context(), auth.SecretHash(c.Value))
 	}
-	secret, err := s.newSecret(r.Context(), u, "session", sessionTTL)
+	secret, err := s.newSecret(r.Context(), u, store.KindSession, sessionTTL)
 	if err != nil {
 		return err
 	}
@@ -136,9 +176,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u chat.Use
 // cleared.
 func (s *Server) endSession(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
-		if err := s.opt.Store.DeleteSession(r.Context(), auth.SecretHash(c.Value)); err != nil {
-			s.log.Warn("delete session", "err", err)
-		}
+		s.endCredential(r.Context(), auth.SecretHash(c.Value))
 	}
 	// #nosec G124 -- as in startSession: Secure whenever the request came over HTTPS.
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
@@ -173,19 +211,4 @@ func (s *Server) dummyHash() string {
 		s.dummy, _ = auth.HashPassword("not a password of anybody", s.opt.Password)
 	})
 	return s.dummy
-}
-
-// signup validates and creates an account.
-func (s *Server) signup(ctx context.Context, name, password string) (chat.User, error) {
-	if err := chat.CheckUsername(name); err != nil {
-		return chat.User{}, err
-	}
-	if err := chat.CheckPassword(password); err != nil {
-		return chat.User{}, err
-	}
-	hash, err := auth.HashPassword(password, s.opt.Password)
-	if err != nil {
-		return chat.User{}, err
-	}
-	return s.opt.Store.CreateUser(ctx, name, hash, false)
 }

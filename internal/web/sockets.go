@@ -1,22 +1,58 @@
 package web
 
 import (
+	"bytes"
+	"container/heap"
 	"context"
 	"net/http"
 	"sync"
+	"time"
+
+	"parley/internal/clock"
 )
 
-// registry is every socket this process has open or is opening: what
-// --max-sockets and --user-sockets count, what a revocation or a removal
-// finds to close, and what shutdown waits for. A socket is in it from
-// before its upgrade until its messages are settled and it has left its
-// room.
+// registry is every socket this process has open or is opening, by user,
+// and in the order their sessions or tokens expire: what --max-sockets and
+// --user-sockets count, what a revocation finds to close, what an expiry
+// closes, and what shutdown waits for. A socket is in it from before its
+// upgrade until its messages are settled and it has left its room.
 type registry struct {
+	clock  clock.Clock
 	mu     sync.Mutex
 	total  int
 	byUser map[string]map[*socket]struct{}
-	closed bool // shutting down: no socket is added
-	wg     sync.WaitGroup
+	// expiring holds the sockets whose credential expires, soonest first,
+	// and one timer is set for the soonest: a timer per socket would cost
+	// every idle socket its memory.
+	expiring   expiries
+	expiryAt   time.Time   // when the timer fires
+	stopExpiry func() bool // the timer
+	closed     bool        // shutting down: no socket is added
+	wg         sync.WaitGroup
+}
+
+// expiries is a heap of sockets by their credential's expiry; each
+// socket knows its index (socket.expiry), so that it leaves in O(log n).
+type expiries []*socket
+
+func (e expiries) Len() int           { return len(e) }
+func (e expiries) Less(i, j int) bool { return e[i].cred.expires.Before(e[j].cred.expires) }
+func (e expiries) Swap(i, j int) {
+	e[i], e[j] = e[j], e[i]
+	e[i].expiry, e[j].expiry = i, j
+}
+func (e *expiries) Push(x any) {
+	sc := x.(*socket)
+	sc.expiry = len(*e)
+	*e = append(*e, sc)
+}
+func (e *expiries) Pop() any {
+	old := *e
+	sc := old[len(old)-1]
+	old[len(old)-1] = nil
+	*e = old[:len(old)-1]
+	sc.expiry = -1
+	return sc
 }
 
 // add counts sc against the caps, or returns the status that refuses it:
@@ -40,9 +76,48 @@ func (g *registry) add(sc *socket, maxSockets, userSockets int) int {
 		g.byUser[sc.user.Name] = mine
 	}
 	mine[sc] = struct{}{}
+	sc.expiry = -1
+	if !sc.cred.expires.IsZero() {
+		heap.Push(&g.expiring, sc)
+		g.armExpiry()
+	}
 	g.total++
 	g.wg.Add(1)
 	return 0
+}
+
+// armExpiry sets the timer for the soonest expiry, if it is not set for
+// it already; g.mu held.
+func (g *registry) armExpiry() {
+	if len(g.expiring) == 0 {
+		return
+	}
+	next := g.expiring[0].cred.expires
+	if g.stopExpiry != nil && !next.Before(g.expiryAt) {
+		return // set for it, or for an earlier one that will rearm it
+	}
+	if g.stopExpiry != nil {
+		g.stopExpiry()
+	}
+	g.expiryAt = next
+	g.stopExpiry = g.clock.AfterFunc(max(next.Sub(g.clock.Now()), 0), g.expire)
+}
+
+// expire closes the sockets whose credential has expired, and sets the
+// timer for the next.
+func (g *registry) expire() {
+	g.mu.Lock()
+	now := g.clock.Now()
+	var due []*socket
+	for len(g.expiring) > 0 && !g.expiring[0].cred.expires.After(now) {
+		due = append(due, heap.Pop(&g.expiring).(*socket))
+	}
+	g.stopExpiry = nil
+	g.armExpiry()
+	g.mu.Unlock()
+	for _, sc := range due {
+		sc.revoke("credentials expired")
+	}
 }
 
 // remove takes sc out, once.
@@ -56,6 +131,9 @@ func (g *registry) remove(sc *socket) {
 	delete(mine, sc)
 	if len(mine) == 0 {
 		delete(g.byUser, sc.user.Name)
+	}
+	if sc.expiry >= 0 {
+		heap.Remove(&g.expiring, sc.expiry)
 	}
 	g.total--
 	g.wg.Done()
@@ -80,6 +158,28 @@ func (g *registry) all(keep func(*socket) bool) []*socket {
 				out = append(out, sc)
 			}
 		}
+	}
+	return out
+}
+
+// ofUser returns the user's sockets.
+func (g *registry) ofUser(name string) []*socket {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return keys(g.byUser[name])
+}
+
+// ofCredential returns the sockets opened with the session or token whose
+// hash is hash. It looks at every socket: revocations are rare, and an
+// index would cost every socket its memory.
+func (g *registry) ofCredential(hash []byte) []*socket {
+	return g.all(func(sc *socket) bool { return bytes.Equal(sc.cred.hash, hash) })
+}
+
+func keys(set map[*socket]struct{}) []*socket {
+	out := make([]*socket, 0, len(set))
+	for sc := range set {
+		out = append(out, sc)
 	}
 	return out
 }

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"parley/internal/broker"
 	"parley/internal/chat"
 	"parley/internal/hub"
+	"parley/internal/limit"
 	"parley/internal/wirejson"
 	"parley/internal/wsock"
 )
@@ -34,13 +36,14 @@ func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
 		s.refuseUpgrade(w, http.StatusNotFound, "not_found", "No such room.")
 		return
 	}
+	room = chat.NormalizeRoomName(room)
 	if !wsock.IsUpgrade(r) {
 		w.Header().Set("Upgrade", "websocket")
 		w.Header().Set("Sec-WebSocket-Version", "13")
 		s.refuseUpgrade(w, http.StatusUpgradeRequired, "bad_request", "This address takes WebSocket (version 13) upgrades only.")
 		return
 	}
-	u, from, err := s.authenticate(r)
+	u, cred, err := s.authenticate(r)
 	if err != nil {
 		if httpStatus(err) >= 500 {
 			s.log.Error("websocket auth", "err", err)
@@ -50,7 +53,7 @@ func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
 		s.refuseUpgrade(w, http.StatusUnauthorized, "unauthorized", "Log in first: a session cookie or a bearer token is needed.")
 		return
 	}
-	if from == authCookie && !s.sameOrigin(r) {
+	if cred.from == authCookie && !s.sameOrigin(r) {
 		s.refuseUpgrade(w, http.StatusForbidden, "forbidden", "WebSocket from a foreign origin refused.")
 		return
 	}
@@ -60,23 +63,24 @@ func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	default:
 	}
-	sc := &socket{s: s, user: u, room: room}
-	sc.ackIdle.L = &sc.ackMu
+	sc := &socket{s: s, user: u, room: room, cred: cred}
 	sc.ctx, sc.cancel = context.WithCancel(context.Background())
+	// From here on every way out ends the connection, whose end (Closed)
+	// takes the socket out of its room and of the registry. It is made
+	// before the socket is registered: a revocation may close it from
+	// then on.
+	sc.conn = s.opt.Transport.NewConn(sc)
 	switch s.sockets.add(sc, s.opt.MaxSockets, s.opt.UserSockets) {
 	case http.StatusServiceUnavailable:
-		sc.cancel()
+		sc.conn.Abort()
 		s.refuseUpgrade(w, http.StatusServiceUnavailable, "too_many_sockets", "The server is full; try again shortly.")
 		return
 	case http.StatusTooManyRequests:
-		sc.cancel()
+		sc.conn.Abort()
 		s.refuseUpgrade(w, http.StatusTooManyRequests, "too_many_sockets", "Too many open sockets; close some and try again.")
 		return
 	}
-	// From here on every way out ends the connection, whose end (Closed)
-	// takes the socket out of its room and of the registry.
-	sc.conn = s.opt.Transport.NewConn(sc)
-	sc.member, err = s.join(r, u, room, sc.conn)
+	sc.member, err = s.join(r, sc)
 	if err != nil {
 		sc.conn.Abort()
 		s.refuseUpgrade(w, http.StatusServiceUnavailable, "unavailable", "The room is not available now; try again shortly.")
@@ -92,35 +96,31 @@ func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// join records that u entered room and joins the socket to it before the
-// upgrade is answered, so that the socket receives every message
-// committed after its upgrade completes; frames wait in its queue until
-// its connection starts. A broker or database that does not answer (a
-// Redis gone silent) gets the client a 503 in bounded time, and the load
-// balancer may send it elsewhere.
-func (s *Server) join(r *http.Request, u chat.User, room string, sink hub.Sink) (*hub.Member, error) {
-	if err := s.enterRoom(r.Context(), u, room); err != nil {
-		s.log.Error("websocket enter room", "room", room, "err", err)
+// join records that the socket's user entered its room, if the room
+// exists (a socket never makes a room: its first message does), and joins
+// the socket to it before the upgrade is answered, so that the socket
+// receives every message committed after its upgrade completes; frames
+// wait in its queue until its connection starts. A broker or database
+// that does not answer (a Redis gone silent) gets the client a 503 in
+// bounded time, and the load balancer may send it elsewhere.
+func (s *Server) join(r *http.Request, sc *socket) (*hub.Member, error) {
+	exists, err := s.opt.Store.EnterRoom(r.Context(), sc.user.ID, sc.room)
+	if err != nil {
+		s.log.Error("websocket enter room", "room", sc.room, "err", err)
 		return nil, err
 	}
+	sc.roomExists.Store(exists)
 	ctx, cancel := context.WithTimeout(context.Background(), joinTimeout)
 	defer cancel()
 	// A socket without the extensions is the original client's, or
 	// speaks as it does: its live messages wait for its first history
 	// answer (docs/PROTOCOL.md, The original client).
 	ext := wsock.Offers(r, Subprotocol)
-	m, err := s.opt.Hub.Join(ctx, hub.Joining{Room: room, User: u.Name, Extensions: ext, Hold: !ext, Sink: sink})
+	m, err := s.opt.Hub.Join(ctx, hub.Joining{Room: sc.room, User: sc.user.Name, Extensions: ext, Hold: !ext, Sink: sc.conn})
 	if err != nil {
-		s.log.Error("websocket join", "room", room, "err", err)
+		s.log.Error("websocket join", "room", sc.room, "err", err)
 	}
 	return m, err
-}
-
-// enterRoom records that u entered room (it exists from then on, and is in
-// the user's room list). A socket reconnecting, or one of many of a bot,
-// finds it recorded already, and costs no write.
-func (s *Server) enterRoom(ctx context.Context, u chat.User, room string) error {
-	return s.entered.do(u.ID, room, func() error { return s.opt.Store.TouchRoom(ctx, u.ID, room) })
 }
 
 // refuseUpgrade answers a WebSocket upgrade that is refused.
@@ -139,23 +139,33 @@ type socket struct {
 	member *hub.Member
 	user   chat.User
 	room   string
-	ctx    context.Context // ends once the socket ended and its messages are settled
-	cancel context.CancelFunc
+	cred   credential // what opened it; its end closes the socket
+	// roomExists says the room existed when the socket joined, or has
+	// since: a message into a room that does not exist makes it, within
+	// the user's room limit, and only such a message is checked for it.
+	roomExists atomic.Bool
+	// revoked is set once the credential has ended: nothing the client
+	// sends is acted on after.
+	revoked atomic.Bool
+	expiry  int             // its index in the registry's expiries, or -1
+	ctx     context.Context // ends once the socket ended and its messages are settled
+	cancel  context.CancelFunc
 
 	// The reader's state: messages come one at a time.
 	strikes    int
 	lastTyping time.Time
+	history    bucket // the socket's allowance of history requests
 
 	readMu    sync.Mutex
 	readSeq   int64       // the highest seq the client reported read
-	readAt    time.Time   // when the marker was last written
+	readAt    int64       // when the marker was last written (unix ns)
 	readTimer *time.Timer // a write is due
 
 	ackMu   sync.Mutex
-	ackIdle sync.Cond   // on ackMu: signalled when ackN drops to 0
-	acks    chan ackJob // created at the first message
-	ackN    int         // messages queued or being settled
-	onIdle  func()      // run when ackN drops to 0: the socket's end
+	ackIdle chan struct{} // made by waitAcks, closed when ackN drops to 0
+	acks    chan ackJob   // created at the first message
+	ackN    int           // messages queued or being settled
+	onIdle  func()        // run when ackN drops to 0: the socket's end
 }
 
 // Message handles one message from the client (wsock.Handler).
@@ -377,6 +387,8 @@ type errorFrame struct {
 	Code     string `json:"code"`
 	Message  string `json:"message"`
 	ClientID string `json:"client_id,omitempty"`
+	// RetryAfter, on a rate_limited error, is how many seconds to wait.
+	RetryAfter int `json:"retry_after,omitempty"`
 }
 
 // plainErrorFrame is an error as a socket without the extensions gets it:
@@ -384,10 +396,11 @@ type errorFrame struct {
 // chat line from message.author, .timestamp and .content, so the error
 // is one; a program still reads command and code.
 type plainErrorFrame struct {
-	Command  string           `json:"command"`
-	Code     string           `json:"code"`
-	Message  plainErrorDetail `json:"message"`
-	ClientID string           `json:"client_id,omitempty"`
+	Command    string           `json:"command"`
+	Code       string           `json:"code"`
+	Message    plainErrorDetail `json:"message"`
+	ClientID   string           `json:"client_id,omitempty"`
+	RetryAfter int              `json:"retry_after,omitempty"`
 }
 
 type plainErrorDetail struct {
@@ -401,6 +414,9 @@ const errorAuthor = "Parley"
 
 // handle acts on one frame.
 func (sc *socket) handle(ctx context.Context, data []byte) {
+	if sc.revoked.Load() {
+		return // closing: its credential has ended
+	}
 	f, ferr := decodeFrame(data, sc.member.Extensions())
 	if ferr != nil {
 		sc.sendError(ferr.Code, ferr.Message, ferr.ClientID)
@@ -431,6 +447,39 @@ func (sc *socket) handle(ctx context.Context, data []byte) {
 	}
 }
 
+// bucket is a socket's allowance of history requests (--history-limit):
+// a token bucket in 16 bytes, for the reader's goroutine alone. Each
+// socket has its own, so a bot's hundred sockets that reconnect at once
+// each get their first pages.
+type bucket struct {
+	spent float64 // tokens spent, less what has refilled since at
+	at    int64   // when spent was last brought up to date (unix ns)
+}
+
+// take spends a token of rate's bucket if one is left at now; a rate of
+// 0 per second is no limit.
+func (b *bucket) take(now time.Time, rate limit.Rate) bool {
+	if rate.PerSecond == 0 {
+		return true
+	}
+	ns := now.UnixNano()
+	if b.at != 0 {
+		b.spent = max(0, b.spent-time.Duration(ns-b.at).Seconds()*rate.PerSecond)
+	}
+	b.at = ns
+	if b.spent+1 > float64(rate.Burst) {
+		return false
+	}
+	b.spent++
+	return true
+}
+
+// wait is how long after the last take a token is left again.
+func (b *bucket) wait(rate limit.Rate) time.Duration {
+	over := b.spent + 1 - float64(rate.Burst)
+	return time.Duration(max(0, over) / rate.PerSecond * float64(time.Second))
+}
+
 // readEvery is how often a socket's read marker is written at most: a
 // client that reports every message it shows costs a write a second, not
 // one per message.
@@ -449,7 +498,7 @@ func (sc *socket) markRead(seq int64) {
 	if sc.readTimer != nil {
 		return // a write is due; it takes the highest seq
 	}
-	wait := readEvery - time.Since(sc.readAt)
+	wait := readEvery - time.Duration(time.Now().UnixNano()-sc.readAt)
 	if wait <= 0 {
 		wait = 0
 	}
@@ -460,7 +509,7 @@ func (sc *socket) markRead(seq int64) {
 func (sc *socket) writeRead() {
 	sc.readMu.Lock()
 	seq := sc.readSeq
-	sc.readTimer, sc.readAt = nil, time.Now()
+	sc.readTimer, sc.readAt = nil, time.Now().UnixNano()
 	sc.readMu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -480,8 +529,8 @@ func (sc *socket) flushRead() {
 }
 
 func (sc *socket) fetch(ctx context.Context, f inFrame) {
-	if ok, _ := sc.s.histories.allow(ctx, sc.user.Name); !ok {
-		sc.sendErr(chat.Errorf(chat.ERateLimited, "Too many history requests; wait a moment."), "")
+	if rate := sc.s.historyRate(); !sc.history.take(time.Now(), rate) {
+		sc.sendErrWait(chat.Errorf(chat.ERateLimited, "Too many history requests; wait a moment."), "", sc.history.wait(rate))
 		return
 	}
 	full := sc.member.Extensions()
@@ -506,8 +555,8 @@ func (sc *socket) fetch(ctx context.Context, f inFrame) {
 
 // versions answers fetch_versions: every version of a message's content.
 func (sc *socket) versions(ctx context.Context, seq int64) {
-	if ok, _ := sc.s.histories.allow(ctx, sc.user.Name); !ok {
-		sc.sendErr(chat.Errorf(chat.ERateLimited, "Too many history requests; wait a moment."), "")
+	if rate := sc.s.historyRate(); !sc.history.take(time.Now(), rate) {
+		sc.sendErrWait(chat.Errorf(chat.ERateLimited, "Too many history requests; wait a moment."), "", sc.history.wait(rate))
 		return
 	}
 	v, err := sc.s.opt.Store.Versions(ctx, sc.room, seq)
@@ -523,28 +572,46 @@ func (sc *socket) newMessage(ctx context.Context, f inFrame) {
 	// A message read is stored even if the socket ends meanwhile (its
 	// client hung up right after sending): a retry with the same
 	// client_id finds it.
-	sub, _, err := sc.s.submit(context.WithoutCancel(ctx), sc.user,
-		chat.NewMessage{Room: sc.room, Content: *f.Message, ClientID: f.ClientID, ReplyTo: f.ReplyTo})
-	sc.submitted(sub, err, f.ClientID, false)
+	if sc.revoked.Load() {
+		return // its credential ended while the frame was read
+	}
+	// A room that did not exist when the socket joined exists once the
+	// room has sent a message; until then this message would make it.
+	create := !sc.roomExists.Load()
+	if create && sc.member.Passed(1) {
+		sc.roomExists.Store(true)
+		create = false
+	}
+	sub, wait, err := sc.s.submit(context.WithoutCancel(ctx), sc.user,
+		chat.NewMessage{Room: sc.room, Content: *f.Message, ClientID: f.ClientID, ReplyTo: f.ReplyTo}, create)
+	if err == nil && create {
+		sc.roomExists.Store(true) // the messages after it go into the room it makes
+	}
+	sc.submitted(ackJob{sub: sub, clientID: f.ClientID, create: create}, err, wait)
 }
 
 // change submits a change to a message: acknowledged, like a message, by
-// the broadcast of its change frame, the sender's included.
+// the broadcast of its change frame, the sender's included. A change
+// never makes a room: one to a room that does not exist is not_found.
 func (sc *socket) change(ctx context.Context, f inFrame) {
+	if sc.revoked.Load() {
+		return // its credential ended while the frame was read
+	}
 	c := chat.NewChange{Room: sc.room, Kind: changeKind(f.Command), Target: f.Seq, Emoji: f.Emoji, ClientID: f.ClientID}
 	if f.Message != nil {
 		c.Content = *f.Message
 	}
-	sub, _, err := sc.s.submitChange(context.WithoutCancel(ctx), sc.user, c)
-	sc.submitted(sub, err, f.ClientID, true)
+	sub, wait, err := sc.s.submitChange(context.WithoutCancel(ctx), sc.user, c)
+	sc.submitted(ackJob{sub: sub, clientID: f.ClientID, change: true}, err, wait)
 }
 
 // submitted hands a message or change that was submitted to the settler,
-// or answers its refusal, counting refusals for being too fast: a socket
-// that keeps sending past them is closed.
-func (sc *socket) submitted(sub submission, err error, clientID string, change bool) {
+// or answers its refusal (err; wait: how long to wait, for one too fast),
+// counting refusals for being too fast: a socket that keeps sending past
+// them is closed.
+func (sc *socket) submitted(j ackJob, err error, wait time.Duration) {
 	if err != nil {
-		sc.sendErr(err, clientID)
+		sc.sendErrWait(err, j.clientID, wait)
 		if chat.ErrorCode(err) == chat.ERateLimited {
 			sc.strikes++
 			if sc.strikes >= floodStrikes {
@@ -556,7 +623,7 @@ func (sc *socket) submitted(sub submission, err error, clientID string, change b
 		return
 	}
 	sc.strikes = 0
-	sc.settleLater(ackJob{sub: sub, clientID: clientID, change: change})
+	sc.settleLater(j)
 }
 
 // maxInFlight is how many of a socket's messages may wait for their commit
@@ -568,7 +635,8 @@ const maxInFlight = 16
 type ackJob struct {
 	sub      submission
 	clientID string
-	change   bool
+	change   bool // a change to a message, not a new message
+	create   bool // a new message that makes the room
 }
 
 // settleLater queues a submitted message for the socket's settler, which
@@ -597,6 +665,9 @@ func (sc *socket) settler() {
 			m, created, err := sc.s.settle(j.sub)
 			switch {
 			case err != nil:
+				if j.create {
+					sc.roomExists.Store(false) // the room may not be made
+				}
 				sc.sendErr(err, j.clientID)
 			case !created && sc.member.Passed(m.Seq):
 				// A retry: the sender gets the stored message back —
@@ -611,7 +682,10 @@ func (sc *socket) settler() {
 		idle := sc.ackN == 0
 		var then func()
 		if idle {
-			sc.ackIdle.Broadcast()
+			if sc.ackIdle != nil {
+				close(sc.ackIdle)
+				sc.ackIdle = nil
+			}
 			then, sc.onIdle = sc.onIdle, nil
 		}
 		sc.ackMu.Unlock()
@@ -643,13 +717,20 @@ func (sc *socket) settledChange(j ackJob) {
 	}
 }
 
-// waitAcks waits until every message the socket sent is settled.
+// waitAcks waits until every message the socket sent is settled. Only
+// the reader calls it, so one waits at a time.
 func (sc *socket) waitAcks() {
 	sc.ackMu.Lock()
-	for sc.ackN > 0 {
-		sc.ackIdle.Wait()
+	if sc.ackN == 0 {
+		sc.ackMu.Unlock()
+		return
 	}
+	if sc.ackIdle == nil {
+		sc.ackIdle = make(chan struct{})
+	}
+	idle := sc.ackIdle
 	sc.ackMu.Unlock()
+	<-idle
 }
 
 // afterAcks runs f once every message the socket sent is settled: now,
@@ -666,7 +747,11 @@ func (sc *socket) afterAcks(f func()) {
 }
 
 // sendErr sends err as an error frame, in the protocol's codes.
-func (sc *socket) sendErr(err error, clientID string) {
+func (sc *socket) sendErr(err error, clientID string) { sc.sendErrWait(err, clientID, 0) }
+
+// sendErrWait is sendErr for a refusal that says how long to wait: a
+// rate_limited frame carries it as retry_after, in whole seconds.
+func (sc *socket) sendErrWait(err error, clientID string, wait time.Duration) {
 	code := chat.ErrorCode(err)
 	switch code {
 	case chat.EInvalid, chat.EConflict:
@@ -676,18 +761,25 @@ func (sc *socket) sendErr(err error, clientID string) {
 		sc.s.log.Error("websocket command failed", "room", sc.room, "user", sc.user.Name, "err", err)
 		code = "internal"
 	}
-	sc.sendError(code, chat.ErrorMessage(err), clientID)
+	retry := 0
+	if code == chat.ERateLimited && wait > 0 {
+		retry = retrySeconds(wait)
+	}
+	sc.sendFrame(code, chat.ErrorMessage(err), clientID, retry)
 }
 
-func (sc *socket) sendError(code, msg, clientID string) {
+func (sc *socket) sendError(code, msg, clientID string) { sc.sendFrame(code, msg, clientID, 0) }
+
+// sendFrame sends an error frame, in the shape the socket speaks.
+func (sc *socket) sendFrame(code, msg, clientID string, retryAfter int) {
 	if chat.CheckClientID(clientID) != nil {
 		clientID = "" // not echoed: it is the thing that was wrong
 	}
 	sc.s.metrics.wsErrors.WithLabelValues(code).Inc()
 	if sc.member.Extensions() {
-		sc.send(hub.EncodeFrame(errorFrame{Command: "error", Code: code, Message: msg, ClientID: clientID}))
+		sc.send(hub.EncodeFrame(errorFrame{Command: "error", Code: code, Message: msg, ClientID: clientID, RetryAfter: retryAfter}))
 		return
 	}
-	sc.send(hub.EncodeFrame(plainErrorFrame{Command: "error", Code: code, ClientID: clientID,
+	sc.send(hub.EncodeFrame(plainErrorFrame{Command: "error", Code: code, ClientID: clientID, RetryAfter: retryAfter,
 		Message: plainErrorDetail{Author: errorAuthor, Content: msg, Timestamp: time.Now().UTC().Format(chat.TimestampFormat)}}))
 }

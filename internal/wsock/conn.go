@@ -71,9 +71,11 @@ type Conn struct {
 	queue  [][]byte
 	queued int // bytes in queue
 	// added and written count frames since the connection was made: those
-	// queued and those the writer wrote; wrote wakes WaitWritten.
+	// queued and those the writer wrote. A WaitWritten under way waits on
+	// wrote (made for it) until written reaches waitFor.
 	added, written uint64
-	wrote          sync.Cond // on mu
+	waitFor        uint64
+	wrote          chan struct{}
 	writer         writer
 	cut            bool // the queue overflowed: Wake ends the connection
 	// closing: the close frame to write once the queue is empty, whether
@@ -122,6 +124,7 @@ func (c *Conn) Queue(frame []byte) bool {
 	if len(c.queue) >= lim.QueueFrames || c.queued+len(frame) > lim.QueueBytes {
 		c.cut = true
 		c.queue, c.queued = nil, 0
+		c.wokeWaiter(true)
 		return true
 	}
 	c.queue = append(c.queue, frame)
@@ -164,13 +167,27 @@ func (c *Conn) Send(frame []byte) {
 // WaitWritten waits until every frame queued so far has been written, or
 // the connection has ended (a write that stalls ends it after
 // Timings.WriteWait): a handler that answers with large frames answers one
-// at a time, and a client that does not read stops being read.
+// at a time, and a client that does not read stops being read. One
+// goroutine at a time may wait (the Handler's, in its read turn).
 func (c *Conn) WaitWritten() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	target := c.added
-	for c.written < target && c.state != stateEnded && !c.cut {
-		c.wrote.Wait()
+	if c.written >= c.added || c.state == stateEnded || c.cut {
+		c.mu.Unlock()
+		return
+	}
+	c.waitFor = c.added
+	c.wrote = make(chan struct{})
+	wrote := c.wrote
+	c.mu.Unlock()
+	<-wrote
+}
+
+// wokeWaiter ends a WaitWritten whose frames are written, or all, when
+// the connection ends; c.mu held.
+func (c *Conn) wokeWaiter(all bool) {
+	if c.wrote != nil && (all || c.written >= c.waitFor) {
+		close(c.wrote)
+		c.wrote = nil
 	}
 }
 
@@ -254,7 +271,7 @@ func (c *Conn) end() {
 		c.state = stateEnded
 		clear(c.queue)
 		c.queue, c.queued = nil, 0
-		c.wrote.Broadcast()
+		c.wokeWaiter(true)
 		c.mu.Unlock()
 		if id := c.pollID.Load(); id != 0 {
 			c.t.poller.Remove(id)
@@ -331,7 +348,7 @@ func (c *Conn) take(buf [][]byte, wrote int) (frames [][]byte, closing []byte) {
 	defer c.mu.Unlock()
 	if wrote > 0 {
 		c.written += uint64(wrote)
-		c.wrote.Broadcast()
+		c.wokeWaiter(false)
 	}
 	if c.state == stateEnded || c.cut {
 		c.writer = writerIdle

@@ -2,7 +2,8 @@ package wsock
 
 import (
 	"cmp"
-	"math/rand/v2"
+	"crypto/rand"
+	"encoding/binary"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -130,7 +131,6 @@ func NewTransport(opt Options) (*Transport, error) {
 func (t *Transport) NewConn(h Handler) *Conn {
 	c := &Conn{t: t, h: h}
 	c.rd.Limit = t.opt.MaxMessage
-	c.wrote.L = &c.mu
 	return c
 }
 
@@ -221,6 +221,10 @@ func (t *Transport) sweep() {
 		c.end()
 	}
 	for _, c := range ping {
-		c.ping(rand.Uint64() | 1) // never 0, which means no ping out
+		// A nonce a peer that does not read cannot guess; never 0, which
+		// means no ping out.
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		c.ping(binary.NativeEndian.Uint64(b[:]) | 1)
 	}
 }

@@ -150,7 +150,8 @@ func (r *Recorder) checkOverflow(t testing.TB) {
 // compared as instants.
 func SameEvent(x, y broker.Event) bool {
 	if x.Room != y.Room || x.Kind != y.Kind || x.User != y.User || x.Origin != y.Origin ||
-		!reflect.DeepEqual(x.Users, y.Users) || (x.Message == nil) != (y.Message == nil) || (x.Change == nil) != (y.Change == nil) {
+		!reflect.DeepEqual(x.Users, y.Users) || !reflect.DeepEqual(x.Credentials, y.Credentials) ||
+		x.Keep != y.Keep || (x.Message == nil) != (y.Message == nil) || (x.Change == nil) != (y.Change == nil) {
 		return false
 	}
 	if x.Change != nil {
@@ -441,6 +442,17 @@ func testProcessWide(t *testing.T, a, b broker.Broker) {
 			if j != i {
 				wantEvent(t, r, ev)
 			}
+		}
+	}
+
+	// The revocations travel whole.
+	for _, ev := range []broker.Event{
+		{Kind: broker.KindRevoked, Credentials: []string{"00ff", "a1b2"}, Origin: "proc-0"},
+		{Kind: broker.KindUserRevoked, User: "ann", Keep: "00ff", Origin: "proc-0"},
+	} {
+		publish(t, c, a, ev)
+		for _, r := range recs {
+			wantEvent(t, r, ev)
 		}
 	}
 

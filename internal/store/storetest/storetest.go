@@ -30,17 +30,17 @@ const PostgresEnv = "PARLEY_TEST_POSTGRES"
 // closed when the test ends.
 func SQLite(tb testing.TB) *store.Store {
 	tb.Helper()
-	return open(tb, "sqlite:"+filepath.Join(tb.TempDir(), "parley.db"))
+	return open(tb, "sqlite:"+filepath.Join(tb.TempDir(), "parley.db"), true)
 }
 
 // Postgres returns a migrated store on a new PostgreSQL database of its own
 // (see PostgresDSN), closed when the test ends.
 func Postgres(tb testing.TB) *store.Store {
 	tb.Helper()
-	return open(tb, PostgresDSN(tb))
+	return open(tb, PostgresDSN(tb), true)
 }
 
-func open(tb testing.TB, dsn string) *store.Store {
+func open(tb testing.TB, dsn string, migrate bool) *store.Store {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -53,6 +53,9 @@ func open(tb testing.TB, dsn string) *store.Store {
 			tb.Errorf("storetest: close: %v", err)
 		}
 	})
+	if !migrate {
+		return s
+	}
 	if err := s.Migrate(ctx); err != nil {
 		tb.Fatalf("storetest: %v", err)
 	}
@@ -122,4 +125,12 @@ func Engines(t *testing.T, f func(t *testing.T, s *store.Store)) {
 	t.Helper()
 	t.Run("sqlite", func(t *testing.T) { f(t, SQLite(t)) })
 	t.Run("postgres", func(t *testing.T) { f(t, Postgres(t)) })
+}
+
+// EnginesUnmigrated is Engines with stores that are not migrated: for
+// tests of a migration, which migrate them step by step.
+func EnginesUnmigrated(t *testing.T, f func(t *testing.T, s *store.Store)) {
+	t.Helper()
+	t.Run("sqlite", func(t *testing.T) { f(t, open(t, "sqlite:"+filepath.Join(t.TempDir(), "parley.db"), false)) })
+	t.Run("postgres", func(t *testing.T) { f(t, open(t, PostgresDSN(t), false)) })
 }

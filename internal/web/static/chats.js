@@ -6,8 +6,9 @@
 // with DOM calls only (room names are never parsed as HTML), and the address
 // bar kept in step so that reload and back give the same list. Above the
 // list, a "Create #name" row offers the room when none is called that, with
-// the name made valid ("My Room!" becomes #my-room); Enter goes to the room
-// of that first row. ArrowDown moves from the box into the list.
+// the name made valid ("My Room!" becomes #my-room): a form that posts the
+// name to /chats/, which makes the room. Enter goes to the room of that
+// first row, or creates it. ArrowDown moves from the box into the list.
 (() => {
   'use strict';
 
@@ -38,9 +39,12 @@
     timer = setTimeout(() => search(q), DEBOUNCE_MS);
   });
 
+  // The rows' links, and the "Create" row's button.
+  const rowControls = () => [...list.querySelectorAll('a, button')];
+
   input.addEventListener('keydown', (e) => {
     if (e.key === 'ArrowDown') {
-      const first = list.querySelector('a');
+      const first = rowControls()[0];
       if (first && !list.hidden) {
         e.preventDefault();
         first.focus();
@@ -54,7 +58,7 @@
 
   list.addEventListener('keydown', (e) => {
     if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return;
-    const links = [...list.querySelectorAll('a')];
+    const links = rowControls();
     const i = links.indexOf(document.activeElement);
     if (i < 0) return;
     e.preventDefault();
@@ -70,10 +74,18 @@
     if (q === '') return;
     // The room Enter goes to depends on the rooms there are: wait for them.
     const rooms = await search(q);
-    const { target } = enterTarget(q, rooms || []);
+    const { target, create } = enterTarget(q, rooms || []);
     if (!target) {
       showError('“' + q + '” cannot be made into a room name: use letters a–z, digits, _ and -.');
       return;
+    }
+    if (create && rooms) {
+      // A new room is made by a POST: the "Create" row's form.
+      const createForm = list.querySelector('.create-form');
+      if (createForm) {
+        createForm.requestSubmit();
+        return;
+      }
     }
     location.assign('/chats/' + encodeURIComponent(target) + '/');
   });
@@ -131,10 +143,12 @@
   }
 
   // matching narrows a list found for a shorter query to q, as the
-  // server's search does, until the server answers for q itself.
+  // server's search does (a prefix of the name, or of a word of it after a
+  // "-" or "_"), until the server answers for q itself.
   function matching(rooms, q) {
-    const needle = q.toLowerCase();
-    return rooms.filter((r) => r.name.toLowerCase().includes(needle));
+    const needle = suggestRoomName(q);
+    if (needle === '') return [];
+    return rooms.filter((r) => r.name.split(/(?<=[-_])/).some((_, i, parts) => parts.slice(i).join('').startsWith(needle)));
   }
 
   // render shows rooms, found for q; a draft (narrowed from an earlier
@@ -153,7 +167,7 @@
       rows.unshift(targetRow);
     }
     if (targetRow) {
-      const a = targetRow.querySelector('a');
+      const a = targetRow.querySelector('a, button');
       a.dataset.target = '';
       const hint = el('span', 'enter-hint', 'Enter ↵');
       hint.setAttribute('aria-hidden', 'true');
@@ -260,11 +274,19 @@
     return li;
   }
 
-  // createRow is the "Create #name" row, as chats.html draws it.
+  // createRow is the "Create #name" row, as chats.html draws it: a form
+  // that posts the name to /chats/.
   function createRow(q, target) {
     const li = el('li', 'room-row create-row');
-    const a = el('a', 'room-link');
-    a.href = '/chats/' + encodeURIComponent(target) + '/';
+    const f = el('form', 'create-form');
+    f.method = 'post';
+    f.action = '/chats/';
+    const name = el('input');
+    name.type = 'hidden';
+    name.name = 'room';
+    name.value = target;
+    const a = el('button', 'room-link');
+    a.type = 'submit';
     const icon = el('span', 'room-icon room-icon-new', '+');
     icon.setAttribute('aria-hidden', 'true');
     const main = el('span', 'room-main');
@@ -273,7 +295,8 @@
       ? 'A new room, open to everyone'
       : 'Room names use a–z, 0–9, _ and -: “' + q + '” becomes #' + target));
     a.append(icon, main);
-    li.append(a);
+    f.append(name, a);
+    li.append(f);
     return li;
   }
 

@@ -856,10 +856,13 @@
     const p = typeof f.client_id === 'string' ? pending.get(f.client_id) : undefined;
     if (p) {
       if (f.code === 'rate_limited') {
-        // Not stored; the server's limit refills within a second.
-        pausedUntil = Date.now() + 1000;
+        // Not stored. The sending limit refills within a second; the
+        // room limit (this message would make the room) in minutes:
+        // retry_after says which, and the server's words say why.
+        const wait = Number(f.retry_after) > 0 ? Number(f.retry_after) : 1;
+        pausedUntil = Date.now() + 1000 * wait;
         sendTokens = 0;
-        queueSend(p, true, 'Sending too fast — trying again…');
+        queueSend(p, true, wait > 2 && f.message ? f.message : 'Sending too fast — trying again…');
         return;
       }
       failPending(p, f.message || 'The message could not be sent.');
@@ -1378,6 +1381,12 @@
     presenceBox.hidden = true;
     closePresence();
     if (ended) return;
+    if (e.code === 4401) {
+      // The session ended (logged out elsewhere, expired, revoked): no
+      // reconnecting with it.
+      sessionEnded();
+      return;
+    }
     for (const p of pending.values()) {
       if (p.status !== 'failed') setPendingStatus(p, 'sending', 'Waiting for the connection…');
     }
