@@ -134,11 +134,13 @@ type NewChange struct {
 	EditWindow time.Duration
 }
 
-// CheckNewChange validates and normalises c in place.
+// CheckNewChange validates and normalises c in place: its room's name
+// lower-cased, an edit's content trimmed.
 func CheckNewChange(c *NewChange) error {
 	if err := CheckRoomName(c.Room); err != nil {
 		return err
 	}
+	c.Room = NormalizeRoomName(c.Room)
 	if !c.Kind.Valid() {
 		return Errorf(EInvalid, "Unknown change %q.", string(c.Kind))
 	}

@@ -48,6 +48,7 @@ func (s *Store) SubmitChange(ctx context.Context, c chat.NewChange) *Pending {
 	if !c.Kind.Valid() {
 		return &Pending{err: chat.Errorf(chat.EInvalid, "Unknown change %q.", string(c.Kind))}
 	}
+	c.Room = chat.NormalizeRoomName(c.Room)
 	return s.batches.submit(ctx, change{room: c.Room, edit: &c})
 }
 
@@ -80,6 +81,7 @@ func (s *Store) Versions(ctx context.Context, room string, seq int64) ([]chat.Ve
 	if !chat.ValidRoomName(room) || seq < 1 {
 		return nil, errNoMessage(seq)
 	}
+	room = chat.NormalizeRoomName(room)
 	var content string
 	var created, edited, deleted time.Time
 	err := s.read.queryRow(ctx, "SELECT content, created_at, edited_at, deleted_at FROM messages WHERE room = $1 AND seq = $2",

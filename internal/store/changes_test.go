@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -619,6 +620,32 @@ func TestLogGaplessWithChanges(t *testing.T) {
 			if r.Emoji == "🎉" && (r.Count != 1 || !slices.Equal(r.Users, []string{"zoe"})) {
 				t.Fatalf("🎉 on message 10: %+v", r)
 			}
+		}
+	})
+}
+
+// TestChangeMakesNoRoom: a room is made by its first message, never by a
+// change: one to a room that does not exist fails (ErrNoRoom), takes no
+// seq and leaves no room behind, on its own or in a batch with messages.
+func TestChangeMakesNoRoom(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		err := changeErr(t, s, react(chat.ChangeReact, "nowhere", "alice", 1, "👍"))
+		if !errors.Is(err, store.ErrNoRoom) {
+			t.Fatalf("a change to no room: %v; want ErrNoRoom", err)
+		}
+		if _, err := s.Room(ctx, "nowhere"); chat.ErrorCode(err) != chat.ENotFound {
+			t.Fatalf("Room(nowhere) after a change = %v; want not found", err)
+		}
+		// In one batch with a message that may make its room, the change
+		// after the message finds the room the message made.
+		pm := s.SubmitMessage(ctx, chat.NewMessage{Room: "later", Author: "alice", Content: "first"})
+		pc := s.SubmitChange(ctx, react(chat.ChangeReact, "Later", "alice", 1, "👍"))
+		if m, created, err := pm.Wait(); err != nil || !created || m.Seq != 1 {
+			t.Fatalf("first message = %+v, %v, %v", m, created, err)
+		}
+		if c, created, err := pc.WaitChange(); err != nil || !created || c.Seq != 2 || c.Room != "later" {
+			t.Fatalf("change after it = %+v, %v, %v", c, created, err)
 		}
 	})
 }

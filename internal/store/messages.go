@@ -231,6 +231,7 @@ func (s *Store) Log(ctx context.Context, room string, after int64, limit int) (e
 	if !chat.ValidRoomName(room) {
 		return []chat.Entry{}, false, nil
 	}
+	room = chat.NormalizeRoomName(room)
 	end := after + int64(limit)
 	entries, err = s.logRange(ctx, room, after, end+1)
 	if err != nil {
