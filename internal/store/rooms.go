@@ -306,7 +306,8 @@ func (s *Store) UserRooms(ctx context.Context, userID int64, limit int) ([]UserR
 // lower-cased name and each other one, oldest first, that name and "-2",
 // "-3", ... (shortened to fit 64 characters; a name taken already is
 // passed over): nothing is merged, and every message keeps its room and
-// seq under the room's new name.
+// seq under the room's new name, as does every change of the room's log
+// if the events migration ran first (renameRoom).
 func lowerCaseRooms(ctx context.Context, tx querier) error {
 	rs, err := tx.query(ctx, "SELECT name FROM rooms ORDER BY created_at, name")
 	if err != nil {
@@ -379,19 +380,38 @@ func lowerCaseRooms(ctx context.Context, tx querier) error {
 	return nil
 }
 
+// eventsMigration is the migration that gave rooms their log of changes
+// (0005_events.sql). A database of a version that had it and not yet
+// migration 4 runs 4 after it, and renameRoom then moves the log's rows
+// too.
+const eventsMigration = 5
+
 // renameRoom gives the room from the name to, its messages and members
-// with it.
+// with it, and, once the events migration has run, its counts and every
+// row of its log: changes, versions, reactions, mentions.
 func renameRoom(ctx context.Context, tx querier, from, to string) error {
-	steps := []struct {
+	var events int64
+	if err := tx.queryRow(ctx, "SELECT count(*) FROM schema_migrations WHERE version = $1", eventsMigration).Scan(&events); err != nil {
+		return fmt.Errorf("rename room %q to %q: %w", from, to, err)
+	}
+	type step struct {
 		query string
 		args  []any
-	}{
+	}
+	steps := []step{
 		{`INSERT INTO rooms (name, last_seq, created_at, last_activity, created_by)
 			SELECT $2, last_seq, created_at, last_activity, created_by FROM rooms WHERE name = $1`, []any{from, to}},
 		{"UPDATE messages SET room = $2 WHERE room = $1", []any{from, to}},
 		{"UPDATE room_members SET room = $2 WHERE room = $1", []any{from, to}},
-		{"DELETE FROM rooms WHERE name = $1", []any{from}},
 	}
+	if events > 0 {
+		steps[0].query = `INSERT INTO rooms (name, last_seq, created_at, last_activity, created_by, msg_count, deleted_count)
+			SELECT $2, last_seq, created_at, last_activity, created_by, msg_count, deleted_count FROM rooms WHERE name = $1`
+		for _, table := range []string{"changes", "message_versions", "reactions", "mentions"} {
+			steps = append(steps, step{"UPDATE " + table + " SET room = $2 WHERE room = $1", []any{from, to}})
+		}
+	}
+	steps = append(steps, step{"DELETE FROM rooms WHERE name = $1", []any{from}})
 	for _, st := range steps {
 		if _, err := tx.exec(ctx, st.query, st.args...); err != nil {
 			return fmt.Errorf("rename room %q to %q: %w", from, to, err)
