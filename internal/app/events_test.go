@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"parley/internal/apptest"
 	"parley/internal/chat"
@@ -426,5 +427,51 @@ func TestProtocolWorkedExample(t *testing.T) {
 	if m10.Content != "lunch at 1?" || m10.Rev != 13 || m10.Edited.IsZero() || m11.Rev != 17 ||
 		len(m11.Reactions) != 1 || !slices.Equal(m11.Reactions[0].Users, []string{"carol"}) || !m12.Deleted || m12.Rev != 14 {
 		t.Fatalf("after 9: %+v %+v %+v", m10, m11, m12)
+	}
+}
+
+// TestChangesSpendSends: a change to a message spends one of its
+// author's sends (--send-limit), as a message does: past the burst it is
+// 429 with Retry-After, and changes nothing. A change to a room that does
+// not exist is 404 and makes no room. The limit refills one a minute, so
+// that what is asserted does not hang on how fast the machine runs it.
+func TestChangesSpendSends(t *testing.T) {
+	start := time.Now()
+	srv := apptest.Start(t, apptest.Options{Args: []string{"--send-limit=1/m,3"}})
+	alice := srv.User(t, "alice")
+	base := srv.URL + "/api/v1/rooms/spend/messages"
+	var m chat.Message
+	if r := apptest.Do(t, "POST", base, alice, map[string]any{"content": "hello"}, &m); r.StatusCode != http.StatusCreated {
+		t.Fatalf("post: %s", r.Status)
+	}
+	emoji := []string{"👍", "🎉", "🎈", "🍕", "🚀", "🌈"}
+	reacted := 0
+	var r *http.Response
+	for _, e := range emoji {
+		r = apptest.Do(t, "PUT", fmt.Sprintf("%s/%d/reactions/%s", base, m.Seq, url.PathEscape(e)), alice, nil, nil)
+		if r.StatusCode != http.StatusCreated {
+			break
+		}
+		reacted++
+	}
+	refilled := int(time.Since(start) / time.Minute)
+	if r.StatusCode != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" || reacted < 2 || reacted > 2+refilled {
+		t.Fatalf("after %d reactions: %s, Retry-After %q; want the burst's last 2 sends to pass, then 429", reacted, r.Status, r.Header.Get("Retry-After"))
+	}
+	var page struct{ Messages []chat.Message }
+	apptest.Do(t, "GET", base+"?after=0", alice, nil, &page)
+	if len(page.Messages) != 1 || len(page.Messages[0].Reactions) != reacted {
+		t.Fatalf("stored %+v; want %d reactions", page.Messages, reacted)
+	}
+
+	bob := srv.User(t, "bob")
+	var e struct{ Error struct{ Code string } }
+	nowhere := srv.URL + "/api/v1/rooms/nowhere/messages/1/reactions/" + url.PathEscape("👍")
+	if r := apptest.Do(t, "PUT", nowhere, bob, nil, &e); r.StatusCode != http.StatusNotFound || e.Error.Code != "not_found" {
+		t.Fatalf("a reaction in no room: %s %+v; want 404 not_found", r.Status, e)
+	}
+	var rooms struct{ Rooms []chat.Room }
+	if apptest.Do(t, "GET", srv.URL+"/api/v1/rooms?q=nowhere", bob, nil, &rooms); len(rooms.Rooms) != 0 {
+		t.Fatalf("a change made a room: %+v", rooms.Rooms)
 	}
 }
