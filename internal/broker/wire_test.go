@@ -221,6 +221,11 @@ func FuzzEventRoundTrip(f *testing.F) {
 	f.Add("r", uint8(KindPresence), "", "p-2", "ann\nbob\n<c>", false, int64(0), int64(0), "", "", int64(0), "", false)
 	f.Add("r", uint8(KindPresence), "", "", "\n", false, int64(0), int64(0), "", "", int64(0), "", true)
 	f.Add("\xff", uint8(200), "\x00", "\\", "\xfe", true, int64(1<<62), int64(-1<<62), "\u2029", "\t", int64(1<<40), "&", true)
+	// The other kinds: a change (its own fuzzer fills it), and the
+	// process-wide revocations.
+	f.Add("lobby", uint8(KindChange), "", "p-1", "", false, int64(0), int64(0), "", "", int64(0), "", false)
+	f.Add("", uint8(KindRevoked), "", "p-1", "", false, int64(0), int64(0), "", "", int64(0), "", true)
+	f.Add("", uint8(KindUserRevoked), "zoë", "", "", false, int64(0), int64(0), "", "", int64(0), "", false)
 	f.Fuzz(func(t *testing.T, room string, kind uint8, user, origin, users string, hasMessage bool,
 		id, seq int64, author, content string, micros int64, clientID string, marked bool) {
 		ev := Event{Room: room, Kind: Kind(kind), User: user, Origin: origin}
