@@ -39,6 +39,8 @@ type config struct {
 	Progress   time.Duration // how often to print progress; 0 = never
 	Check      bool          // fail unless every delivery arrived once
 
+	Send string // fan-out: what publishers send: messages, or reactions (added and removed in turn)
+
 	Hold   time.Duration // idle: how long to hold the sockets open
 	Window int           // persistence: unacknowledged sends per socket
 	Room   string        // history: the room to read
@@ -57,7 +59,12 @@ var presets = map[string]map[string]string{
 	"history":       {"sockets": "4", "duration": "20s", "room": "history", "fetch": "before", "limit": "20"},
 	"cross-process": {"sockets": "500", "rooms": "1", "publishers": "4", "rate": "10", "duration": "30s"},
 	"smoke":         {"sockets": "50", "rooms": "1", "publishers": "2", "rate": "10", "duration": "10s"},
-	"custom":        {},
+	// 200 reactions a second into a room of 500 parley.v1 sockets: each
+	// publisher, a user of its own, adds and removes emoji in turn on the
+	// room's one message, so that every one is a change of the room's log.
+	"reaction-storm": {"sockets": "500", "rooms": "1", "publishers": "4", "rate": "50", "duration": "30s", "users": "8",
+		"send": "reactions"},
+	"custom": {},
 }
 
 func presetNames() []string {
@@ -99,6 +106,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.DialPar, "dial-concurrency", 32, "dials in flight at once")
 	fs.DurationVar(&c.Progress, "progress", 5*time.Second, "progress line interval on stderr (0: none)")
 	fs.BoolVar(&c.Check, "check", false, "exit with status 1 unless every message was sent and delivered once, without errors")
+	fs.StringVar(&c.Send, "send", "messages", "fan-out: messages, or reactions (parley.v1 sockets; publishers add and remove reactions on one message a room)")
 	fs.DurationVar(&c.Hold, "hold", 5*time.Second, "idle: how long to hold the sockets open")
 	fs.IntVar(&c.Window, "window", 16, "persistence: unacknowledged sends per socket")
 	fs.StringVar(&c.Room, "room", "history", "history: the room to read")
@@ -186,6 +194,21 @@ func (c *config) check() error {
 	case "latest", "before", "after":
 	default:
 		return fmt.Errorf("--fetch %q: latest, before or after", c.Fetch)
+	}
+	switch c.Send {
+	case "messages":
+	case "reactions":
+		switch {
+		case c.Proto != "parley":
+			return errors.New("--send=reactions needs --proto=parley: reactions are parley.v1 frames")
+		case c.RecvURL != "":
+			return errors.New("--send=reactions runs on one server (no --recv-url)")
+		case c.Users < c.Publishers:
+			// Two publishers of one user would undo each other's reactions.
+			return fmt.Errorf("--send=reactions needs a user per publisher: --users %d < --publishers %d", c.Users, c.Publishers)
+		}
+	default:
+		return fmt.Errorf("--send %q: messages or reactions", c.Send)
 	}
 	return nil
 }

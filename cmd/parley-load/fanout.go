@@ -21,9 +21,10 @@ type fanout struct {
 	prefix []byte
 	start  time.Time // the schedule's zero
 
-	pubRoom  []int // publisher → room
-	pubLocal []int // publisher → its index among its room's publishers
-	roomPubs []int // room → publishers in it
+	pubRoom  []int   // publisher → room
+	pubLocal []int   // publisher → its index among its room's publishers
+	roomPubs []int   // room → publishers in it
+	targets  []int64 // --send=reactions: room → the seq of its message
 
 	lat         *latencies
 	delivered   atomic.Int64
@@ -58,7 +59,7 @@ func runFanout(ctx context.Context, cfg config, log io.Writer) (*Result, error) 
 	run := newRunID()
 	res := &Result{Scenario: cfg.Scenario, Label: cfg.Label, Proto: cfg.Proto, URL: cfg.URL, RecvURL: cfg.RecvURL,
 		Run: run, Started: time.Now().UTC(), Sockets: cfg.Sockets, Rooms: cfg.Rooms, Publishers: cfg.Publishers,
-		Rate: cfg.Rate, DurationS: cfg.Duration.Seconds()}
+		Rate: cfg.Rate, DurationS: cfg.Duration.Seconds(), Send: cfg.Send}
 	prog := newProgress(cfg, log)
 
 	f := &fanout{cfg: cfg, run: run, prefix: markerPrefix(run), lat: newLatencies(64), allIn: make(chan struct{})}
@@ -90,6 +91,14 @@ func runFanout(ctx context.Context, cfg config, log io.Writer) (*Result, error) 
 	accts, err := createAccounts(ctx, cfg, run, cfg.Users)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Send == "reactions" {
+		f.targets = make([]int64, cfg.Rooms)
+		for r := range f.targets {
+			if f.targets[r], err = seedMessage(ctx, cfg, roomName(run, r), accts[0]); err != nil {
+				return nil, fmt.Errorf("the message of room %d: %w", r, err)
+			}
+		}
 	}
 
 	// Sockets 0..Sockets-1 receive; socket i is in room i % Rooms. On one
@@ -360,8 +369,14 @@ func (f *fanout) publish(ctx context.Context, c *wsConn, p *publisher) {
 				return
 			}
 		}
-		content = appendContent(content[:0], f.run, p.id, n, due, cfg.Size)
-		frame = appendSendFrame(frame[:0], cfg.Proto, content, clientPrefix+strconv.Itoa(n), p.user)
+		if f.targets != nil {
+			// The marker alone (no padding) is the reaction's client_id.
+			content = appendContent(content[:0], f.run, p.id, n, due, 0)
+			frame = appendReactFrame(frame[:0], f.targets[f.pubRoom[p.id]], n, content)
+		} else {
+			content = appendContent(content[:0], f.run, p.id, n, due, cfg.Size)
+			frame = appendSendFrame(frame[:0], cfg.Proto, content, clientPrefix+strconv.Itoa(n), p.user)
+		}
 		if err := c.Write(ctx, frame); err != nil {
 			p.err = err
 			return

@@ -134,6 +134,47 @@ func (s *lossyServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// TestReactionStorm: reactions added and removed in turn reach every
+// parley.v1 socket of the room, each once, as change frames.
+func TestReactionStorm(t *testing.T) {
+	s := startParley(t)
+	res := load(t, "--scenario=reaction-storm", "--url", s.URL, "--sockets=20", "--publishers=3", "--users=3",
+		"--rate=40", "--messages=12", "--duration=10s", "--drain=20s", fmt.Sprint("--pid=", os.Getpid()))
+	if res.Send != "reactions" || res.Sent != 36 || res.Expected != 36*20 {
+		t.Fatalf("send %q, sent %d, expected %d; want reactions, 36, 720", res.Send, res.Sent, res.Expected)
+	}
+	if res.Delivered != res.Expected || res.Lost != 0 || res.Duplicates != 0 || res.Errors != 0 || res.Disconnects != 0 {
+		t.Errorf("delivered %d, lost %d, duplicates %d, errors %d, disconnects %d; want every change once",
+			res.Delivered, res.Lost, res.Duplicates, res.Errors, res.Disconnects)
+	}
+	if l := res.Latency; l == nil || l.Count != res.Expected {
+		t.Errorf("latency %+v", l)
+	}
+	// Every reaction was a change of the room's log: 36 after its message.
+	var page struct{ Changes []json.RawMessage }
+	tok := s.User(t, "checker")
+	var rooms struct{ Rooms []struct{ Name string } }
+	apptest.Do(t, "GET", s.URL+"/api/v1/rooms?q=load-"+res.Run, tok, nil, &rooms)
+	if len(rooms.Rooms) != 1 {
+		t.Fatalf("rooms of the run: %+v", rooms.Rooms)
+	}
+	apptest.Do(t, "GET", s.URL+"/api/v1/rooms/"+rooms.Rooms[0].Name+"/messages?after=1&limit=100", tok, nil, &page)
+	if len(page.Changes) != 36 {
+		t.Errorf("%d changes in the room's log, want 36", len(page.Changes))
+	}
+
+	var stderr bytes.Buffer
+	for _, args := range [][]string{
+		{"--scenario=reaction-storm", "--proto=original"},
+		{"--scenario=reaction-storm", "--users=2", "--publishers=3"},
+		{"--send=shouting"},
+	} {
+		if _, err := parseConfig(args, &stderr); err == nil {
+			t.Errorf("%q accepted", args)
+		}
+	}
+}
+
 func TestLossAndDuplicatesAreCounted(t *testing.T) {
 	for _, tc := range []struct {
 		name                string

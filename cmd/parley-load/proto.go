@@ -164,6 +164,11 @@ func createAccounts(ctx context.Context, cfg config, run string, n int) ([]accou
 var httpClient = &http.Client{Timeout: 30 * time.Second}
 
 func postJSON(ctx context.Context, url string, body any, want int, out any) error {
+	return postJSONAuth(ctx, url, "", body, want, out)
+}
+
+// postJSONAuth is postJSON with a bearer token (none if empty).
+func postJSONAuth(ctx context.Context, url, token string, body any, want int, out any) error {
 	b, err := json.Marshal(body)
 	if err != nil {
 		return err
@@ -174,6 +179,9 @@ func postJSON(ctx context.Context, url string, body any, want int, out any) erro
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	return doJSON(req, want, out)
 }
 
@@ -207,13 +215,51 @@ func doJSON(req *http.Request, want int, out any) error {
 	return nil
 }
 
-// dial opens one WebSocket to room on the server at base as acct.
+// dial opens one WebSocket to room on the server at base as acct: a
+// parley.v1 socket when the run sends reactions, which only those get.
 func dial(ctx context.Context, cfg config, base, room string, acct account) (*wsConn, error) {
 	h := http.Header{}
 	if acct.token != "" {
 		h.Set("Authorization", "Bearer "+acct.token)
 	}
+	if cfg.Send == "reactions" {
+		return wsDial(ctx, cfg.wsURL(base, room), h, "parley.v1")
+	}
 	return wsDial(ctx, cfg.wsURL(base, room), h)
+}
+
+// reactionEmoji are what a reaction storm's publishers add and remove.
+var reactionEmoji = []string{"👍", "🎉", "❤️", "😂", "👀", "🚀", "🙏", "🤔"}
+
+// appendReactFrame appends reaction number n of a publisher on message
+// seq: publishers add an emoji, then remove it, then add the next, so that
+// every one changes the message (one user's second add of an emoji would
+// take no seq, and reach no one but its sender). The marker, in the
+// client_id, comes back in every socket's change frame.
+func appendReactFrame(dst []byte, seq int64, n int, marker []byte) []byte {
+	cmd := "react"
+	if n%2 == 1 {
+		cmd = "unreact"
+	}
+	dst = append(dst, `{"command":"`...)
+	dst = append(dst, cmd...)
+	dst = append(dst, `","seq":`...)
+	dst = strconv.AppendInt(dst, seq, 10)
+	dst = append(dst, `,"emoji":"`...)
+	dst = append(dst, reactionEmoji[(n/2)%len(reactionEmoji)]...)
+	dst = append(dst, `","client_id":"`...)
+	dst = append(dst, marker...)
+	return append(dst, `"}`...)
+}
+
+// seedMessage posts the message a room's reactions go to, and returns its
+// seq.
+func seedMessage(ctx context.Context, cfg config, room string, acct account) (int64, error) {
+	var m struct{ Seq int64 }
+	body := map[string]string{"content": "react to this message"}
+	// #nosec G704 -- the server under test, from the operator's -url.
+	err := postJSONAuth(ctx, httpBase(cfg.URL)+"/api/v1/rooms/"+room+"/messages", acct.token, body, http.StatusCreated, &m)
+	return m.Seq, err
 }
 
 // dialError is a refused upgrade: the server answered with status.

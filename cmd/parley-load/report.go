@@ -24,6 +24,7 @@ type Result struct {
 	Sockets    int     `json:"sockets"`
 	Rooms      int     `json:"rooms,omitempty"`
 	Publishers int     `json:"publishers,omitempty"`
+	Send       string  `json:"send,omitempty"` // fan-out: messages or reactions
 	Rate       float64 `json:"rate_per_publisher,omitempty"`
 	DurationS  float64 `json:"duration_s,omitempty"`
 

@@ -37,9 +37,10 @@ type wsConn struct {
 	gen     int // guarded by dmu: which watch may set the deadline
 }
 
-// wsDial opens a WebSocket (no extensions) to url.
-func wsDial(ctx context.Context, url string, header http.Header) (*wsConn, error) {
-	d := ws.Dialer{Header: ws.HandshakeHeaderHTTP(header), Timeout: 30 * time.Second, NetDial: spreadDial}
+// wsDial opens a WebSocket to url, offering the subprotocols given (none:
+// the original protocol).
+func wsDial(ctx context.Context, url string, header http.Header, protocols ...string) (*wsConn, error) {
+	d := ws.Dialer{Header: ws.HandshakeHeaderHTTP(header), Timeout: 30 * time.Second, NetDial: spreadDial, Protocols: protocols}
 	conn, br, _, err := d.Dial(ctx, url)
 	if err != nil {
 		var se ws.StatusError

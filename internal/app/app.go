@@ -276,7 +276,8 @@ func serve(ctx context.Context, args []string, env Env) error {
 	}
 	srv, err := web.New(web.Options{
 		Store: st, Hub: h, Broker: b, Transport: tr, Metrics: metrics, Log: log,
-		Origins: c.Origins, PublicURL: c.PublicURL, MetricsToken: c.MetricsToken, History: c.History,
+		Origins: c.Origins, PublicURL: c.PublicURL, MetricsToken: c.MetricsToken,
+		History: c.History, EditWindow: c.EditWindow,
 		SendRate: c.SendLimit.Rate, SendBurst: c.SendLimit.Burst,
 		HistoryRate: c.HistoryLimit.Rate, HistoryBurst: c.HistoryLimit.Burst,
 		SignupRate: c.SignupLimit.Rate, SignupBurst: c.SignupLimit.Burst,

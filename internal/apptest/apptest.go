@@ -192,12 +192,24 @@ type Frame struct {
 	Command  string          `json:"command"`
 	Message  json.RawMessage `json:"message"`
 	Messages []chat.Message  `json:"messages"`
+	Changes  []chat.Change   `json:"changes"`
+	Change   *chat.Change    `json:"change"`
 	HasMore  *bool           `json:"has_more"`
+	HasNewer *bool           `json:"has_newer"`
 	Code     string          `json:"code"`
 	ClientID string          `json:"client_id"`
 	User     string          `json:"user"`
 	Users    []string        `json:"users"`
+	Seq      int64           `json:"seq"`
+	Versions []Version       `json:"versions"`
 	Raw      []byte          `json:"-"`
+}
+
+// Version is one of a versions frame's versions.
+type Version struct {
+	Rev       int64  `json:"rev"`
+	Content   string `json:"content"`
+	Timestamp string `json:"timestamp"`
 }
 
 // Msg decodes a new_message frame's message.
@@ -313,6 +325,24 @@ func (c *Conn) Expect(cmd string) Frame {
 	}
 }
 
+// Answer reads frames until one with command cmd, passing over live
+// frames (new_message, change, presence, typing): the answer to a
+// request in a room where others talk.
+func (c *Conn) Answer(cmd string) Frame {
+	c.tb.Helper()
+	for {
+		f := c.Next()
+		if f.Command == cmd {
+			return f
+		}
+		switch f.Command {
+		case "new_message", "change", "presence", "typing":
+		default:
+			c.tb.Fatalf("want a %q frame, got %s", cmd, f.Raw)
+		}
+	}
+}
+
 // Post sends a new_message and returns the stored message from the
 // broadcast that acknowledges it (the one with its client_id).
 func (c *Conn) Post(content, clientID string) chat.Message {
@@ -327,6 +357,31 @@ func (c *Conn) Post(content, clientID string) chat.Message {
 			if m := f.Msg(); m.ClientID == clientID {
 				return m
 			}
+		}
+	}
+}
+
+// Change sends a command that changes a message (edit_message,
+// delete_message, react, unreact) and returns the stored change from the
+// frame that acknowledges it (the one with its client_id), or the error
+// frame that refuses it.
+func (c *Conn) Change(command string, seq int64, arg, clientID string) (*chat.Change, Frame) {
+	c.tb.Helper()
+	f := map[string]any{"command": command, "seq": seq, "client_id": clientID}
+	switch command {
+	case "edit_message":
+		f["message"] = arg
+	case "react", "unreact":
+		f["emoji"] = arg
+	}
+	c.Send(f)
+	for {
+		fr := c.Next()
+		if fr.Command == "error" && fr.ClientID == clientID {
+			return nil, fr
+		}
+		if fr.Command == "change" && fr.Change != nil && fr.Change.ClientID == clientID {
+			return fr.Change, fr
 		}
 	}
 }

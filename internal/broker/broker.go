@@ -28,6 +28,10 @@ const (
 	KindTyping
 	// KindPresence carries Users: one process's users present in Room.
 	KindPresence
+	// KindChange carries a stored change to a message (an edit, a
+	// deletion, a reaction): an entry of the room's log like a message,
+	// published only after its commit.
+	KindChange
 	// KindRevoked is process-wide (Room ""): the sessions or tokens whose
 	// hashes (hex) are Credentials have ended; every process closes the
 	// sockets they opened.
@@ -44,6 +48,7 @@ var kindNames = [...]string{
 	KindMessage:     "message",
 	KindTyping:      "typing",
 	KindPresence:    "presence",
+	KindChange:      "change",
 	KindRevoked:     "revoked",
 	KindUserRevoked: "user_revoked",
 }
@@ -71,6 +76,8 @@ func kindNamed(name []byte) Kind {
 		return KindTyping
 	case "presence":
 		return KindPresence
+	case "change":
+		return KindChange
 	case "revoked":
 		return KindRevoked
 	case "user_revoked":
@@ -98,6 +105,8 @@ type Event struct {
 	Kind Kind   `json:"kind"`
 	// Message is KindMessage's stored message.
 	Message *chat.Message `json:"message,omitempty"`
+	// Change is KindChange's stored change.
+	Change *chat.Change `json:"change,omitempty"`
 	// User is KindTyping's user, and KindUserRevoked's.
 	User string `json:"user,omitempty"`
 	// Origin names the process that published the event, so that a

@@ -47,7 +47,11 @@ func AppendEvent(b []byte, ev Event, m Mark) []byte {
 	b = append(b, '"')
 	if ev.Message != nil {
 		b = append(b, `,"message":`...)
-		b = ev.Message.AppendJSON(b)
+		b = ev.Message.AppendEventJSON(b)
+	}
+	if ev.Change != nil {
+		b = append(b, `,"change":`...)
+		b = ev.Change.AppendJSON(b)
 	}
 	if ev.User != "" {
 		b = append(b, `,"user":`...)
@@ -112,6 +116,7 @@ func decodeEventJSON(b []byte) (Event, error) {
 		Room    string            `json:"room"`
 		Kind    Kind              `json:"kind"`
 		Message *chat.WireMessage `json:"message"`
+		Change  *chat.WireChange  `json:"change"`
 		User    string            `json:"user"`
 		Origin  string            `json:"origin"`
 		Users   []string          `json:"data"`
@@ -129,6 +134,13 @@ func decodeEventJSON(b []byte) (Event, error) {
 			return Event{}, err
 		}
 		ev.Message = &m
+	}
+	if w.Change != nil {
+		c, err := w.Change.Change()
+		if err != nil {
+			return Event{}, err
+		}
+		ev.Change = &c
 	}
 	return ev, nil
 }
@@ -167,13 +179,23 @@ func decodeEventFast(b []byte) (Event, bool) {
 			m, ok := readMessage(&sc)
 			ev.Message = &m
 			return ok
+		case "change":
+			if ev.Change != nil {
+				return false
+			}
+			c, ok := readChange(&sc)
+			ev.Change = &c
+			return ok
 		}
 		return false
 	})
 	return ev, ok && sc.Done()
 }
 
-// readMessage reads the message object chat.Message.AppendJSON writes.
+// readMessage reads the message object chat.Message.AppendEventJSON
+// writes for a message just stored: the original fields, rev, and a
+// reply and mentions. One with more (reactions, an edit, a deletion) is
+// left to encoding/json.
 func readMessage(sc *wirejson.Scanner) (chat.Message, bool) {
 	var m chat.Message
 	var ts []byte
@@ -185,6 +207,8 @@ func readMessage(sc *wirejson.Scanner) (chat.Message, bool) {
 			return sc.String(&m.Room)
 		case "seq":
 			return sc.Int(&m.Seq)
+		case "rev":
+			return sc.Int(&m.Rev)
 		case "author":
 			return sc.String(&m.Author)
 		case "content":
@@ -195,6 +219,16 @@ func readMessage(sc *wirejson.Scanner) (chat.Message, bool) {
 			s, ok := sc.Raw()
 			ts = s
 			return ok
+		case "mentions":
+			return m.Mentions == nil && sc.Strings(&m.Mentions) && len(m.Mentions) > 0
+		case "mentions_room":
+			return !m.MentionsRoom && sc.True(&m.MentionsRoom)
+		case "reply_to":
+			if m.ReplyTo != nil {
+				return false
+			}
+			m.ReplyTo = new(chat.Reply)
+			return readReply(sc, m.ReplyTo)
 		}
 		return false
 	})
@@ -206,5 +240,68 @@ func readMessage(sc *wirejson.Scanner) (chat.Message, bool) {
 		return m, false // encoding/json's way says why
 	}
 	m.Timestamp = t.UTC()
+	m.Rev = max(m.Rev, m.Seq)
 	return m, true
+}
+
+// readReply reads a message object's reply_to.
+func readReply(sc *wirejson.Scanner, r *chat.Reply) bool {
+	return sc.Object(func(key []byte) bool {
+		switch string(key) {
+		case "seq":
+			return sc.Int(&r.Seq)
+		case "author":
+			return sc.String(&r.Author)
+		case "excerpt":
+			return sc.String(&r.Excerpt)
+		case "deleted":
+			return !r.Deleted && sc.True(&r.Deleted)
+		}
+		return false
+	})
+}
+
+// readChange reads the change object chat.Change.AppendJSON writes.
+func readChange(sc *wirejson.Scanner) (chat.Change, bool) {
+	var c chat.Change
+	var ts []byte
+	var kind string
+	ok := sc.Object(func(key []byte) bool {
+		switch string(key) {
+		case "room":
+			return sc.String(&c.Room)
+		case "seq":
+			return sc.Int(&c.Seq)
+		case "kind":
+			return sc.String(&kind)
+		case "target":
+			return sc.Int(&c.Target)
+		case "author":
+			return sc.String(&c.Author)
+		case "content":
+			return sc.String(&c.Content)
+		case "mentions":
+			return c.Mentions == nil && sc.Strings(&c.Mentions) && len(c.Mentions) > 0
+		case "mentions_room":
+			return !c.MentionsRoom && sc.True(&c.MentionsRoom)
+		case "emoji":
+			return sc.String(&c.Emoji)
+		case "client_id":
+			return sc.String(&c.ClientID)
+		case "timestamp":
+			s, ok := sc.Raw()
+			ts = s
+			return ok
+		}
+		return false
+	})
+	if !ok {
+		return c, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(ts))
+	if err != nil {
+		return c, false
+	}
+	c.Kind, c.Timestamp = chat.ChangeKind(kind), t.UTC()
+	return c, true
 }

@@ -11,13 +11,36 @@ import (
 )
 
 func sampleEvents() []Event {
-	m := chat.Message{ID: 9, Room: "lobby", Seq: 4, Author: "zoë", Content: "hi there, 名前 😀",
+	m := chat.Message{ID: 9, Room: "lobby", Seq: 4, Rev: 4, Author: "zoë", Content: "hi there, 名前 😀",
 		Timestamp: time.Date(2026, 11, 25, 22, 0, 0, 5000, time.UTC), ClientID: "c-1"}
 	esc := m
 	esc.Content = "<b>\"x\"</b>\n\u2028"
+	reply := m
+	reply.Seq, reply.Rev = 5, 5
+	reply.ReplyTo = &chat.Reply{Seq: 4, Author: "zoë", Excerpt: "hi there…"}
+	reply.Mentions, reply.MentionsRoom = []string{"ann", "bo.b"}, true
+	gone := m
+	gone.ReplyTo = &chat.Reply{Seq: 2, Author: "ann", Deleted: true}
+	// Read back from the store: edited, with reactions; or deleted.
+	state := m
+	state.Rev, state.Edited = 9, m.Timestamp.Add(time.Minute)
+	state.Reactions = []chat.Reaction{{Emoji: "👍", Count: 2, Users: []string{"ann", "bob"}}}
+	tomb := chat.Message{ID: 9, Room: "lobby", Seq: 4, Rev: 10, Author: "zoë", Timestamp: m.Timestamp, Deleted: true}
+	edit := chat.Change{Room: "lobby", Seq: 11, Kind: chat.ChangeEdit, Target: 4, Author: "zoë", Content: "fixed, @ann",
+		Mentions: []string{"ann"}, Timestamp: m.Timestamp.Add(time.Hour), ClientID: "e-1"}
+	react := chat.Change{Room: "lobby", Seq: 12, Kind: chat.ChangeReact, Target: 4, Author: "ann", Emoji: "🇫🇷",
+		Timestamp: m.Timestamp.Add(time.Hour)}
+	erased := chat.Change{Room: "lobby", Seq: 13, Kind: chat.ChangeEdit, Target: 4, Author: "zoë", Timestamp: m.Timestamp}
 	return []Event{
 		{Room: "lobby", Kind: KindMessage, Message: &m, Origin: "p-1"},
 		{Room: "lobby", Kind: KindMessage, Message: &esc},
+		{Room: "lobby", Kind: KindMessage, Message: &reply, Origin: "p-1"},
+		{Room: "lobby", Kind: KindMessage, Message: &gone},
+		{Room: "lobby", Kind: KindMessage, Message: &state},
+		{Room: "lobby", Kind: KindMessage, Message: &tomb},
+		{Room: "lobby", Kind: KindChange, Change: &edit, Origin: "p-1"},
+		{Room: "lobby", Kind: KindChange, Change: &react},
+		{Room: "lobby", Kind: KindChange, Change: &erased},
 		{Room: "lobby", Kind: KindTyping, User: "ann", Origin: "p-2"},
 		{Room: "lobby", Kind: KindPresence, Users: []string{"ann", "bob"}},
 		{Room: "lobby", Kind: KindPresence},
@@ -43,11 +66,19 @@ func TestDecodeEventRoundTrip(t *testing.T) {
 			}
 		}
 	}
-	// Unmarked, an event is what encoding/json writes.
-	for _, ev := range sampleEvents() {
-		if !ev.Kind.Known() {
-			continue
+	// Escapes are left to encoding/json; plain strings are read by hand.
+	if _, ok := decodeEventFast(AppendEvent(nil, sampleEvents()[1], Mark{})); ok {
+		t.Error("an escaped string was read by hand")
+	}
+	for _, m := range []Mark{{}, NewMark()} {
+		for _, i := range []int{0, 2, 3, 6, 7, 8} { // new messages and changes
+			if _, ok := decodeEventFast(AppendEvent(nil, sampleEvents()[i], m)); !ok {
+				t.Errorf("event %d (mark %q) was not read by hand: %s", i, m.open, AppendEvent(nil, sampleEvents()[i], m))
+			}
 		}
+	}
+	// Unmarked, every event is what encoding/json writes for it.
+	for _, ev := range sampleEvents() {
 		std, err := chat.EncodeJSON(ev)
 		if err != nil {
 			t.Fatal(err)
@@ -56,21 +87,12 @@ func TestDecodeEventRoundTrip(t *testing.T) {
 			t.Errorf("wrote %s\nencoding/json writes %s", got, std)
 		}
 	}
-	// Escapes are left to encoding/json; plain strings are read by hand.
-	if _, ok := decodeEventFast(AppendEvent(nil, sampleEvents()[1], Mark{})); ok {
-		t.Error("an escaped string was read by hand")
-	}
-	for _, m := range []Mark{{}, NewMark()} {
-		if _, ok := decodeEventFast(AppendEvent(nil, sampleEvents()[0], m)); !ok {
-			t.Errorf("a plain message event (mark %q) was not read by hand", m.open)
-		}
-	}
 }
 
 // The wire is the one the last version wrote, byte for byte, so that
 // processes of both versions read each other's events.
 func TestWireAsBefore(t *testing.T) {
-	m := chat.Message{ID: 9, Room: "lobby", Seq: 4, Author: "ann", Content: "hi",
+	m := chat.Message{ID: 9, Room: "lobby", Seq: 4, Rev: 4, Author: "ann", Content: "hi",
 		Timestamp: time.Date(2026, 11, 25, 22, 0, 0, 5000, time.UTC), ClientID: "c-1"}
 	for wire, ev := range map[string]Event{
 		`{"room":"lobby","kind":"message","message":{"id":9,"room":"lobby","seq":4,"author":"ann","content":"hi","timestamp":"2026-11-25T22:00:00.000005Z","client_id":"c-1"},"origin":"p-1"}`: {
@@ -78,6 +100,10 @@ func TestWireAsBefore(t *testing.T) {
 		`{"room":"lobby","kind":"typing","user":"ann","origin":"p-1"}`:           {Room: "lobby", Kind: KindTyping, User: "ann", Origin: "p-1"},
 		`{"room":"lobby","kind":"presence","origin":"p-1","data":["ann","bob"]}`: {Room: "lobby", Kind: KindPresence, Origin: "p-1", Users: []string{"ann", "bob"}},
 		`{"room":"lobby","kind":"presence","origin":"p-1"}`:                      {Room: "lobby", Kind: KindPresence, Origin: "p-1"},
+		// This version's change event.
+		`{"room":"lobby","kind":"change","change":{"room":"lobby","seq":5,"kind":"react","target":4,"author":"ann","emoji":"👍","timestamp":"2026-11-25T22:00:00.000005Z"}}`: {
+			Room: "lobby", Kind: KindChange, Change: &chat.Change{Room: "lobby", Seq: 5, Kind: chat.ChangeReact, Target: 4,
+				Author: "ann", Emoji: "👍", Timestamp: time.Date(2026, 11, 25, 22, 0, 0, 5000, time.UTC)}},
 	} {
 		if got := string(AppendEvent(nil, ev, Mark{})); got != wire {
 			t.Errorf("wrote %s\nwant %s", got, wire)
@@ -159,7 +185,10 @@ func FuzzDecodeEvent(f *testing.F) {
 		`{"Room":"r"}`, `{"room":"r","room":"s"}`, `{"message":null}`, `{"message":{},"message":{"id":2}}`,
 		`{"data":[]}`, `{"data":["a",1]}`, `{"room":"\xff"}`, `{ "room":"r"}`, `{"room":"r"} `,
 		`{"kind":"typing","kind":"edit"}`, `{"kind":null}`, `{"kind":7}`, `{"kind":"\u0074yping"}`, `{"via":1,"kind":"typing"}`,
-		`{"message":{"id":123456789012345678,"timestamp":"2026-11-25T22:00:00.000005+01:00"}}`} {
+		`{"message":{"id":123456789012345678,"timestamp":"2026-11-25T22:00:00.000005+01:00"}}`,
+		`{"message":{"seq":3,"rev":3,"mentions":[],"mentions_room":false}}`, `{"message":{"mentions":["a"],"mentions":["b"]}}`,
+		`{"message":{"reply_to":{"seq":1,"deleted":true,"deleted":false}}}`, `{"change":{"kind":"edit","timestamp":"x"}}`,
+		`{"change":{},"change":{"seq":1}}`, `{"kind":"change","change":{"mentions":null,"timestamp":"2026-11-25T22:00:00Z"}}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -192,6 +221,11 @@ func FuzzEventRoundTrip(f *testing.F) {
 	f.Add("r", uint8(KindPresence), "", "p-2", "ann\nbob\n<c>", false, int64(0), int64(0), "", "", int64(0), "", false)
 	f.Add("r", uint8(KindPresence), "", "", "\n", false, int64(0), int64(0), "", "", int64(0), "", true)
 	f.Add("\xff", uint8(200), "\x00", "\\", "\xfe", true, int64(1<<62), int64(-1<<62), "\u2029", "\t", int64(1<<40), "&", true)
+	// The other kinds: a change (its own fuzzer fills it), and the
+	// process-wide revocations.
+	f.Add("lobby", uint8(KindChange), "", "p-1", "", false, int64(0), int64(0), "", "", int64(0), "", false)
+	f.Add("", uint8(KindRevoked), "", "p-1", "", false, int64(0), int64(0), "", "", int64(0), "", true)
+	f.Add("", uint8(KindUserRevoked), "zoë", "", "", false, int64(0), int64(0), "", "", int64(0), "", false)
 	f.Fuzz(func(t *testing.T, room string, kind uint8, user, origin, users string, hasMessage bool,
 		id, seq int64, author, content string, micros int64, clientID string, marked bool) {
 		ev := Event{Room: room, Kind: Kind(kind), User: user, Origin: origin}
@@ -266,7 +300,7 @@ func carried(t *testing.T, ev Event) Event {
 		want.Users = append(want.Users, str(u))
 	}
 	if m := ev.Message; m != nil {
-		want.Message = &chat.Message{ID: m.ID, Room: str(m.Room), Seq: m.Seq, Author: str(m.Author),
+		want.Message = &chat.Message{ID: m.ID, Room: str(m.Room), Seq: m.Seq, Rev: max(m.Seq, 0), Author: str(m.Author),
 			Content: str(m.Content), Timestamp: m.Timestamp.UTC(), ClientID: str(m.ClientID)}
 	}
 	return want
@@ -282,4 +316,49 @@ func plain(ss ...string) bool {
 		}
 	}
 	return true
+}
+
+// Whatever a change holds, its event is what encoding/json writes, reads
+// back as the change (as encoding/json carries it), by hand when its
+// strings need no escaping.
+func FuzzChangeEventRoundTrip(f *testing.F) {
+	f.Add("lobby", int64(5), "edit", int64(4), "zoë", "fixed <b>it</b>", "ann\nbob", true, "", int64(1764108000000005), "e-1")
+	f.Add("r", int64(1), "react", int64(1), "ann", "", "", false, "👍🏽", int64(0), "")
+	f.Add("\xff", int64(-1), "\x00", int64(1<<62), "\u2028", "\t", "\n", true, "\\", int64(-7), "&")
+	f.Fuzz(func(t *testing.T, room string, seq int64, kind string, target int64, author, content, mentions string,
+		mentionsRoom bool, emoji string, micros int64, clientID string) {
+		micros = max(micros, -micros-1) % 253402300800000000
+		c := chat.Change{Room: room, Seq: seq, Kind: chat.ChangeKind(kind), Target: target, Author: author, Content: content,
+			MentionsRoom: mentionsRoom, Emoji: emoji, Timestamp: time.UnixMicro(micros), ClientID: clientID}
+		if mentions != "" {
+			c.Mentions = strings.Split(mentions, "\n")
+		}
+		ev := Event{Room: room, Kind: KindChange, Change: &c}
+		payload := AppendEvent(nil, ev, Mark{})
+		std, err := chat.EncodeJSON(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(payload) != string(std) {
+			t.Fatalf("wrote %s\nencoding/json writes %s", payload, std)
+		}
+		got, err := DecodeEvent(payload)
+		if err != nil {
+			t.Fatalf("%s: %v", payload, err)
+		}
+		var want Event
+		if err := json.Unmarshal(std, &want); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s: read %+v, encoding/json reads %+v", payload, got.Change, want.Change)
+		}
+		const short = 999_999_999_999_999_999
+		if plain(append([]string{room, kind, author, content, emoji, clientID}, c.Mentions...)...) &&
+			seq >= -short && seq <= short && target >= -short && target <= short {
+			if _, ok := decodeEventFast(payload); !ok {
+				t.Fatalf("%s: plain, but not read by hand", payload)
+			}
+		}
+	})
 }

@@ -205,6 +205,47 @@ func TestOriginalPage(t *testing.T) {
 		t.Error("bob's page shows alice's errors")
 	}
 
+	// A room with edits, deletions and reactions: the page shows each
+	// message's current content, no deleted one, and no line for a change,
+	// in its history and live.
+	editor := srv.Dial(t, "edits", apptest.DialOptions{Token: botTok, Extensions: true})
+	keep := editor.Post("keep me", "k1")
+	typo := editor.Post("a tpyo", "k2")
+	gone := editor.Post("delete me", "k3")
+	for _, c := range []struct {
+		command string
+		seq     int64
+		arg     string
+	}{{"edit_message", typo.Seq, "a typo, fixed"}, {"delete_message", gone.Seq, ""}, {"react", keep.Seq, "👍"}} {
+		if ch, f := editor.Change(c.command, c.seq, c.arg, fmt.Sprint("c", c.seq, c.command)); ch == nil {
+			t.Fatalf("%s: %s", c.command, f.Raw)
+		}
+	}
+	alice.open(front + "/chats/edits/?as=alice")
+	alice.waitFor("the edited room's history", `document.querySelector('#chat-log').value.includes('a typo, fixed')`)
+	want := [][2]string{{"bot", "keep me"}, {"bot", "a typo, fixed"}}
+	if got := logEntries(t, chatLog(alice)); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("the original page shows %q; want %q", got, want)
+	}
+	for _, c := range []struct {
+		command string
+		seq     int64
+		arg     string
+	}{{"edit_message", keep.Seq, "keep me, edited"}, {"delete_message", typo.Seq, ""}, {"unreact", keep.Seq, "👍"}, {"react", keep.Seq, "🎉"}} {
+		if ch, f := editor.Change(c.command, c.seq, c.arg, fmt.Sprint("live", c.seq, c.command)); ch == nil {
+			t.Fatalf("%s: %s", c.command, f.Raw)
+		}
+	}
+	editor.Post("after the changes", "k4")
+	alice.waitFor("the message after the changes", `document.querySelector('#chat-log').value.includes('after the changes')`)
+	want = append(want, [2]string{"bot", "after the changes"})
+	if got := logEntries(t, chatLog(alice)); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("after live changes the original page shows %q; want %q (no line for a change)", got, want)
+	}
+	if log := chatLog(alice); strings.Contains(log, "undefined") || strings.Contains(log, "Invalid Date") {
+		t.Fatalf("the original page shows garbage:\n%s", log)
+	}
+
 	// A busy room: a bot posts a few hundred messages a second while a
 	// page opens.
 	stop := make(chan struct{})
@@ -286,5 +327,61 @@ func TestRoomPageBusyRoom(t *testing.T) {
 		if seqs[i] != seqs[i-1]+1 {
 			t.Fatalf("the room page shows seq %d after %d", seqs[i], seqs[i-1])
 		}
+	}
+}
+
+// TestRoomPageWithChanges: Parley's own room page, which shows no change
+// yet, takes edits, deletions and reactions in its stride: their seqs are
+// no gap it fetches again, new messages keep coming, and a reload shows
+// each message's current content and no deleted one.
+func TestRoomPageWithChanges(t *testing.T) {
+	ctx := browserTest(t, 2*time.Minute)
+	srv := apptest.Start(t, apptest.Options{Args: []string{"--send-limit=off"}})
+	botTok := srv.User(t, "bot")
+	bot := srv.Dial(t, "changes", apptest.DialOptions{Token: botTok, Extensions: true})
+	var ms []int64
+	for i := range 5 {
+		ms = append(ms, bot.Post(fmt.Sprint("message ", i+1), fmt.Sprint("m", i)).Seq)
+	}
+	b := newBrowser(t, ctx, "reader")
+	b.signUp(srv.URL, "reader", "password-reader")
+	b.open(srv.URL + "/chats/changes/")
+	b.waitRoom("changes")
+	b.waitMessage("bot", "message 5")
+	// Every frame the page sends, from now on.
+	eval[bool](b, `(() => {
+  window.sentFrames = [];
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (data) { window.sentFrames.push(String(data)); return send.call(this, data); };
+  return true;
+})()`)
+
+	for i, c := range []struct {
+		command string
+		seq     int64
+		arg     string
+	}{{"react", ms[0], "👍"}, {"edit_message", ms[1], "message 2, edited"}, {"delete_message", ms[2], ""}, {"react", ms[0], "🎉"}} {
+		if ch, f := bot.Change(c.command, c.seq, c.arg, fmt.Sprint("c", i)); ch == nil {
+			t.Fatalf("%s: %s", c.command, f.Raw)
+		}
+	}
+	bot.Post("after the changes", "m5")
+	b.waitMessage("bot", "after the changes")
+	seqs := eval[[]int](b, `[...document.querySelectorAll('#messages .msg')].map((m) => Number(m.dataset.seq))`)
+	for i := 1; i < len(seqs); i++ {
+		if seqs[i] <= seqs[i-1] {
+			t.Fatalf("the room page shows seq %d after %d", seqs[i], seqs[i-1])
+		}
+	}
+	if n := eval[int](b, `window.sentFrames.filter((f) => JSON.parse(f).after !== undefined).length`); n != 0 {
+		t.Fatalf("the page fetched %d times after the changes: %v", n, eval[[]string](b, `window.sentFrames`))
+	}
+
+	b.open(srv.URL + "/chats/changes/")
+	b.waitRoom("changes")
+	b.waitMessage("bot", "message 2, edited")
+	texts := eval[[]string](b, `[...document.querySelectorAll('#messages .msg .msg-body')].map((m) => m.textContent)`)
+	if want := []string{"message 1", "message 2, edited", "message 4", "message 5", "after the changes"}; fmt.Sprint(texts) != fmt.Sprint(want) {
+		t.Fatalf("after a reload the page shows %q; want %q", texts, want)
 	}
 }

@@ -39,13 +39,18 @@ type User struct {
 // entering or viewing one makes nothing.
 type Room struct {
 	Name string `json:"name"`
-	// Messages is the number of messages in the room, which is also its
-	// latest seq: seq counts a room's messages without gaps.
-	Messages     int64     `json:"messages"`
+	// Messages is the number of messages in the room, deleted ones left
+	// out.
+	Messages int64 `json:"messages"`
+	// LastActivity is when the room's latest message was sent (or, for
+	// a room without one, when it was made).
 	LastActivity time.Time `json:"last_activity"`
+	// LastSeq is the seq of the room's latest entry: its latest message
+	// or change.
+	LastSeq int64 `json:"-"`
 }
 
-// Message is a stored chat message.
+// Message is a stored chat message, in its current state.
 type Message struct {
 	ID        int64
 	Room      string
@@ -54,23 +59,68 @@ type Message struct {
 	Content   string
 	Timestamp time.Time
 	ClientID  string
+
+	// Rev is the seq of the last change applied to the message, its own
+	// seq if none: a client applies a change only if its seq is above the
+	// message's rev. The store and the decoders set it; 0 reads as the
+	// seq (CurrentRev).
+	Rev int64
+	// Edited is when the content was last edited; zero if never.
+	Edited time.Time
+	// Deleted marks a tombstone: the content is erased, the place kept.
+	Deleted bool
+	// ReplyTo is the message this one answers, or nil.
+	ReplyTo *Reply
+	// Mentions are the users the content mentions (@name), in order;
+	// MentionsRoom says it mentions @room.
+	Mentions     []string
+	MentionsRoom bool
+	// Reactions are the emoji on the message, in the order of their
+	// first reaction.
+	Reactions []Reaction
 }
+
+// CurrentRev is the message's Rev, or its seq when Rev is not set.
+func (m Message) CurrentRev() int64 { return max(m.Rev, m.Seq) }
 
 // TimestampFormat is how timestamps go on the wire: RFC 3339, UTC,
 // microseconds, as the original application's Django serialisation had it.
 const TimestampFormat = "2006-01-02T15:04:05.000000Z07:00"
 
 // WireMessage is the message object (docs/PROTOCOL.md) as it is decoded
-// (AppendJSON encodes it): a struct to decode it into as part of a larger
-// value in one pass, which a Message's UnmarshalJSON would decode again.
+// (AppendJSON and AppendFullJSON encode it): a struct to decode it into as
+// part of a larger value in one pass, which a Message's UnmarshalJSON
+// would decode again.
 type WireMessage struct {
-	ID        int64  `json:"id"`
-	Room      string `json:"room"`
-	Seq       int64  `json:"seq"`
-	Author    string `json:"author"`
-	Content   string `json:"content"`
-	Timestamp string `json:"timestamp"`
-	ClientID  string `json:"client_id,omitempty"`
+	ID           int64          `json:"id"`
+	Room         string         `json:"room"`
+	Seq          int64          `json:"seq"`
+	Rev          int64          `json:"rev,omitempty"`
+	Author       string         `json:"author"`
+	Content      string         `json:"content"`
+	Timestamp    string         `json:"timestamp"`
+	ClientID     string         `json:"client_id,omitempty"`
+	Edited       string         `json:"edited,omitempty"`
+	Deleted      bool           `json:"deleted,omitempty"`
+	ReplyTo      *WireReply     `json:"reply_to,omitempty"`
+	Mentions     []string       `json:"mentions,omitempty"`
+	MentionsRoom bool           `json:"mentions_room,omitempty"`
+	Reactions    []WireReaction `json:"reactions,omitempty"`
+}
+
+// WireReply is a message object's reply_to.
+type WireReply struct {
+	Seq     int64  `json:"seq"`
+	Author  string `json:"author"`
+	Excerpt string `json:"excerpt,omitempty"`
+	Deleted bool   `json:"deleted,omitempty"`
+}
+
+// WireReaction is one of a message object's reactions.
+type WireReaction struct {
+	Emoji string   `json:"emoji"`
+	Count int      `json:"count"`
+	Users []string `json:"users"`
 }
 
 // Message returns the message w holds.
@@ -79,13 +129,31 @@ func (w *WireMessage) Message() (Message, error) {
 	if err != nil {
 		return Message{}, err
 	}
-	return Message{ID: w.ID, Room: w.Room, Seq: w.Seq, Author: w.Author, Content: w.Content,
-		Timestamp: ts.UTC(), ClientID: w.ClientID}, nil
+	m := Message{ID: w.ID, Room: w.Room, Seq: w.Seq, Author: w.Author, Content: w.Content,
+		Timestamp: ts.UTC(), ClientID: w.ClientID, Rev: max(w.Rev, w.Seq), Deleted: w.Deleted,
+		Mentions: w.Mentions, MentionsRoom: w.MentionsRoom}
+	if w.Edited != "" {
+		ed, err := time.Parse(time.RFC3339Nano, w.Edited)
+		if err != nil {
+			return Message{}, err
+		}
+		m.Edited = ed.UTC()
+	}
+	if w.ReplyTo != nil {
+		m.ReplyTo = &Reply{Seq: w.ReplyTo.Seq, Author: w.ReplyTo.Author, Excerpt: w.ReplyTo.Excerpt, Deleted: w.ReplyTo.Deleted}
+	}
+	for _, r := range w.Reactions {
+		m.Reactions = append(m.Reactions, Reaction{Emoji: r.Emoji, Count: r.Count, Users: r.Users})
+	}
+	return m, nil
 }
 
-// MarshalJSON writes the message object of docs/PROTOCOL.md (AppendJSON).
+// MarshalJSON writes the message object of docs/PROTOCOL.md with the
+// fields Parley adds that are set, rev only when it is not the seq
+// (AppendEventJSON): what an event carries. What clients get, rev
+// always, is AppendFullJSON's.
 func (m Message) MarshalJSON() ([]byte, error) {
-	return m.AppendJSON(make([]byte, 0, 128+len(m.Content))), nil
+	return m.AppendEventJSON(make([]byte, 0, 160+len(m.Content))), nil
 }
 
 // UnmarshalJSON reads the message object of docs/PROTOCOL.md.
@@ -105,6 +173,8 @@ type NewMessage struct {
 	Author   string
 	Content  string
 	ClientID string
+	// ReplyTo is the seq of the message it answers, 0 for none.
+	ReplyTo int64
 }
 
 // ValidUsername reports whether name is 1–150 letters, digits and @.+-_,
@@ -377,6 +447,9 @@ func CheckNewMessage(m *NewMessage) error {
 		return err
 	}
 	m.Content = content
+	if m.ReplyTo < 0 {
+		return Errorf(EInvalid, "reply_to must be the seq of a message: a number of at least 1.")
+	}
 	return CheckClientID(m.ClientID)
 }
 

@@ -1,9 +1,13 @@
 // Package hub is the local fan-out: which sockets of this process are in
 // which room (members), and the per-room sequencer that hands every member
-// a room's messages in seq order, without gaps, recovering from the store
-// what the broker failed to bring. A member's frames go to its Sink, the
-// socket's outgoing queue, which the transport owns and bounds. The hub
-// knows nothing of WebSocket or HTTP.
+// a room's log in seq order, without gaps, recovering from the store what
+// the broker failed to bring. The log's entries are new messages and
+// changes to messages (edits, deletions, reactions): a member that takes
+// extensions gets every entry; one that does not (the original client)
+// gets new messages only, as the original protocol has them, and no
+// deleted one. A member's frames go to its Sink, the socket's outgoing
+// queue, which the transport owns and bounds. The hub knows nothing of
+// WebSocket or HTTP.
 //
 // Lock order: the hub's lock, then a room's. Frames are queued on sinks
 // only under a room's lock, through room.locked, which wakes the sinks (a
@@ -23,13 +27,13 @@ import (
 	"parley/internal/chat"
 )
 
-// History reads stored messages; the hub uses it to fill gaps.
+// History reads a room's stored log; the hub uses it to fill gaps.
 type History interface {
 	// LastSeq returns the room's latest seq, 0 for an empty or unknown room.
 	LastSeq(ctx context.Context, room string) (int64, error)
-	// After returns up to limit messages with seq > after, ascending, and
-	// whether more follow.
-	After(ctx context.Context, room string, after int64, limit int) ([]chat.Message, bool, error)
+	// Log returns up to limit entries with seq > after, every seq once,
+	// ascending, and whether more follow.
+	Log(ctx context.Context, room string, after int64, limit int) ([]chat.Entry, bool, error)
 }
 
 // Options configure a Hub.
@@ -188,6 +192,9 @@ func (h *Hub) Join(ctx context.Context, j Joining) (*Member, error) {
 	m.room = r
 	r.mu.Lock()
 	r.members[m] = struct{}{}
+	if m.extensions {
+		r.extMembers++
+	}
 	r.mu.Unlock()
 	h.mu.Unlock()
 	h.members.Add(1)
@@ -228,7 +235,11 @@ func (h *Hub) Event(ev broker.Event) {
 	switch ev.Kind {
 	case broker.KindMessage:
 		if ev.Message != nil {
-			r.onMessage(*ev.Message)
+			r.onEntry(entry{seq: ev.Message.Seq, msg: ev.Message})
+		}
+	case broker.KindChange:
+		if ev.Change != nil {
+			r.onEntry(entry{seq: ev.Change.Seq, change: ev.Change})
 		}
 	case broker.KindTyping:
 		r.onTyping(ev.User)
@@ -256,6 +267,9 @@ func (h *Hub) leave(m *Member) {
 	h.mu.Lock()
 	r.mu.Lock()
 	_, member := r.members[m]
+	if member && m.extensions {
+		r.extMembers--
+	}
 	delete(r.members, m)
 	empty := len(r.members) == 0
 	r.mu.Unlock()
@@ -327,11 +341,33 @@ func EncodeFrame(v any) []byte {
 	return b
 }
 
-// MessageFrame encodes the new_message frame of m.
-func MessageFrame(m chat.Message) []byte {
+// MessageFrame encodes the new_message frame of m: with the message
+// object as the original protocol has it, or, if full, with Parley's
+// fields (docs/PROTOCOL.md, The message object).
+func MessageFrame(m chat.Message, full bool) []byte {
 	const head = `{"command":"new_message","message":`
-	b := make([]byte, 0, len(head)+160+len(m.Content))
-	return append(m.AppendJSON(append(b, head...)), '}')
+	if !full {
+		b := make([]byte, 0, len(head)+160+len(m.Content))
+		return append(m.AppendJSON(append(b, head...)), '}')
+	}
+	b := make([]byte, 0, len(head)+200+len(m.Content))
+	return append(m.AppendFullJSON(append(b, head...)), '}')
+}
+
+// ChangeFrame encodes the change frame of c (docs/PROTOCOL.md, Room
+// events).
+func ChangeFrame(c chat.Change) []byte {
+	const head = `{"command":"change","change":`
+	b := make([]byte, 0, len(head)+200+len(c.Content))
+	return append(c.AppendJSON(append(b, head...)), '}')
+}
+
+// entry is one entry of a room's log on its way to the members: a new
+// message or a change.
+type entry struct {
+	seq    int64
+	msg    *chat.Message
+	change *chat.Change
 }
 
 type typingFrame struct {
@@ -354,8 +390,9 @@ type room struct {
 
 	mu         sync.Mutex
 	members    map[*Member]struct{}
-	next       int64                  // the next seq to fan out
-	pending    map[int64]chat.Message // arrived early, waiting for next
+	extMembers int             // members that take extensions
+	next       int64           // the next seq to fan out
+	pending    map[int64]entry // arrived early, waiting for next
 	gapTimer   *time.Timer
 	recovering bool
 	again      bool                      // a recovery was asked for while one ran
@@ -401,7 +438,7 @@ type remotePresence struct {
 
 func newRoom(h *Hub, name string) *room {
 	return &room{h: h, name: name, ready: make(chan struct{}),
-		members: make(map[*Member]struct{}), pending: make(map[int64]chat.Message),
+		members: make(map[*Member]struct{}), pending: make(map[int64]entry),
 		remote: make(map[string]remotePresence)}
 }
 
@@ -443,28 +480,28 @@ func (r *room) isReady() bool {
 	}
 }
 
-// onMessage puts m in order: fanned out now if it is the next, held if it
+// onEntry puts e in order: fanned out now if it is the next, held if it
 // is early, dropped if it was already sent.
-func (r *room) onMessage(m chat.Message) {
+func (r *room) onEntry(e entry) {
 	r.locked(func(w *wakes) {
 		if !r.isReady() {
-			r.pending[m.Seq] = m
+			r.pending[e.seq] = e
 			return
 		}
-		r.acceptLocked(w, m)
+		r.acceptLocked(w, e)
 	})
 }
 
-func (r *room) acceptLocked(w *wakes, m chat.Message) {
+func (r *room) acceptLocked(w *wakes, e entry) {
 	switch {
-	case m.Seq < r.next:
+	case e.seq < r.next:
 		r.h.duplicates.Add(1)
-	case m.Seq == r.next:
-		r.fanoutLocked(w, m)
+	case e.seq == r.next:
+		r.fanoutLocked(w, e)
 		r.next++
 		r.drainLocked(w)
 	default:
-		r.pending[m.Seq] = m
+		r.pending[e.seq] = e
 		r.armGapLocked()
 	}
 }
@@ -479,12 +516,12 @@ func (r *room) armGapLocked() {
 
 func (r *room) drainLocked(w *wakes) {
 	for {
-		m, ok := r.pending[r.next]
+		e, ok := r.pending[r.next]
 		if !ok {
 			break
 		}
 		delete(r.pending, r.next)
-		r.fanoutLocked(w, m)
+		r.fanoutLocked(w, e)
 		r.next++
 	}
 	if len(r.pending) == 0 && r.gapTimer != nil {
@@ -493,16 +530,81 @@ func (r *room) drainLocked(w *wakes) {
 	}
 }
 
-func (r *room) fanoutLocked(w *wakes, m chat.Message) {
-	frame := r.h.opt.Wire(MessageFrame(m))
-	for mb := range r.members {
-		if mb.held != nil {
-			mb.hold(w, m.Seq, frame)
-			continue
+// fanoutLocked queues e for the members that take it: a new message for
+// every member (as the original protocol has it for those without
+// extensions, and a deleted one, recovered from the store, only for
+// those with), a change for those with extensions. Each frame is encoded
+// once, and only if a member takes it.
+func (r *room) fanoutLocked(w *wakes, e entry) {
+	if e.change != nil {
+		if r.extMembers == 0 {
+			return
 		}
-		w.queue(mb, frame)
+		frame := r.h.opt.Wire(ChangeFrame(*e.change))
+		all := r.extMembers == len(r.members)
+		for mb := range r.members {
+			if all || mb.extensions {
+				w.queue(mb, frame)
+				if len(mb.after) > 0 {
+					mb.sentLocked(w, e.seq)
+				}
+			}
+		}
+		r.h.delivered.Add(uint64(r.extMembers))
+		return
 	}
-	r.h.delivered.Add(uint64(len(r.members)))
+	m := e.msg
+	n := len(r.members)
+	switch {
+	case r.extMembers == 0 && !m.Deleted:
+		// Every member takes the original frame: the loop as it was
+		// before changes existed, the hot path of the original client.
+		plain := r.h.opt.Wire(MessageFrame(*m, false))
+		for mb := range r.members {
+			if mb.held != nil {
+				mb.hold(w, m.Seq, plain)
+				continue
+			}
+			w.queue(mb, plain)
+		}
+	case r.extMembers == n:
+		full := r.h.opt.Wire(MessageFrame(*m, true))
+		for mb := range r.members {
+			w.queue(mb, full)
+			if len(mb.after) > 0 {
+				mb.sentLocked(w, e.seq)
+			}
+		}
+	default:
+		var plain, full []byte
+		deleted := m.Deleted
+		n = 0
+		for mb := range r.members {
+			switch {
+			case mb.extensions:
+				if full == nil {
+					full = r.h.opt.Wire(MessageFrame(*m, true))
+				}
+				w.queue(mb, full)
+				if len(mb.after) > 0 {
+					mb.sentLocked(w, e.seq)
+				}
+			case deleted:
+				continue
+			default:
+				if plain == nil {
+					plain = r.h.opt.Wire(MessageFrame(*m, false))
+				}
+				if mb.held != nil {
+					mb.hold(w, m.Seq, plain)
+				} else {
+					w.queue(mb, plain)
+				}
+			}
+			n++
+		}
+	}
+	r.h.delivered.Add(uint64(n))
 	if f := r.h.opt.OnDeliver; f != nil {
 		f(time.Since(m.Timestamp))
 	}
@@ -533,7 +635,7 @@ func (r *room) runRecovery() {
 		r.again = false
 		r.mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		msgs, more, err := r.h.opt.History.After(ctx, r.name, after, chat.MaxFetchLimit)
+		entries, more, err := r.h.opt.History.Log(ctx, r.name, after, chat.MaxFetchLimit)
 		cancel()
 		done := true
 		r.locked(func(w *wakes) {
@@ -547,11 +649,11 @@ func (r *room) runRecovery() {
 				}
 				return
 			}
-			for _, m := range msgs {
-				if m.Seq == r.next {
+			for _, e := range entries {
+				if e.Seq() == r.next {
 					r.h.recovered.Add(1)
 				}
-				r.acceptLocked(w, m)
+				r.acceptLocked(w, entry{seq: e.Seq(), msg: e.Message, change: e.Change})
 			}
 			if !more && !r.again {
 				r.recovering = false

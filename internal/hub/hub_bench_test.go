@@ -52,6 +52,51 @@ func BenchmarkFanout(b *testing.B) {
 	}
 }
 
+// BenchmarkFanoutV1 is BenchmarkFanout for parley.v1 members (Parley's
+// own page): new messages with every field, and changes, as a reaction
+// storm sends them.
+func BenchmarkFanoutV1(b *testing.B) {
+	for _, kind := range []string{"message", "change"} {
+		for _, n := range []int{100, 1000} {
+			b.Run(fmt.Sprintf("%s/clients=%d", kind, n), func(b *testing.B) {
+				h := hub.New(hub.Options{Broker: broker.NewInProcess(), History: emptyHistory{}})
+				defer h.Close()
+				sinks := make([]*benchSink, n)
+				for i := range sinks {
+					sinks[i] = &benchSink{}
+					c, err := h.Join(context.Background(), hub.Joining{Room: "bench", User: fmt.Sprint("u", i), Extensions: true, Sink: sinks[i]})
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer c.Leave()
+				}
+				m := chat.Message{ID: 1, Room: "bench", Author: "alice", Content: "a message of ordinary length, say forty-odd bytes",
+					Timestamp: time.Now()}
+				c := chat.Change{Room: "bench", Kind: chat.ChangeReact, Target: 1, Author: "alice", Emoji: "👍", Timestamp: time.Now(),
+					ClientID: "c-1"}
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if kind == "message" {
+						m.Seq, m.Rev = int64(i+1), int64(i+1)
+						h.Event(broker.Event{Room: "bench", Kind: broker.KindMessage, Message: &m})
+					} else {
+						c.Seq = int64(i + 1)
+						h.Event(broker.Event{Room: "bench", Kind: broker.KindChange, Change: &c})
+					}
+					if i%64 == 63 {
+						for _, s := range sinks {
+							s.take()
+						}
+					}
+				}
+				b.StopTimer()
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/delivery")
+			})
+		}
+	}
+}
+
 // benchSink is a socket's queue as the transport keeps it (a mutex, a
 // slice, a writer flag), drained by the benchmark instead of a writer.
 type benchSink struct {
@@ -83,7 +128,7 @@ func (s *benchSink) take() {
 type emptyHistory struct{}
 
 func (emptyHistory) LastSeq(context.Context, string) (int64, error) { return 0, nil }
-func (emptyHistory) After(context.Context, string, int64, int) ([]chat.Message, bool, error) {
+func (emptyHistory) Log(context.Context, string, int64, int) ([]chat.Entry, bool, error) {
 	return nil, false, nil
 }
 
@@ -93,6 +138,6 @@ func BenchmarkMessageFrame(b *testing.B) {
 		Timestamp: time.Now(), ClientID: "c-7f3a"}
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		_ = hub.MessageFrame(m)
+		_ = hub.MessageFrame(m, false)
 	}
 }

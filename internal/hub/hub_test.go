@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -310,18 +312,28 @@ func TestQuietTailIsRecovered(t *testing.T) {
 	wantSeqs(t, seqs(t, c, 1), 1, 1)
 }
 
-// MessageFrame writes the frame encoding/json writes for it.
+// MessageFrame writes the frame encoding/json writes for it: the
+// original object, or Parley's, rev always.
 func TestMessageFrameIsTheJSONOfTheFrame(t *testing.T) {
 	m := chat.Message{ID: 7, Room: "lobby", Seq: 3, Author: "zoë", Content: "<b>\"hi\"</b>\n\u2028", ClientID: "c1",
 		Timestamp: time.Date(2026, 11, 25, 22, 0, 0, 123456789, time.UTC)}
-	want, err := chat.EncodeJSON(struct {
-		Command string       `json:"command"`
-		Message chat.Message `json:"message"`
-	}{"new_message", m})
-	if err != nil {
-		t.Fatal(err)
+	frame := func(msg any) string {
+		want, err := chat.EncodeJSON(struct {
+			Command string `json:"command"`
+			Message any    `json:"message"`
+		}{"new_message", msg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(want)
 	}
-	if got := hub.MessageFrame(m); string(got) != string(want) {
+	wire := chat.WireMessage{ID: m.ID, Room: m.Room, Seq: m.Seq, Author: m.Author, Content: m.Content,
+		Timestamp: "2026-11-25T22:00:00.123456Z", ClientID: m.ClientID}
+	if got, want := hub.MessageFrame(m, false), frame(wire); string(got) != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	wire.Rev = 3
+	if got, want := hub.MessageFrame(m, true), frame(wire); string(got) != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
 }
@@ -415,5 +427,121 @@ func TestUnknownKindIgnored(t *testing.T) {
 	f.h.Event(broker.Event{Room: "r", Kind: broker.KindTyping, User: "bob"})
 	if got := next(); got != `{"command":"typing","user":"bob"}` {
 		t.Fatalf("got %s, want only bob's typing", got)
+	}
+}
+
+// change applies a change in the store without publishing it.
+func (f *fixture) change(c chat.NewChange) chat.Change {
+	f.t.Helper()
+	if c.Kind == chat.ChangeEdit {
+		c.EditWindow = time.Hour
+	}
+	ch, _, err := f.st.ApplyChange(context.Background(), c)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return ch
+}
+
+func (f *fixture) publishChange(c chat.Change) {
+	f.h.Event(broker.Event{Room: c.Room, Kind: broker.KindChange, Change: &c})
+}
+
+// entries collects the next frames of c until it has had n log entries
+// (new_message and change frames), and returns each as "seq:kind".
+func entries(t *testing.T, c *client, n int) []string {
+	t.Helper()
+	var got []string
+	deadline := time.After(5 * time.Second)
+	for len(got) < n {
+		select {
+		case <-c.Wakes():
+			for _, fr := range c.Take() {
+				var x struct {
+					Command string
+					Message chat.Message
+					Change  chat.Change
+				}
+				if err := json.Unmarshal(fr, &x); err != nil {
+					t.Fatal(err)
+				}
+				switch x.Command {
+				case "new_message":
+					kind := "msg"
+					if x.Message.Deleted {
+						kind = "tombstone"
+					}
+					got = append(got, fmt.Sprintf("%d:%s:%s", x.Message.Seq, kind, x.Message.Content))
+				case "change":
+					got = append(got, fmt.Sprintf("%d:%s", x.Change.Seq, x.Change.Kind))
+				}
+			}
+		case <-deadline:
+			t.Fatalf("got %v; waited for %d entries", got, n)
+		}
+	}
+	return got
+}
+
+// TestChangesInTheLog: changes are entries of the sequencer like messages:
+// in order, gaps recovered from the store (changes included), to
+// extension members only; a member without extensions gets the messages,
+// in their state when they reach it, and no deleted one.
+func TestChangesInTheLog(t *testing.T) {
+	f := newFixture(t, hub.Options{})
+	ext := f.join("r", "ext", true)
+	plain := f.join("r", "plain", false)
+	m1 := f.store("r", "one")
+	f.publish(m1)
+	e := f.change(chat.NewChange{Room: "r", Author: "writer", Kind: chat.ChangeEdit, Target: 1, Content: "one, edited"})
+	r := f.change(chat.NewChange{Room: "r", Author: "ann", Kind: chat.ChangeReact, Target: 1, Emoji: "👍"})
+	f.publishChange(r) // early: 2 is missing
+	f.publishChange(e)
+	// Stored, never published: recovered, in their current state.
+	f.store("r", "three")
+	f.change(chat.NewChange{Room: "r", Author: "writer", Kind: chat.ChangeDelete, Target: 4})
+	f.change(chat.NewChange{Room: "r", Author: "writer", Kind: chat.ChangeEdit, Target: 1, Content: "one, again"})
+	f.publish(f.store("r", "six"))
+	want := []string{"1:msg:one", "2:edit", "3:react", "4:tombstone:", "5:delete", "6:edit", "7:msg:six"}
+	if got := entries(t, ext, 7); !slices.Equal(got, want) {
+		t.Fatalf("extension member got %v, want %v", got, want)
+	}
+	if got := entries(t, plain, 2); !slices.Equal(got, []string{"1:msg:one", "7:msg:six"}) {
+		t.Fatalf("plain member got %v", got)
+	}
+	select {
+	case <-plain.Wakes():
+		t.Fatalf("a plain member got more: %q", plain.Take())
+	default:
+	}
+}
+
+// SendAfter holds an answer about an entry until the room has sent it.
+func TestSendAfter(t *testing.T) {
+	f := newFixture(t, hub.Options{GapWait: time.Minute})
+	c := f.join("r", "u", true)
+	m1, m2 := f.store("r", "1"), f.store("r", "2")
+	c.SendAfter(m2.Seq, []byte("answer about 2"))
+	f.publish(m1)
+	f.publish(m2)
+	c.SendAfter(m1.Seq, []byte("answer about 1"))
+	var got []string
+	deadline := time.After(5 * time.Second)
+	for len(got) < 4 {
+		select {
+		case <-c.Wakes():
+			for _, fr := range c.Take() {
+				if s := string(fr); strings.HasPrefix(s, "answer") {
+					got = append(got, s)
+				} else if strings.Contains(s, "new_message") {
+					got = append(got, "msg")
+				}
+			}
+		case <-deadline:
+			t.Fatalf("got %q", got)
+		}
+	}
+	if !slices.Equal(got, []string{"msg", "msg", "answer about 2", "answer about 1"}) {
+		t.Fatalf("got %q", got)
 	}
 }

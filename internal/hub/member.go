@@ -18,6 +18,9 @@ type Member struct {
 	// Guarded by room.mu.
 	hadPresence bool  // it was sent the presence list
 	held        *held // its live messages held back (Joining.Hold), or nil
+	// after are frames to send the member once the room has sent it the
+	// entry of their seq (SendAfter).
+	after []heldFrame
 }
 
 // held are a held member's live messages, waiting for its first history
@@ -55,6 +58,37 @@ func (m *Member) Passed(seq int64) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.isReady() && seq < r.next
+}
+
+// SendAfter queues frame, an encoded frame (Options.Wire makes it what
+// the socket writes), for the member alone once the room has sent it the
+// entry of seq: now, if it has. So an answer about an entry never arrives
+// ahead of the entries before it.
+func (m *Member) SendAfter(seq int64, frame []byte) {
+	r := m.room
+	frame = m.h.opt.Wire(frame)
+	r.locked(func(w *wakes) {
+		if r.isReady() && seq < r.next {
+			w.queue(m, frame)
+			return
+		}
+		m.after = append(m.after, heldFrame{seq, frame})
+	})
+}
+
+// sentLocked sends the frames waiting for the entry of seq, or one
+// before it, which the room has just sent.
+func (m *Member) sentLocked(w *wakes, seq int64) {
+	kept := m.after[:0]
+	for _, f := range m.after {
+		if f.seq <= seq {
+			w.queue(m, f.frame)
+		} else {
+			kept = append(kept, f)
+		}
+	}
+	clear(m.after[len(kept):])
+	m.after = kept
 }
 
 // hold keeps a live message back, under the room's lock, or lets every

@@ -166,7 +166,6 @@ func TestBackfill(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) {
 		db, _ := sqliteDB(t)
 		e := sqliteOn(db)
-		schema(t, e)
 		loadWithout(t, e, before)
 		e.exec(t, proposal(t, "sqlite"))
 		expect(t, e, "hello", as("alice"), 2, 1)
@@ -175,7 +174,6 @@ func TestBackfill(t *testing.T) {
 	t.Run("postgres", func(t *testing.T) {
 		conn := postgresConn(t, storetest.PostgresDSN(t))
 		e := postgresOn(conn)
-		schema(t, e)
 		loadWithout(t, e, before)
 		e.exec(t, proposal(t, "postgres"))
 		expect(t, e, "hello", as("alice"))

@@ -100,7 +100,6 @@ func sqliteEngine(tb testing.TB) *engine {
 	db, _ := sqliteDB(tb)
 	e := sqliteOn(db)
 	e.exec(tb, proposal(tb, "sqlite"))
-	schema(tb, e)
 	return e
 }
 
@@ -178,7 +177,6 @@ func postgresEngine(tb testing.TB, dsn string) *engine {
 	tb.Helper()
 	e := postgresOn(postgresConn(tb, dsn))
 	e.exec(tb, proposal(tb, "postgres"))
-	schema(tb, e)
 	return e
 }
 
@@ -251,16 +249,6 @@ func rebind(query string) string {
 		b.WriteByte(query[i])
 	}
 	return b.String()
-}
-
-// schema adds what the tests need beside the store's tables: who is
-// mentioned where, as the mentions of the room-events work will record it.
-func schema(tb testing.TB, e *engine) {
-	tb.Helper()
-	e.exec(tb, `CREATE TABLE mentions (
-		user_id    bigint NOT NULL,
-		message_id bigint NOT NULL,
-		PRIMARY KEY (user_id, message_id))`)
 }
 
 // find runs q as the store will: newest first.

@@ -16,21 +16,27 @@ import (
 // long the callers of a batch wait for each other.
 const maxBatch = 1024
 
-// A change is one write that a batch carries, to one room. The one kind
-// today is a new message, msg; the package doc says how to add another.
+// A change is one write that a batch carries, to one room: a new message
+// (msg), or, when edit is set, a change to a message (an edit, a
+// deletion, a reaction added or removed).
 type change struct {
 	room string
 	msg  chat.NewMessage
+	edit *chat.NewChange
 	// create: the message makes its room if the room does not exist
-	// (its author recorded as the one who made it); else such a message
-	// fails with ErrNoRoom.
+	// (its author recorded as the one who made it); else such a message,
+	// and every change to a message there, fails with ErrNoRoom.
 	create bool
 }
 
-// result is the outcome of one change: for a new message, the stored
-// message and whether it is new (false: its client_id was stored before).
+// result is the outcome of one change: the stored message (for a new
+// message) or change (for a change to a message), and whether it is new
+// (false: its client_id was stored before, or what it asks was done
+// already). err is set for a change that failed alone, such as one the
+// rules refuse.
 type result struct {
 	msg     chat.Message
+	chg     *chat.Change // a change's (few are): the result stays small
 	created bool
 	err     error
 }
@@ -109,29 +115,44 @@ func (b *batcher) submit(ctx context.Context, c change) *Pending {
 	}
 }
 
-// Pending is a message handed to the store and not yet known to be stored.
+// Pending is a message or a change handed to the store and not yet known
+// to be stored.
 type Pending struct {
 	b   *batcher
 	req *request
-	err error // the message was not taken
+	err error // it was not taken
 }
 
-// Wait waits for the outcome: the stored message and whether it is new, as
-// InsertMessage returns them.
+// Wait waits for a message's outcome: the stored message and whether it
+// is new, as InsertMessage returns them.
 func (p *Pending) Wait() (chat.Message, bool, error) {
+	r := p.wait()
+	return r.msg, r.created, r.err
+}
+
+// WaitChange waits for a change's outcome, as ApplyChange returns it.
+func (p *Pending) WaitChange() (chat.Change, bool, error) {
+	r := p.wait()
+	if r.chg == nil {
+		return chat.Change{}, r.created, r.err
+	}
+	return *r.chg, r.created, r.err
+}
+
+func (p *Pending) wait() result {
 	if p.err != nil {
-		return chat.Message{}, false, p.err
+		return result{err: p.err}
 	}
 	select {
 	case r := <-p.req.reply:
-		return r.msg, r.created, r.err
+		return r
 	case <-p.b.done:
 		// Workers answer before they end, so an answer sent is here now.
 		select {
 		case r := <-p.req.reply:
-			return r.msg, r.created, r.err
+			return r
 		default:
-			return chat.Message{}, false, errClosed
+			return result{err: errClosed}
 		}
 	}
 }
@@ -206,6 +227,8 @@ func (b *batcher) write(changes []change, results []result) {
 		case isDataException(err):
 			// Such as a NUL character, which PostgreSQL's text refuses.
 			results[i] = result{err: chat.Errorf(chat.EInvalid, "The message contains characters that cannot be stored.")}
+		case changes[i].edit != nil:
+			results[i] = result{err: fmt.Errorf("store: apply %s: %w", changes[i].edit.Kind, err)}
 		default:
 			results[i] = result{err: fmt.Errorf("store: insert message: %w", err)}
 		}
@@ -247,11 +270,14 @@ type batchRooms struct {
 }
 
 type batchRoom struct {
-	lastSeq int64     // as read under the lock
-	taken   int64     // seqs handed out since
-	at      time.Time // when the latest was handed out
-	// create: a change of the batch may make the room, whose creator is
-	// then the author of the first such change.
+	lastSeq  int64     // as read under the lock
+	taken    int64     // seqs handed out since
+	msgCount int64     // the room's messages, as read under the lock
+	newMsgs  int64     // new messages since
+	deleted  int64     // messages deleted since
+	at       time.Time // when the latest new message was stored; zero if none
+	// create: a message of the batch may make the room, whose creator is
+	// then the author of the first such message.
 	create  bool
 	creator string
 	missing bool // the room does not exist, and no change may make it
@@ -279,11 +305,27 @@ func newBatchRooms(changes []change) batchRooms {
 // handed out since.
 func (r *batchRoom) seq() int64 { return r.lastSeq + r.taken }
 
-// take hands out the room's next seq, to a change made at time at.
-func (r *batchRoom) take(at time.Time) int64 {
+// take hands out the room's next seq, to a change.
+func (r *batchRoom) take() int64 {
 	r.taken++
-	r.at = at
 	return r.seq()
+}
+
+// takeMessage hands out the room's next seq to a new message stored at
+// at, and its place among the room's messages (num).
+func (r *batchRoom) takeMessage(at time.Time) (seq, num int64) {
+	r.newMsgs++
+	r.at = at
+	return r.take(), r.msgCount + r.newMsgs
+}
+
+// activity is the room's new last_activity: the latest new message's
+// time, or nil (unchanged) if the batch stored none.
+func (r *batchRoom) activity() any {
+	if r.at.IsZero() {
+		return nil
+	}
+	return r.at
 }
 
 // authorRead is an author of new messages in a room, and their latest one
@@ -301,7 +343,7 @@ func authorsRead(results []result) []authorRead {
 	index := make(map[key]int, 4)
 	var authors []authorRead
 	for _, r := range results {
-		if !r.created {
+		if !r.created || r.msg.Seq == 0 { // a change, or not new
 			continue
 		}
 		a := authorRead{room: r.msg.Room, author: r.msg.Author, seq: r.msg.Seq, at: r.msg.Timestamp}

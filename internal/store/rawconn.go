@@ -95,6 +95,43 @@ func (c *rawConn) queryRow(ctx context.Context, query string, args ...any) row {
 	return rawRow{rs}
 }
 
+// queryEach runs a query and scans each of its rows into dest, calling
+// each after every row.
+func (c *rawConn) queryEach(ctx context.Context, query string, args []any, dest []any, each func() error) error {
+	st, err := c.stmt(ctx, query)
+	if err != nil {
+		return err
+	}
+	nv, err := namedArgs(args)
+	if err != nil {
+		return err
+	}
+	rs, err := st.(driver.StmtQueryContext).QueryContext(ctx, nv)
+	if err != nil {
+		return err
+	}
+	defer rs.Close()
+	vals := make([]driver.Value, len(rs.Columns()))
+	if len(dest) != len(vals) {
+		return fmt.Errorf("store: scan %d values into %d destinations", len(vals), len(dest))
+	}
+	for {
+		if err := rs.Next(vals); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		for i, d := range dest {
+			if err := assign(d, vals[i]); err != nil {
+				return fmt.Errorf("store: scan column %d: %w", i, err)
+			}
+		}
+		if err := each(); err != nil {
+			return err
+		}
+	}
+}
+
 type rawRow struct{ rs driver.Rows }
 
 func (r rawRow) Scan(dest ...any) error {

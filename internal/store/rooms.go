@@ -10,10 +10,12 @@ import (
 )
 
 // UserRoom is a room a user entered or posted in, with how far they have
-// read: the user has Room.Messages - LastRead unread messages.
+// read: the seq of the last entry they read, and how many messages after
+// it they have not read (deleted ones and changes left out).
 type UserRoom struct {
 	chat.Room
 	LastRead int64
+	Unread   int64
 }
 
 // ErrNoRoom is the error of a message to a room that does not exist,
@@ -86,7 +88,7 @@ func insertRoomWords(ctx context.Context, q querier, name string) error {
 }
 
 // Room returns the room called name, or a *chat.Error with code
-// chat.ENotFound if there is none. Room.Messages is the room's latest seq.
+// chat.ENotFound if there is none.
 func (s *Store) Room(ctx context.Context, name string) (chat.Room, error) {
 	if !chat.ValidRoomName(name) {
 		return chat.Room{}, chat.Errorf(chat.ENotFound, "No such room.")
@@ -96,8 +98,8 @@ func (s *Store) Room(ctx context.Context, name string) (chat.Room, error) {
 
 func (s *Store) room(ctx context.Context, q querier, name string) (chat.Room, error) {
 	r := chat.Room{Name: name}
-	err := q.queryRow(ctx, "SELECT last_seq, last_activity FROM rooms WHERE name = $1", name).
-		Scan(&r.Messages, timeCol{&r.LastActivity})
+	err := q.queryRow(ctx, "SELECT last_seq, msg_count - deleted_count, last_activity FROM rooms WHERE name = $1", name).
+		Scan(&r.LastSeq, &r.Messages, timeCol{&r.LastActivity})
 	if isNoRows(err) {
 		return chat.Room{}, chat.Errorf(chat.ENotFound, "No such room.")
 	}
@@ -138,7 +140,7 @@ func (s *Store) Rooms(ctx context.Context, query string, limit int) ([]chat.Room
 	)
 	if query == "" {
 		rs, err = s.read.query(ctx, `
-			SELECT name, last_seq, last_activity FROM rooms
+			SELECT name, last_seq, msg_count - deleted_count, last_activity FROM rooms
 			WHERE last_seq > 0
 			ORDER BY last_activity DESC, name
 			LIMIT $1`, clampRoomLimit(limit))
@@ -150,7 +152,7 @@ func (s *Store) Rooms(ctx context.Context, query string, limit int) ([]chat.Room
 		// Every word with the prefix sorts from the prefix up to the
 		// prefix and "{", which follows every character of a name.
 		rs, err = s.read.query(ctx, `
-			SELECT name, last_seq, last_activity FROM rooms
+			SELECT name, last_seq, msg_count - deleted_count, last_activity FROM rooms
 			WHERE name IN (SELECT room FROM room_words WHERE word >= $1 AND word < $2)
 			ORDER BY last_activity DESC, name
 			LIMIT $3`, prefix, prefix+"{", clampRoomLimit(limit))
@@ -162,7 +164,7 @@ func (s *Store) Rooms(ctx context.Context, query string, limit int) ([]chat.Room
 	rooms := []chat.Room{}
 	for rs.Next() {
 		var r chat.Room
-		if err := rs.Scan(&r.Name, &r.Messages, timeCol{&r.LastActivity}); err != nil {
+		if err := rs.Scan(&r.Name, &r.LastSeq, &r.Messages, timeCol{&r.LastActivity}); err != nil {
 			return nil, fmt.Errorf("store: rooms: %w", err)
 		}
 		rooms = append(rooms, r)
@@ -261,10 +263,20 @@ func (s *Store) ReadMarker(ctx context.Context, userID int64, room string) (seq 
 
 // UserRooms returns up to limit rooms the user entered or posted in, the
 // most recently active first, then by name, each with the user's read
-// marker. limit ≤ 0 means 50; at most 1000 rooms are returned.
+// marker and unread count. limit ≤ 0 means 50; at most 1000 rooms are
+// returned.
+//
+// The unread messages of a room are its messages after the marker less
+// the deleted ones among them: the room's count, less the place (num) of
+// the last message at or before the marker, less the deleted messages
+// after it, two index lookups a room whatever the counts.
 func (s *Store) UserRooms(ctx context.Context, userID int64, limit int) ([]UserRoom, error) {
 	rs, err := s.read.query(ctx, `
-		SELECT r.name, r.last_seq, r.last_activity, m.last_read
+		SELECT r.name, r.last_seq, r.msg_count - r.deleted_count, r.last_activity, m.last_read,
+			r.msg_count - COALESCE((SELECT COALESCE(x.num, x.seq) FROM messages x
+				WHERE x.room = r.name AND x.seq <= m.last_read ORDER BY x.seq DESC LIMIT 1), 0)
+			- CASE WHEN r.deleted_count = 0 THEN 0 ELSE (SELECT count(*) FROM messages d
+				WHERE d.room = r.name AND d.seq > m.last_read AND d.deleted_at IS NOT NULL) END
 		FROM room_members m JOIN rooms r ON r.name = m.room
 		WHERE m.user_id = $1
 		ORDER BY r.last_activity DESC, r.name
@@ -276,9 +288,10 @@ func (s *Store) UserRooms(ctx context.Context, userID int64, limit int) ([]UserR
 	rooms := []UserRoom{}
 	for rs.Next() {
 		var r UserRoom
-		if err := rs.Scan(&r.Name, &r.Messages, timeCol{&r.LastActivity}, &r.LastRead); err != nil {
+		if err := rs.Scan(&r.Name, &r.LastSeq, &r.Messages, timeCol{&r.LastActivity}, &r.LastRead, &r.Unread); err != nil {
 			return nil, fmt.Errorf("store: user rooms: %w", err)
 		}
+		r.Unread = max(r.Unread, 0)
 		rooms = append(rooms, r)
 	}
 	if err := rs.Err(); err != nil {
@@ -293,7 +306,8 @@ func (s *Store) UserRooms(ctx context.Context, userID int64, limit int) ([]UserR
 // lower-cased name and each other one, oldest first, that name and "-2",
 // "-3", ... (shortened to fit 64 characters; a name taken already is
 // passed over): nothing is merged, and every message keeps its room and
-// seq under the room's new name.
+// seq under the room's new name, as does every change of the room's log
+// if the events migration ran first (renameRoom).
 func lowerCaseRooms(ctx context.Context, tx querier) error {
 	rs, err := tx.query(ctx, "SELECT name FROM rooms ORDER BY created_at, name")
 	if err != nil {
@@ -366,19 +380,38 @@ func lowerCaseRooms(ctx context.Context, tx querier) error {
 	return nil
 }
 
+// eventsMigration is the migration that gave rooms their log of changes
+// (0005_events.sql). A database of a version that had it and not yet
+// migration 4 runs 4 after it, and renameRoom then moves the log's rows
+// too.
+const eventsMigration = 5
+
 // renameRoom gives the room from the name to, its messages and members
-// with it.
+// with it, and, once the events migration has run, its counts and every
+// row of its log: changes, versions, reactions, mentions.
 func renameRoom(ctx context.Context, tx querier, from, to string) error {
-	steps := []struct {
+	var events int64
+	if err := tx.queryRow(ctx, "SELECT count(*) FROM schema_migrations WHERE version = $1", eventsMigration).Scan(&events); err != nil {
+		return fmt.Errorf("rename room %q to %q: %w", from, to, err)
+	}
+	type step struct {
 		query string
 		args  []any
-	}{
+	}
+	steps := []step{
 		{`INSERT INTO rooms (name, last_seq, created_at, last_activity, created_by)
 			SELECT $2, last_seq, created_at, last_activity, created_by FROM rooms WHERE name = $1`, []any{from, to}},
 		{"UPDATE messages SET room = $2 WHERE room = $1", []any{from, to}},
 		{"UPDATE room_members SET room = $2 WHERE room = $1", []any{from, to}},
-		{"DELETE FROM rooms WHERE name = $1", []any{from}},
 	}
+	if events > 0 {
+		steps[0].query = `INSERT INTO rooms (name, last_seq, created_at, last_activity, created_by, msg_count, deleted_count)
+			SELECT $2, last_seq, created_at, last_activity, created_by, msg_count, deleted_count FROM rooms WHERE name = $1`
+		for _, table := range []string{"changes", "message_versions", "reactions", "mentions"} {
+			steps = append(steps, step{"UPDATE " + table + " SET room = $2 WHERE room = $1", []any{from, to}})
+		}
+	}
+	steps = append(steps, step{"DELETE FROM rooms WHERE name = $1", []any{from}})
 	for _, st := range steps {
 		if _, err := tx.exec(ctx, st.query, st.args...); err != nil {
 			return fmt.Errorf("rename room %q to %q: %w", from, to, err)

@@ -38,6 +38,7 @@ const (
 // sqliteDialect is the SQLite text of the statements that differ between
 // the engines.
 var sqliteDialect = dialect{
+	msgCols: sqliteMsgCols,
 	// $1 = user id, $2 = seq, $3 = now, $4 = room
 	markRead: `
 		INSERT INTO room_members (user_id, room, last_read, entered_at)

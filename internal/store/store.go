@@ -141,6 +141,9 @@ func (s *Store) Close() error {
 
 // dialect holds the statements whose text differs between the engines.
 type dialect struct {
+	// msgCols are the columns of a message in its current state, as
+	// msgScan reads them.
+	msgCols  string
 	markRead string
 	// migrateLock, if not empty, runs first in each migration's
 	// transaction, so that processes migrating at once queue up.
@@ -162,6 +165,67 @@ func (c timeCol) Scan(src any) error {
 		*c.t = v.UTC().Truncate(time.Microsecond)
 	default:
 		return fmt.Errorf("store: cannot scan %T into a time", src)
+	}
+	return nil
+}
+
+// nullTimeCol scans a timestamp column that may be NULL: the zero time.
+type nullTimeCol struct{ t *time.Time }
+
+func (c nullTimeCol) Scan(src any) error {
+	if src == nil {
+		*c.t = time.Time{}
+		return nil
+	}
+	return timeCol(c).Scan(src)
+}
+
+// boolCol scans a boolean column of either engine: SQLite's INTEGER 0 or
+// 1, PostgreSQL's boolean.
+type boolCol struct{ b *bool }
+
+func (c boolCol) Scan(src any) error {
+	switch v := src.(type) {
+	case bool:
+		*c.b = v
+	case int64:
+		*c.b = v != 0
+	default:
+		return fmt.Errorf("store: cannot scan %T into a bool", src)
+	}
+	return nil
+}
+
+// intCol scans an integer column that may be NULL, which reads as 0.
+type intCol struct{ n *int64 }
+
+func (c intCol) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*c.n = 0
+	case int64:
+		*c.n = v
+	case int32:
+		*c.n = int64(v)
+	default:
+		return fmt.Errorf("store: cannot scan %T into an integer", src)
+	}
+	return nil
+}
+
+// textCol scans a text column that may be NULL, which reads as "".
+type textCol struct{ s *string }
+
+func (c textCol) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*c.s = ""
+	case string:
+		*c.s = v
+	case []byte:
+		*c.s = string(v)
+	default:
+		return fmt.Errorf("store: cannot scan %T into text", src)
 	}
 	return nil
 }

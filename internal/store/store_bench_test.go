@@ -90,3 +90,21 @@ func BenchmarkMessagesLatest(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkMessagesLatestFull is BenchmarkMessagesLatest in the view of
+// parley.v1 sockets and the API: every field, replies and reactions read
+// in the same statement.
+func BenchmarkMessagesLatestFull(b *testing.B) {
+	benchEngines(b, func(b *testing.B, s *store.Store) {
+		ctx := context.Background()
+		if err := s.BulkInsert(ctx, "big", "alice", 100_000); err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			msgs, more, err := s.Messages(ctx, "big", store.Page{Full: true})
+			if err != nil || len(msgs) != 20 || !more || msgs[19].Seq != 100_000 {
+				b.Fatalf("Messages = %d messages, more %v, %v", len(msgs), more, err)
+			}
+		}
+	})
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"slices"
 	"strings"
@@ -362,7 +363,7 @@ func TestInsertMessageSeqAndIdempotency(t *testing.T) {
 			t.Fatalf("first = %+v, %v", first, created)
 		}
 		again, created := mustInsert(t, s, chat.NewMessage{Room: "lobby", Author: "alice", Content: "hello (resent)", ClientID: "c-1"})
-		if created || again != first {
+		if created || !reflect.DeepEqual(again, first) {
 			t.Fatalf("resend = %+v created %v; want %+v, false", again, created, first)
 		}
 		next, _ := mustInsert(t, s, chat.NewMessage{Room: "lobby", Author: "alice", Content: "next"})
@@ -398,7 +399,7 @@ func TestInsertMessageSeqAndIdempotency(t *testing.T) {
 		if !slices.Equal(seqs(msgs), seqRange(1, 8)) {
 			t.Fatalf("seqs %v", seqs(msgs))
 		}
-		if msgs[5] != first {
+		if !reflect.DeepEqual(msgs[5], first) {
 			t.Fatalf("stored %+v, want %+v", msgs[5], first)
 		}
 	})
@@ -524,7 +525,7 @@ func TestConcurrentSameClientIDStoresOne(t *testing.T) {
 				t.Fatalf("round %d: %d callers created, want 1", round, createdCount)
 			}
 			for _, m := range results[1:] {
-				if m != results[0] {
+				if !reflect.DeepEqual(m, results[0]) {
 					t.Fatalf("round %d: callers got %+v and %+v", round, results[0], m)
 				}
 			}

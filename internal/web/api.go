@@ -264,9 +264,21 @@ func (s *Server) handleAPILeaveRoom(w http.ResponseWriter, r *http.Request, u ch
 }
 
 type messagesResponse struct {
-	Messages []chat.Message `json:"messages"`
-	HasMore  bool           `json:"has_more"`
+	Messages fullMessages  `json:"messages"`
+	Changes  []chat.Change `json:"changes,omitempty"`
+	HasMore  bool          `json:"has_more"`
+	HasNewer *bool         `json:"has_newer,omitempty"`
 }
+
+// fullMessages encodes messages with every field (docs/API.md).
+type fullMessages []chat.Message
+
+func (l fullMessages) MarshalJSON() ([]byte, error) { return messageList{l, true}.MarshalJSON() }
+
+// fullMessage encodes a message with every field.
+type fullMessage chat.Message
+
+func (m fullMessage) MarshalJSON() ([]byte, error) { return chat.Message(m).AppendFullJSON(nil), nil }
 
 func (s *Server) handleAPIMessages(w http.ResponseWriter, r *http.Request, u chat.User, room string) {
 	var f fetchRequest
@@ -274,7 +286,7 @@ func (s *Server) handleAPIMessages(w http.ResponseWriter, r *http.Request, u cha
 	for _, p := range []struct {
 		name string
 		dst  **int64
-	}{{"before", &f.Before}, {"after", &f.After}} {
+	}{{"before", &f.Before}, {"after", &f.After}, {"around", &f.Around}} {
 		if !q.Has(p.name) {
 			continue
 		}
@@ -293,22 +305,32 @@ func (s *Server) handleAPIMessages(w http.ResponseWriter, r *http.Request, u cha
 		}
 		f.Limit = &n
 	}
-	if ok, wait := s.histories.allow(r.Context(), u.Name); !ok {
-		w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(wait)))
-		s.apiError(w, r, chat.Errorf(chat.ERateLimited, "Too many history requests; wait a moment."))
+	if !s.allowHistory(w, r, u) {
 		return
 	}
-	msgs, more, err := s.fetch(r.Context(), room, f)
+	h, err := s.fetch(r.Context(), room, f, true)
 	if err != nil {
 		s.apiError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, messagesResponse{Messages: msgs, HasMore: more})
+	writeJSON(w, http.StatusOK, messagesResponse{Messages: h.Messages, Changes: h.Changes, HasMore: h.HasMore, HasNewer: h.HasNewer})
+}
+
+// allowHistory spends one of u's history requests, answering 429 past the
+// limit.
+func (s *Server) allowHistory(w http.ResponseWriter, r *http.Request, u chat.User) bool {
+	if ok, wait := s.histories.allow(r.Context(), u.Name); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(wait)))
+		s.apiError(w, r, chat.Errorf(chat.ERateLimited, "Too many history requests; wait a moment."))
+		return false
+	}
+	return true
 }
 
 type postMessageRequest struct {
 	Content  string `json:"content"`
 	ClientID string `json:"client_id"`
+	ReplyTo  int64  `json:"reply_to"`
 }
 
 func (s *Server) handleAPIPostMessage(w http.ResponseWriter, r *http.Request, u chat.User, room string) {
@@ -316,7 +338,7 @@ func (s *Server) handleAPIPostMessage(w http.ResponseWriter, r *http.Request, u 
 	if !s.readJSON(w, r, &req) {
 		return
 	}
-	m, created, wait, err := s.post(r.Context(), u, chat.NewMessage{Room: room, Content: req.Content, ClientID: req.ClientID})
+	m, created, wait, err := s.post(r.Context(), u, chat.NewMessage{Room: room, Content: req.Content, ClientID: req.ClientID, ReplyTo: req.ReplyTo})
 	if err != nil {
 		if wait > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(wait)))
@@ -328,7 +350,86 @@ func (s *Server) handleAPIPostMessage(w http.ResponseWriter, r *http.Request, u 
 	if !created {
 		status = http.StatusOK // a retry of a stored message
 	}
-	writeJSON(w, status, m)
+	writeJSON(w, status, fullMessage(m))
+}
+
+// changeRequest is the body of a call that changes a message: content for
+// an edit, client_id for any. Only an edit needs a body.
+type changeRequest struct {
+	Content  *string `json:"content"`
+	ClientID string  `json:"client_id"`
+}
+
+// messageSeq reads the {seq} of a message's path: a bad one is a 404, as
+// a message that is not there.
+func messageSeq(r *http.Request) (int64, error) {
+	seq, err := strconv.ParseInt(r.PathValue("seq"), 10, 64)
+	if err != nil || seq < 1 {
+		return 0, chat.Errorf(chat.ENotFound, "No such message: a message is named by its seq, a number from 1.")
+	}
+	return seq, nil
+}
+
+// handleAPIChange applies the change of kind that the request makes to
+// the message of its path: 201 and the change, or 200 and the stored
+// change when it took no seq.
+func (s *Server) handleAPIChange(kind chat.ChangeKind) roomHandler {
+	return func(w http.ResponseWriter, r *http.Request, u chat.User, room string) {
+		seq, err := messageSeq(r)
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		var req changeRequest
+		if kind == chat.ChangeEdit || r.ContentLength != 0 {
+			if !s.readJSON(w, r, &req) {
+				return
+			}
+		}
+		c := chat.NewChange{Room: room, Kind: kind, Target: seq, Emoji: r.PathValue("emoji"), ClientID: req.ClientID}
+		if kind == chat.ChangeEdit {
+			if req.Content == nil {
+				s.apiError(w, r, chat.Errorf(chat.EInvalid, "An edit needs \"content\": the new text."))
+				return
+			}
+			c.Content = *req.Content
+		}
+		ch, created, wait, err := s.change(r.Context(), u, c)
+		if err != nil {
+			if wait > 0 {
+				w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(wait)))
+			}
+			s.apiError(w, r, err)
+			return
+		}
+		status := http.StatusCreated
+		if !created {
+			status = http.StatusOK // done before: the stored change
+		}
+		writeJSON(w, status, ch)
+	}
+}
+
+type versionsResponse struct {
+	Seq      int64          `json:"seq"`
+	Versions []chat.Version `json:"versions"`
+}
+
+func (s *Server) handleAPIVersions(w http.ResponseWriter, r *http.Request, u chat.User, room string) {
+	seq, err := messageSeq(r)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	if !s.allowHistory(w, r, u) {
+		return
+	}
+	v, err := s.opt.Store.Versions(r.Context(), room, seq)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, versionsResponse{Seq: seq, Versions: v})
 }
 
 func (s *Server) handleAPINotFound(w http.ResponseWriter, r *http.Request) {

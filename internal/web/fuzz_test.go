@@ -30,6 +30,15 @@ func FuzzDecodeFrame(f *testing.F) {
 		`{"COMMAND":"new_message","Message":"x","command":"dance"}`,
 		`{"command":"new_message","message":"\ud800","client_id":"\u0000"}`,
 		`[1]`, `null`, `"x"`, `{`, `{"before":{"x":1}}`, `{"limit":1e400}`,
+		`{"command":"new_message","message":"re","reply_to":12,"client_id":"r"}`,
+		`{"command":"edit_message","seq":3,"message":"fixed","client_id":"e-1"}`,
+		`{"command":"edit_message","seq":3}`,
+		`{"command":"delete_message","seq":3}`,
+		`{"command":"react","seq":3,"emoji":"👍","client_id":"x"}`,
+		`{"command":"unreact","seq":-3,"emoji":"👍"}`,
+		`{"command":"fetch_versions","seq":0}`,
+		`{"command":"fetch_messages","around":40,"limit":9}`,
+		`{"command":"react","seq":3.0,"emoji":7}`,
 	} {
 		f.Add([]byte(s), false)
 		f.Add([]byte(s), true)
@@ -63,12 +72,15 @@ func FuzzDecodeFrame(f *testing.F) {
 			if fr.Message == nil {
 				t.Fatalf("%q: new_message without a message", data)
 			}
-		case "typing", "read":
+		case "typing", "read", "edit_message", "delete_message", "react", "unreact", "fetch_versions":
 			if !extensions {
 				t.Fatalf("%q: %s accepted without extensions", data, fr.Command)
 			}
-			if fr.Seq < 0 {
+			if fr.Command == "read" && fr.Seq < 0 || fr.Command == "fetch_versions" && fr.Seq < 1 {
 				t.Fatalf("%q: seq %d", data, fr.Seq)
+			}
+			if fr.Command == "edit_message" && fr.Message == nil {
+				t.Fatalf("%q: edit_message without a message", data)
 			}
 		default:
 			t.Fatalf("%q: command %q accepted", data, fr.Command)

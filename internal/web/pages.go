@@ -61,7 +61,7 @@ func roomViews(rooms []chat.Room, unread map[string]int64) []roomView {
 func unreadOf(mine []store.UserRoom) map[string]int64 {
 	m := make(map[string]int64, len(mine))
 	for _, ur := range mine {
-		m[ur.Name] = max(0, ur.Messages-ur.LastRead)
+		m[ur.Name] = ur.Unread
 	}
 	return m
 }
@@ -423,30 +423,47 @@ func (s *Server) handleLeaveRoom(w http.ResponseWriter, r *http.Request, u chat.
 // first unread ones with a few read ones above them. Either way the
 // "New messages" line sits before the first unread one, and the page's
 // socket goes on from the last one shown. A newcomer starts at the latest,
-// with nothing marked unread.
+// with nothing marked unread. The page shows messages as the original
+// protocol has them: current content, deleted ones left out.
 func (s *Server) roomHistory(ctx context.Context, p *page, u chat.User, lastRead int64, member bool) error {
 	latest, err := s.opt.Store.LastSeq(ctx, p.Room)
 	if err != nil {
 		return err
 	}
-	pg := store.Page{Limit: s.opt.History}
+	var msgs []chat.Message
 	var firstUnread int64
 	if member && lastRead < latest {
-		firstUnread = lastRead + 1
-		above := int64(min(3, s.opt.History/4)) // read messages shown above the line
-		if latest-lastRead+above > int64(s.opt.History) {
-			from := max(lastRead-above, 0)
-			pg = store.Page{After: from, FromStart: from == 0, Limit: s.opt.History}
+		// The entries after the marker may be changes only: then nothing
+		// is unread.
+		unread, more, err := s.opt.Store.Messages(ctx, p.Room, store.Page{After: lastRead, FromStart: lastRead == 0, Limit: s.opt.History})
+		if err != nil {
+			return err
+		}
+		if len(unread) > 0 {
+			firstUnread = unread[0].Seq
+		}
+		above := min(3, s.opt.History/4) // read messages shown above the line
+		if more || len(unread)+above > s.opt.History {
+			read, _, err := s.opt.Store.Messages(ctx, p.Room, store.Page{Before: firstUnread, Limit: max(above, 1)})
+			if err != nil {
+				return err
+			}
+			if above == 0 {
+				read = nil
+			}
+			msgs = append(read, unread[:min(len(unread), s.opt.History-len(read))]...)
 		}
 	}
-	msgs, _, err := s.opt.Store.Messages(ctx, p.Room, pg)
-	if err != nil {
-		return err
+	if msgs == nil {
+		msgs, _, err = s.opt.Store.Messages(ctx, p.Room, store.Page{Limit: s.opt.History})
+		if err != nil {
+			return err
+		}
 	}
 	// A newcomer's read marker is set when their socket enters the room
 	// (store.EnterRoom): what was said before they came is not unread.
 	p.Messages = timeline(msgs, u.Name, firstUnread, s.opt.Now())
-	// seq counts from 1 with no gap: anything older is before the first.
+	// Anything older is before the first shown.
 	p.HasOlder = len(msgs) > 0 && msgs[0].Seq > 1
 	return nil
 }

@@ -2,6 +2,8 @@ package web
 
 import (
 	"net/http"
+
+	"parley/internal/chat"
 )
 
 // routes is the route table: every URL Parley serves.
@@ -32,6 +34,11 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("DELETE /api/v1/rooms/{room}/membership", s.requireAPIRoom(s.handleAPILeaveRoom))
 	mux.HandleFunc("GET /api/v1/rooms/{room}/messages", s.requireAPIRoom(s.handleAPIMessages))
 	mux.HandleFunc("POST /api/v1/rooms/{room}/messages", s.requireAPIRoom(s.handleAPIPostMessage))
+	mux.HandleFunc("PATCH /api/v1/rooms/{room}/messages/{seq}", s.requireAPIRoom(s.handleAPIChange(chat.ChangeEdit)))
+	mux.HandleFunc("DELETE /api/v1/rooms/{room}/messages/{seq}", s.requireAPIRoom(s.handleAPIChange(chat.ChangeDelete)))
+	mux.HandleFunc("GET /api/v1/rooms/{room}/messages/{seq}/versions", s.requireAPIRoom(s.handleAPIVersions))
+	mux.HandleFunc("PUT /api/v1/rooms/{room}/messages/{seq}/reactions/{emoji}", s.requireAPIRoom(s.handleAPIChange(chat.ChangeReact)))
+	mux.HandleFunc("DELETE /api/v1/rooms/{room}/messages/{seq}/reactions/{emoji}", s.requireAPIRoom(s.handleAPIChange(chat.ChangeUnreact)))
 	mux.HandleFunc("/api/", s.handleAPINotFound)
 
 	// WebSocket.

@@ -43,6 +43,9 @@ type Options struct {
 	MetricsToken string
 	// History is how many messages fetch_messages returns by default.
 	History int
+	// EditWindow is how long after sending an author may edit a message
+	// (--edit-window): 0 turns editing off.
+	EditWindow time.Duration
 	// SendRate and SendBurst limit each user's sending; SendRate 0 is
 	// no limit.
 	SendRate  float64

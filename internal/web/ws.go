@@ -208,8 +208,28 @@ type inFrame struct {
 	Command  string  `json:"command"`
 	Message  *string `json:"message"`
 	ClientID string  `json:"client_id"`
-	Seq      int64   `json:"seq"`
+	// Seq is what read has read to, and the message a change or
+	// fetch_versions names.
+	Seq     int64  `json:"seq"`
+	Emoji   string `json:"emoji"`
+	ReplyTo int64  `json:"reply_to"`
 	fetchRequest
+}
+
+// changeKind is the kind of change a command that changes a message
+// makes (docs/PROTOCOL.md, Room events).
+func changeKind(command string) chat.ChangeKind {
+	switch command {
+	case "edit_message":
+		return chat.ChangeEdit
+	case "delete_message":
+		return chat.ChangeDelete
+	case "react":
+		return chat.ChangeReact
+	case "unreact":
+		return chat.ChangeUnreact
+	}
+	return ""
 }
 
 // frameError is a client frame refused before it is acted on: the code,
@@ -238,12 +258,23 @@ func decodeFrame(data []byte, extensions bool) (inFrame, *frameError) {
 		if f.Message == nil {
 			return inFrame{}, badFrame("new_message needs a \"message\" string.", f.ClientID)
 		}
-	case "typing", "read":
+	case "typing", "read", "fetch_versions", "edit_message", "delete_message", "react", "unreact":
 		if !extensions {
 			return inFrame{}, badFrame("Unknown command \""+f.Command+"\" (extensions need the parley.v1 subprotocol).", "")
 		}
-		if f.Command == "read" && f.Seq < 0 {
-			return inFrame{}, badFrame("seq must be at least 0.", "")
+		switch f.Command {
+		case "read":
+			if f.Seq < 0 {
+				return inFrame{}, badFrame("seq must be at least 0.", "")
+			}
+		case "fetch_versions":
+			if f.Seq < 1 {
+				return inFrame{}, badFrame("fetch_versions needs the \"seq\" of a message.", "")
+			}
+		case "edit_message":
+			if f.Message == nil {
+				return inFrame{}, badFrame("edit_message needs a \"message\" string: the new content.", f.ClientID)
+			}
 		}
 	case "":
 		return inFrame{}, badFrame("The frame has no command.", f.ClientID)
@@ -270,6 +301,12 @@ func decodeFrameFast(data []byte) (inFrame, bool) {
 			return sc.String(&m)
 		case "client_id":
 			return sc.String(&f.ClientID)
+		case "seq":
+			return sc.Int(&f.Seq)
+		case "emoji":
+			return sc.String(&f.Emoji)
+		case "reply_to":
+			return sc.Int(&f.ReplyTo)
 		case "from": // the original client's: ignored
 			_, ok := sc.Raw()
 			return ok
@@ -302,11 +339,47 @@ func badFrame(msg, clientID string) *frameError {
 }
 
 type messagesFrame struct {
+	Command  string        `json:"command"`
+	Before   *int64        `json:"before,omitempty"`
+	After    *int64        `json:"after,omitempty"`
+	Around   *int64        `json:"around,omitempty"`
+	Messages messageList   `json:"messages"`
+	Changes  []chat.Change `json:"changes,omitempty"`
+	HasMore  bool          `json:"has_more"`
+	HasNewer *bool         `json:"has_newer,omitempty"`
+}
+
+// messageList encodes messages as the original protocol has them or, if
+// full, with Parley's fields.
+type messageList struct {
+	msgs []chat.Message
+	full bool
+}
+
+func (l messageList) MarshalJSON() ([]byte, error) {
+	n := 2
+	for i := range l.msgs {
+		n += 200 + len(l.msgs[i].Content)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, '[')
+	for i := range l.msgs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if l.full {
+			b = l.msgs[i].AppendFullJSON(b)
+		} else {
+			b = l.msgs[i].AppendJSON(b)
+		}
+	}
+	return append(b, ']'), nil
+}
+
+type versionsFrame struct {
 	Command  string         `json:"command"`
-	Before   *int64         `json:"before,omitempty"`
-	After    *int64         `json:"after,omitempty"`
-	Messages []chat.Message `json:"messages"`
-	HasMore  bool           `json:"has_more"`
+	Seq      int64          `json:"seq"`
+	Versions []chat.Version `json:"versions"`
 }
 
 type errorFrame struct {
@@ -358,8 +431,12 @@ func (sc *socket) handle(ctx context.Context, data []byte) {
 	switch f.Command {
 	case "fetch_messages":
 		sc.fetch(ctx, f)
+	case "fetch_versions":
+		sc.versions(ctx, f.Seq)
 	case "new_message":
 		sc.newMessage(ctx, f)
+	case "edit_message", "delete_message", "react", "unreact":
+		sc.change(ctx, f)
 	case "typing":
 		if now := time.Now(); now.Sub(sc.lastTyping) >= typingEvery {
 			sc.lastTyping = now
@@ -456,7 +533,8 @@ func (sc *socket) fetch(ctx context.Context, f inFrame) {
 		sc.sendErrWait(chat.Errorf(chat.ERateLimited, "Too many history requests; wait a moment."), "", sc.history.wait(rate))
 		return
 	}
-	msgs, more, err := sc.s.fetch(ctx, sc.room, f.fetchRequest)
+	full := sc.member.Extensions()
+	h, err := sc.s.fetch(ctx, sc.room, f.fetchRequest, full)
 	if err != nil {
 		sc.sendErr(err, "")
 		return
@@ -467,12 +545,26 @@ func (sc *socket) fetch(ctx context.Context, f inFrame) {
 	defer sc.conn.WaitWritten()
 	answer := func(msgs []chat.Message) []byte {
 		return wsock.Text(hub.EncodeFrame(messagesFrame{Command: "messages", Before: f.Before, After: f.After,
-			Messages: msgs, HasMore: more}))
+			Around: f.Around, Messages: messageList{msgs, full}, Changes: h.Changes, HasMore: h.HasMore, HasNewer: h.HasNewer}))
 	}
 	// A held socket's first answer ends where its live messages begin.
-	if !sc.member.Release(msgs, answer) {
-		sc.conn.Send(answer(msgs))
+	if !sc.member.Release(h.Messages, answer) {
+		sc.conn.Send(answer(h.Messages))
 	}
+}
+
+// versions answers fetch_versions: every version of a message's content.
+func (sc *socket) versions(ctx context.Context, seq int64) {
+	if rate := sc.s.historyRate(); !sc.history.take(time.Now(), rate) {
+		sc.sendErrWait(chat.Errorf(chat.ERateLimited, "Too many history requests; wait a moment."), "", sc.history.wait(rate))
+		return
+	}
+	v, err := sc.s.opt.Store.Versions(ctx, sc.room, seq)
+	if err != nil {
+		sc.sendErr(err, "")
+		return
+	}
+	sc.send(hub.EncodeFrame(versionsFrame{Command: "versions", Seq: seq, Versions: v}))
 }
 
 func (sc *socket) newMessage(ctx context.Context, f inFrame) {
@@ -490,12 +582,36 @@ func (sc *socket) newMessage(ctx context.Context, f inFrame) {
 		sc.roomExists.Store(true)
 		create = false
 	}
-	sub, wait, err := sc.s.submit(context.WithoutCancel(ctx), sc.user, chat.NewMessage{Room: sc.room, Content: *f.Message, ClientID: f.ClientID}, create)
+	sub, wait, err := sc.s.submit(context.WithoutCancel(ctx), sc.user,
+		chat.NewMessage{Room: sc.room, Content: *f.Message, ClientID: f.ClientID, ReplyTo: f.ReplyTo}, create)
 	if err == nil && create {
 		sc.roomExists.Store(true) // the messages after it go into the room it makes
 	}
+	sc.submitted(ackJob{sub: sub, clientID: f.ClientID, create: create}, err, wait)
+}
+
+// change submits a change to a message: acknowledged, like a message, by
+// the broadcast of its change frame, the sender's included. A change
+// never makes a room: one to a room that does not exist is not_found.
+func (sc *socket) change(ctx context.Context, f inFrame) {
+	if sc.revoked.Load() {
+		return // its credential ended while the frame was read
+	}
+	c := chat.NewChange{Room: sc.room, Kind: changeKind(f.Command), Target: f.Seq, Emoji: f.Emoji, ClientID: f.ClientID}
+	if f.Message != nil {
+		c.Content = *f.Message
+	}
+	sub, wait, err := sc.s.submitChange(context.WithoutCancel(ctx), sc.user, c)
+	sc.submitted(ackJob{sub: sub, clientID: f.ClientID, change: true}, err, wait)
+}
+
+// submitted hands a message or change that was submitted to the settler,
+// or answers its refusal (err; wait: how long to wait, for one too fast),
+// counting refusals for being too fast: a socket that keeps sending past
+// them is closed.
+func (sc *socket) submitted(j ackJob, err error, wait time.Duration) {
 	if err != nil {
-		sc.sendErrWait(err, f.ClientID, wait)
+		sc.sendErrWait(err, j.clientID, wait)
 		if chat.ErrorCode(err) == chat.ERateLimited {
 			sc.strikes++
 			if sc.strikes >= floodStrikes {
@@ -507,7 +623,7 @@ func (sc *socket) newMessage(ctx context.Context, f inFrame) {
 		return
 	}
 	sc.strikes = 0
-	sc.settleLater(ackJob{sub: sub, clientID: f.ClientID, create: create})
+	sc.settleLater(j)
 }
 
 // maxInFlight is how many of a socket's messages may wait for their commit
@@ -515,11 +631,12 @@ func (sc *socket) newMessage(ctx context.Context, f inFrame) {
 // fills a batch, not one message per commit; past it the reader waits.
 const maxInFlight = 16
 
-// ackJob is a message of this socket on its way to the store.
+// ackJob is a message or change of this socket on its way to the store.
 type ackJob struct {
 	sub      submission
 	clientID string
-	create   bool // it makes the room
+	change   bool // a change to a message, not a new message
+	create   bool // a new message that makes the room
 }
 
 // settleLater queues a submitted message for the socket's settler, which
@@ -542,18 +659,23 @@ func (sc *socket) settleLater(j ackJob) {
 func (sc *socket) settler() {
 	for {
 		j := <-sc.acks
-		m, created, err := sc.s.settle(j.sub)
-		switch {
-		case err != nil:
-			if j.create {
-				sc.roomExists.Store(false) // the room may not be made
+		if j.change {
+			sc.settledChange(j)
+		} else {
+			m, created, err := sc.s.settle(j.sub)
+			switch {
+			case err != nil:
+				if j.create {
+					sc.roomExists.Store(false) // the room may not be made
+				}
+				sc.sendErr(err, j.clientID)
+			case !created && sc.member.Passed(m.Seq):
+				// A retry: the sender gets the stored message back —
+				// directly if the room sent it already, else through the
+				// room, so that it never arrives ahead of the messages
+				// before it.
+				sc.send(hub.MessageFrame(m, sc.member.Extensions()))
 			}
-			sc.sendErr(err, j.clientID)
-		case !created && sc.member.Passed(m.Seq):
-			// A retry: the sender gets the stored message back — directly
-			// if the room sent it already, else through the room, so that
-			// it never arrives ahead of the messages before it.
-			sc.send(hub.MessageFrame(m))
 		}
 		sc.ackMu.Lock()
 		sc.ackN--
@@ -573,6 +695,25 @@ func (sc *socket) settler() {
 			}
 			return
 		}
+	}
+}
+
+// settledChange answers a change once it is settled. One that took no
+// seq gets the stored change that did it, with the sender's client_id,
+// once the room has sent this socket that change: so it never arrives
+// ahead of the entries before it. (One whose client_id was the stored
+// one's and that the room has yet to send needs no answer of its own: the
+// room's is it.)
+func (sc *socket) settledChange(j ackJob) {
+	c, created, err := sc.s.settleChange(j.sub)
+	switch {
+	case err != nil:
+		sc.sendErr(err, j.clientID)
+	case created:
+	case c.ClientID == j.clientID && !sc.member.Passed(c.Seq):
+	default:
+		c.ClientID = j.clientID
+		sc.member.SendAfter(c.Seq, hub.ChangeFrame(c))
 	}
 }
 
@@ -615,7 +756,7 @@ func (sc *socket) sendErrWait(err error, clientID string, wait time.Duration) {
 	switch code {
 	case chat.EInvalid, chat.EConflict:
 		code = "bad_request"
-	case chat.ETooLong, chat.ERateLimited, chat.ENotFound:
+	case chat.ETooLong, chat.ERateLimited, chat.ENotFound, chat.EForbidden:
 	default:
 		sc.s.log.Error("websocket command failed", "room", sc.room, "user", sc.user.Name, "err", err)
 		code = "internal"

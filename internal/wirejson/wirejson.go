@@ -107,6 +107,17 @@ func (sc *Scanner) Strings(dst *[]string) bool {
 	return true
 }
 
+// True reads the literal true into dst; it declines false, which
+// Parley's encoders leave out rather than write.
+func (sc *Scanner) True(dst *bool) bool {
+	if !bytes.HasPrefix(sc.B[sc.i:], []byte("true")) {
+		return false
+	}
+	sc.i += 4
+	*dst = true
+	return true
+}
+
 // Int reads an integer as JSON writes it (no leading zero, fraction or
 // exponent) of up to 18 digits: one that cannot overflow.
 func (sc *Scanner) Int(dst *int64) bool {

@@ -151,18 +151,29 @@ func (r *Recorder) checkOverflow(t testing.TB) {
 func SameEvent(x, y broker.Event) bool {
 	if x.Room != y.Room || x.Kind != y.Kind || x.User != y.User || x.Origin != y.Origin ||
 		!reflect.DeepEqual(x.Users, y.Users) || !reflect.DeepEqual(x.Credentials, y.Credentials) ||
-		x.Keep != y.Keep || (x.Message == nil) != (y.Message == nil) {
+		x.Keep != y.Keep || (x.Message == nil) != (y.Message == nil) || (x.Change == nil) != (y.Change == nil) {
 		return false
+	}
+	if x.Change != nil {
+		c, d := *x.Change, *y.Change
+		if !c.Timestamp.Equal(d.Timestamp) {
+			return false
+		}
+		c.Timestamp, d.Timestamp = time.Time{}, time.Time{}
+		if !reflect.DeepEqual(c, d) {
+			return false
+		}
 	}
 	if x.Message == nil {
 		return true
 	}
 	m, n := *x.Message, *y.Message
-	if !m.Timestamp.Equal(n.Timestamp) {
+	if !m.Timestamp.Equal(n.Timestamp) || !m.Edited.Equal(n.Edited) {
 		return false
 	}
-	m.Timestamp, n.Timestamp = time.Time{}, time.Time{}
-	return m == n
+	m.Timestamp, n.Timestamp, m.Edited, n.Edited = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	m.Rev, n.Rev = m.CurrentRev(), n.CurrentRev() // 0 is the seq
+	return reflect.DeepEqual(m, n)
 }
 
 func ctx(t *testing.T) context.Context {

@@ -5,7 +5,9 @@
 // messages" line), and the composer ready: this script takes those messages
 // over as they are and opens one WebSocket to /ws/chat/{room}/ with the
 // "parley.v1" subprotocol, so the server also sends presence and typing
-// frames. Messages are kept by seq, the room's gap-free counter, which is
+// frames, and changes to messages (edits, deletions, reactions), which
+// this page does not show yet but counts in the room's log. Messages are
+// kept by seq, the room's gap-free counter, which is
 // what makes reconnecting safe: the socket asks for everything after the
 // last seq the page holds, and shows each seq exactly once. Drafts and
 // messages not yet stored are kept in the browser's storage, per user and
@@ -87,6 +89,10 @@
 
   const entries = new Map();  // seq -> {msg, date, el, daySep}
   const order = [];           // the seqs held, ascending
+  // Seqs of the room's log that this page does not show (changes to
+  // messages, deleted messages): they count as held, so that they are no
+  // gap to fetch again.
+  const passed = new Set();
   const pending = new Map();  // client_id -> {id, text, date, el, status}, oldest first
   const outbox = [];          // pending messages waiting for their turn to go out
   const typers = new Map();   // user -> timeout that forgets them
@@ -484,7 +490,23 @@
   }
 
   function advanceContig() {
-    while (entries.has(contig + 1)) contig++;
+    while (entries.has(contig + 1) || passed.delete(contig + 1)) contig++;
+  }
+
+  // pass notes an entry of the log this page does not show.
+  function pass(seq) {
+    if (Number.isSafeInteger(seq) && seq > contig) passed.add(seq);
+  }
+
+  // passAll notes the entries of a history answer this page does not
+  // show: changes, and deleted messages.
+  function passAll(f) {
+    if (Array.isArray(f.changes)) {
+      for (const c of f.changes) if (c !== null && typeof c === 'object') pass(c.seq);
+    }
+    if (Array.isArray(f.messages)) {
+      for (const m of f.messages) if (m !== null && typeof m === 'object' && m.deleted === true) pass(m.seq);
+    }
   }
 
   function newest() {
@@ -693,7 +715,9 @@
 
   function onCatchUp(f, list) {
     const before = contig;
+    passAll(f);
     addLive(list);
+    advanceContig();
     if (f.has_more === true && contig > before) {
       catchUp();
       return;
@@ -741,6 +765,14 @@
       case 'error': onError(f); break;
       case 'presence': onPresence(f.users); break;
       case 'typing': onTyping(f.user); break;
+      case 'change':
+        // Edits, deletions and reactions are not shown yet; their seqs
+        // are no gap.
+        if (f.change !== null && typeof f.change === 'object') {
+          pass(f.change.seq);
+          advanceContig();
+        }
+        break;
       default: break; // an extension this page does not know
     }
   }
@@ -759,7 +791,9 @@
     }
     if (loaded) {
       // The answer to a plain fetch: whatever it holds is new to the reader.
+      passAll(f);
       addLive(list);
+      advanceContig();
       return;
     }
     quietly(() => {
@@ -781,6 +815,12 @@
   }
 
   function onNewMessage(m) {
+    if (m !== null && typeof m === 'object' && m.deleted === true) {
+      // Deleted since it was sent: its seq is no gap.
+      pass(m.seq);
+      advanceContig();
+      return;
+    }
     if (!valid(m)) return;
     stopTyping(m.author);
     addLive([m]);
