@@ -143,7 +143,7 @@ func (w *WireMessage) Message() (Message, error) {
 		m.ReplyTo = &Reply{Seq: w.ReplyTo.Seq, Author: w.ReplyTo.Author, Excerpt: w.ReplyTo.Excerpt, Deleted: w.ReplyTo.Deleted}
 	}
 	for _, r := range w.Reactions {
-		m.Reactions = append(m.Reactions, Reaction{Emoji: r.Emoji, Count: r.Count, Users: r.Users})
+		m.Reactions = append(m.Reactions, Reaction(r))
 	}
 	return m, nil
 }

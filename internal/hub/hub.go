@@ -542,15 +542,17 @@ func (r *room) fanoutLocked(w *wakes, e entry) {
 		}
 		frame := r.h.opt.Wire(ChangeFrame(*e.change))
 		all := r.extMembers == len(r.members)
+		var sent uint64
 		for mb := range r.members {
 			if all || mb.extensions {
 				w.queue(mb, frame)
+				sent++
 				if len(mb.after) > 0 {
 					mb.sentLocked(w, e.seq)
 				}
 			}
 		}
-		r.h.delivered.Add(uint64(r.extMembers))
+		r.h.delivered.Add(sent)
 		return
 	}
 	m := e.msg

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -864,7 +865,7 @@ func (c *stateColumns) add(k roomSeq, t *msgState) {
 	c.room, c.seq, c.rev, c.content = append(c.room, k.room), append(c.seq, k.seq), append(c.rev, t.rev), append(c.content, t.content)
 	c.edited, c.deleted = append(c.edited, timePtr(t.edited)), append(c.deleted, timePtr(t.deletedAt))
 	c.mentions, c.mentionsRoom = append(c.mentions, namesPtr(t.mentions)), append(c.mentionsRoom, t.mentionsRoom)
-	c.reactions = append(c.reactions, int32(t.reactions))
+	c.reactions = append(c.reactions, int32Count(t.reactions))
 }
 
 // versionColumns are versions to store.
@@ -910,4 +911,16 @@ func timePtr(t time.Time) *time.Time {
 		return nil
 	}
 	return &t
+}
+
+// int32Count is n for an integer column; a count never near its bound,
+// held at it if it were.
+func int32Count(n int) int32 {
+	if n > math.MaxInt32 {
+		return math.MaxInt32
+	}
+	if n < 0 {
+		return 0
+	}
+	return int32(n)
 }

@@ -183,29 +183,6 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request) {
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.isHTTPS(r)})
 }
 
-// checkCredentials returns the user if password is right. Wrong name or
-// wrong password give the same error, after the same work.
-func (s *Server) checkCredentials(ctx context.Context, name, password string) (chat.User, error) {
-	wrong := chat.Errorf(chat.EUnauthorized, "Wrong username or password.")
-	u, hash, err := s.opt.Store.UserByName(ctx, name)
-	if chat.ErrorCode(err) == chat.ENotFound {
-		// Spend the time a real check takes, so timing tells nothing.
-		_, _ = auth.CheckPassword(password, s.dummyHash())
-		return chat.User{}, wrong
-	}
-	if err != nil {
-		return chat.User{}, err
-	}
-	ok, err := auth.CheckPassword(password, hash)
-	if err != nil {
-		return chat.User{}, err
-	}
-	if !ok {
-		return chat.User{}, wrong
-	}
-	return u, nil
-}
-
 func (s *Server) dummyHash() string {
 	s.dummyOnce.Do(func() {
 		s.dummy, _ = auth.HashPassword("not a password of anybody", s.opt.Password)
