@@ -255,20 +255,7 @@ func TestOriginalPage(t *testing.T) {
 	for i := range 30 {
 		bot.Post(fmt.Sprintf("m%05d", i), fmt.Sprint("s", i))
 	}
-	wg.Go(func() {
-		tick := time.NewTicker(3 * time.Millisecond)
-		defer tick.Stop()
-		for i := 30; i < 30_000; i++ { // bounded; stopped long before
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			if bot.C.Write(context.Background(), 1, fmt.Appendf(nil, `{"command":"new_message","message":"m%05d"}`, i)) != nil {
-				return
-			}
-		}
-	})
+	wg.Go(func() { postEvery3ms(bot, 30, stop) })
 	for _, b := range []*browser{alice, bob} {
 		b.open(front + "/chats/busy/?as=" + b.name)
 		b.waitFor("history and live messages", `document.querySelector('#chat-log').value.split('\n').length > 120`)
@@ -304,20 +291,7 @@ func TestRoomPageBusyRoom(t *testing.T) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	defer func() { close(stop); wg.Wait() }()
-	wg.Go(func() {
-		tick := time.NewTicker(3 * time.Millisecond)
-		defer tick.Stop()
-		for i := 60; i < 30_000; i++ { // bounded; stopped long before
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			if bot.C.Write(context.Background(), 1, fmt.Appendf(nil, `{"command":"new_message","message":"m%05d"}`, i)) != nil {
-				return
-			}
-		}
-	})
+	wg.Go(func() { postEvery3ms(bot, 60, stop) })
 	b := newBrowser(t, ctx, "reader")
 	b.signUp(srv.URL, "reader", "password-reader")
 	b.open(srv.URL + "/chats/busy/")
@@ -383,5 +357,22 @@ func TestRoomPageWithChanges(t *testing.T) {
 	texts := eval[[]string](b, `[...document.querySelectorAll('#messages .msg .msg-body')].map((m) => m.textContent)`)
 	if want := []string{"message 1", "message 2, edited", "message 4", "message 5", "after the changes"}; fmt.Sprint(texts) != fmt.Sprint(want) {
 		t.Fatalf("after a reload the page shows %q; want %q", texts, want)
+	}
+}
+
+// postEvery3ms has the bot send m{from}, m{from+1}, ... every 3 ms, a few
+// hundred messages a second, until stop is closed (or 30,000 are sent).
+func postEvery3ms(bot *apptest.Conn, from int, stop <-chan struct{}) {
+	tick := time.NewTicker(3 * time.Millisecond)
+	defer tick.Stop()
+	for i := from; i < 30_000; i++ { // bounded; stopped long before
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		if bot.C.Write(context.Background(), 1, fmt.Appendf(nil, `{"command":"new_message","message":"m%05d"}`, i)) != nil {
+			return
+		}
 	}
 }

@@ -140,31 +140,44 @@ func (s *sink) ended() bool {
 	return s.overDid
 }
 
-// seqs collects the seqs of the next n new_message frames c gets.
-func seqs(t *testing.T, c *client, n int) []int64 {
+// frame is one frame a test client took, decoded.
+type frame struct {
+	Command string
+	Message chat.Message
+	Change  chat.Change
+}
+
+// collect reads the frames c gets until read has kept n of them, and
+// returns what it kept.
+func collect[T any](t *testing.T, c *client, n int, read func(frame) (T, bool)) []T {
 	t.Helper()
-	var got []int64
+	var got []T
 	deadline := time.After(5 * time.Second)
 	for len(got) < n {
 		select {
 		case <-c.Wakes():
 			for _, fr := range c.Take() {
-				var m struct {
-					Command string
-					Message chat.Message
-				}
-				if err := json.Unmarshal(fr, &m); err != nil {
+				var x frame
+				if err := json.Unmarshal(fr, &x); err != nil {
 					t.Fatal(err)
 				}
-				if m.Command == "new_message" {
-					got = append(got, m.Message.Seq)
+				if v, ok := read(x); ok {
+					got = append(got, v)
 				}
 			}
 		case <-deadline:
-			t.Fatalf("got seqs %v; waited for %d", got, n)
+			t.Fatalf("got %v; waited for %d", got, n)
 		}
 	}
 	return got
+}
+
+// seqs collects the seqs of the next n new_message frames c gets.
+func seqs(t *testing.T, c *client, n int) []int64 {
+	t.Helper()
+	return collect(t, c, n, func(x frame) (int64, bool) {
+		return x.Message.Seq, x.Command == "new_message"
+	})
 }
 
 func wantSeqs(t *testing.T, got []int64, from, to int64) {
@@ -451,36 +464,19 @@ func (f *fixture) publishChange(c chat.Change) {
 // (new_message and change frames), and returns each as "seq:kind".
 func entries(t *testing.T, c *client, n int) []string {
 	t.Helper()
-	var got []string
-	deadline := time.After(5 * time.Second)
-	for len(got) < n {
-		select {
-		case <-c.Wakes():
-			for _, fr := range c.Take() {
-				var x struct {
-					Command string
-					Message chat.Message
-					Change  chat.Change
-				}
-				if err := json.Unmarshal(fr, &x); err != nil {
-					t.Fatal(err)
-				}
-				switch x.Command {
-				case "new_message":
-					kind := "msg"
-					if x.Message.Deleted {
-						kind = "tombstone"
-					}
-					got = append(got, fmt.Sprintf("%d:%s:%s", x.Message.Seq, kind, x.Message.Content))
-				case "change":
-					got = append(got, fmt.Sprintf("%d:%s", x.Change.Seq, x.Change.Kind))
-				}
+	return collect(t, c, n, func(x frame) (string, bool) {
+		switch x.Command {
+		case "new_message":
+			kind := "msg"
+			if x.Message.Deleted {
+				kind = "tombstone"
 			}
-		case <-deadline:
-			t.Fatalf("got %v; waited for %d entries", got, n)
+			return fmt.Sprintf("%d:%s:%s", x.Message.Seq, kind, x.Message.Content), true
+		case "change":
+			return fmt.Sprintf("%d:%s", x.Change.Seq, x.Change.Kind), true
 		}
-	}
-	return got
+		return "", false
+	})
 }
 
 // TestChangesInTheLog: changes are entries of the sequencer like messages:
