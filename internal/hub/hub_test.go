@@ -59,8 +59,16 @@ func (f *fixture) join(room, user string, ext bool) *client {
 // (0: never), as a socket that stops reading does.
 func (f *fixture) joinLimited(room, user string, ext bool, limit int) *client {
 	f.t.Helper()
+	return f.joinWith(hub.Joining{Room: room, User: user, Extensions: ext}, limit)
+}
+
+// joinWith joins the member j describes, with a test queue of limit
+// frames (0: unbounded).
+func (f *fixture) joinWith(j hub.Joining, limit int) *client {
+	f.t.Helper()
 	c := &client{sink: &sink{limit: limit, woken: make(chan struct{}, 1)}}
-	m, err := f.h.Join(context.Background(), hub.Joining{Room: room, User: user, Extensions: ext, Sink: c.sink})
+	j.Sink = c.sink
+	m, err := f.h.Join(context.Background(), j)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -359,13 +367,7 @@ func TestHeldMemberGetsHistoryThenLive(t *testing.T) {
 	for i := 1; i <= 5; i++ {
 		f.publish(f.store("r", fmt.Sprint(i)))
 	}
-	c := &client{sink: &sink{woken: make(chan struct{}, 1)}}
-	m, err := f.h.Join(context.Background(), hub.Joining{Room: "r", User: "u", Hold: true, Sink: c.sink})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Member = m
-	t.Cleanup(m.Leave)
+	c := f.joinWith(hub.Joining{Room: "r", User: "u", Hold: true}, 0)
 	f.publish(f.store("r", "6"))
 	f.publish(f.store("r", "7"))
 	unpublished := f.store("r", "8") // committed, its event not yet here
@@ -399,13 +401,7 @@ func TestHeldMemberGetsHistoryThenLive(t *testing.T) {
 // A hold is bounded: after HoldFor the held messages go out on their own.
 func TestHoldIsBoundedInTime(t *testing.T) {
 	f := newFixture(t, hub.Options{HoldFor: 50 * time.Millisecond})
-	c := &client{sink: &sink{woken: make(chan struct{}, 1)}}
-	m, err := f.h.Join(context.Background(), hub.Joining{Room: "r", User: "u", Hold: true, Sink: c.sink})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Member = m
-	t.Cleanup(m.Leave)
+	c := f.joinWith(hub.Joining{Room: "r", User: "u", Hold: true}, 0)
 	f.publish(f.store("r", "1"))
 	f.publish(f.store("r", "2"))
 	wantSeqs(t, seqs(t, c, 2), 1, 2)
