@@ -93,11 +93,12 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 
 	write, read, cp := newSQLiteDB(wdb), newSQLiteDB(rdb), newCheckpointer(cdb)
 	return &Store{
-		engine:  EngineSQLite,
-		sql:     sqliteDialect,
-		read:    read,
-		write:   write,
-		batches: newBatcher(1, &sqliteBatchWriter{db: wdb, checkpointer: cp}),
+		engine:   EngineSQLite,
+		sql:      sqliteDialect,
+		read:     read,
+		write:    write,
+		readable: readableRule,
+		batches:  newBatcher(1, &sqliteBatchWriter{db: wdb, checkpointer: cp}),
 		closeConns: func() error {
 			return errors.Join(cp.close(), read.close(), write.close())
 		},
