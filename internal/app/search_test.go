@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"parley/internal/apptest"
+	"parley/internal/store/storetest"
 )
 
 type searchAnswer struct {
@@ -42,9 +43,16 @@ func post(t *testing.T, srv *apptest.Server, tok, room, content string) {
 
 // TestSearchAPI: GET /api/v1/search finds the messages, newest first,
 // with their matches as code-point offsets, pages with next, leaves out
-// deleted messages, and answers a bad query with 400 and what to fix.
+// deleted messages, and answers a bad query with 400 and what to fix; on
+// both engines.
 func TestSearchAPI(t *testing.T) {
-	srv := unlimited(t)
+	t.Run("sqlite", func(t *testing.T) { searchAPI(t, unlimited(t)) })
+	t.Run("postgres", func(t *testing.T) {
+		searchAPI(t, apptest.Start(t, apptest.Options{DB: storetest.PostgresDSN(t), Args: []string{"--send-limit=off"}}))
+	})
+}
+
+func searchAPI(t *testing.T, srv *apptest.Server) {
 	ann, ben := srv.User(t, "ann"), srv.User(t, "ben")
 	post(t, srv, ann, "lobby", "Café deploy failed")           // lobby/1
 	post(t, srv, ben, "dev", "@ann DEPLOY done: https://x.io") // dev/1
