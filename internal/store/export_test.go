@@ -88,3 +88,15 @@ func (s *Store) SetReadableRule(rule string) { s.readable = rule }
 // FailedBatches is how many batches failed whole and were written again a
 // change at a time.
 func (s *Store) FailedBatches() int64 { return s.batches.failed.Load() }
+
+// PreparedReads is how many statements the SQLite read pool keeps
+// prepared; -1 on PostgreSQL.
+func (s *Store) PreparedReads() int {
+	d, ok := s.read.(*sqliteDB)
+	if !ok {
+		return -1
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.stmts)
+}

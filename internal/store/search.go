@@ -48,6 +48,12 @@ func mentionedFilter(userID int64) search.Filter {
 	return search.Filter{SQL: "m.id IN (SELECT message_id FROM mentions WHERE user_id = $1)", Args: []any{userID}}
 }
 
+// onceQuerier runs a query without keeping its prepared statement
+// (sqliteDB); pgx's QueryExecModeExec does the same on PostgreSQL.
+type onceQuerier interface {
+	queryOnce(ctx context.Context, query string, args ...any) (rows, error)
+}
+
 // SearchPage asks for one page of search results.
 type SearchPage struct {
 	// Before, if not 0, asks for the results older than that one: the
@@ -119,12 +125,16 @@ func (s *Store) Search(ctx context.Context, user chat.User, q search.Query, p Se
 		return out, fmt.Errorf("store: search: %w", err)
 	}
 	query, args := f.Page("m.id, m.room, m.seq, m.author, m.created_at, m.edited_at, m.content", p.Before, limit+1)
-	if s.engine == EnginePostgres {
-		// Planned with its words, never from a generic plan, which cannot
-		// tell a rare word from a common one (search.Fragment).
-		args = append([]any{pgx.QueryExecModeExec}, args...)
+	// The statement's text varies with the query's operators: it is not
+	// kept as the store's other statements are. On PostgreSQL it is also
+	// planned with its words, never from a generic plan, which cannot
+	// tell a rare word from a common one (search.Fragment).
+	var rs rows
+	if once, ok := s.read.(onceQuerier); ok {
+		rs, err = once.queryOnce(ctx, query, args...)
+	} else {
+		rs, err = s.read.query(ctx, query, append([]any{pgx.QueryExecModeExec}, args...)...)
 	}
-	rs, err := s.read.query(ctx, query, args...)
 	if err != nil {
 		return out, wrapErr("search", err)
 	}

@@ -239,6 +239,7 @@ func TestSearchOperators(t *testing.T) {
 		} {
 			mustInsert(t, s, m)
 		}
+		prepared := s.PreparedReads()
 		wantFound(t, s, alice, "deploy", "dev/2", "dev/1", "lobby/1")
 		wantFound(t, s, alice, "deploy from:bob", "dev/1")
 		wantFound(t, s, alice, "deploy from:@alice from:bob", "dev/2", "dev/1", "lobby/1")
@@ -253,6 +254,10 @@ func TestSearchOperators(t *testing.T) {
 		wantFound(t, s, bob, "depl*", "dev/2", "dev/1", "lobby/1")
 		wantFound(t, s, bob, "deploy after:yesterday", "dev/2", "dev/1", "lobby/1")
 		wantFound(t, s, bob, "deploy before:today")
+		// Each shape of query is a statement of its own: none is kept.
+		if n := s.PreparedReads(); n != prepared {
+			t.Errorf("searches left %d statements prepared, %d before", n, prepared)
+		}
 	})
 }
 

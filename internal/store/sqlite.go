@@ -212,6 +212,13 @@ func (d *sqliteDB) query(ctx context.Context, query string, args ...any) (rows, 
 	return sqlRows(st.QueryContext(ctx, args...))
 }
 
+// queryOnce runs a query without keeping its statement: for statements
+// whose text varies with what a user asks (a search, with its operators),
+// which would fill the pool's statements without bound.
+func (d *sqliteDB) queryOnce(ctx context.Context, query string, args ...any) (rows, error) {
+	return sqlRows(d.db.QueryContext(ctx, query, args...))
+}
+
 func (d *sqliteDB) inTx(ctx context.Context, f func(querier) error) error {
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
