@@ -24,8 +24,9 @@ import (
 //
 //	(r.kind = 'public' OR mm.user_id IS NOT NULL)
 //
-// (TestSearchAfterLeavingAPrivateRoom runs that rule already, on a
-// database given the column by hand).
+// (TestSearchAfterLeavingAPrivateRoom and TestReadableRuleIsCan run that
+// rule already, on a database given the column by hand: the migration
+// makes them set neither).
 const readableRule = "TRUE"
 
 // readableFilter is the search filter that keeps the messages of the

@@ -384,6 +384,37 @@ func TestSearchAfterLeavingAPrivateRoom(t *testing.T) {
 	})
 }
 
+// TestReadableRuleIsCan: the rule of readable rooms in SQL agrees with
+// chat.Can for reading, for every kind of room, member or not. (As in
+// TestSearchAfterLeavingAPrivateRoom, the rooms get their kind by hand.)
+func TestReadableRuleIsCan(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, s *store.Store) {
+		mustExec(t, s, "ALTER TABLE rooms ADD COLUMN kind TEXT NOT NULL DEFAULT 'public'")
+		s.SetReadableRule("(r.kind = 'public' OR mm.user_id IS NOT NULL)")
+		mustUser(t, s, "owner")
+		for _, kind := range []chat.RoomKind{chat.RoomPublic, chat.RoomPrivate, chat.RoomDirect} {
+			mustInsert(t, s, chat.NewMessage{Room: string(kind), Author: "owner", Content: "hello " + string(kind)})
+			mustExec(t, s, "UPDATE rooms SET kind = $1 WHERE name = $2", string(kind), string(kind))
+		}
+		for _, member := range []bool{false, true} {
+			u := mustUser(t, s, "reader-"+strconv.FormatBool(member))
+			for _, kind := range []chat.RoomKind{chat.RoomPublic, chat.RoomPrivate, chat.RoomDirect} {
+				if member {
+					if _, err := s.EnterRoom(t.Context(), u.ID, string(kind)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				can := chat.Can(chat.Actor{ID: u.ID, Role: chat.RoleMember}, chat.Place{Kind: kind, Exists: true, Member: member},
+					chat.ActRead, chat.Target{}, time.Now()) == nil
+				found := len(find(t, s, u, "hello in:"+string(kind))) == 1
+				if found != can {
+					t.Errorf("a %s room, member %v: search finds its message %v, chat.Can lets read %v", kind, member, found, can)
+				}
+			}
+		}
+	})
+}
+
 // TestSearchMigrationIndexesStoredMessages: messages stored before the
 // search migration are found once it has run, a deleted one never.
 func TestSearchMigrationIndexesStoredMessages(t *testing.T) {
