@@ -65,6 +65,10 @@ func TestSearchFromTheHeader(t *testing.T) {
 	if q := eval[string](b, `document.getElementById('search-q').value`); q != "deploy" {
 		t.Errorf("the page's box holds %q", q)
 	}
+	b.do("leave the box", chromedp.Evaluate[chromedp.Void](`document.activeElement.blur()`))
+	b.pressSlash()
+	b.waitFor("the search page's own box to have the focus", `document.activeElement?.id === 'search-q'`)
+	b.do("leave the box", chromedp.Evaluate[chromedp.Void](`document.activeElement.blur()`))
 	b.screenshot("search.png")
 	for _, theme := range []string{"light", "dark"} {
 		b.theme(theme)

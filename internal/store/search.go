@@ -15,8 +15,8 @@ import (
 // and the searcher's room_members row mm (LEFT JOINed: NULL when they are
 // not a member) under which r's messages are the searcher's to find. It
 // is chat.Can's rule for chat.ActRead — a room is readable iff it is
-// public or the user is its member — written once here for the queries
-// that filter many rooms at once (search; counts alike), and used by
+// public or the user is its member — written once here, in SQL, for the
+// queries that filter many rooms at once (a search), and used through
 // readableFilter only.
 //
 // Rooms have no kind yet, so every room is public and the rule is TRUE.

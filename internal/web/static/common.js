@@ -9,8 +9,9 @@
 // this browser (room.js), so that the next person at it does not see them.
 // A menu (<details class="nav-menu">) closes on Escape or a click outside.
 //
-// "/" goes to the search of messages: the header's box, or on a screen too
-// narrow for it the search page; not while one types in a field.
+// "/" goes to the search of messages: the search page's box, the header's,
+// or on a screen too narrow for it the search page; not while one types
+// in a field.
 (() => {
   'use strict';
 
@@ -79,8 +80,9 @@
   document.addEventListener('keydown', (e) => {
     if (e.key !== '/' || e.ctrlKey || e.metaKey || e.altKey || e.isComposing || e.defaultPrevented) return;
     if (typing(e.target)) return;
-    const box = document.getElementById('header-search-q');
-    if (!box) return; // a visitor's page: nothing to search
+    const header = document.getElementById('header-search-q');
+    if (!header) return; // a visitor's page: nothing to search
+    const box = document.getElementById('search-q') || header; // the search page's own box first
     e.preventDefault();
     if (box.offsetParent !== null) {
       box.focus();
