@@ -25,6 +25,9 @@ CREATE VIRTUAL TABLE messages_fts USING fts5(
 -- savepoint makes FTS5 write its pending words to disk at every message
 -- instead of once a transaction (about 13-15 µs a message once a
 -- transaction against 26-44 µs with a trigger, BenchmarkIndexSQLite).
+-- Every message must be indexed so: the triggers below tell the index to
+-- forget a row's old words, and for a row it never had that fails
+-- ("database disk image is malformed").
 
 -- Edits and deletions (which erase the content) are followed by triggers,
 -- in the statement that makes them. An external-content index forgets a
