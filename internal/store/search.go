@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -113,6 +114,13 @@ func (s *Store) Search(ctx context.Context, user chat.User, q search.Query, p Se
 	out := SearchResults{Results: []SearchResult{}}
 	if q.Empty() {
 		return out, nil
+	}
+	// A room is one name whatever its case: in:General is #general.
+	q.In = slices.Clone(q.In)
+	for i, r := range q.In {
+		if chat.ValidRoomName(r) {
+			q.In[i] = chat.NormalizeRoomName(r)
+		}
 	}
 	opt := search.Options{Readable: s.readableFilter(user.ID), Mentioned: mentionedFilter(user.ID)}
 	var f search.Fragment

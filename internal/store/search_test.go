@@ -244,6 +244,7 @@ func TestSearchOperators(t *testing.T) {
 		wantFound(t, s, alice, "deploy from:bob", "dev/1")
 		wantFound(t, s, alice, "deploy from:@alice from:bob", "dev/2", "dev/1", "lobby/1")
 		wantFound(t, s, alice, "deploy in:#lobby", "lobby/1")
+		wantFound(t, s, alice, "deploy in:LOBBY", "lobby/1")
 		wantFound(t, s, alice, "deploy -spam", "dev/1", "lobby/1")
 		wantFound(t, s, alice, `"new york"`, "dev/2")
 		wantFound(t, s, alice, "york new", "lobby/2", "dev/2")
