@@ -200,3 +200,28 @@ func TestSearchPage(t *testing.T) {
 		t.Error("a visitor's page has the search box")
 	}
 }
+
+// TestSearchLimited: a search spends one of the user's history requests
+// (--history-limit); past them the API answers 429 with Retry-After, and
+// the page says so, the query kept.
+func TestSearchLimited(t *testing.T) {
+	srv := apptest.Start(t, apptest.Options{Args: []string{"--history-limit=1/h,2"}})
+	tok := srv.User(t, "zed")
+	cookie := loginCookie(t, srv, "zed")
+	for i := range 2 {
+		if r, _ := apiSearch(t, srv, tok, url.Values{"q": {"anything"}}); r.StatusCode != 200 {
+			t.Fatalf("search %d: %s", i+1, r.Status)
+		}
+	}
+	r, a := apiSearch(t, srv, tok, url.Values{"q": {"anything"}})
+	if r.StatusCode != http.StatusTooManyRequests || a.Error == nil || a.Error.Code != "rate_limited" || r.Header.Get("Retry-After") == "" {
+		t.Errorf("a third search: %s %+v", r.Status, a.Error)
+	}
+	r, page := get(t, srv, "/search/?q=anything", cookie)
+	if r.StatusCode != http.StatusTooManyRequests || !strings.Contains(page, "Too many searches") || !strings.Contains(page, `value="anything"`) {
+		t.Errorf("the page past the limit: %s", r.Status)
+	}
+	if r, _ := get(t, srv, "/search/", cookie); r.StatusCode != 200 {
+		t.Errorf("the empty page spends nothing, yet: %s", r.Status)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"parley/internal/chat"
@@ -45,6 +46,14 @@ func searchRequest(v url.Values, api bool) (string, search.Query, store.SearchPa
 	return text, q, p, err
 }
 
+var errTooManySearches = chat.Errorf(chat.ERateLimited, "Too many searches; wait a moment.")
+
+// allowSearch spends one of u's history requests (--history-limit) on a
+// search, which reads a page of messages as a history request does.
+func (s *Server) allowSearch(r *http.Request, u chat.User) (bool, time.Duration) {
+	return s.histories.allow(r.Context(), u.Name)
+}
+
 // handleSearch serves the search page, GET /search/?q=&before=: the
 // matching messages newest first, each linking into its room at that
 // message; a bad query is a 400 with the query kept in the box and what
@@ -58,6 +67,12 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request, u chat.Use
 	}
 	status := http.StatusOK
 	if err == nil && !q.Empty() {
+		if ok, wait := s.allowSearch(r, u); !ok {
+			w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(wait)))
+			p.Search.Error = chat.ErrorMessage(errTooManySearches)
+			s.render.render(w, http.StatusTooManyRequests, "search", p)
+			return
+		}
 		var res store.SearchResults
 		res, err = s.opt.Store.Search(r.Context(), u, q, pg)
 		p.Search.Done, p.Search.Results = err == nil, res.Results
@@ -101,6 +116,13 @@ func (s *Server) handleAPISearch(w http.ResponseWriter, r *http.Request, u chat.
 	if err != nil {
 		s.apiError(w, r, err)
 		return
+	}
+	if !q.Empty() {
+		if ok, wait := s.allowSearch(r, u); !ok {
+			w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(wait)))
+			s.apiError(w, r, errTooManySearches)
+			return
+		}
 	}
 	res, err := s.opt.Store.Search(r.Context(), u, q, pg)
 	if err != nil {
