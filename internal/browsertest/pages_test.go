@@ -74,7 +74,7 @@ func TestEveryPage(t *testing.T) {
 	maya.open(base + "/chats/")
 	maya.typeInto("#room-name-input", "re")
 	maya.waitFor("live search results", `document.getElementById('search-status').textContent === '4 rooms match “re”'`)
-	visit("search", "search.png", "")
+	visit("search", "rooms-search.png", "")
 
 	// In the room: theo is there too, typing; priya and sam have it open.
 	s.present(t, "priya", showRoom)

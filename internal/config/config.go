@@ -130,7 +130,7 @@ var settings = []setting{
 		set: func(c *Config, v string) (err error) { c.LogLevel, err = parseLogLevel(v); return err }},
 	{flag: "send-limit", env: "PARLEY_SEND_LIMIT", def: "5/s,20", usage: "per-user sending rate and burst (RATE/s or RATE/m), or off",
 		set: func(c *Config, v string) (err error) { c.SendLimit, err = parseRateLimit(v, time.Minute); return err }},
-	{flag: "history-limit", env: "PARLEY_HISTORY_LIMIT", def: "10/s,50", usage: "history requests per socket (and per user over the API), RATE/UNIT,BURST, or off",
+	{flag: "history-limit", env: "PARLEY_HISTORY_LIMIT", def: "10/s,50", usage: "history requests per socket (and per user over the API and in message searches), RATE/UNIT,BURST, or off",
 		set: func(c *Config, v string) (err error) { c.HistoryLimit, err = ParseRateLimit(v); return err }},
 	{flag: "user-sockets", env: "PARLEY_USER_SOCKETS", def: "20", usage: "open sockets one user may hold; 0: no cap",
 		set: func(c *Config, v string) (err error) { c.UserSockets, err = parseInt(v, 0, 1_000_000); return err }},

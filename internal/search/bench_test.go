@@ -92,7 +92,7 @@ func BenchmarkVector(b *testing.B) {
 
 // BenchmarkIndexSQLite is the cost of the index per inserted message, in
 // transactions of 64 messages as the store's group commit writes them:
-// none; testdata/sqlite.sql with SQLiteIndexNew after each insert (each)
+// none; the search migration with SQLiteIndexNew after each insert (each)
 // or once after the batch's (batch); or an AFTER INSERT trigger instead.
 func BenchmarkIndexSQLite(b *testing.B) {
 	const insertTrigger = `CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN

@@ -160,7 +160,8 @@ func TestHostileTerms(t *testing.T) {
 
 // TestBackfill: messages stored before the migration are found once it
 // has run: SQLite rebuilds the index in the migration itself, PostgreSQL's
-// vectors are filled afterwards by the statements of testdata/postgres.sql.
+// vectors are filled afterwards by the statements of the migration's step
+// (the store's backfillSearchVectors).
 func TestBackfill(t *testing.T) {
 	before := corpus[:10]
 	t.Run("sqlite", func(t *testing.T) {

@@ -58,17 +58,17 @@
 // # Engines
 //
 // SQLite: an external-content FTS5 table, messages_fts, over
-// messages.content (testdata/sqlite.sql). New messages are indexed by
-// SQLiteIndexNew, once in each transaction that inserts them; edits and
-// deletions by triggers. Query.SQLite writes the words as FTS5 strings,
+// messages.content (the store's migrations/sqlite/0008_search.sql). New
+// messages are indexed by SQLiteIndexNew, once in each transaction that
+// inserts them; edits and deletions by triggers. Query.SQLite writes the words as FTS5 strings,
 // each in double quotes, and joins the index to messages so that it hands
 // out matches newest first.
 //
 // PostgreSQL: a tsvector column, messages.search_vector, with a GIN index
-// (testdata/postgres.sql), that the statement inserting or editing a
-// message fills with CAST($n AS tsvector) of Vector(content). Vector holds
-// the words SQLite's index holds, at the same positions: it reads them
-// with a copy of unicode61 whose tables are read out of the linked SQLite
+// (the store's migrations/postgres/0008_search.sql), that the statement
+// inserting or editing a message fills with CAST($n AS tsvector) of
+// Vector(content). Vector holds the words SQLite's index holds, at the
+// same positions: it reads them with a copy of unicode61 whose tables are read out of the linked SQLite
 // code point by code point (TestUnicode61Table; FuzzTokens compares whole
 // texts). PostgreSQL's own to_tsvector would not agree with SQLite: its
 // parser keeps e-mail addresses, URLs and hyphenated words whole, and what

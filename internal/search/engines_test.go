@@ -18,9 +18,10 @@ import (
 	"parley/internal/store/storetest"
 )
 
-// engine is a fresh database with today's schema (migrated by the store)
-// and the proposed search migration (testdata/ENGINE.sql) on top, driven
-// the way the store will drive it.
+// engine is a fresh database with the schema before the search migration
+// (migrated by the store, the search migration undone) and the search
+// migration (the store's migrations/ENGINE/0008_search.sql) on top, driven
+// the way the store drives it.
 type engine struct {
 	name  string
 	build func(search.Query, search.Options) (search.Fragment, error)
@@ -71,9 +72,23 @@ func migrate(tb testing.TB, dsn string) {
 	}
 }
 
+// searchMigration is the file of the store's search migration: the
+// tests apply it where they choose.
+const searchMigration = "0008_search.sql"
+
+// withoutSearch undoes the search migration, which the store's Migrate
+// applied.
+var withoutSearch = map[string]string{
+	"sqlite": `DROP TRIGGER messages_fts_update; DROP TRIGGER messages_fts_delete; DROP TABLE messages_fts;
+		DELETE FROM schema_migrations WHERE version = 8`,
+	"postgres": `DROP INDEX messages_search_vector; ALTER TABLE messages DROP COLUMN search_vector;
+		DELETE FROM schema_migrations WHERE version = 8`,
+}
+
+// proposal returns the search migration's SQL for engine.
 func proposal(tb testing.TB, engine string) string {
 	tb.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", engine+".sql"))
+	b, err := os.ReadFile(filepath.Join("..", "store", "migrations", engine, searchMigration))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -92,6 +107,9 @@ func sqliteDB(tb testing.TB) (*sql.DB, string) {
 	}
 	db.SetMaxOpenConns(1)
 	tb.Cleanup(func() { db.Close() })
+	if _, err := db.Exec(withoutSearch["sqlite"]); err != nil {
+		tb.Fatal(err)
+	}
 	return db, path
 }
 
@@ -170,6 +188,9 @@ func postgresConn(tb testing.TB, dsn string) *pgx.Conn {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { conn.Close(context.Background()) })
+	if _, err := conn.Exec(ctx, withoutSearch["postgres"]); err != nil {
+		tb.Fatal(err)
+	}
 	return conn
 }
 

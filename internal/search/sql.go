@@ -97,8 +97,8 @@ var (
 	errNoMentioned = errors.New("search: the query has is:mention and Options.Mentioned is empty")
 )
 
-// The names the fragments use, as the proposed migrations create them
-// (testdata/sqlite.sql, testdata/postgres.sql).
+// The names the fragments use, as the search migrations create them
+// (the store's migrations/ENGINE/0008_search.sql).
 const (
 	// SQLiteTable is the FTS5 table over messages.content.
 	SQLiteTable = "messages_fts"
@@ -111,8 +111,8 @@ const (
 // inserts, with the first new id (the writer holds the database's write
 // lock, so every id from it on is new). Once a transaction, not once a
 // message: FTS5 then writes its pending words to disk once, at commit
-// (testdata/sqlite.sql has the numbers). Edits and deletions are indexed
-// by triggers.
+// (the store's migrations/sqlite/0008_search.sql has the numbers). Edits
+// and deletions are indexed by triggers.
 const SQLiteIndexNew = "INSERT INTO " + SQLiteTable + " (rowid, content) SELECT id, content FROM messages WHERE id >= $1"
 
 // SQLite returns the fragment that selects q's messages on SQLite, with its

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"parley/internal/chat"
@@ -68,6 +69,10 @@ type batcher struct {
 	seed maphash.Seed
 	quit chan struct{} // closed by close: stop taking requests
 	done chan struct{} // closed when every worker has ended
+	// failed counts the batches that failed whole and were written again
+	// a change at a time: a batch that fails costs one transaction a
+	// change, so none should (tests check it).
+	failed atomic.Int64
 }
 
 type request struct {
@@ -219,6 +224,7 @@ func (b *batcher) write(changes []change, results []result) {
 	if b.w.write(changes, results) == nil {
 		return
 	}
+	b.failed.Add(1)
 	for i := range changes {
 		results[i] = result{}
 		err := b.w.write(changes[i:i+1], results[i:i+1])

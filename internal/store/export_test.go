@@ -21,8 +21,10 @@ func (s *Store) BulkInsert(ctx context.Context, room, author string, n int) erro
 		var err error
 		if s.engine == EnginePostgres {
 			_, err = tx.exec(ctx, `
-				INSERT INTO messages (room, seq, num, author, content, created_at)
-				SELECT $1, $2 + i, $3 + i, $4, 'bulk message number ' || i, $5 FROM generate_series(1, CAST($6 AS BIGINT)) AS i`,
+				INSERT INTO messages (room, seq, num, author, content, created_at, search_vector)
+				SELECT $1, $2 + i, $3 + i, $4, 'bulk message number ' || i, $5,
+					CAST('''bulk'':1 ''message'':2 ''number'':3 ''' || i || ''':4' AS tsvector)
+				FROM generate_series(1, CAST($6 AS BIGINT)) AS i`,
 				room, last, count, author, t, n)
 		} else {
 			_, err = tx.exec(ctx, `
@@ -30,6 +32,11 @@ func (s *Store) BulkInsert(ctx context.Context, room, author string, n int) erro
 				INSERT INTO messages (room, seq, num, author, content, created_at)
 				SELECT $2, $3 + i, $4 + i, $5, 'bulk message number ' || i, $6 FROM c`,
 				n, room, last, count, author, t)
+			if err == nil {
+				// Indexed as the batch writer indexes (search.SQLiteIndexNew).
+				_, err = tx.exec(ctx, "INSERT INTO messages_fts (rowid, content) SELECT id, content FROM messages WHERE room = $1 AND seq > $2",
+					room, last)
+			}
 		}
 		if err != nil {
 			return err
@@ -72,4 +79,24 @@ func (s *Store) MigrateOnly(ctx context.Context, version int64) error {
 		}
 	}
 	return fmt.Errorf("no migration %d", version)
+}
+
+// SetReadableRule replaces the rule of the rooms a user may read
+// (readableRule), for tests of a rule that a later migration brings.
+func (s *Store) SetReadableRule(rule string) { s.readable = rule }
+
+// FailedBatches is how many batches failed whole and were written again a
+// change at a time.
+func (s *Store) FailedBatches() int64 { return s.batches.failed.Load() }
+
+// PreparedReads is how many statements the SQLite read pool keeps
+// prepared; -1 on PostgreSQL.
+func (s *Store) PreparedReads() int {
+	d, ok := s.read.(*sqliteDB)
+	if !ok {
+		return -1
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.stmts)
 }

@@ -37,6 +37,13 @@ var migrationSteps = map[int64]migrationStep{
 	4: lowerCaseRooms,
 }
 
+// engineMigrationSteps are the steps of one engine's migrations alone,
+// where the other engine's SQL does the same by itself (SQLite's search
+// index rebuilds in SQL; PostgreSQL's vectors are written in Go).
+var engineMigrationSteps = map[string]map[int64]migrationStep{
+	EnginePostgres: {8: backfillSearchVectors},
+}
+
 func loadMigrations(engine string) ([]migration, error) {
 	dir := path.Join("migrations", engine)
 	entries, err := fs.ReadDir(migrationFiles, dir)
@@ -58,7 +65,11 @@ func loadMigrations(engine string) ([]migration, error) {
 		if err != nil {
 			return nil, err
 		}
-		ms = append(ms, migration{version: v, name: name, sql: string(b), step: migrationSteps[v]})
+		step := migrationSteps[v]
+		if st, ok := engineMigrationSteps[engine][v]; ok {
+			step = st
+		}
+		ms = append(ms, migration{version: v, name: name, sql: string(b), step: step})
 	}
 	slices.SortFunc(ms, func(a, b migration) int { return int(a.version - b.version) })
 	for i := 1; i < len(ms); i++ {

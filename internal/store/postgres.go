@@ -53,10 +53,11 @@ func openPostgres(ctx context.Context, dsn string) (*Store, error) {
 	}
 	db := pgDB{pgQuerier{pool}, pool}
 	return &Store{
-		engine: EnginePostgres,
-		sql:    pgDialect,
-		read:   db,
-		write:  db,
+		engine:   EnginePostgres,
+		sql:      pgDialect,
+		read:     db,
+		write:    db,
+		readable: readableRule,
 		// Each worker holds a pool connection while it writes a batch; the
 		// rest of the pool stays free for everything else.
 		batches: newBatcher(max(1, int(cfg.MaxConns)/2), pgBatchWriter{pool}),

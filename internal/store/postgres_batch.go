@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"parley/internal/chat"
+	"parley/internal/search"
 )
 
 // pgBatchWriter writes PostgreSQL batches, where every statement costs a
@@ -34,9 +35,10 @@ import (
 //     seqs; a client_id already stored, or repeated within the batch, a
 //     change refused or done already, and anything to a room that does
 //     not exist (ErrNoRoom), take none.
-//  3. Write it all: the new messages and their mentions, the changes, the
-//     changed messages' new state, versions, reactions, and what deletions
-//     erase; set each room's last_seq, counts and last_activity; record
+//  3. Write it all: the new messages (with their search vectors) and
+//     their mentions, the changes, the changed messages' new state (an
+//     edited or erased content with its new vector), versions,
+//     reactions, and what deletions erase; set each room's last_seq, counts and last_activity; record
 //     the authors as members who have read up to their latest message;
 //     and read back the stored changes that repeated requests return.
 type pgBatchWriter struct {
@@ -567,19 +569,25 @@ func (w pgBatchWriter) writeBatch(ctx context.Context, tx pgx.Tx, rooms batchRoo
 			return err
 		}
 		if ins.extended {
-			b.Queue(`INSERT INTO messages (room, seq, num, author, content, created_at, client_id, reply_to, mentions, mentions_room)
-				SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[], $4::text[], $5::text[], $6::timestamptz[], $7::text[],
-					$8::int8[], $9::text[], $10::bool[])
+			b.Queue(`INSERT INTO messages (room, seq, num, author, content, created_at, client_id, reply_to, mentions, mentions_room,
+					search_vector)
+				SELECT u.room, u.seq, u.num, u.author, u.content, u.at, u.client_id, u.reply_to, u.mentions, u.mentions_room,
+					CAST(u.vector AS tsvector)
+				FROM unnest($1::text[], $2::int8[], $3::int8[], $4::text[], $5::text[], $6::timestamptz[], $7::text[],
+					$8::int8[], $9::text[], $10::bool[], $11::text[])
+					AS u(room, seq, num, author, content, at, client_id, reply_to, mentions, mentions_room, vector)
 				RETURNING id, room, seq`,
-				ins.room, ins.seq, ins.num, ins.author, ins.content, ins.at, ins.clientID, ins.replyTo, ins.mentions, ins.mentionsRoom).
-				Query(gotIDs)
+				ins.room, ins.seq, ins.num, ins.author, ins.content, ins.at, ins.clientID, ins.replyTo, ins.mentions, ins.mentionsRoom,
+				ins.vector).Query(gotIDs)
 		} else {
 			// No reply or mention in the batch: the columns every
 			// message has, as cheap as before there were others.
-			b.Queue(`INSERT INTO messages (room, seq, num, author, content, created_at, client_id)
-				SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[], $4::text[], $5::text[], $6::timestamptz[], $7::text[])
+			b.Queue(`INSERT INTO messages (room, seq, num, author, content, created_at, client_id, search_vector)
+				SELECT u.room, u.seq, u.num, u.author, u.content, u.at, u.client_id, CAST(u.vector AS tsvector)
+				FROM unnest($1::text[], $2::int8[], $3::int8[], $4::text[], $5::text[], $6::timestamptz[], $7::text[], $8::text[])
+					AS u(room, seq, num, author, content, at, client_id, vector)
 				RETURNING id, room, seq`,
-				ins.room, ins.seq, ins.num, ins.author, ins.content, ins.at, ins.clientID).Query(gotIDs)
+				ins.room, ins.seq, ins.num, ins.author, ins.content, ins.at, ins.clientID, ins.vector).Query(gotIDs)
 		}
 	}
 	if len(chg.room) > 0 {
@@ -593,10 +601,13 @@ func (w pgBatchWriter) writeBatch(ctx context.Context, tx pgx.Tx, rooms batchRoo
 	// key's statement always takes its index, where a join of those large
 	// tables with an unnest of keys may be planned as a scan (see read).
 	for i := range state.room {
+		// The search vector changes with the content (an edit, a
+		// deletion's erasure): NULL keeps it (a reaction).
 		b.Queue(`UPDATE messages SET content = $3, rev = $4, edited_at = $5, deleted_at = $6, mentions = $7,
-				mentions_room = $8, reactions = $9 WHERE room = $1 AND seq = $2`,
+				mentions_room = $8, reactions = $9, search_vector = COALESCE(CAST(CAST($10 AS text) AS tsvector), search_vector)
+				WHERE room = $1 AND seq = $2`,
 			state.room[i], state.seq[i], state.content[i], state.rev[i], state.edited[i], state.deleted[i],
-			state.mentions[i], state.mentionsRoom[i], state.reactions[i])
+			state.mentions[i], state.mentionsRoom[i], state.reactions[i], state.vector[i])
 	}
 	if len(vers.room) > 0 {
 		b.Queue(`INSERT INTO message_versions (room, seq, rev, content, created_at)
@@ -809,7 +820,8 @@ type msgColumns struct {
 	replyTo               []*int64 // NULL for none
 	mentionsRoom          []bool
 	at                    []time.Time
-	extended              bool // a message has a reply or mentions
+	extended              bool     // a message has a reply or mentions
+	vector                []string // search.Vector of the content
 }
 
 // grow makes room for n messages.
@@ -818,6 +830,7 @@ func (c *msgColumns) grow(n int) {
 	c.clientID, c.mentions = make([]*string, 0, n), make([]*string, 0, n)
 	c.seq, c.num, c.replyTo = make([]int64, 0, n), make([]int64, 0, n), make([]*int64, 0, n)
 	c.mentionsRoom, c.at = make([]bool, 0, n), make([]time.Time, 0, n)
+	c.vector = make([]string, 0, n)
 }
 
 func (c *msgColumns) add(m chat.Message, num int64) {
@@ -832,6 +845,7 @@ func (c *msgColumns) add(m chat.Message, num int64) {
 	c.mentions = append(c.mentions, namesPtr(m.Mentions))
 	c.mentionsRoom = append(c.mentionsRoom, m.MentionsRoom)
 	c.extended = c.extended || reply != nil || len(m.Mentions) > 0 || m.MentionsRoom
+	c.vector = append(c.vector, search.Vector(m.Content))
 }
 
 // changeColumns are changes as columns.
@@ -859,6 +873,7 @@ type stateColumns struct {
 	mentions        []*string
 	mentionsRoom    []bool
 	reactions       []int32
+	vector          []*string // NULL: the content is as it was
 }
 
 func (c *stateColumns) add(k roomSeq, t *msgState) {
@@ -866,6 +881,13 @@ func (c *stateColumns) add(k roomSeq, t *msgState) {
 	c.edited, c.deleted = append(c.edited, timePtr(t.edited)), append(c.deleted, timePtr(t.deletedAt))
 	c.mentions, c.mentionsRoom = append(c.mentions, namesPtr(t.mentions)), append(c.mentionsRoom, t.mentionsRoom)
 	c.reactions = append(c.reactions, int32Count(t.reactions))
+	var vector *string
+	if t.remention || t.erased {
+		// Edited or erased: its words change.
+		v := search.Vector(t.content)
+		vector = &v
+	}
+	c.vector = append(c.vector, vector)
 }
 
 // versionColumns are versions to store.

@@ -93,11 +93,12 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 
 	write, read, cp := newSQLiteDB(wdb), newSQLiteDB(rdb), newCheckpointer(cdb)
 	return &Store{
-		engine:  EngineSQLite,
-		sql:     sqliteDialect,
-		read:    read,
-		write:   write,
-		batches: newBatcher(1, &sqliteBatchWriter{db: wdb, checkpointer: cp}),
+		engine:   EngineSQLite,
+		sql:      sqliteDialect,
+		read:     read,
+		write:    write,
+		readable: readableRule,
+		batches:  newBatcher(1, &sqliteBatchWriter{db: wdb, checkpointer: cp}),
 		closeConns: func() error {
 			return errors.Join(cp.close(), read.close(), write.close())
 		},
@@ -209,6 +210,13 @@ func (d *sqliteDB) query(ctx context.Context, query string, args ...any) (rows, 
 		return nil, err
 	}
 	return sqlRows(st.QueryContext(ctx, args...))
+}
+
+// queryOnce runs a query without keeping its statement: for statements
+// whose text varies with what a user asks (a search, with its operators),
+// which would fill the pool's statements without bound.
+func (d *sqliteDB) queryOnce(ctx context.Context, query string, args ...any) (rows, error) {
+	return sqlRows(d.db.QueryContext(ctx, query, args...))
 }
 
 func (d *sqliteDB) inTx(ctx context.Context, f func(querier) error) error {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"parley/internal/chat"
+	"parley/internal/search"
 )
 
 // sqliteBatchWriter writes SQLite batches on the one writer connection,
@@ -126,7 +127,10 @@ func (w *sqliteBatchWriter) write(changes []change, results []result) error {
 //     the message it answers first, a message with an @ the users it may
 //     mention. Each change to a message reads what it needs (its stored
 //     client_id, the message, the reaction), is decided (decide), and, if
-//     applied, takes the room's next seq and writes its rows.
+//     applied, takes the room's next seq and writes its rows. The new
+//     messages go into the full-text index in one statement after them,
+//     or before an edit or a deletion that follows them (its trigger
+//     takes words out of the index).
 //  3. For each room that moved: set last_seq, the counts and
 //     last_activity.
 //  4. For each author and room: record the author as a member who has read
@@ -158,6 +162,7 @@ func (w *sqliteBatchWriter) apply(ctx context.Context, c *rawConn, changes []cha
 	}
 
 	b := sqliteBatch{ctx: ctx, c: c, edits: make(map[roomSeq][]*chat.Change)}
+	var firstNew int64 // the first message inserted and not yet indexed
 	for i, ch := range changes {
 		r := rooms.rooms[ch.room]
 		if r.missing {
@@ -166,11 +171,27 @@ func (w *sqliteBatchWriter) apply(ctx context.Context, c *rawConn, changes []cha
 		}
 		var err error
 		if ch.edit != nil {
+			if k := ch.edit.Kind; firstNew > 0 && (k == chat.ChangeEdit || k == chat.ChangeDelete) {
+				// Its trigger takes the words indexed out of the index:
+				// a message of this batch must be in it first.
+				if err := b.index(firstNew); err != nil {
+					return err
+				}
+				firstNew = 0
+			}
 			results[i], err = b.change(r, ch.edit)
 		} else {
 			results[i], err = b.message(r, ch.msg)
+			if firstNew == 0 && results[i].created {
+				firstNew = results[i].msg.ID
+			}
 		}
 		if err != nil {
+			return err
+		}
+	}
+	if firstNew > 0 {
+		if err := b.index(firstNew); err != nil {
 			return err
 		}
 	}
@@ -268,6 +289,16 @@ func (b sqliteBatch) message(r *batchRoom, m chat.NewMessage) (result, error) {
 		}
 	}
 	return result{msg: msg, created: true}, nil
+}
+
+// index adds to the full-text index the messages inserted from the one
+// with id first on (search.SQLiteIndexNew): once for a run of new
+// messages, so that FTS5 writes its words at commit, not at every
+// message. Edits and deletions are indexed by triggers
+// (migrations/sqlite/0008_search.sql).
+func (b sqliteBatch) index(first int64) error {
+	_, err := b.c.exec(b.ctx, search.SQLiteIndexNew, first)
+	return err
 }
 
 // storedMessage reads the message m's client_id stored, in its current

@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"parley/internal/chat"
+	"parley/internal/search"
 )
 
 // assets holds the page templates and the static files the pages load.
@@ -53,6 +54,8 @@ type page struct {
 	Messages   []messageView // room page: the messages it opens with, oldest first
 	HasOlder   bool          // room page: the room has messages before those
 
+	Search searchView // search page
+
 	Suggest string // a valid room name to offer for an invalid one
 
 	Status  int    // error page
@@ -83,7 +86,7 @@ type renderer struct {
 
 // newRenderer parses every page: layout.html plus the page's own file.
 func newRenderer() (*renderer, error) {
-	names := []string{"landing", "signup", "login", "dashboard", "chats", "room", "error"}
+	names := []string{"landing", "signup", "login", "dashboard", "chats", "room", "search", "error"}
 	r := &renderer{pages: make(map[string]*template.Template, len(names)), now: time.Now}
 	funcs := template.FuncMap{
 		"ago":     func(t time.Time) string { return ago(t, r.now()) },
@@ -94,6 +97,8 @@ func newRenderer() (*renderer, error) {
 		"hue":     hue,
 		"stamp":   func(t time.Time) string { return t.UTC().Format(chat.TimestampFormat) },
 		"clock":   func(t time.Time) string { return t.UTC().Format("15:04 UTC") },
+		// maxQuery is the longest search query, for the boxes' maxlength.
+		"maxQuery": func() int { return search.MaxQueryLength },
 	}
 	for _, name := range names {
 		t, err := template.New(name).Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/"+name+".html")

@@ -21,6 +21,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /chats/{$}", s.requireLogin(s.handleCreateRoom))
 	mux.HandleFunc("GET /chats/{room}/{$}", s.requireLogin(s.handleRoom))
 	mux.HandleFunc("POST /chats/{room}/leave/{$}", s.requireLogin(s.handleLeaveRoom))
+	mux.HandleFunc("GET /search/{$}", s.requireLogin(s.handleSearch))
 	mux.Handle("GET /static/", http.StripPrefix("/static/", s.staticHandler()))
 	mux.HandleFunc("GET /favicon.ico", s.handleFavicon)
 
@@ -29,6 +30,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /api/v1/tokens", s.handleAPIToken)
 	mux.HandleFunc("DELETE /api/v1/tokens/current", s.requireAPIUser(s.handleAPIRevokeToken))
 	mux.HandleFunc("DELETE /api/v1/tokens", s.requireAPIUser(s.handleAPIRevokeTokens))
+	mux.HandleFunc("GET /api/v1/search", s.requireAPIUser(s.handleAPISearch))
 	mux.HandleFunc("GET /api/v1/rooms", s.requireAPIUser(s.handleAPIRooms))
 	mux.HandleFunc("POST /api/v1/rooms", s.requireAPIUser(s.handleAPICreateRoom))
 	mux.HandleFunc("DELETE /api/v1/rooms/{room}/membership", s.requireAPIRoom(s.handleAPILeaveRoom))

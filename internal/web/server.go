@@ -90,9 +90,9 @@ type Server struct {
 	render  *renderer
 	metrics *Metrics
 	sends   *limiter
-	// histories limits each user's history requests over the API (each
-	// socket has its own allowance): each may cost a database read and
-	// up to 1 MiB of answer.
+	// histories limits each user's history requests over the API and
+	// message searches (each socket has its own allowance): each may cost
+	// a database read and up to 1 MiB of answer.
 	histories *limiter
 	logins    *loginThrottle
 	// signups limits the accounts made from each address, roomCreates

@@ -8,6 +8,10 @@
 // Logging out forgets the drafts and unsent messages the room pages keep in
 // this browser (room.js), so that the next person at it does not see them.
 // A menu (<details class="nav-menu">) closes on Escape or a click outside.
+//
+// "/" goes to the search of messages: the search page's box, the header's,
+// or on a screen too narrow for it the search page; not while one types
+// in a field.
 (() => {
   'use strict';
 
@@ -62,6 +66,30 @@
     if (!menu) return;
     menu.open = false;
     menu.querySelector('summary').focus();
+  });
+
+  // typing reports whether keys pressed at el go into text.
+  function typing(el) {
+    if (!(el instanceof Element)) return false;
+    if (el.isContentEditable) return true;
+    if (el instanceof HTMLTextAreaElement || el instanceof HTMLSelectElement) return true;
+    if (!(el instanceof HTMLInputElement)) return false;
+    return !['button', 'checkbox', 'radio', 'submit', 'reset', 'file', 'image', 'color', 'range'].includes(el.type);
+  }
+
+  document.addEventListener('keydown', (e) => {
+    if (e.key !== '/' || e.ctrlKey || e.metaKey || e.altKey || e.isComposing || e.defaultPrevented) return;
+    if (typing(e.target)) return;
+    const header = document.getElementById('header-search-q');
+    if (!header) return; // a visitor's page: nothing to search
+    const box = document.getElementById('search-q') || header; // the search page's own box first
+    e.preventDefault();
+    if (box.offsetParent !== null) {
+      box.focus();
+      box.select();
+    } else {
+      window.location.assign('/search/');
+    }
   });
 
   refresh();
