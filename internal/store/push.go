@@ -44,6 +44,10 @@ type PushSubscription struct {
 	LastSuccess time.Time
 }
 
+// MaxPushSubscriptions bounds one user's devices: saving one more forgets
+// the one subscribed longest ago.
+const MaxPushSubscriptions = 20
+
 // SavePushSubscription stores sub as a device of the user. An endpoint
 // belongs to one browser profile: subscribing it again (new keys, or
 // another account signed in on that browser) replaces what was stored for
@@ -51,14 +55,24 @@ type PushSubscription struct {
 // caller validates sub.
 func (s *Store) SavePushSubscription(ctx context.Context, userID int64, sub push.Subscription, userAgent string) (PushSubscription, error) {
 	p := PushSubscription{UserID: userID, Subscription: sub, UserAgent: userAgent, CreatedAt: now()}
-	err := s.write.queryRow(ctx, `
-		INSERT INTO push_subscriptions (user_id, endpoint, p256dh, auth, user_agent, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (endpoint) DO UPDATE SET user_id = excluded.user_id, p256dh = excluded.p256dh,
-			auth = excluded.auth, user_agent = excluded.user_agent, created_at = excluded.created_at,
-			last_success = NULL
-		RETURNING id`,
-		userID, sub.Endpoint, sub.P256dh, sub.Auth, userAgent, p.CreatedAt).Scan(&p.ID)
+	err := s.write.inTx(ctx, func(tx querier) error {
+		err := tx.queryRow(ctx, `
+			INSERT INTO push_subscriptions (user_id, endpoint, p256dh, auth, user_agent, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (endpoint) DO UPDATE SET user_id = excluded.user_id, p256dh = excluded.p256dh,
+				auth = excluded.auth, user_agent = excluded.user_agent, created_at = excluded.created_at,
+				last_success = NULL
+			RETURNING id`,
+			userID, sub.Endpoint, sub.P256dh, sub.Auth, userAgent, p.CreatedAt).Scan(&p.ID)
+		if err != nil {
+			return err
+		}
+		_, err = tx.exec(ctx, `
+			DELETE FROM push_subscriptions WHERE user_id = $1 AND id NOT IN (
+				SELECT id FROM push_subscriptions WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2)`,
+			userID, MaxPushSubscriptions)
+		return err
+	})
 	switch {
 	case isForeignKeyViolation(err):
 		return PushSubscription{}, chat.Errorf(chat.ENotFound, "No such user.")
@@ -128,6 +142,8 @@ func (s *Store) PushSucceeded(ctx context.Context, endpoint string, at time.Time
 // everyone there is concerned. Whether they are is decided by the caller.
 type PushCandidate struct {
 	User chat.User
+	// Mentioned: the message mentions the user by name.
+	Mentioned bool
 	// Member: the user has a room_members row for the room; LastRead is
 	// its read marker (0 when not a member).
 	Member   bool
@@ -147,12 +163,12 @@ func (s *Store) PushCandidates(ctx context.Context, room string, seq int64, memb
 		all = 1
 	}
 	rs, err := s.read.query(ctx, `
-		SELECT u.id, u.name, u.admin, u.created_at, m.user_id IS NOT NULL, COALESCE(m.last_read, 0)
-		FROM users u
+		SELECT u.id, u.name, u.admin, u.created_at, u.mentioned, m.user_id IS NOT NULL, COALESCE(m.last_read, 0)
+		FROM (SELECT id, name, admin, created_at,
+				EXISTS (SELECT 1 FROM mentions n WHERE n.room = $1 AND n.seq = $2 AND n.user_id = users.id) AS mentioned
+			FROM users WHERE EXISTS (SELECT 1 FROM push_subscriptions p WHERE p.user_id = users.id)) u
 		LEFT JOIN room_members m ON m.user_id = u.id AND m.room = $1
-		WHERE EXISTS (SELECT 1 FROM push_subscriptions p WHERE p.user_id = u.id)
-		  AND (u.id IN (SELECT n.user_id FROM mentions n WHERE n.room = $1 AND n.seq = $2)
-		       OR ($3 = 1 AND m.user_id IS NOT NULL))
+		WHERE u.mentioned OR ($3 = 1 AND m.user_id IS NOT NULL)
 		ORDER BY u.id LIMIT $4`, room, seq, all, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: push candidates: %w", err)
@@ -162,7 +178,7 @@ func (s *Store) PushCandidates(ctx context.Context, room string, seq int64, memb
 	for rs.Next() {
 		var c PushCandidate
 		if err := rs.Scan(&c.User.ID, &c.User.Name, boolCol{&c.User.Admin}, timeCol{&c.User.CreatedAt},
-			boolCol{&c.Member}, &c.LastRead); err != nil {
+			boolCol{&c.Mentioned}, boolCol{&c.Member}, &c.LastRead); err != nil {
 			return nil, fmt.Errorf("store: push candidates: %w", err)
 		}
 		cs = append(cs, c)

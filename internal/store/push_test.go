@@ -122,6 +122,21 @@ func TestPushSubscriptions(t *testing.T) {
 		}
 		_, err = s.SavePushSubscription(ctx, 999999, phone, "")
 		wantCode(t, err, chat.ENotFound)
+
+		// Past MaxPushSubscriptions, the oldest device is forgotten.
+		first := svc.Subscribe()
+		if _, err := s.SavePushSubscription(ctx, bob.ID, first, ""); err != nil {
+			t.Fatal(err)
+		}
+		for range store.MaxPushSubscriptions {
+			if _, err := s.SavePushSubscription(ctx, bob.ID, svc.Subscribe(), ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		subs, _ = s.PushSubscriptions(ctx, bob.ID)
+		if len(subs) != store.MaxPushSubscriptions || slices.ContainsFunc(subs, func(p store.PushSubscription) bool { return p.Endpoint == first.Endpoint }) {
+			t.Fatalf("bob has %d devices, the first among them: want %d without it", len(subs), store.MaxPushSubscriptions)
+		}
 	})
 }
 
@@ -156,14 +171,14 @@ func TestPushCandidates(t *testing.T) {
 			return out
 		}
 		cs, err := s.PushCandidates(ctx, "lobby", m.Seq, false, 0)
-		if err != nil || !slices.Equal(names(cs), []string{"bob"}) || cs[0].Member {
+		if err != nil || !slices.Equal(names(cs), []string{"bob"}) || cs[0].Member || !cs[0].Mentioned {
 			t.Fatalf("mentioned candidates %+v, %v", cs, err)
 		}
 		cs, err = s.PushCandidates(ctx, "lobby", m.Seq, true, 0)
 		if err != nil || !slices.Equal(names(cs), []string{"bob", "carol"}) {
 			t.Fatalf("all candidates %+v, %v", cs, err)
 		}
-		if c := cs[1]; !c.Member || c.LastRead != 1 {
+		if c := cs[1]; !c.Member || c.LastRead != 1 || c.Mentioned {
 			t.Fatalf("carol's standing %+v", c)
 		}
 		if cs, _ := s.PushCandidates(ctx, "lobby", m.Seq, true, 1); len(cs) != 1 {
