@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"parley/internal/chat"
+	"parley/internal/store"
 )
 
 // assets holds the page templates and the static files the pages load.
@@ -54,6 +55,9 @@ type page struct {
 	HasOlder   bool          // room page: the room has messages before those
 
 	Suggest string // a valid room name to offer for an invalid one
+
+	PushOn      bool                     // dashboard: this server sends Web Push
+	PushDevices []store.PushSubscription // dashboard: the user's devices
 
 	Status  int    // error page
 	Message string // error page
@@ -96,7 +100,7 @@ func newRenderer() (*renderer, error) {
 		"clock":   func(t time.Time) string { return t.UTC().Format("15:04 UTC") },
 	}
 	for _, name := range names {
-		t, err := template.New(name).Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/"+name+".html")
+		t, err := template.New(name).Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/push.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("web: parse page %s: %w", name, err)
 		}
