@@ -18,6 +18,7 @@
   const none = panel.querySelector('[data-push-none]');
 
   const say = (text) => { status.textContent = text; };
+  const SUBSCRIBE_TIMEOUT = 10000;
   const supported = 'serviceWorker' in navigator && 'PushManager' in window && 'Notification' in window;
 
   // api calls the JSON API with the session cookie; it throws an Error
@@ -122,7 +123,13 @@
           sub = null;
         }
       }
-      if (!sub) sub = await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(key) });
+      if (!sub) {
+        // A browser whose push service cannot be reached may never answer.
+        sub = await Promise.race([
+          reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(key) }),
+          new Promise((_, reject) => setTimeout(() => reject(new Error('the browser\'s push service did not answer; try again later.')), SUBSCRIBE_TIMEOUT)),
+        ]);
+      }
       const device = await api('POST', '/api/v1/push/subscriptions', sub.toJSON());
       addDevice(device, true);
       enable.textContent = 'Push is on for this device';
