@@ -8,8 +8,10 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -344,21 +346,48 @@ func (s *Server) handleAPIPushTest(w http.ResponseWriter, r *http.Request, u cha
 		s.apiError(w, r, chat.Errorf(chat.ENotFound, "You have no device that takes push notifications: enable them on this device first."))
 		return
 	}
+	// Each test costs a send (--send-limit): it makes requests to every
+	// device's push service.
+	if ok, wait := s.sends.allow(r.Context(), u.Name); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(wait)))
+		s.apiError(w, r, chat.Errorf(chat.ERateLimited, "You are sending too fast; wait a moment."))
+		return
+	}
 	payload, err := json.Marshal(pushPayload{Title: "Parley", Body: "Test notification: push notifications reach this device.",
 		URL: "/", Tag: "test"})
 	if err != nil {
 		s.apiError(w, r, err)
 		return
 	}
-	var res struct {
-		Devices int `json:"devices"`
-		Sent    int `json:"sent"`
-		Gone    int `json:"gone"`
-		Failed  int `json:"failed"`
+	writeJSON(w, http.StatusOK, s.sendTest(r.Context(), u, subs, payload))
+}
+
+// testResult is how a test notification fared on the caller's devices.
+type testResult struct {
+	Devices int `json:"devices"`
+	Sent    int `json:"sent"`
+	Gone    int `json:"gone"`
+	Failed  int `json:"failed"`
+}
+
+// pushTestTimeout bounds a test notification: the answer must come well
+// within the server's write timeout.
+const pushTestTimeout = 20 * time.Second
+
+// sendTest sends payload to every device at once and counts the answers.
+func (s *Server) sendTest(ctx context.Context, u chat.User, subs []store.PushSubscription, payload []byte) testResult {
+	ctx, cancel := context.WithTimeout(ctx, pushTestTimeout)
+	defer cancel()
+	errs := make([]error, len(subs))
+	var wg sync.WaitGroup
+	for i, p := range subs {
+		wg.Go(func() {
+			errs[i] = s.opt.Push.Send(ctx, push.Message{Subscription: p.Subscription, Payload: payload, TTL: time.Minute})
+		})
 	}
-	res.Devices = len(subs)
-	for _, p := range subs {
-		err := s.opt.Push.Send(r.Context(), push.Message{Subscription: p.Subscription, Payload: payload, TTL: time.Minute})
+	wg.Wait()
+	res := testResult{Devices: len(subs)}
+	for _, err := range errs {
 		switch {
 		case err == nil:
 			res.Sent++
@@ -366,10 +395,16 @@ func (s *Server) handleAPIPushTest(w http.ResponseWriter, r *http.Request, u cha
 			res.Gone++
 		default:
 			res.Failed++
+			// A network error names the whole endpoint, a capability: log
+			// what went wrong without it.
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err
+			}
 			s.log.Info("push: test notification not sent", "user", u.Name, "err", err)
 		}
 	}
-	writeJSON(w, http.StatusOK, res)
+	return res
 }
 
 // deviceLabel names a browser from its User-Agent, for the list of one's
