@@ -162,13 +162,19 @@ func (s *Store) PushCandidates(ctx context.Context, room string, seq int64, memb
 	if members {
 		all = 1
 	}
+	// From the few users concerned to their subscriptions, never over
+	// every subscribed user: mentions by (room, seq), members by room.
 	rs, err := s.read.query(ctx, `
-		SELECT u.id, u.name, u.admin, u.created_at, u.mentioned, m.user_id IS NOT NULL, COALESCE(m.last_read, 0)
-		FROM (SELECT id, name, admin, created_at,
-				EXISTS (SELECT 1 FROM mentions n WHERE n.room = $1 AND n.seq = $2 AND n.user_id = users.id) AS mentioned
-			FROM users WHERE EXISTS (SELECT 1 FROM push_subscriptions p WHERE p.user_id = users.id)) u
+		SELECT u.id, u.name, u.admin, u.created_at,
+			EXISTS (SELECT 1 FROM mentions n WHERE n.room = $1 AND n.seq = $2 AND n.user_id = u.id),
+			m.user_id IS NOT NULL, COALESCE(m.last_read, 0)
+		FROM users u
 		LEFT JOIN room_members m ON m.user_id = u.id AND m.room = $1
-		WHERE u.mentioned OR ($3 = 1 AND m.user_id IS NOT NULL)
+		WHERE u.id IN (
+				SELECT n.user_id FROM mentions n WHERE n.room = $1 AND n.seq = $2
+				UNION
+				SELECT r.user_id FROM room_members r WHERE r.room = $1 AND $3 = 1)
+			AND EXISTS (SELECT 1 FROM push_subscriptions p WHERE p.user_id = u.id)
 		ORDER BY u.id LIMIT $4`, room, seq, all, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: push candidates: %w", err)

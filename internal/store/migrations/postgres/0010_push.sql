@@ -26,3 +26,8 @@ CREATE TABLE push_subscriptions (
 	last_success timestamptz
 );
 CREATE INDEX push_subscriptions_user ON push_subscriptions (user_id);
+
+-- The members of a room, for the people to notify of @room or of a
+-- message in a direct conversation (room_members' key starts with the
+-- user). Named as any index of room_members by room would be.
+CREATE INDEX IF NOT EXISTS room_members_room ON room_members (room, user_id);
