@@ -50,7 +50,9 @@ self.addEventListener('notificationclick', (event) => {
       const at = new URL(w.url);
       if (at.origin === target.origin && at.pathname === target.pathname) {
         await w.focus();
-        if (at.href !== target.href && 'navigate' in w) await w.navigate(target.href);
+        // navigate works only on a page this worker controls; focused, the
+        // tab is where it should be anyway.
+        if (at.href !== target.href && 'navigate' in w) await w.navigate(target.href).catch(() => {});
         return;
       }
     }
