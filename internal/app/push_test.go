@@ -230,13 +230,25 @@ func TestPushGoneDeleted(t *testing.T) {
 			t.Fatalf("test payload %q", req.Payload)
 		}
 	}
-	var devs struct {
-		Devices []struct{ Endpoint string } `json:"devices"`
+	devices := func() []string {
+		var devs struct {
+			Devices []struct{ Endpoint string } `json:"devices"`
+		}
+		apptest.Do(t, "GET", srv.URL+"/api/v1/push/subscriptions", bob, nil, &devs)
+		var out []string
+		for _, d := range devs.Devices {
+			out = append(out, d.Endpoint)
+		}
+		return out
 	}
-	apptest.Do(t, "GET", srv.URL+"/api/v1/push/subscriptions", bob, nil, &devs)
-	if len(devs.Devices) != 1 || devs.Devices[0].Endpoint != live.Endpoint {
-		t.Fatalf("devices after a gone one: %+v", devs.Devices)
+	if d := devices(); len(d) != 1 || d[0] != live.Endpoint {
+		t.Fatalf("devices after a gone one: %v", d)
 	}
+
+	// A notification of a mention to a gone device deletes it too.
+	svc.Respond(func(pushtest.Request) (int, http.Header) { return http.StatusNotFound, nil })
+	postAPI(t, srv, srv.User(t, "alice"), "lobby", "@bob still there?")
+	testenv.Eventually(t, pushtest.Wait, "the gone device deleted", func() bool { return len(devices()) == 0 })
 }
 
 // Every bad request is a clear error, and nobody touches another's
@@ -378,4 +390,41 @@ func TestServiceWorkerAndManifest(t *testing.T) {
 			t.Errorf("dashboard lacks %q", want)
 		}
 	}
+}
+
+// Two processes on one PostgreSQL database and one Redis share one VAPID
+// key pair, and a message is pushed once, by the process that stored it,
+// wherever its recipient's sockets are.
+func TestPushAcrossProcesses(t *testing.T) {
+	redisURL := testenv.Need(t, testenv.Redis, "two processes sharing rooms")
+	db := storetest.PostgresDSN(t)
+	args := []string{"--push-contact=" + pushContact, "--push-delay=50ms", "--send-limit=off", "--redis=" + redisURL}
+	a := apptest.Start(t, apptest.Options{DB: db, Args: args})
+	b := apptest.Start(t, apptest.Options{DB: db, Args: args})
+	svc := pushtest.NewService(t)
+	alice, bob := a.User(t, "alice"), a.User(t, "bob")
+	var keyA, keyB struct {
+		PublicKey string `json:"public_key"`
+	}
+	apptest.Do(t, "GET", a.URL+"/api/v1/push/key", alice, nil, &keyA)
+	apptest.Do(t, "GET", b.URL+"/api/v1/push/key", alice, nil, &keyB)
+	if keyA.PublicKey == "" || keyA.PublicKey != keyB.PublicKey {
+		t.Fatalf("the processes' keys differ: %q and %q", keyA.PublicKey, keyB.PublicKey)
+	}
+	subscribe(t, a, svc, bob)
+	postAPI(t, a, alice, "lobby", "first")
+	c := b.Dial(t, "lobby", apptest.DialOptions{Token: bob}) // bob's socket is on b
+
+	postAPI(t, a, alice, "lobby", "@bob from a")
+	testenv.Eventually(t, pushtest.Wait, "a's push", func() bool { return pushCounter(t, a, "sent") == 1 })
+	postAPI(t, b, alice, "lobby", "@bob from b")
+	testenv.Eventually(t, pushtest.Wait, "b's push", func() bool { return pushCounter(t, b, "sent") == 1 })
+	reqs := svc.Requests()
+	if len(reqs) != 2 || payload(t, reqs[0])["body"] == payload(t, reqs[1])["body"] {
+		t.Fatalf("%d pushes, want one of each message", len(reqs))
+	}
+	if pushCounter(t, a, "sent") != 1 || pushCounter(t, b, "sent") != 1 {
+		t.Fatal("a process pushed a message it did not store")
+	}
+	c.Close()
 }
