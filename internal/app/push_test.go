@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"parley/internal/app"
 	"parley/internal/apptest"
 	"parley/internal/push"
 	"parley/internal/push/pushtest"
@@ -427,4 +428,26 @@ func TestPushAcrossProcesses(t *testing.T) {
 		t.Fatal("a process pushed a message it did not store")
 	}
 	c.Close()
+}
+
+// A contact push services would refuse stops the server at start with one
+// line and status 2; without any contact, push is off and the log says
+// how to turn it on.
+func TestPushContactSetting(t *testing.T) {
+	db := "--db=sqlite:" + t.TempDir() + "/p.db"
+	var stderr strings.Builder
+	err := app.Run(t.Context(), []string{"serve", "--addr=127.0.0.1:0", db, "--push-contact=mailto:root@localhost"},
+		app.Env{Getenv: func(string) string { return "" }, Stdout: io.Discard, Stderr: &stderr})
+	if exitCode(err) != 2 || !strings.Contains(err.Error(), "--push-contact") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("serve with a contact on localhost: %v", err)
+	}
+
+	srv := apptest.Start(t, apptest.Options{Args: []string{"--log-level=info"}})
+	if !strings.Contains(srv.Log(), "set --push-contact") {
+		t.Errorf("no word of push being off in the log:\n%s", srv.Log())
+	}
+	tok := srv.User(t, "carol")
+	if r := apptest.Do(t, "GET", srv.URL+"/api/v1/push/key", tok, nil, nil); r.StatusCode != http.StatusNotFound {
+		t.Errorf("push key without a contact: %s", r.Status)
+	}
 }
