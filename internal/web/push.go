@@ -20,7 +20,7 @@ import (
 	"parley/internal/store"
 )
 
-// Web Push (docs/API.md, Push): the browser subscribes with the server's
+// Web Push (docs/API.md, Push notifications): the browser subscribes with the server's
 // VAPID public key and hands its subscription over; a mention or a direct
 // message is then pushed to the person's devices, after --push-delay, if
 // they have not read it meanwhile. The sending path only offers a
@@ -169,12 +169,15 @@ func pushTopic(room string) string {
 // ---------------------------------------------------------------------
 // The notification decision: "does user U get notified of message M".
 //
-// MERGE: this block (pushConcerns, isDirectRoom, pushStanding, notifies)
-// stands in for the notification levels' decision (every message,
-// mentions only, muted per room) and for rooms.kind; the merge replaces
-// notifies with that one decision function and isDirectRoom with
-// kind = 'direct'. Until then: a mention of U, or @room, in a room U may
-// read, or any message in a direct conversation U is in, not by U.
+// MERGE: this block (pushConcerns, isDirectRoom, pushStanding, notifies,
+// pushRole) stands in for the notification levels' decision (every
+// message, mentions only, muted per room), for rooms.kind and for
+// users.role; the merge replaces notifies with that one decision
+// function, pushConcerns with the cheap test it allows (with the level
+// "every", any message may notify someone), isDirectRoom with kind =
+// 'direct' and pushRole with chat.User's Role. Until then: a mention of
+// U, or @room, in a room U may read, or any message in a direct
+// conversation U is in, not by U.
 // ---------------------------------------------------------------------
 
 // pushConcerns reports whether m may notify anyone at all: the test on
@@ -201,15 +204,19 @@ func notifies(u chat.User, st pushStanding, m *chat.Message, now time.Time) bool
 	if isDirectRoom(m.Room) {
 		kind = chat.RoomDirect
 	}
-	role := chat.RoleMember
-	if u.Admin {
-		role = chat.RoleAdmin
-	}
 	place := chat.Place{Kind: kind, Exists: true, Member: st.Member}
-	if chat.Can(chat.Actor{ID: u.ID, Role: role}, place, chat.ActRead, chat.Target{}, now) != nil {
+	if chat.Can(chat.Actor{ID: u.ID, Role: pushRole(u)}, place, chat.ActRead, chat.Target{}, now) != nil {
 		return false
 	}
 	return kind == chat.RoomDirect || st.Mentioned || m.MentionsRoom
+}
+
+// pushRole is u's role, from the admin flag of the accounts of today.
+func pushRole(u chat.User) chat.Role {
+	if u.Admin {
+		return chat.RoleAdmin
+	}
+	return chat.RoleMember
 }
 
 // ---------------------------------------------------------------------
