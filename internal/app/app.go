@@ -319,7 +319,10 @@ func serve(ctx context.Context, args []string, env Env) error {
 	}
 	addr := ln.Addr().String()
 	log.Info("parley serving", "addr", "http://"+addr, "db", engineOf(st), "broker", brokerName(c.Redis),
-		"max_sockets", maxSockets, "version", Version)
+		"max_sockets", maxSockets, "push", sender != nil, "version", Version)
+	if c.Push && sender == nil {
+		log.Warn("push notifications are off: set --push-contact (or an https --public-url) to turn them on")
+	}
 	fmt.Fprintf(env.Stdout, "parley: serving on http://%s\n", addr)
 	if env.Ready != nil {
 		env.Ready(addr)
@@ -352,6 +355,8 @@ func serve(ctx context.Context, args []string, env Env) error {
 // push is off (--push off, or no contact for push services to reach the
 // operator at). A contact push services would refuse stops the program.
 func startPush(ctx context.Context, c config.Config, st *store.Store, log *slog.Logger) (*push.Sender, *push.Keys, error) {
+	// Nothing is logged here: a program that then fails to start says
+	// one line, its error.
 	if !c.Push {
 		return nil, nil, nil
 	}
@@ -360,8 +365,7 @@ func startPush(ctx context.Context, c config.Config, st *store.Store, log *slog.
 		contact = c.PublicURL
 	}
 	if contact == "" {
-		log.Warn("push notifications are off: set --push-contact (or an https --public-url) to turn them on")
-		return nil, nil, nil
+		return nil, nil, nil // said once the server listens: see serve
 	}
 	kctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
