@@ -29,6 +29,7 @@ import (
 	"parley/internal/config"
 	"parley/internal/hub"
 	"parley/internal/limit"
+	"parley/internal/push"
 	"parley/internal/store"
 	"parley/internal/web"
 	"parley/internal/wsock"
@@ -270,6 +271,13 @@ func serve(ctx context.Context, args []string, env Env) error {
 	h := hub.New(hub.Options{Broker: b, History: st, Log: log, Origin: origin, Wire: wsock.Text,
 		OnDeliver: metrics.Delivered})
 	defer h.Close()
+	sender, keys, err := startPush(ctx, c, st, log)
+	if err != nil {
+		return err
+	}
+	if sender != nil {
+		defer stopPush(sender, log)
+	}
 	maxSockets := c.MaxSockets
 	if maxSockets < 0 {
 		maxSockets = socketsFromFileLimit()
@@ -284,6 +292,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 		RoomCreateRate: c.RoomCreateLimit.Rate, RoomCreateBurst: c.RoomCreateLimit.Burst,
 		UserSockets: c.UserSockets, MaxSockets: maxSockets, Version: Version,
 		TrustedProxies: c.TrustedProxies, SharedLimits: shared,
+		Push: sender, PushKeys: keys, PushDelay: c.PushDelay,
 	})
 	if err != nil {
 		return err
@@ -310,7 +319,10 @@ func serve(ctx context.Context, args []string, env Env) error {
 	}
 	addr := ln.Addr().String()
 	log.Info("parley serving", "addr", "http://"+addr, "db", engineOf(st), "broker", brokerName(c.Redis),
-		"max_sockets", maxSockets, "version", Version)
+		"max_sockets", maxSockets, "push", sender != nil, "version", Version)
+	if c.Push && sender == nil {
+		log.Warn("push notifications are off: set --push-contact (or an https --public-url) to turn them on")
+	}
 	fmt.Fprintf(env.Stdout, "parley: serving on http://%s\n", addr)
 	if env.Ready != nil {
 		env.Ready(addr)
@@ -336,6 +348,58 @@ func serve(ctx context.Context, args []string, env Env) error {
 	}
 	log.Info("parley stopped")
 	return nil
+}
+
+// startPush makes the Web Push sender, with the VAPID key pair stored in
+// the database (made by the first process that starts), or nothing when
+// push is off (--push off, or no contact for push services to reach the
+// operator at). A contact push services would refuse stops the program.
+func startPush(ctx context.Context, c config.Config, st *store.Store, log *slog.Logger) (*push.Sender, *push.Keys, error) {
+	// Nothing is logged here: a program that then fails to start says
+	// one line, its error.
+	if !c.Push {
+		return nil, nil, nil
+	}
+	contact := c.PushContact
+	if contact == "" && strings.HasPrefix(c.PublicURL, "https://") {
+		contact = c.PublicURL
+	}
+	if contact == "" {
+		return nil, nil, nil // said once the server listens: see serve
+	}
+	kctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	keys, err := push.LoadKeys(kctx, st)
+	if err != nil {
+		return nil, nil, &ExitError{Code: 2, Err: fmt.Errorf("cannot load the VAPID keys: %s", oneLine(err))}
+	}
+	sender, err := push.New(push.Options{
+		Keys: keys, Contact: contact, Log: log,
+		Gone: func(ctx context.Context, sub push.Subscription) {
+			if err := st.DeletePushEndpoint(ctx, sub.Endpoint); err != nil {
+				log.Warn("push: delete a gone subscription", "err", err)
+			}
+		},
+		Sent: func(ctx context.Context, sub push.Subscription) {
+			if err := st.PushSucceeded(ctx, sub.Endpoint, time.Now()); err != nil {
+				log.Warn("push: record a sent message", "err", err)
+			}
+		},
+	})
+	if err != nil {
+		return nil, nil, usageError("bad --push-contact: %s", oneLine(err))
+	}
+	return sender, keys, nil
+}
+
+// stopPush sends what is queued for a few seconds, then drops the rest;
+// the notifications waiting for their delay are dropped at once.
+func stopPush(sender *push.Sender, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := sender.Close(ctx); err != nil {
+		log.Warn("push: stopped before the queue was sent", "err", err)
+	}
 }
 
 // limitClient is the Redis client of the shared rate limits. It obeys its

@@ -129,6 +129,7 @@ func TestBadSettingsExit2(t *testing.T) {
 		{"unreachable redis", []string{"--redis=redis://127.0.0.1:1"}, nil, "Redis"},
 		{"bad origins", []string{"--origins=not a url"}, nil, "--origins"},
 		{"bad log level", []string{"--log-level=loud"}, nil, "--log-level"},
+		{"push contact push services refuse", []string{"--push-contact=mailto:root@localhost"}, nil, "--push-contact"},
 		{"unknown flag", []string{"--colour=blue"}, nil, "colour"},
 		{"unknown command", []string{"dance"}, nil, "dance"},
 	} {

@@ -39,7 +39,7 @@ var showConversation = []struct{ who, text string }{
 func newScene(t *testing.T) *scene {
 	t.Helper()
 	s := &scene{
-		srv:    apptest.Start(t, apptest.Options{Args: []string{"--send-limit=off"}}),
+		srv:    apptest.Start(t, apptest.Options{Args: []string{"--send-limit=off", "--push-contact=mailto:ops@parley.example"}}),
 		tokens: map[string]string{},
 	}
 	for _, name := range []string{"maya", "theo", "priya", "sam", "lena"} {

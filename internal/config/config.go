@@ -60,6 +60,14 @@ type Config struct {
 	// slash (https://chat.example.com, https://example.com/chat); empty
 	// when not set.
 	PublicURL string
+	// Push turns Web Push on (the default) or off.
+	Push bool
+	// PushContact is the VAPID subject push services reach the operator
+	// at, a mailto: or https: URI; empty: the public URL, if it is https.
+	PushContact string
+	// PushDelay is how long a mention or direct message waits before it
+	// is pushed, so that one read meanwhile is not.
+	PushDelay time.Duration
 }
 
 // EditUnlimited is the EditWindow of "unlimited". It is the longest
@@ -150,6 +158,12 @@ var settings = []setting{
 		set: func(c *Config, v string) (err error) { c.MetricsToken, err = parseMetricsToken(v); return err }, secret: true},
 	{flag: "public-url", env: "PARLEY_PUBLIC_URL", usage: "the address people reach Parley at (https://chat.example.com)",
 		set: func(c *Config, v string) (err error) { c.PublicURL, err = parsePublicURL(v); return err }},
+	{flag: "push", env: "PARLEY_PUSH", def: "on", usage: "Web Push notifications of mentions and direct messages: on or off",
+		set: func(c *Config, v string) (err error) { c.Push, err = parseOnOff(v); return err }},
+	{flag: "push-contact", env: "PARLEY_PUSH_CONTACT", usage: "where push services reach the operator (mailto:ops@example.com or https://…); empty: --public-url if https",
+		set: func(c *Config, v string) (err error) { c.PushContact, err = parsePushContact(v); return err }},
+	{flag: "push-delay", env: "PARLEY_PUSH_DELAY", def: "10s", usage: "how long a mention or direct message waits before it is pushed (not pushed if read meanwhile): 0s to 1h",
+		set: func(c *Config, v string) (err error) { c.PushDelay, err = parsePushDelay(v); return err }},
 }
 
 // Parse reads the settings from args (flags, without the program and
@@ -475,4 +489,42 @@ func parsePublicURL(s string) (string, error) {
 		host = net.JoinHostPort(strings.ToLower(u.Hostname()), strconv.Itoa(n))
 	}
 	return u.Scheme + "://" + host + strings.TrimRight(u.EscapedPath(), "/"), nil
+}
+
+// parseOnOff reads a switch.
+func parseOnOff(s string) (bool, error) {
+	switch s {
+	case "on":
+		return true, nil
+	case "off":
+		return false, nil
+	}
+	return false, errors.New("want on or off")
+}
+
+// parsePushContact checks the form of a VAPID subject; the push package
+// checks the rest (a domain push services can resolve) when it starts.
+func parsePushContact(s string) (string, error) {
+	if s == "" {
+		return "", nil
+	}
+	if len(s) > 256 || strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return "", errors.New("want at most 256 characters without spaces")
+	}
+	if !strings.HasPrefix(s, "mailto:") && !strings.HasPrefix(s, "https://") {
+		return "", errors.New("want a mailto: or https: URI, as mailto:ops@example.com")
+	}
+	return s, nil
+}
+
+// maxPushDelay bounds --push-delay: a notification later than this is
+// news nobody needs.
+const maxPushDelay = time.Hour
+
+func parsePushDelay(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 || d > maxPushDelay {
+		return 0, errors.New(`want a duration from 0s to 1h, as "10s"`)
+	}
+	return d, nil
 }

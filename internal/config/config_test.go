@@ -27,6 +27,7 @@ func TestDefaults(t *testing.T) {
 		SendLimit: RateLimit{Rate: 5, Burst: 20}, HistoryLimit: RateLimit{Rate: 10, Burst: 50}, UserSockets: 20, MaxSockets: -1,
 		Signup: SignupOpen, SignupLimit: RateLimit{Rate: 1.0 / 60, Burst: 20},
 		RoomCreateLimit: RateLimit{Rate: 1.0 / 60, Burst: 10}, EditWindow: time.Hour,
+		Push: true, PushDelay: 10 * time.Second,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
@@ -43,7 +44,8 @@ func TestEverySetting(t *testing.T) {
 		"--send-limit", "30/m,5", "--history-limit", "off", "--user-sockets", "0", "--max-sockets", "5000",
 		"--trusted-proxies", "10.0.0.0/8, 127.0.0.1,::1", "--signup", "invite", "--signup-limit", "3/h,5",
 		"--room-create-limit", "off", "--edit-window", "15m", "--metrics-token", "s3cr3t-T0ken",
-		"--public-url", "https://Chat.Example.com/parley/", "extra",
+		"--public-url", "https://Chat.Example.com/parley/", "--push", "off", "--push-contact", "mailto:ops@example.com",
+		"--push-delay", "30s", "extra",
 	}
 	c, rest, err := Parse(args, env(nil), io.Discard)
 	if err != nil {
@@ -57,6 +59,7 @@ func TestEverySetting(t *testing.T) {
 			netip.MustParsePrefix("::1/128")},
 		Signup: SignupInvite, SignupLimit: RateLimit{Rate: 3.0 / 3600, Burst: 5}, EditWindow: 15 * time.Minute,
 		MetricsToken: "s3cr3t-T0ken", PublicURL: "https://chat.example.com/parley",
+		PushContact: "mailto:ops@example.com", PushDelay: 30 * time.Second,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("\n got %+v\nwant %+v", c, want)
@@ -106,6 +109,9 @@ var badValues = map[string][]string{
 	"room-create-limit": {"", "10", "1/day,10", "-1/h,10", "1/h,-1", "Inf/m,1", "OFF"},
 	"edit-window":       {"", "1", "500ms", "-1h", "8761h", "forever", "Unlimited", "1d", "off"},
 	"metrics-token":     {"two words", "tab\tin", "new\nline", "caf\u00e9", strings.Repeat("x", 257), " lead", "trail "},
+	"push":              {"", "yes", "ON", "true"},
+	"push-contact":      {"ops@example.com", "http://example.com", "mailto:a b@example.com", "mailto:" + strings.Repeat("x", 256)},
+	"push-delay":        {"", "10", "-1s", "61m", "soon"},
 	"public-url":        {"chat.example.com", "ftp://h", "https://", "https://h?q=1", "https://h/?", "https://h#top", "https://u:p@h", "https://h:0", "https://h:65536", "https://h:", "/chat"},
 }
 
@@ -204,6 +210,12 @@ var goodValues = []struct {
 	{"public-url", "https://chat.example.com/", publicURL, "https://chat.example.com"},
 	{"public-url", "HTTP://Chat.Example.com:8080/Parley//", publicURL, "http://chat.example.com:8080/Parley"},
 	{"public-url", "https://[::1]:0443/a b/", publicURL, "https://[::1]:443/a%20b"},
+	{"push", "on", pushOn, true},
+	{"push", "off", pushOn, false},
+	{"push-contact", "", pushContact, ""},
+	{"push-contact", "https://chat.example.com/contact", pushContact, "https://chat.example.com/contact"},
+	{"push-delay", "0s", pushDelay, time.Duration(0)},
+	{"push-delay", "1h", pushDelay, time.Hour},
 }
 
 func signup(c Config) any          { return c.Signup }
@@ -212,6 +224,9 @@ func roomCreateLimit(c Config) any { return c.RoomCreateLimit }
 func editWindow(c Config) any      { return c.EditWindow }
 func metricsToken(c Config) any    { return c.MetricsToken }
 func publicURL(c Config) any       { return c.PublicURL }
+func pushOn(c Config) any          { return c.Push }
+func pushContact(c Config) any     { return c.PushContact }
+func pushDelay(c Config) any       { return c.PushDelay }
 
 func TestGoodValues(t *testing.T) {
 	for _, g := range goodValues {
@@ -291,6 +306,7 @@ func TestEachSettingItsField(t *testing.T) {
 		"history": "5", "log-level": "debug", "send-limit": "off", "history-limit": "off", "user-sockets": "3", "max-sockets": "9",
 		"trusted-proxies": "10.0.0.1", "signup": "closed", "signup-limit": "off", "room-create-limit": "2/h,2",
 		"edit-window": "unlimited", "metrics-token": "t", "public-url": "https://p.example",
+		"push": "off", "push-contact": "mailto:ops@p.example", "push-delay": "1m",
 	}
 	defaults, _, err := Parse(nil, env(nil), io.Discard)
 	if err != nil {

@@ -32,6 +32,10 @@ type Options struct {
 	// delete it. It runs on a worker, or in Send's caller; ctx ends when
 	// the Sender stops (or Send's context ends).
 	Gone func(ctx context.Context, sub Subscription)
+	// Sent, if set, is called when a push service took a message (2xx),
+	// so that its owner can tell a device that works from one that no
+	// longer answers. It runs as Gone does.
+	Sent func(ctx context.Context, sub Subscription)
 	// Client sends the requests. Default: one that follows no redirect.
 	// Each request is also bounded by Timeout, whatever the client.
 	Client *http.Client
@@ -316,7 +320,7 @@ func (s *Sender) Send(ctx context.Context, m Message) error {
 		s.failed.Add(1)
 		return r.err
 	case r.ok():
-		s.sent.Add(1)
+		s.sentSub(ctx, j)
 		return nil
 	case r.gone():
 		s.goneSub(ctx, j)
@@ -447,7 +451,7 @@ func (s *Sender) attempt(j *job) {
 	r := s.post(s.ctx, j)
 	switch {
 	case r.ok():
-		s.sent.Add(1)
+		s.sentSub(s.ctx, j)
 		return
 	case r.gone():
 		s.goneSub(s.ctx, j)
@@ -504,6 +508,13 @@ func (s *Sender) backoff(n int) time.Duration {
 	}
 	d = min(d, s.opt.MaxBackoff)
 	return d/2 + rand.N(d/2+1) // #nosec G404 -- jitter spreads retries; it guards nothing
+}
+
+func (s *Sender) sentSub(ctx context.Context, j *job) {
+	s.sent.Add(1)
+	if s.opt.Sent != nil {
+		s.opt.Sent(ctx, j.t.sub)
+	}
 }
 
 func (s *Sender) goneSub(ctx context.Context, j *job) {

@@ -736,3 +736,39 @@ func TestCloseGivesUpAtDeadline(t *testing.T) {
 		t.Fatalf("stats %+v after %d requests: want the one in flight cancelled and all three dropped", st, len(svc.Requests()))
 	}
 }
+
+// Options.Sent hears of each message a push service took, from the queue
+// and from Send, and not of one it refused.
+func TestSentReported(t *testing.T) {
+	svc := pushtest.NewService(t)
+	sent := make(chan push.Subscription, 4)
+	s := newSender(t, push.Options{Clock: newClock(),
+		Sent: func(_ context.Context, sub push.Subscription) { sent <- sub }})
+	queued, direct, refused := svc.Subscribe(), svc.Subscribe(), svc.Subscribe()
+	svc.Respond(func(r pushtest.Request) (int, http.Header) {
+		if r.Endpoint == refused.Endpoint {
+			return http.StatusBadRequest, nil
+		}
+		return http.StatusCreated, nil
+	})
+	if err := s.Enqueue(push.Message{Subscription: queued, Payload: []byte("q")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-sent; got.Endpoint != queued.Endpoint {
+		t.Fatalf("Sent reported %s, want the queued one's", got.Endpoint)
+	}
+	if err := s.Send(t.Context(), push.Message{Subscription: direct, Payload: []byte("d")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-sent; got.Endpoint != direct.Endpoint {
+		t.Fatalf("Sent reported %s, want Send's", got.Endpoint)
+	}
+	if err := s.Send(t.Context(), push.Message{Subscription: refused, Payload: []byte("r")}); err == nil {
+		t.Fatal("a 400 was not an error")
+	}
+	select {
+	case got := <-sent:
+		t.Fatalf("Sent reported a refused message to %s", got.Endpoint)
+	default:
+	}
+}

@@ -414,6 +414,10 @@ func (s *Server) settle(sub submission) (chat.Message, bool, error) {
 	// connection cut at the commit), and so never published. Where it was,
 	// the hub drops the repeat.
 	s.publish(broker.Event{Room: m.Room, Kind: broker.KindMessage, Message: &m}, m.Seq)
+	if created {
+		// After the room has it: whom to notify is decided off this path.
+		s.offerPush(&m)
+	}
 	return m, created, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"parley/internal/push"
 	"parley/internal/wsock"
 )
 
@@ -28,6 +29,7 @@ type Metrics struct {
 	upgradesRefused  *prometheus.CounterVec
 	limitFallbacks   *prometheus.CounterVec
 	slowClosed       prometheus.Counter
+	pushDropped      prometheus.Counter
 }
 
 // NewMetrics makes the metrics a server reports.
@@ -51,8 +53,10 @@ func NewMetrics() *Metrics {
 		Help: "Rate limit checks answered by this process alone because the shared (Redis) limiter failed, by limit."}, []string{"limit"})
 	m.slowClosed = prometheus.NewCounter(prometheus.CounterOpts{Name: "parley_slow_sockets_closed_total",
 		Help: "Sockets closed because their queue overflowed."})
+	m.pushDropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "parley_push_offers_dropped_total",
+		Help: "Messages that notified nobody because the queue of messages to push was full."})
 	m.reg.MustRegister(m.messagesIn, m.broadcastLatency, m.storeLatency, m.wsErrors, m.httpErrors,
-		m.upgradesRefused, m.limitFallbacks, m.slowClosed)
+		m.upgradesRefused, m.limitFallbacks, m.slowClosed, m.pushDropped)
 	return m
 }
 
@@ -85,6 +89,22 @@ func (m *Metrics) register(s *Server) {
 		f(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_publish_errors_total",
 			Help: "Events the broker did not get to the other processes (this process's sockets had them; messages are recovered from the store)."},
 			func() float64 { return float64(b.Failed()) }))
+	}
+	if p := s.opt.Push; p != nil {
+		for _, r := range []struct {
+			result string
+			n      func(push.Stats) uint64
+		}{
+			{"sent", func(st push.Stats) uint64 { return st.Sent }},
+			{"failed", func(st push.Stats) uint64 { return st.Failed }},
+			{"gone", func(st push.Stats) uint64 { return st.Gone }},
+			{"dropped", func(st push.Stats) uint64 { return st.Dropped }},
+			{"skipped", func(st push.Stats) uint64 { return st.Skipped }},
+		} {
+			f(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_push_messages_total",
+				Help:        "Web Push messages by how they ended: sent, failed, gone (the subscription expired), dropped (queue full), skipped (read before they were due).",
+				ConstLabels: prometheus.Labels{"result": r.result}}, func() float64 { return float64(r.n(p.Stats())) }))
+		}
 	}
 	h := s.opt.Hub
 	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_rooms",

@@ -16,6 +16,7 @@ import (
 
 	"parley/internal/chat"
 	"parley/internal/search"
+	"parley/internal/store"
 )
 
 // assets holds the page templates and the static files the pages load.
@@ -57,6 +58,9 @@ type page struct {
 	Search searchView // search page
 
 	Suggest string // a valid room name to offer for an invalid one
+
+	PushOn      bool                     // dashboard: this server sends Web Push
+	PushDevices []store.PushSubscription // dashboard: the user's devices
 
 	Status  int    // error page
 	Message string // error page
@@ -101,7 +105,7 @@ func newRenderer() (*renderer, error) {
 		"maxQuery": func() int { return search.MaxQueryLength },
 	}
 	for _, name := range names {
-		t, err := template.New(name).Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/"+name+".html")
+		t, err := template.New(name).Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/push.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("web: parse page %s: %w", name, err)
 		}

@@ -24,6 +24,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /search/{$}", s.requireLogin(s.handleSearch))
 	mux.Handle("GET /static/", http.StripPrefix("/static/", s.staticHandler()))
 	mux.HandleFunc("GET /favicon.ico", s.handleFavicon)
+	mux.HandleFunc("GET /sw.js", s.handleServiceWorker)
+	mux.HandleFunc("GET /manifest.webmanifest", s.handleManifest)
 
 	// JSON API.
 	mux.HandleFunc("POST /api/v1/signup", s.handleAPISignup)
@@ -41,6 +43,11 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /api/v1/rooms/{room}/messages/{seq}/versions", s.requireAPIRoom(s.handleAPIVersions))
 	mux.HandleFunc("PUT /api/v1/rooms/{room}/messages/{seq}/reactions/{emoji}", s.requireAPIRoom(s.handleAPIChange(chat.ChangeReact)))
 	mux.HandleFunc("DELETE /api/v1/rooms/{room}/messages/{seq}/reactions/{emoji}", s.requireAPIRoom(s.handleAPIChange(chat.ChangeUnreact)))
+	mux.HandleFunc("GET /api/v1/push/key", s.requireAPIUser(s.handleAPIPushKey))
+	mux.HandleFunc("GET /api/v1/push/subscriptions", s.requireAPIUser(s.handleAPIPushDevices))
+	mux.HandleFunc("POST /api/v1/push/subscriptions", s.requireAPIUser(s.handleAPIPushSubscribe))
+	mux.HandleFunc("DELETE /api/v1/push/subscriptions", s.requireAPIUser(s.handleAPIPushUnsubscribe))
+	mux.HandleFunc("POST /api/v1/push/test", s.requireAPIUser(s.handleAPIPushTest))
 	mux.HandleFunc("/api/", s.handleAPINotFound)
 
 	// WebSocket.

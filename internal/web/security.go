@@ -25,7 +25,7 @@ const bodyTimeout = 10 * time.Second
 
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; " +
 	"img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; " +
-	"frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+	"worker-src 'self'; manifest-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
 
 // secure wraps every response in the security headers, refuses cross-site
 // state changes, bounds request bodies and turns a panic into a 500.

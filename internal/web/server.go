@@ -15,9 +15,11 @@ import (
 
 	"parley/internal/auth"
 	"parley/internal/broker"
+	"parley/internal/chat"
 	"parley/internal/clock"
 	"parley/internal/hub"
 	"parley/internal/limit"
+	"parley/internal/push"
 	"parley/internal/store"
 	"parley/internal/wsock"
 )
@@ -81,6 +83,12 @@ type Options struct {
 	Clock clock.Clock
 	// Now is the clock's time; nil means Clock's.
 	Now func() time.Time
+	// Push, if set with PushKeys, sends Web Push notifications of
+	// mentions and direct messages, PushDelay after they were sent; nil
+	// turns push off. The program owns it and closes it after Shutdown.
+	Push      *push.Sender
+	PushKeys  *push.Keys
+	PushDelay time.Duration
 }
 
 // Server serves Parley over HTTP.
@@ -106,8 +114,13 @@ type Server struct {
 	// cookie-authenticated WebSocket may come from (canonicalOrigin).
 	trusted []string
 
-	sockets   registry
-	events    wideEvents
+	sockets registry
+	events  wideEvents
+	// pushes holds committed messages on their way to pushLoop; nil
+	// when push is off.
+	pushes   chan chat.Message
+	pushDone chan struct{} // closed when pushLoop has returned
+
 	shutdown  chan struct{}
 	shutOnce  sync.Once
 	dummyOnce sync.Once
@@ -162,6 +175,10 @@ func New(opt Options) (*Server, error) {
 	}
 	s.logins = s.newLoginThrottle()
 	s.handler = s.routes()
+	if s.pushOn() {
+		s.pushes, s.pushDone = make(chan chat.Message, pushQueueSize), make(chan struct{})
+		go s.pushLoop()
+	}
 	return s, nil
 }
 
@@ -185,5 +202,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, sc := range s.sockets.shutdown() {
 		sc.close(wsock.StatusGoingAway, "server shutting down")
 	}
-	return s.sockets.wait(ctx)
+	err := s.sockets.wait(ctx)
+	if s.pushDone != nil {
+		// The push loop may be reading the store, which closes after.
+		select {
+		case <-s.pushDone:
+		case <-ctx.Done():
+		}
+	}
+	return err
 }
