@@ -1319,7 +1319,14 @@
 
   function pick(emoji) {
     const seq = picker.seq;
-    closePicker(true);
+    closePicker();
+    // The focus goes to the message, not back to the button that opened
+    // the picker: the Enter that picked must not press that one again.
+    const node = entries.get(seq)?.el;
+    if (node) {
+      updateRoving(node);
+      node.focus({ preventScroll: true });
+    }
     const e = entries.get(seq);
     const r = e && (e.msg.reactions || []).find((x) => x.emoji === emoji);
     // Picking one you have already takes it away, as its chip does.
@@ -1753,6 +1760,7 @@
       const li = el('li', 'mention-option');
       li.id = 'mention-' + i;
       li.setAttribute('role', 'option');
+      li.dataset.name = n;
       li.setAttribute('aria-selected', String(i === mention.active));
       li.append(avatar(n), el('span', '', n));
       li.addEventListener('pointerdown', (e) => {
