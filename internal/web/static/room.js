@@ -1482,8 +1482,17 @@
         endEdit(true);
       } else if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing && (!touch || ev.ctrlKey || ev.metaKey)) {
         ev.preventDefault();
+        saved = true; // as in the composer: no line break after the Enter that saved
         saveEdit();
       }
+    });
+    let saved = false;
+    box.addEventListener('beforeinput', (ev) => {
+      if (saved && (ev.inputType === 'insertLineBreak' || ev.inputType === 'insertParagraph')) ev.preventDefault();
+      saved = false;
+    });
+    box.addEventListener('keyup', () => {
+      saved = false;
     });
     form.addEventListener('submit', (ev) => {
       ev.preventDefault();
