@@ -214,7 +214,7 @@ func TestRoomEventsTwoPeople(t *testing.T) {
 	}
 	// The quote goes to the message it answers.
 	ann.do("click the quote", chromedp.Click(chromedp.CSS(`#messages .msg-quote`)))
-	ann.waitFor("the original marked", `(`+annMsg+`).classList.contains('flash')`)
+	ann.waitFor("the original marked", `(`+annMsg+`).classList.contains('jumped')`)
 
 	ann.sendShown("And *cake* after, see https://example.com/cake", "And cake after, see https://example.com/cake")
 	ben.waitMessage("ann", "And cake after, see https://example.com/cake")
@@ -236,6 +236,26 @@ func TestRoomEventsTwoPeople(t *testing.T) {
 	stop()
 	if eval[bool](ben, `!!(`+msgJS(seq)+`).querySelector('.reactions, .msg-edited')`) {
 		t.Error("a deleted message keeps its reactions or its edited mark")
+	}
+
+	// By keyboard alone: Tab to the newest message, its toolbar, the picker.
+	cake := messageJS("ann", "And cake after, see https://example.com/cake")
+	ben.do("focus the composer", chromedp.Focus(chromedp.ID("chat-message-input")))
+	for i := 0; !eval[bool](ben, `document.activeElement === (`+cake+`)`); i++ {
+		if i == 10 {
+			t.Fatal("Shift+Tab from the composer does not reach the newest message")
+		}
+		ben.do("press Shift+Tab", chromedp.KeyEvent(kb.Tab, chromedp.KeyModifiers(chromedp.ModifierShift)))
+	}
+	ben.press(kb.ArrowUp)
+	ben.waitFor("Up to the message before", `document.activeElement === (`+reply+`)`)
+	ben.press(kb.ArrowDown)
+	ben.tabTo(".msg-tools .tool-react")
+	ben.press("\r")
+	ben.waitFor("the picker", `document.activeElement?.classList.contains('emoji-search')`)
+	ben.press("tada\r")
+	for _, b := range []*browser{ann, ben} {
+		b.waitFor("🎉 1", reactionJS(cake, "🎉")+` === '1'`)
 	}
 
 	// On a phone, after a reload: the reply and its quote, the mention.
@@ -307,7 +327,7 @@ func TestReplyJumpsAround(t *testing.T) {
 		t.Fatal("the page holds message 5 already: the test shows nothing")
 	}
 	b.do("click the quote", chromedp.Click(chromedp.CSS(`#messages .msg-quote`)))
-	b.waitFor("message 5, marked", `(`+msgJS(seqs[4])+`)?.classList.contains('flash')`)
+	b.waitFor("message 5, marked", `(`+msgJS(seqs[4])+`)?.classList.contains('jumped')`)
 	b.waitFor("in view", `(() => {
   const r = (`+msgJS(seqs[4])+`).getBoundingClientRect(), s = document.getElementById('scroller').getBoundingClientRect();
   return r.top >= s.top && r.bottom <= s.bottom;
@@ -322,7 +342,7 @@ func TestReplyJumpsAround(t *testing.T) {
 	// A link to message 30 opens the room there; scrolling down reads the
 	// rest, and new messages come live again.
 	b.open(fmt.Sprintf("%s/chats/long/?at=%d", srv.URL, seqs[29]))
-	b.waitFor("message 30, marked", `(`+msgJS(seqs[29])+`)?.classList.contains('flash')`)
+	b.waitFor("message 30, marked", `(`+msgJS(seqs[29])+`)?.classList.contains('jumped')`)
 	b.waitFor("scrolling down to the latest", `(() => {
   const s = document.getElementById('scroller');
   s.scrollTop = s.scrollHeight;

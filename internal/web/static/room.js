@@ -1658,10 +1658,10 @@
     gliding = false;
     e.el.scrollIntoView({ block: 'center' });
     stick = isAtBottom();
-    e.el.classList.remove('flash');
+    e.el.classList.remove('jumped');
     void e.el.offsetWidth; // restart the animation
-    e.el.classList.add('flash');
-    setTimeout(() => e.el.classList.remove('flash'), FLASH_MS);
+    e.el.classList.add('jumped');
+    setTimeout(() => e.el.classList.remove('jumped'), FLASH_MS);
     updateRoving(e.el);
     e.el.focus({ preventScroll: true });
     updateJump();
