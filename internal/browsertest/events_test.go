@@ -10,6 +10,7 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -188,6 +189,7 @@ func TestRoomEventsTwoPeople(t *testing.T) {
 	if got := eval[[]string](ben, `[...document.querySelectorAll('dialog.versions .version-body')].map((v) => v.textContent)`); fmt.Sprint(got) != "[Lunch at noon? Lunch at one?]" {
 		t.Errorf("versions: %q", got)
 	}
+	checkAxe(t, ben, axe)
 	ben.press(kb.Escape)
 	ben.waitFor("the versions closed", `document.querySelector('dialog.versions')?.open === false`)
 
@@ -218,7 +220,11 @@ func TestRoomEventsTwoPeople(t *testing.T) {
 
 	ann.sendShown("And *cake* after, see https://example.com/cake", "And cake after, see https://example.com/cake")
 	ben.waitMessage("ann", "And cake after, see https://example.com/cake")
-	ann.do("move the mouse away", chromedp.MouseClickXY(5, 300))
+	// The mouse over ben's reply: its actions show.
+	ann.do("blur", chromedp.Evaluate[chromedp.Void](`document.activeElement.blur()`))
+	at := eval[[]float64](ann, `(() => { const r = (`+reply+`).getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2]; })()`)
+	ann.do("hover the reply", chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, at[0], at[1]))
+	ann.waitFor("the reply's toolbar", `!!(`+reply+`).querySelector('.msg-tools')`)
 	checkLayout(t, ann, "a room with events")
 	shoot(t, ann, axe, "room-events")
 
@@ -236,6 +242,9 @@ func TestRoomEventsTwoPeople(t *testing.T) {
 	stop()
 	if eval[bool](ben, `!!(`+msgJS(seq)+`).querySelector('.reactions, .msg-edited')`) {
 		t.Error("a deleted message keeps its reactions or its edited mark")
+	}
+	if eval[bool](ann, `!!(`+msgJS(seq)+`).querySelector('.msg-tools')`) {
+		t.Error("a deleted message keeps its actions")
 	}
 
 	// By keyboard alone: Tab to the newest message, its toolbar, the picker.
@@ -355,6 +364,13 @@ func TestReplyJumpsAround(t *testing.T) {
 		}
 	}
 	post(t, srv, bot, "long", "live again")
+	b.waitMessage("bot", "live again")
+
+	// A link to a message that is not there opens the room at its latest,
+	// and says so.
+	b.open(srv.URL + "/chats/long/?at=100000")
+	b.waitRoom("long")
+	b.waitFor("the notice", `document.getElementById('room-notice').textContent === 'That message is not in this room any more.'`)
 	b.waitMessage("bot", "live again")
 }
 

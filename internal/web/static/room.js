@@ -1370,6 +1370,9 @@
   function showTools(node) {
     const e = entries.get(Number(node.dataset.seq));
     if (!e || e.msg.deleted || node.classList.contains('pending')) {
+      // A message deleted under the focus: the focus stays on it, not on
+      // a toolbar that goes.
+      if (tools.contains(document.activeElement)) node.focus({ preventScroll: true });
       hideTools();
       return;
     }
