@@ -366,12 +366,32 @@ func TestReplyJumpsAround(t *testing.T) {
 	post(t, srv, bot, "long", "live again")
 	b.waitMessage("bot", "live again")
 
+	// A link to a deleted message shows it deleted, where it was.
+	if resp := apptest.Do(t, "DELETE", fmt.Sprintf("%s/api/v1/rooms/long/messages/%d", srv.URL, seqs[39]), bot, nil, nil); resp.StatusCode/100 != 2 {
+		t.Fatalf("delete message 40: %s", resp.Status)
+	}
+	b.open(fmt.Sprintf("%s/chats/long/?at=%d", srv.URL, seqs[39]))
+	b.waitFor("message 40, deleted, marked", `(`+msgJS(seqs[39])+`)?.classList.contains('jumped') && (`+msgJS(seqs[39])+`).querySelector('.msg-deleted')?.textContent === 'message deleted'`)
+	if n := eval[int](b, `document.querySelectorAll('#messages .msg.deleted').length`); n != 1 {
+		t.Errorf("%d deleted messages shown; want the one linked to", n)
+	}
+
 	// A link to a message that is not there opens the room at its latest,
 	// and says so.
 	b.open(srv.URL + "/chats/long/?at=100000")
 	b.waitRoom("long")
 	b.waitFor("the notice", `document.getElementById('room-notice').textContent === 'That message is not in this room any more.'`)
 	b.waitMessage("bot", "live again")
+
+	// The messages of the page's HTML are reachable by keyboard: Shift+Tab
+	// from the composer goes to the newest.
+	b.do("focus the composer", chromedp.Focus(chromedp.ID("chat-message-input")))
+	for i := 0; !eval[bool](b, `document.activeElement === (`+messageJS("bot", "live again")+`)`); i++ {
+		if i == 10 {
+			t.Fatal("Shift+Tab from the composer does not reach the newest message")
+		}
+		b.do("press Shift+Tab", chromedp.KeyEvent(kb.Tab, chromedp.KeyModifiers(chromedp.ModifierShift)))
+	}
 }
 
 // offlineScript replaces the page's WebSocket with one that a test can

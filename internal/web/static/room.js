@@ -479,6 +479,7 @@
     }
     for (let i = 0; i < order.length; i++) decorate(i);
     for (const seq of order) paint(entries.get(seq));
+    updateRoving();
     loaded = true;
     contig = newest();
     hasOlder = root.dataset.hasOlder === 'true' && order.length > 0 && order[0] > 1;
@@ -532,8 +533,9 @@
   // already shown: then msg, a page's or a frame's copy in its current
   // state, replaces the one held unless the held one's rev is higher. A
   // deleted message the page never showed is not shown now either (the
-  // page's HTML leaves them out too), only its seq counts.
-  function insert(msg) {
+  // page's HTML leaves them out too), only its seq counts, unless asked
+  // for: the message a link or a quote goes to.
+  function insert(msg, showDeleted) {
     const held = entries.get(msg.seq);
     if (held) {
       if (revOf(msg) >= revOf(held.msg)) {
@@ -543,7 +545,7 @@
       }
       return false;
     }
-    if (msg.deleted === true) {
+    if (msg.deleted === true && !showDeleted) {
       pass(msg.seq);
       return false;
     }
@@ -803,7 +805,7 @@
 
   function onCatchUp(f, list) {
     const before = contig;
-    if (detached) quietly(() => list.forEach(insert));
+    if (detached) quietly(() => list.forEach((m) => insert(m)));
     else addLive(list);
     applyAll(f);
     advanceContig();
@@ -1684,12 +1686,13 @@
       return;
     }
     const hi = list[list.length - 1].seq;
+    const add = () => list.forEach((m) => insert(m, m.seq === seq));
     if (order.length && hi >= order[0]) {
-      quietly(() => list.forEach(insert));
+      quietly(add);
       hasOlder = f.has_more === true && order[0] > 1;
     } else {
       clearView();
-      quietly(() => list.forEach(insert));
+      quietly(add);
       contig = hi;
       hasOlder = f.has_more === true && order[0] > 1;
       detached = f.has_newer === true;
