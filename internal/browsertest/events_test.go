@@ -200,6 +200,12 @@ func TestRoomEventsTwoPeople(t *testing.T) {
 	ben.waitFor("the composer focused", `document.activeElement?.id === 'chat-message-input'`)
 	ben.press("@an")
 	ben.waitFor("ann offered", `!document.getElementById('mention-list').hidden && document.querySelector('#mention-list [aria-selected="true"]')?.dataset.name === 'ann'`)
+	ben.press(kb.Escape)
+	ben.waitFor("Escape to close the list", `document.getElementById('mention-list').hidden && document.getElementById('chat-message-input').value === '@an'`)
+	ben.press("n")
+	ben.waitFor("ann offered again", `document.querySelector('#mention-list [aria-selected="true"]')?.dataset.name === 'ann'`)
+	ben.do("press Backspace", chromedp.KeyEvent(kb.Backspace))
+	ben.waitFor("ann still offered", `!document.getElementById('mention-list').hidden && document.getElementById('chat-message-input').value === '@an'`)
 	ben.press("\t")
 	ben.waitFor("the name completed", `document.getElementById('chat-message-input').value === '@ann '`)
 	ben.press("works for me\r")
@@ -273,6 +279,9 @@ func TestRoomEventsTwoPeople(t *testing.T) {
 	ben.waitRoom("events")
 	ben.waitFor("the reply's quote after a reload", `(`+reply+`)?.querySelector('.msg-quote .quote-text')?.textContent === 'message deleted'`)
 	ben.waitMessage("ann", "And cake after, see https://example.com/cake")
+	// A tap shows a message's actions.
+	ben.do("tap ann's message", chromedp.Click(chromedp.CSS(`#messages .msg:last-child .author`)))
+	ben.waitFor("the actions", `(() => { const t = document.querySelector('#messages .msg.tools-open > .msg-tools'); return !!t && t.getBoundingClientRect().width > 0; })()`)
 	checkLayout(t, ben, "a room with events on a phone")
 	shoot(t, ben, axe, "room-events-phone")
 }
