@@ -5,14 +5,18 @@
 // messages" line), and the composer ready: this script takes those messages
 // over as they are and opens one WebSocket to /ws/chat/{room}/ with the
 // "parley.v1" subprotocol, so the server also sends presence and typing
-// frames, and changes to messages (edits, deletions, reactions), which
-// this page does not show yet but counts in the room's log. Messages are
-// kept by seq, the room's gap-free counter, which is
+// frames, and changes to messages (edits, deletions, reactions), which this
+// page applies as docs/PROTOCOL.md, "Room events", says: by each message's
+// rev. Messages are kept by seq, the room's gap-free counter, which is
 // what makes reconnecting safe: the socket asks for everything after the
 // last seq the page holds, and shows each seq exactly once. Drafts and
 // messages not yet stored are kept in the browser's storage, per user and
 // room, until the server has them. Every piece of user data reaches the page
-// through textContent or text nodes, never as HTML.
+// through textContent or text nodes, never as HTML; message content is
+// Markdown, which markdown.js turns into elements the same way.
+//
+// /chats/{room}/?at=SEQ opens the room at the message SEQ (docs/PROTOCOL.md,
+// "Linking to a message").
 (() => {
   'use strict';
 
@@ -54,6 +58,10 @@
   const LONG_CHARS = 700;
   const LONG_LINES = 12;
   const PRESENCE_SHOWN = 5;
+  const AROUND_LIMIT = 20;         // a page around a message jumped to
+  const EXCERPT_CHARS = 100;       // a reply's quote, as the server's excerpt
+  const FLASH_MS = 2500;           // a message jumped to is marked this long
+  const MENTIONS_SHOWN = 8;
 
   // ---------- Elements ----------
 
@@ -84,6 +92,10 @@
   const hintEl = $('composer-hint');
   const countEl = $('char-count');
   const jumpBtn = $('jump-latest');
+  const replyBar = $('reply-bar');
+  const replyText = $('reply-text');
+  const replyCancel = $('reply-cancel');
+  const mentionList = $('mention-list');
 
   // ---------- State ----------
 
@@ -141,6 +153,19 @@
   let noticeTimer = 0;
   let today = dayKey(new Date());
   let presenceNames = [];
+
+  // Room events (docs/PROTOCOL.md, "Room events").
+  let refreshFrom = -1;       // the first open reads the page's messages again after this seq
+  let detached = false;       // showing an older stretch of the room, not the latest
+  let jumpSeq = 0;            // the message asked for with around
+  let replyTo = null;         // {seq, author, excerpt}: the composer answers it
+  let editing = null;         // {seq, form, input, error, id}: a message edited in place
+  const changesSent = new Map(); // client_id -> {kind, seq}: changes not acknowledged yet
+  let toolsFor = null;        // the message the actions toolbar is on
+  let mention = null;         // {start, names, active}: the open @ completion
+  // ?at=SEQ: open at that message (docs/PROTOCOL.md, "Linking to a message").
+  let atSeq = Number.parseInt(new URLSearchParams(location.search).get('at') || '', 10);
+  if (!Number.isSafeInteger(atSeq) || atSeq <= 0) atSeq = 0;
 
   const baseTitle = document.title;
 
@@ -239,6 +264,7 @@
   function savePending() {
     const list = [...pending.values()].map((p) => ({
       id: p.id, text: p.text, at: p.date.getTime(), failed: p.status === 'failed' ? p.failure : undefined,
+      reply: p.replyTo || undefined,
     }));
     storeSet(PENDING_KEY, list.length ? JSON.stringify(list) : '');
   }
@@ -266,7 +292,8 @@
     }
     for (const s of list) {
       if (!s || typeof s.id !== 'string' || typeof s.text !== 'string' || s.id === '' || stored.has(s.id) || pending.has(s.id)) continue;
-      const p = addPending(s.id, s.text, Number.isFinite(s.at) ? new Date(s.at) : new Date());
+      const p = addPending(s.id, s.text, Number.isFinite(s.at) ? new Date(s.at) : new Date(),
+        Number.isSafeInteger(s.reply) && s.reply > 0 ? s.reply : 0);
       if (typeof s.failed === 'string') failPending(p, s.failed);
       else queueSend(p);
     }
@@ -274,54 +301,38 @@
     updateHistoryUI();
   }
 
-  // ---------- Message content: text with links ----------
+  // ---------- Message content: Markdown ----------
 
-  // http(s) URLs, and addresses that start with "www." (linked over https).
-  // linkParts in timeline.go follows the same rule for the page's HTML.
-  const URL_RE = /\b(?:https?:\/\/|www\.)[^\s<>"]+/gi;
-
-  // appendContent puts text into parent as text nodes, with each web
-  // address as a link. Nothing in text is ever interpreted as markup.
-  function appendContent(parent, text) {
-    let last = 0;
-    for (const m of text.matchAll(URL_RE)) {
-      const url = trimURL(m[0]);
-      if (m.index > last) parent.append(text.slice(last, m.index));
-      parent.append(link(url) || url);
-      last = m.index + url.length;
-    }
-    if (last < text.length) parent.append(text.slice(last));
+  // sameName compares user names as the server does: one name whatever
+  // the case.
+  function sameName(a, b) {
+    return typeof a === 'string' && typeof b === 'string' && a.toLowerCase() === b.toLowerCase();
   }
 
-  // trimURL drops punctuation that more likely ends the sentence than the
-  // URL: "see https://example.com/a_(b)." links to ".../a_(b)".
-  function trimURL(url) {
-    const tally = (s, c) => s.split(c).length - 1;
-    for (;;) {
-      const c = url.at(-1);
-      if (c !== undefined && (".,;:!?'*".includes(c) ||
-          (c === ')' && tally(url, ')') > tally(url, '(')) ||
-          (c === ']' && tally(url, ']') > tally(url, '[')))) {
-        url = url.slice(0, -1);
-        continue;
-      }
-      return url;
-    }
+  // appendContent puts a message's Markdown into parent as elements and
+  // text nodes (markdown.js): nothing in text is ever interpreted as HTML.
+  // The users msg mentions are marked, and you the more.
+  function appendContent(parent, text, msg) {
+    const named = msg && Array.isArray(msg.mentions) ? msg.mentions : [];
+    const all = !!(msg && msg.mentions_room);
+    parent.append(window.ParleyMarkdown.render(text, {
+      mention: (name) => {
+        if (all && name.toLowerCase() === 'room') return 'mention-room';
+        if (!named.some((n) => sameName(n, name))) return null;
+        return sameName(name, ME) ? 'mention-me' : '';
+      },
+    }));
   }
 
-  function link(url) {
-    let parsed;
-    try {
-      parsed = new URL(/^www\./i.test(url) ? 'https://' + url : url);
-    } catch {
-      return null;
-    }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return null;
-    const a = el('a', '', url);
-    a.href = parsed.href;
-    a.target = '_blank';
-    a.rel = 'noopener noreferrer';
-    return a;
+  function mentionsMe(m) {
+    return !m.deleted && (m.mentions_room === true ||
+      (Array.isArray(m.mentions) && m.mentions.some((n) => sameName(n, ME))));
+  }
+
+  // excerpt is the start of a message's text, as a reply quotes it.
+  function excerpt(text) {
+    const chars = [...String(text).replace(/\s+/g, ' ').trim()];
+    return chars.length > EXCERPT_CHARS ? chars.slice(0, EXCERPT_CHARS).join('') + '…' : chars.join('');
   }
 
   // ---------- Long messages ----------
@@ -359,6 +370,7 @@
     const node = el('div', 'msg');
     if (msg.author === ME) node.classList.add('mine');
     node.dataset.seq = String(msg.seq);
+    node.tabIndex = -1;
 
     const daySep = el('div', 'day-sep');
     daySep.append(el('span', '', dayLabel(date)));
@@ -368,9 +380,7 @@
     const main = el('div', 'msg-main');
     const head = el('p', 'msg-head');
     head.append(el('span', 'author', msg.author), ' ', timeEl(date));
-    const body = el('p', 'msg-body');
-    appendContent(body, msg.content);
-    main.append(head, body);
+    main.append(head, el('div', 'msg-body'));
     row.append(avatar(msg.author), main);
 
     const gutter = timeEl(date, 'gutter-time');
@@ -378,6 +388,52 @@
 
     node.append(daySep, row, gutter);
     return { node, daySep };
+  }
+
+  // paint draws what a message's state decides, and changes change: its
+  // text (or "message deleted"), the "edited" mark, the quote of the
+  // message it answers, its reactions and whether it mentions you. The
+  // node must be in the page, for a long text to be measured.
+  function paint(e) {
+    const m = e.msg;
+    const node = e.el;
+    const main = node.querySelector('.msg-main');
+    const head = main.querySelector('.msg-head');
+    node.classList.toggle('deleted', m.deleted === true);
+    node.classList.toggle('mentions-me', mentionsMe(m));
+
+    let mark = head.querySelector('.msg-edited');
+    if (m.edited && !m.deleted) {
+      if (!mark) {
+        mark = el('span', 'msg-edited', '(edited)');
+        head.append(mark);
+      }
+      mark.title = 'Edited ' + fullFmt.format(parseTime(m.edited));
+    } else if (mark) {
+      mark.remove();
+    }
+
+    main.querySelector(':scope > .msg-quote')?.remove();
+    if (m.reply_to && !m.deleted) head.after(renderQuote(m.reply_to));
+
+    const old = main.querySelector(':scope > .msg-body, :scope > .msg-deleted');
+    old.nextElementSibling?.classList.contains('show-more') && old.nextElementSibling.remove();
+    let body;
+    if (m.deleted) {
+      body = el('p', 'msg-deleted', 'message deleted');
+    } else {
+      body = el('div', 'msg-body');
+      appendContent(body, m.content, m);
+    }
+    if (editing && editing.seq === m.seq) body.hidden = true;
+    old.replaceWith(body);
+
+    main.querySelector(':scope > .reactions')?.remove();
+    if (!m.deleted && Array.isArray(m.reactions) && m.reactions.length) {
+      (editing && editing.seq === m.seq ? editing.form : body).after(renderReactions(m));
+    }
+    if (!m.deleted && node.isConnected && isLong(m.content)) collapse(body, m.seq);
+    if (toolsFor === node) showTools(node);
   }
 
   // adopt takes over the messages the page's HTML came with (the "msg"
@@ -402,9 +458,14 @@
       const date = parseTime(msg.timestamp);
       for (const t of node.querySelectorAll('time')) t.textContent = timeFmt.format(date);
       head.title = fullFmt.format(date);
+      node.tabIndex = -1;
       entries.set(seq, { msg, date, el: node, daySep: node.querySelector('.day-sep') });
       order.push(seq);
     }
+    // The HTML has each message's current text, but neither its rev nor
+    // its reactions, reply or mentions: the first socket reads them again
+    // (rev 0 here: whatever the server sends replaces them).
+    if (order.length) refreshFrom = order[0] - 1;
     const line = logEl.querySelector(':scope > .unread-divider');
     if (line && entries.has(Number(line.dataset.before))) {
       dividerEl = line;
@@ -417,10 +478,8 @@
       line.remove();
     }
     for (let i = 0; i < order.length; i++) decorate(i);
-    for (const seq of order) {
-      const e = entries.get(seq);
-      if (isLong(e.msg.content)) collapse(e.el.querySelector('.msg-body'), seq);
-    }
+    for (const seq of order) paint(entries.get(seq));
+    updateRoving();
     loaded = true;
     contig = newest();
     hasOlder = root.dataset.hasOlder === 'true' && order.length > 0 && order[0] > 1;
@@ -471,9 +530,25 @@
   }
 
   // insert adds msg in seq order and returns true, or false if that seq is
-  // already shown.
-  function insert(msg) {
-    if (entries.has(msg.seq)) return false;
+  // already shown: then msg, a page's or a frame's copy in its current
+  // state, replaces the one held unless the held one's rev is higher. A
+  // deleted message the page never showed is not shown now either (the
+  // page's HTML leaves them out too), only its seq counts, unless asked
+  // for: the message a link or a quote goes to.
+  function insert(msg, showDeleted) {
+    const held = entries.get(msg.seq);
+    if (held) {
+      if (revOf(msg) >= revOf(held.msg)) {
+        held.msg = msg;
+        paint(held);
+        refreshQuotes(msg.seq);
+      }
+      return false;
+    }
+    if (msg.deleted === true && !showDeleted) {
+      pass(msg.seq);
+      return false;
+    }
     const date = parseTime(msg.timestamp);
     const { node, daySep } = renderMessage(msg, date);
     const i = insertionIndex(msg.seq);
@@ -481,12 +556,18 @@
     order.splice(i, 0, msg.seq);
     entries.set(msg.seq, { msg, date, el: node, daySep });
     logEl.insertBefore(node, next);
+    paint(entries.get(msg.seq));
     decorate(i);
     if (i + 1 < order.length) decorate(i + 1);
     if (dividerEl) placeDivider();
-    if (isLong(msg.content)) collapse(node.querySelector('.msg-body'), msg.seq);
     if (i === order.length - 1) decoratePending();
+    refreshQuotes(msg.seq);
+    updateRoving();
     return true;
+  }
+
+  function revOf(m) {
+    return Number.isSafeInteger(m.rev) ? m.rev : 0;
   }
 
   function advanceContig() {
@@ -498,15 +579,11 @@
     if (Number.isSafeInteger(seq) && seq > contig) passed.add(seq);
   }
 
-  // passAll notes the entries of a history answer this page does not
-  // show: changes, and deleted messages.
-  function passAll(f) {
-    if (Array.isArray(f.changes)) {
-      for (const c of f.changes) if (c !== null && typeof c === 'object') pass(c.seq);
-    }
-    if (Array.isArray(f.messages)) {
-      for (const m of f.messages) if (m !== null && typeof m === 'object' && m.deleted === true) pass(m.seq);
-    }
+  // applyAll applies the changes of a history answer, in seq order; each
+  // counts in the log whether it applies or not.
+  function applyAll(f) {
+    if (!Array.isArray(f.changes)) return;
+    for (const c of f.changes) applyChange(c);
   }
 
   function newest() {
@@ -536,6 +613,11 @@
     if (!node || node.classList.contains('pending')) return;
     const entry = entries.get(Number(node.dataset.seq));
     if (!entry) return;
+    if (e.target.closest('.msg-tools, .msg-edit')) return;
+    // A tap shows the message's actions, as hovering does with a mouse.
+    if (toolsFor && toolsFor !== node) toolsFor.classList.remove('tools-open');
+    showTools(node);
+    node.classList.add('tools-open');
     let when = node.querySelector('.msg-when');
     if (when) {
       when.remove();
@@ -591,6 +673,11 @@
   }
 
   function updateJump() {
+    if (detached) {
+      jumpBtn.hidden = false;
+      jumpBtn.textContent = 'Jump to latest';
+      return;
+    }
     const show = unseen > 0 && !isAtBottom();
     jumpBtn.hidden = !show;
     if (show) {
@@ -643,6 +730,7 @@
   }
 
   function onScroll() {
+    loadNewer();
     if (gliding && isAtBottom()) gliding = false;
     stick = gliding || isAtBottom();
     if (stick && !document.hidden && !holdAtDivider) clearUnseen();
@@ -709,18 +797,39 @@
     catchUp();
   }
 
-  function catchUp() {
-    catchingUp = send({ command: 'fetch_messages', after: contig, limit: CATCHUP_LIMIT });
+  // catchUp asks for the room's log after from (contig unless said):
+  // messages and changes, every entry once.
+  function catchUp(from) {
+    catchingUp = send({ command: 'fetch_messages', after: from ?? contig, limit: CATCHUP_LIMIT });
   }
 
   function onCatchUp(f, list) {
     const before = contig;
-    passAll(f);
-    addLive(list);
+    if (detached) quietly(() => list.forEach((m) => insert(m)));
+    else addLive(list);
+    applyAll(f);
     advanceContig();
-    if (f.has_more === true && contig > before) {
-      catchUp();
-      return;
+    // The highest seq of the answer: reading again what the page holds
+    // (refreshFrom), the next page starts after it.
+    let top = Number(f.after) || 0;
+    for (const m of list) top = Math.max(top, m.seq);
+    if (Array.isArray(f.changes)) for (const c of f.changes) if (Number.isSafeInteger(c?.seq)) top = Math.max(top, c.seq);
+    refreshFrom = top < contig ? top : -1;
+    if (f.has_more === true) {
+      const next = top < contig ? top : contig;
+      if (next > f.after && (next < contig || contig > before)) {
+        // An older stretch shown: the next page when the reader scrolls
+        // down to it.
+        if (detached && next >= contig) {
+          catchingUp = false;
+          return;
+        }
+        catchUp(next);
+        return;
+      }
+    } else if (detached) {
+      detached = false;
+      updateJump();
     }
     catchingUp = false;
     if (newest() <= contig) {
@@ -747,7 +856,7 @@
   function valid(m) {
     return m !== null && typeof m === 'object' &&
       Number.isSafeInteger(m.seq) && m.seq > 0 &&
-      typeof m.author === 'string' && typeof m.content === 'string' &&
+      typeof m.author === 'string' && (typeof m.content === 'string' || m.deleted === true) &&
       (m.room === undefined || m.room === ROOM);
   }
 
@@ -766,13 +875,10 @@
       case 'presence': onPresence(f.users); break;
       case 'typing': onTyping(f.user); break;
       case 'change':
-        // Edits, deletions and reactions are not shown yet; their seqs
-        // are no gap.
-        if (f.change !== null && typeof f.change === 'object') {
-          pass(f.change.seq);
-          advanceContig();
-        }
+        applyChange(f.change);
+        advanceContig();
         break;
+      case 'versions': onVersions(f); break;
       default: break; // an extension this page does not know
     }
   }
@@ -789,9 +895,13 @@
       onCatchUp(f, list);
       return;
     }
+    if (f.around !== undefined) {
+      onAround(f, list);
+      return;
+    }
     if (loaded) {
       // The answer to a plain fetch: whatever it holds is new to the reader.
-      passAll(f);
+      applyAll(f);
       addLive(list);
       advanceContig();
       return;
@@ -809,20 +919,18 @@
     hasOlder = more && order.length > 0 && order[0] > 1;
     updateHistoryUI();
     scrollToBottom();
+    updateJump();
     loadMoreIfTopVisible();
     checkGap();
     maybeSendRead();
   }
 
   function onNewMessage(m) {
-    if (m !== null && typeof m === 'object' && m.deleted === true) {
-      // Deleted since it was sent: its seq is no gap.
-      pass(m.seq);
-      advanceContig();
-      return;
-    }
     if (!valid(m)) return;
     stopTyping(m.author);
+    // Showing an older stretch: the new ones come with the rest, when the
+    // reader scrolls down to them.
+    if (detached) return;
     addLive([m]);
   }
 
@@ -841,6 +949,7 @@
         if (!firstUnseen) firstUnseen = m.seq;
       }
     }
+    advanceContig(); // a deleted message not shown counts all the same
     if (!added) return;
     advanceContig();
     if (firstUnseen) markUnseenFrom(firstUnseen);
@@ -866,6 +975,13 @@
         return;
       }
       failPending(p, f.message || 'The message could not be sent.');
+      return;
+    }
+    if (typeof f.client_id === 'string' && changeRefused(f)) return;
+    if (jumpSeq && f.code === 'not_found') {
+      // The message jumped to is gone (or never was).
+      jumpSeq = 0;
+      showNotice('That message is not in this room any more.');
       return;
     }
     switch (f.code) {
@@ -958,6 +1074,760 @@
     typingEl.textContent = text;
   }
 
+  // ---------- Room events: changes to messages ----------
+
+  // applyChange applies an edit, a deletion or a reaction to the message
+  // it targets, if the page holds it and the change is newer than what it
+  // shows (docs/PROTOCOL.md, "The change object and frame"). Its seq
+  // counts in the log either way.
+  function applyChange(c) {
+    if (c === null || typeof c !== 'object' || !Number.isSafeInteger(c.seq)) return;
+    if (c.room !== undefined && c.room !== ROOM) return;
+    ackChange(c);
+    pass(c.seq);
+    const e = entries.get(c.target);
+    if (!e || c.seq <= revOf(e.msg)) return;
+    const m = e.msg;
+    switch (c.kind) {
+      case 'edit':
+        if (typeof c.content !== 'string') return;
+        m.content = c.content;
+        m.edited = c.timestamp;
+        m.mentions = Array.isArray(c.mentions) ? c.mentions : [];
+        m.mentions_room = c.mentions_room === true;
+        break;
+      case 'delete':
+        e.msg = { id: m.id, room: m.room, seq: m.seq, author: m.author, timestamp: m.timestamp, deleted: true };
+        if (editing && editing.seq === m.seq) endEdit();
+        break;
+      case 'react':
+      case 'unreact':
+        if (typeof c.emoji !== 'string' || typeof c.author !== 'string') return;
+        m.reactions = react(m.reactions, c.emoji, c.author, c.kind === 'react');
+        break;
+      default:
+        return; // a kind this page does not know
+    }
+    e.msg.rev = c.seq;
+    paint(e);
+    if (c.kind === 'edit' || c.kind === 'delete') refreshQuotes(c.target);
+  }
+
+  // react returns reactions with who's emoji added (at the end of its
+  // users, the emoji at the end if new) or removed (the emoji with it once
+  // nobody is left).
+  function react(reactions, emoji, who, add) {
+    const list = Array.isArray(reactions) ? reactions.map((r) => ({ ...r, users: [...(r.users || [])] })) : [];
+    const r = list.find((x) => x.emoji === emoji);
+    if (add) {
+      if (r && r.users.includes(who)) return list;
+      if (r) {
+        r.users.push(who);
+        r.count = (r.count || 0) + 1;
+      } else {
+        list.push({ emoji, count: 1, users: [who] });
+      }
+      return list;
+    }
+    if (!r || !r.users.includes(who)) return list;
+    r.users = r.users.filter((u) => u !== who);
+    r.count = Math.max(0, (r.count || 1) - 1);
+    return r.count === 0 ? list.filter((x) => x !== r) : list;
+  }
+
+  // ackChange closes what waited for one of this page's own changes: an
+  // edit in place is done once its change comes back.
+  function ackChange(c) {
+    if (typeof c.client_id !== 'string' || c.author !== ME) return;
+    const sent = changesSent.get(c.client_id);
+    if (!sent) return;
+    changesSent.delete(c.client_id);
+    if (sent.kind === 'edit' && editing && editing.id === c.client_id) endEdit(true);
+  }
+
+  // sendChange sends an edit, a deletion or a reaction with a client_id
+  // of its own, so that a retry is never applied twice.
+  function sendChange(frame) {
+    const id = newClientId();
+    if (!send({ ...frame, client_id: id })) {
+      showNotice('Not connected: try again once the connection is back.');
+      return '';
+    }
+    changesSent.set(id, { kind: frame.command === 'edit_message' ? 'edit' : frame.command, seq: frame.seq });
+    return id;
+  }
+
+  // changeRefused shows why the server refused one of this page's changes
+  // (forbidden: past the edit window, say), in the editor for an edit.
+  function changeRefused(f) {
+    const sent = changesSent.get(f.client_id);
+    if (!sent) return false;
+    changesSent.delete(f.client_id);
+    const text = f.message || 'That could not be done.';
+    if (sent.kind === 'edit' && editing && editing.id === f.client_id) {
+      editing.id = '';
+      editing.error.textContent = text;
+      editing.error.hidden = false;
+      editing.input.setAttribute('aria-invalid', 'true');
+      editing.input.focus();
+    } else {
+      showNotice(text);
+    }
+    return true;
+  }
+
+  // ---------- Reactions ----------
+
+  function renderReactions(m) {
+    const box = el('div', 'reactions');
+    for (const r of m.reactions) {
+      if (typeof r?.emoji !== 'string') continue;
+      const users = Array.isArray(r.users) ? r.users : [];
+      const mine = users.includes(ME);
+      const chip = el('button', 'reaction' + (mine ? ' mine' : ''));
+      chip.type = 'button';
+      chip.dataset.emoji = r.emoji;
+      chip.setAttribute('aria-pressed', String(mine));
+      const who = users.map((u) => (u === ME ? 'you' : u)).join(', ');
+      const label = window.ParleyEmoji.name(r.emoji) + ': ' + (who || r.count);
+      chip.title = label;
+      chip.setAttribute('aria-label', r.emoji + ' ' + r.count + ', ' + label);
+      chip.append(el('span', 'reaction-emoji', r.emoji), el('span', 'reaction-count', String(r.count)));
+      chip.addEventListener('click', () => toggleReaction(m.seq, r.emoji));
+      box.append(chip);
+    }
+    const add = el('button', 'reaction reaction-add', '+');
+    add.type = 'button';
+    add.title = 'Add a reaction';
+    add.setAttribute('aria-label', 'Add a reaction');
+    add.addEventListener('click', () => openPicker(m.seq, add));
+    box.append(add);
+    return box;
+  }
+
+  // toggleReaction adds your emoji to the message, or takes it away if
+  // it is there: the server keeps each once per person whatever is sent.
+  function toggleReaction(seq, emoji) {
+    const e = entries.get(seq);
+    if (!e || e.msg.deleted) return;
+    const r = (e.msg.reactions || []).find((x) => x.emoji === emoji);
+    const mine = !!r && Array.isArray(r.users) && r.users.includes(ME);
+    sendChange({ command: mine ? 'unreact' : 'react', seq, emoji });
+  }
+
+  // ---------- The emoji picker ----------
+
+  let picker = null; // {box, search, grid, seq, back}
+
+  function buildPicker() {
+    const box = el('div', 'emoji-picker');
+    box.id = 'emoji-picker';
+    box.setAttribute('role', 'dialog');
+    box.setAttribute('aria-label', 'Add a reaction');
+    box.hidden = true;
+    const search = el('input', 'emoji-search');
+    search.type = 'search';
+    search.placeholder = 'Search emoji';
+    search.setAttribute('aria-label', 'Search emoji');
+    search.autocomplete = 'off';
+    const grid = el('div', 'emoji-grid');
+    grid.setAttribute('role', 'group');
+    grid.setAttribute('aria-label', 'Emoji');
+    const none = el('p', 'emoji-none muted', 'No emoji by that name.');
+    none.hidden = true;
+    box.append(search, grid, none);
+    document.body.append(box);
+    search.addEventListener('input', () => fillPicker());
+    search.addEventListener('keydown', (e) => {
+      if (e.key === 'ArrowDown' || (e.key === 'Enter' && !e.isComposing)) {
+        e.preventDefault();
+        const first = grid.querySelector('button');
+        if (!first) return;
+        if (e.key === 'Enter') pick(first.dataset.emoji);
+        else first.focus();
+      }
+    });
+    grid.addEventListener('keydown', onGridKey);
+    box.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape') {
+        e.preventDefault();
+        e.stopPropagation();
+        closePicker(true);
+      }
+    });
+    document.addEventListener('pointerdown', (e) => {
+      if (picker && !picker.box.hidden && !picker.box.contains(e.target) && e.target !== picker.back) closePicker();
+    });
+    picker = { box, search, grid, none, seq: 0, back: null };
+  }
+
+  function fillPicker() {
+    const found = window.ParleyEmoji.search(picker.search.value).slice(0, 80);
+    picker.grid.replaceChildren(...found.map((e) => {
+      const b = el('button', 'emoji-choice', e.emoji);
+      b.type = 'button';
+      b.dataset.emoji = e.emoji;
+      b.title = e.names[0];
+      b.setAttribute('aria-label', e.names[0]);
+      b.addEventListener('click', () => pick(e.emoji));
+      return b;
+    }));
+    picker.none.hidden = found.length > 0;
+  }
+
+  // onGridKey moves through the emoji with the arrow keys, a row at a
+  // time up and down; up from the first row goes back to the search box.
+  function onGridKey(e) {
+    const buttons = [...picker.grid.querySelectorAll('button')];
+    const i = buttons.indexOf(document.activeElement);
+    if (i < 0) return;
+    const cols = Math.max(1, Math.round(picker.grid.clientWidth / buttons[0].offsetWidth));
+    let to = -1;
+    if (e.key === 'ArrowRight') to = Math.min(i + 1, buttons.length - 1);
+    else if (e.key === 'ArrowLeft') to = Math.max(i - 1, 0);
+    else if (e.key === 'ArrowDown') to = Math.min(i + cols, buttons.length - 1);
+    else if (e.key === 'ArrowUp') to = i - cols;
+    else if (e.key === 'Home') to = 0;
+    else if (e.key === 'End') to = buttons.length - 1;
+    else return;
+    e.preventDefault();
+    if (to < 0) picker.search.focus();
+    else buttons[to].focus();
+  }
+
+  function openPicker(seq, back) {
+    if (!picker) buildPicker();
+    picker.seq = seq;
+    picker.back = back;
+    picker.search.value = '';
+    fillPicker();
+    picker.box.hidden = false;
+    // Beside the button that opened it, within the window.
+    const r = back.getBoundingClientRect();
+    const w = picker.box.offsetWidth;
+    const h = picker.box.offsetHeight;
+    const left = Math.max(8, Math.min(r.left, innerWidth - w - 8));
+    const top = r.top - h - 6 > 8 ? r.top - h - 6 : Math.min(r.bottom + 6, innerHeight - h - 8);
+    picker.box.style.left = left + 'px';
+    picker.box.style.top = Math.max(8, top) + 'px';
+    picker.search.focus({ preventScroll: true });
+  }
+
+  function closePicker(focusBack) {
+    if (!picker || picker.box.hidden) return;
+    picker.box.hidden = true;
+    if (focusBack && picker.back?.isConnected) picker.back.focus();
+  }
+
+  function pick(emoji) {
+    const seq = picker.seq;
+    closePicker();
+    // The focus goes to the message, not back to the button that opened
+    // the picker: the Enter that picked must not press that one again.
+    const node = entries.get(seq)?.el;
+    if (node) {
+      updateRoving(node);
+      node.focus({ preventScroll: true });
+    }
+    const e = entries.get(seq);
+    const r = e && (e.msg.reactions || []).find((x) => x.emoji === emoji);
+    // Picking one you have already takes it away, as its chip does.
+    if (r && Array.isArray(r.users) && r.users.includes(ME)) return toggleReaction(seq, emoji);
+    sendChange({ command: 'react', seq, emoji });
+  }
+
+  // ---------- The actions toolbar ----------
+
+  // One toolbar serves every message: it moves to the message under the
+  // pointer, or with the focus, or tapped on a phone.
+  const tools = el('div', 'msg-tools');
+  tools.setAttribute('role', 'toolbar');
+  tools.setAttribute('aria-label', 'Message actions');
+  const toolButtons = {};
+  for (const [key, glyph, label] of [['reply', '↩', 'Reply'], ['react', '☺', 'Add a reaction'],
+    ['edit', '✎', 'Edit'], ['delete', '🗑', 'Delete'], ['versions', '⟲', 'Earlier versions']]) {
+    const b = el('button', 'tool tool-' + key);
+    b.type = 'button';
+    b.title = label;
+    b.setAttribute('aria-label', label);
+    b.append(el('span', 'tool-glyph', glyph));
+    b.dataset.tool = key;
+    toolButtons[key] = b;
+    tools.append(b);
+  }
+  tools.addEventListener('click', (e) => {
+    const b = e.target.closest('button');
+    const seq = Number(toolsFor?.dataset.seq);
+    if (!b || !entries.has(seq)) return;
+    switch (b.dataset.tool) {
+      case 'reply': startReply(seq); break;
+      case 'react': openPicker(seq, b); break;
+      case 'edit': startEdit(seq); break;
+      case 'delete': deleteMessage(seq); break;
+      case 'versions': send({ command: 'fetch_versions', seq }) || showNotice('Not connected.'); break;
+      default: break;
+    }
+  });
+
+  function showTools(node) {
+    const e = entries.get(Number(node.dataset.seq));
+    if (!e || e.msg.deleted || node.classList.contains('pending')) {
+      // A message deleted under the focus: the focus stays on it, not on
+      // a toolbar that goes.
+      if (tools.contains(document.activeElement)) node.focus({ preventScroll: true });
+      hideTools();
+      return;
+    }
+    const mine = e.msg.author === ME;
+    toolButtons.edit.hidden = !mine;
+    toolButtons.delete.hidden = !mine;
+    toolButtons.versions.hidden = !e.msg.edited;
+    toolsFor = node;
+    if (tools.parentNode !== node) node.append(tools);
+  }
+
+  function hideTools() {
+    if (tools.contains(document.activeElement)) return;
+    tools.remove();
+    toolsFor?.classList.remove('tools-open');
+    toolsFor = null;
+  }
+
+  // ---------- Moving through messages by keyboard ----------
+
+  // Tab reaches one message (the newest, or the last one focused); the
+  // arrow keys move between them, and Tab from one goes to its actions.
+  let rovingEl = null;
+
+  function updateRoving(node) {
+    const target = node || (rovingEl && rovingEl.isConnected && document.activeElement === rovingEl ? rovingEl : null) ||
+      (order.length ? entries.get(newest()).el : null);
+    if (target === rovingEl) return;
+    if (rovingEl) rovingEl.tabIndex = -1;
+    rovingEl = target;
+    if (rovingEl) rovingEl.tabIndex = 0;
+  }
+
+  function onMessageKey(e) {
+    const node = e.target;
+    if (!node.classList?.contains('msg') || !node.dataset.seq) return;
+    const i = indexOf(Number(node.dataset.seq));
+    if (i < 0) return;
+    let to = -1;
+    if (e.key === 'ArrowUp') to = i - 1;
+    else if (e.key === 'ArrowDown') to = i + 1;
+    else if (e.key === 'Home') to = 0;
+    else if (e.key === 'End') to = order.length - 1;
+    else if (e.key === 'r' && !e.ctrlKey && !e.metaKey && !e.altKey) {
+      e.preventDefault();
+      startReply(Number(node.dataset.seq));
+      return;
+    } else {
+      return;
+    }
+    e.preventDefault();
+    if (to < 0) {
+      loadOlder();
+      return;
+    }
+    if (to >= order.length) {
+      input.focus();
+      return;
+    }
+    const next = entries.get(order[to]).el;
+    updateRoving(next);
+    next.focus();
+  }
+
+  // ---------- Editing in place ----------
+
+  // startEdit puts a message of yours in an editor where it stands: Enter
+  // saves, Escape cancels. The server decides whether it may still be
+  // edited, and says why not.
+  function startEdit(seq) {
+    const e = entries.get(seq);
+    if (!e || e.msg.deleted || e.msg.author !== ME) return;
+    if (editing) endEdit();
+    const main = e.el.querySelector('.msg-main');
+    const body = main.querySelector(':scope > .msg-body');
+    const form = el('form', 'msg-edit');
+    const box = el('textarea', 'msg-edit-input');
+    box.value = e.msg.content;
+    box.rows = 1;
+    box.setAttribute('aria-label', 'Edit your message');
+    const error = el('p', 'msg-edit-error');
+    error.hidden = true;
+    error.id = 'edit-error-' + seq;
+    error.setAttribute('role', 'alert');
+    box.setAttribute('aria-describedby', error.id);
+    const foot = el('div', 'msg-edit-foot');
+    const save = el('button', 'btn btn-primary btn-sm', 'Save');
+    save.type = 'submit';
+    const cancel = el('button', 'btn btn-ghost btn-sm', 'Cancel');
+    cancel.type = 'button';
+    foot.append(el('span', 'msg-edit-hint', 'Enter to save · Escape to cancel'), cancel, save);
+    form.append(box, error, foot);
+    body.hidden = true;
+    body.nextElementSibling?.classList.contains('show-more') && (body.nextElementSibling.hidden = true);
+    body.after(form);
+    editing = { seq, form, input: box, error, id: '' };
+    const grow = () => {
+      box.style.height = 'auto';
+      box.style.height = box.scrollHeight + 2 + 'px';
+    };
+    box.addEventListener('input', () => {
+      grow();
+      error.hidden = true;
+      box.removeAttribute('aria-invalid');
+    });
+    box.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Escape') {
+        ev.preventDefault();
+        ev.stopPropagation();
+        endEdit(true);
+      } else if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing && (!touch || ev.ctrlKey || ev.metaKey)) {
+        ev.preventDefault();
+        saved = true; // as in the composer: no line break after the Enter that saved
+        saveEdit();
+      }
+    });
+    let saved = false;
+    box.addEventListener('beforeinput', (ev) => {
+      if (saved && (ev.inputType === 'insertLineBreak' || ev.inputType === 'insertParagraph')) ev.preventDefault();
+      saved = false;
+    });
+    box.addEventListener('keyup', () => {
+      saved = false;
+    });
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      saveEdit();
+    });
+    cancel.addEventListener('click', () => endEdit(true));
+    grow();
+    box.focus();
+    box.setSelectionRange(box.value.length, box.value.length);
+    e.el.scrollIntoView({ block: 'nearest' });
+  }
+
+  function saveEdit() {
+    if (!editing || editing.id) return;
+    const e = entries.get(editing.seq);
+    const text = editing.input.value.trim();
+    if (!e) return endEdit();
+    if (text === e.msg.content) return endEdit(true);
+    let problem = '';
+    if (text === '') problem = 'A message cannot be empty: delete it instead.';
+    else if (codePoints(text) > MAX_CHARS) problem = 'A message has at most ' + MAX_CHARS.toLocaleString('en-US') + ' characters.';
+    if (problem) {
+      editing.error.textContent = problem;
+      editing.error.hidden = false;
+      editing.input.setAttribute('aria-invalid', 'true');
+      return;
+    }
+    editing.id = sendChange({ command: 'edit_message', seq: editing.seq, message: text });
+  }
+
+  // endEdit closes the editor; focus says where the focus goes back to:
+  // the composer.
+  function endEdit(focus) {
+    if (!editing) return;
+    const { seq, form } = editing;
+    editing = null;
+    form.remove();
+    const e = entries.get(seq);
+    if (e) paint(e);
+    if (focus) input.focus({ preventScroll: true });
+  }
+
+  // editLast edits your newest message, as the Up key does in an empty
+  // composer.
+  function editLast() {
+    for (let i = order.length - 1; i >= 0; i--) {
+      const m = entries.get(order[i]).msg;
+      if (m.author === ME && !m.deleted) {
+        startEdit(m.seq);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  function deleteMessage(seq) {
+    const e = entries.get(seq);
+    if (!e || e.msg.author !== ME || e.msg.deleted) return;
+    // eslint-disable-next-line no-alert
+    if (!confirm('Delete this message? Everyone in the room will see "message deleted" in its place.')) return;
+    sendChange({ command: 'delete_message', seq });
+  }
+
+  // ---------- Earlier versions ----------
+
+  let versionsDialog = null;
+
+  function onVersions(f) {
+    if (!Array.isArray(f.versions)) return;
+    if (!versionsDialog) {
+      versionsDialog = el('dialog', 'versions');
+      versionsDialog.setAttribute('aria-labelledby', 'versions-title');
+      document.body.append(versionsDialog);
+      versionsDialog.addEventListener('click', (e) => {
+        if (e.target === versionsDialog || e.target.closest('.versions-close')) versionsDialog.close();
+      });
+    }
+    const title = el('h2', 'versions-title', 'Versions of this message');
+    title.id = 'versions-title';
+    const list = el('ol', 'versions-list');
+    f.versions.forEach((v, i) => {
+      if (typeof v?.content !== 'string') return;
+      const li = el('li', 'version');
+      const when = parseTime(v.timestamp);
+      const head = el('p', 'version-head');
+      head.append(el('span', 'version-label', i === f.versions.length - 1 ? 'Current' : i === 0 ? 'Original' : 'Edit ' + i), ' ');
+      const t = el('time', '', fullFmt.format(when));
+      t.dateTime = when.toISOString();
+      head.append(t);
+      const body = el('div', 'msg-body version-body');
+      appendContent(body, v.content);
+      li.append(head, body);
+      list.append(li);
+    });
+    const close = el('button', 'btn btn-secondary btn-sm versions-close', 'Close');
+    close.type = 'button';
+    versionsDialog.replaceChildren(title, list, close);
+    if (!versionsDialog.open) versionsDialog.showModal();
+    close.focus();
+  }
+
+  // ---------- Replies ----------
+
+  function renderQuote(r) {
+    const q = el('button', 'msg-quote');
+    q.type = 'button';
+    q.dataset.seq = String(r.seq);
+    const held = entries.get(r.seq)?.msg;
+    const author = held ? held.author : String(r.author || '');
+    const deleted = held ? held.deleted === true : r.deleted === true;
+    const text = deleted ? 'message deleted' : held ? excerpt(held.content) : String(r.excerpt || '');
+    q.append(el('span', 'quote-author', author), ' ', el('span', 'quote-text' + (deleted ? ' deleted' : ''), text));
+    q.setAttribute('aria-label', 'In reply to ' + author + ': ' + text + '. Show that message');
+    q.addEventListener('click', () => jumpTo(r.seq));
+    return q;
+  }
+
+  // refreshQuotes redraws the quotes of the message at seq in the replies
+  // the page holds: they follow its edits and its deletion.
+  function refreshQuotes(seq) {
+    for (const q of logEl.querySelectorAll('.msg-quote[data-seq="' + seq + '"]')) {
+      const e = entries.get(Number(q.closest('.msg')?.dataset.seq));
+      if (e?.msg.reply_to) q.replaceWith(renderQuote(e.msg.reply_to));
+    }
+  }
+
+  function startReply(seq) {
+    const e = entries.get(seq);
+    if (!e || e.msg.deleted) return;
+    replyTo = { seq, author: e.msg.author, excerpt: excerpt(e.msg.content) };
+    showReply();
+    input.focus();
+  }
+
+  function showReply() {
+    replyBar.hidden = !replyTo;
+    if (!replyTo) return;
+    replyText.replaceChildren('Replying to ', el('strong', '', replyTo.author), ': ' + replyTo.excerpt);
+  }
+
+  function cancelReply() {
+    replyTo = null;
+    showReply();
+  }
+
+  // jumpTo shows the message at seq, marked a moment: where it is if the
+  // page holds it, else with the messages around it.
+  function jumpTo(seq) {
+    if (entries.has(seq)) {
+      showAt(seq);
+      return;
+    }
+    jumpSeq = seq;
+    if (!send({ command: 'fetch_messages', around: seq, limit: AROUND_LIMIT })) {
+      atSeq = seq; // when the socket opens
+    }
+  }
+
+  function showAt(seq) {
+    const e = entries.get(seq);
+    if (!e) return;
+    holdAtDivider = false;
+    gliding = false;
+    e.el.scrollIntoView({ block: 'center' });
+    stick = isAtBottom();
+    e.el.classList.remove('jumped');
+    void e.el.offsetWidth; // restart the animation
+    e.el.classList.add('jumped');
+    setTimeout(() => e.el.classList.remove('jumped'), FLASH_MS);
+    updateRoving(e.el);
+    e.el.focus({ preventScroll: true });
+    updateJump();
+  }
+
+  // onAround shows a page around a message jumped to. One that reaches
+  // the messages held joins them; one further back takes their place:
+  // the page then shows that stretch of the room, and the newer messages
+  // come as the reader scrolls down to them, or at once with "Jump to
+  // latest".
+  function onAround(f, list) {
+    const seq = Number(f.around);
+    if (seq !== jumpSeq) return;
+    jumpSeq = 0;
+    if (!list.some((m) => m.seq === seq)) {
+      showNotice('That message is not in this room any more.');
+      return;
+    }
+    const hi = list[list.length - 1].seq;
+    const add = () => list.forEach((m) => insert(m, m.seq === seq));
+    if (order.length && hi >= order[0]) {
+      quietly(add);
+      hasOlder = f.has_more === true && order[0] > 1;
+    } else {
+      clearView();
+      quietly(add);
+      contig = hi;
+      hasOlder = f.has_more === true && order[0] > 1;
+      detached = f.has_newer === true;
+      if (!detached) checkGap();
+    }
+    updateHistoryUI();
+    showAt(seq);
+  }
+
+  // clearView forgets every message the page shows.
+  function clearView() {
+    removeDivider();
+    for (const e of entries.values()) e.el.remove();
+    entries.clear();
+    order.length = 0;
+    passed.clear();
+    contig = 0;
+    unseen = 0;
+    rovingEl = null;
+    hideTools();
+    updateTitle();
+  }
+
+  // goLatest leaves an older stretch for the room's latest messages.
+  function goLatest() {
+    if (!detached) return;
+    clearView();
+    detached = false;
+    loaded = false;
+    catchingUp = false;
+    hasOlder = false;
+    updateHistoryUI();
+    send({ command: 'fetch_messages' }); // or when the socket opens
+    if (new URLSearchParams(location.search).has('at')) history.replaceState(null, '', location.pathname);
+  }
+
+  // loadNewer reads the next page of an older stretch shown, as the
+  // reader nears its end.
+  function loadNewer() {
+    if (!detached || catchingUp || !loaded) return;
+    if (scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight > 400) return;
+    catchUp();
+  }
+
+  // ---------- @mentions in the composer ----------
+
+  // Names to offer: who is here, then who wrote lately, you last.
+  function mentionNames(prefix) {
+    const seen = new Set();
+    const names = [];
+    const addName = (n) => {
+      if (typeof n !== 'string' || n === '' || sameName(n, ME) || seen.has(n.toLowerCase())) return;
+      seen.add(n.toLowerCase());
+      names.push(n);
+    };
+    presenceNames.forEach(addName);
+    for (let i = order.length - 1; i >= 0 && names.length < 200; i--) addName(entries.get(order[i]).msg.author);
+    const p = prefix.toLowerCase();
+    return names.filter((n) => n.toLowerCase().startsWith(p)).slice(0, MENTIONS_SHOWN);
+  }
+
+  // updateMention opens, updates or closes the list of names for the @word
+  // before the caret.
+  function updateMention() {
+    const before = input.value.slice(0, input.selectionStart);
+    const m = /(^|[^A-Za-z0-9@.+\-_])@([A-Za-z0-9.+\-_]*)$/.exec(before);
+    const names = m ? mentionNames(m[2]) : [];
+    if (!m || names.length === 0 || input.selectionStart !== input.selectionEnd) {
+      closeMention();
+      return;
+    }
+    const start = before.length - m[2].length - 1;
+    const keep = mention && mention.start === start ? names.indexOf(mention.names[mention.active]) : -1;
+    mention = { start, names, active: Math.max(keep, 0) };
+    renderMention();
+  }
+
+  function renderMention() {
+    mentionList.replaceChildren(...mention.names.map((n, i) => {
+      const li = el('li', 'mention-option');
+      li.id = 'mention-' + i;
+      li.setAttribute('role', 'option');
+      li.dataset.name = n;
+      li.setAttribute('aria-selected', String(i === mention.active));
+      li.append(avatar(n), el('span', '', n));
+      li.addEventListener('pointerdown', (e) => {
+        e.preventDefault(); // keep the focus in the composer
+        mention.active = i;
+        acceptMention();
+      });
+      return li;
+    }));
+    mentionList.hidden = false;
+    input.setAttribute('aria-activedescendant', 'mention-' + mention.active);
+  }
+
+  function closeMention() {
+    if (!mention) return;
+    mention = null;
+    mentionList.hidden = true;
+    mentionList.replaceChildren();
+    input.removeAttribute('aria-activedescendant');
+  }
+
+  function acceptMention() {
+    const name = mention.names[mention.active];
+    const end = input.selectionStart;
+    const text = '@' + name + ' ';
+    input.value = input.value.slice(0, mention.start) + text + input.value.slice(end);
+    const caret = mention.start + text.length;
+    input.setSelectionRange(caret, caret);
+    closeMention();
+    saveDraft();
+  }
+
+  // onMentionKey takes the keys the list of names uses, while it is open.
+  function onMentionKey(e) {
+    if (!mention) return false;
+    const n = mention.names.length;
+    switch (e.key) {
+      case 'ArrowDown': mention.active = (mention.active + 1) % n; break;
+      case 'ArrowUp': mention.active = (mention.active + n - 1) % n; break;
+      case 'Enter':
+      case 'Tab':
+        if (e.shiftKey) return false;
+        acceptMention();
+        break;
+      case 'Escape': closeMention(); break;
+      default: return false;
+    }
+    e.preventDefault();
+    if (mention) renderMention();
+    return true;
+  }
+
   // ---------- Sending ----------
 
   function newClientId() {
@@ -982,9 +1852,13 @@
     }
     removeDivider();
     clearUnseen();
-    const p = addPending(newClientId(), text, new Date());
+    // Writing means being at the latest: an older stretch shown gives way.
+    goLatest();
+    const p = addPending(newClientId(), text, new Date(), replyTo ? replyTo.seq : 0);
     queueSend(p);
     savePending();
+    cancelReply();
+    closeMention();
 
     input.value = '';
     saveDraft();
@@ -997,8 +1871,8 @@
   }
 
   // addPending shows a message that is not stored yet, at the end.
-  function addPending(id, text, date) {
-    const p = { id, text, date, status: 'sending', failure: '', el: null };
+  function addPending(id, text, date, reply) {
+    const p = { id, text, date, status: 'sending', failure: '', el: null, replyTo: reply || 0 };
     p.el = renderPending(p);
     pending.set(p.id, p);
     pendingEl.append(p.el);
@@ -1032,7 +1906,9 @@
     while (outbox.length && sendTokens >= 1 && now >= pausedUntil) {
       const p = outbox.shift();
       if (!pending.has(p.id) || p.status === 'failed') continue;
-      send({ command: 'new_message', message: p.text, client_id: p.id });
+      const frame = { command: 'new_message', message: p.text, client_id: p.id };
+      if (p.replyTo) frame.reply_to = p.replyTo;
+      send(frame);
       sendTokens--;
     }
     if (outbox.length) pumpTimer = setTimeout(pump, Math.max(pausedUntil - now, SEND_EVERY_MS));
@@ -1048,7 +1924,7 @@
     const head = el('p', 'msg-head');
     const status = el('span', 'msg-status', 'Sending…');
     head.append(el('span', 'author', ME), ' ', status);
-    const body = el('p', 'msg-body');
+    const body = el('div', 'msg-body');
     appendContent(body, p.text);
 
     const actions = el('div', 'msg-actions');
@@ -1168,6 +2044,7 @@
     autosize();
     updateCount();
     saveDraft();
+    updateMention();
     const now = Date.now();
     if (input.value.trim() !== '' && now - lastTypingSent >= TYPING_SEND_MS) {
       if (send({ command: 'typing' })) lastTypingSent = now;
@@ -1177,6 +2054,18 @@
   function onKeydown(e) {
     // isComposing: Enter that confirms an IME candidate must not send.
     const composing = e.isComposing || e.keyCode === 229;
+    if (!composing && onMentionKey(e)) return;
+    if (e.key === 'ArrowUp' && input.value === '' && !e.shiftKey && !e.ctrlKey && !e.altKey && !e.metaKey && !composing) {
+      // As in other chat programs: Up in an empty composer edits your
+      // last message.
+      if (editLast()) e.preventDefault();
+      return;
+    }
+    if (e.key === 'Escape' && replyTo && !composing) {
+      e.preventDefault();
+      cancelReply();
+      return;
+    }
     if (e.key === 'Enter' && !e.shiftKey && !composing) {
       // Ctrl or Cmd+Enter sends everywhere; a plain Return only where
       // there is a keyboard to type Shift+Return with.
@@ -1354,9 +2243,15 @@
     }, STABLE_MS);
 
     // Everything after the last message the page holds (all of the room,
-    // for an empty one).
+    // for an empty one); the first time, from the first message of the
+    // page's HTML, to read them in their current state.
     catchingUp = false;
-    catchUp();
+    if (!loaded) send({ command: 'fetch_messages' }); // the latest, after goLatest
+    else catchUp(refreshFrom >= 0 ? Math.min(refreshFrom, contig) : contig);
+    if (atSeq) {
+      jumpTo(atSeq);
+      atSeq = 0;
+    }
     // The server is idempotent on client_id, so a message that did arrive
     // before the connection dropped is not stored twice.
     outbox.length = 0;
@@ -1480,7 +2375,8 @@
 
   olderBtn.addEventListener('click', loadOlder);
   jumpBtn.addEventListener('click', () => {
-    jumpToLatest();
+    if (detached) goLatest();
+    else jumpToLatest();
     input.focus({ preventScroll: true });
   });
   retryBtn.addEventListener('click', () => {
@@ -1495,6 +2391,27 @@
     }
   });
   logEl.addEventListener('click', onMessageTap);
+  logEl.addEventListener('pointerover', (e) => {
+    if (e.pointerType === 'touch') return; // a tap shows them, in onMessageTap
+    const node = e.target.closest('.msg');
+    if (node && node !== toolsFor && !tools.contains(document.activeElement)) showTools(node);
+  });
+  logEl.addEventListener('pointerleave', () => {
+    if (!toolsFor?.classList.contains('tools-open') && !toolsFor?.contains(document.activeElement)) hideTools();
+  });
+  logEl.addEventListener('focusin', (e) => {
+    const node = e.target.closest('.msg');
+    if (!node || !entries.has(Number(node.dataset.seq))) return;
+    if (e.target === node) updateRoving(node);
+    if (node !== toolsFor) showTools(node);
+  });
+  logEl.addEventListener('keydown', onMessageKey);
+  replyCancel.addEventListener('click', () => {
+    cancelReply();
+    input.focus();
+  });
+  input.addEventListener('blur', () => closeMention());
+  input.addEventListener('click', updateMention);
 
   presenceToggle.addEventListener('click', () => {
     if (presencePanel.hidden) openPresence();
