@@ -209,11 +209,7 @@ func createUser(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	role := "user"
-	if u.Admin {
-		role = "admin"
-	}
-	_, err = fmt.Fprintf(env.Stdout, "parley: created %s %q\n", role, u.Name)
+	_, err = fmt.Fprintf(env.Stdout, "parley: created %s %q\n", u.Role, u.Name)
 	return err
 }
 

@@ -319,7 +319,7 @@ func MayDelete(actor, author string) bool { return actor == author }
 
 // MayMentionRoom reports whether u may write @room, which reaches
 // everyone in a room: admins.
-func MayMentionRoom(u User) bool { return u.Admin }
+func MayMentionRoom(u User) bool { return u.Role == RoleAdmin }
 
 // EditOpen reports whether a message sent at sent may still be edited at
 // now, with an edit window of window (0: editing is off).
