@@ -15,6 +15,11 @@ import (
 // reconnect with it: it logs in again.
 const StatusRevoked = 4401
 
+// StatusAccountChanged closes the sockets of an account whose role has
+// changed (1012, "service restart": reconnect): the socket it reconnects
+// with acts with the new role (docs/PROTOCOL.md, Close codes).
+const StatusAccountChanged = 1012
+
 // revoke closes, on every process, the sockets opened with any of the
 // sessions or tokens hashes names, which have just been deleted: through
 // the process-wide topic, whose handler on this process (Events) closes
@@ -42,6 +47,21 @@ func (s *Server) EndUserSessions(ctx context.Context, u chat.User, keep []byte) 
 	}
 	s.publishWide(broker.Event{Kind: broker.KindUserRevoked, User: u.Name, Keep: hex.EncodeToString(keep)})
 	return nil
+}
+
+// revokeUser closes, on every process, every socket of the account
+// called name, whose sessions and tokens the store has just deleted
+// (a deactivation, a password reset).
+func (s *Server) revokeUser(name string) {
+	s.publishWide(broker.Event{Kind: broker.KindUserRevoked, User: name})
+}
+
+// userChanged closes, on every process, the sockets of the account
+// called name, whose role has changed, so that they reconnect with it:
+// a socket reads its user's role when it opens, and pages and API calls
+// read it at every request.
+func (s *Server) userChanged(name string) {
+	s.publishWide(broker.Event{Kind: broker.KindUserChanged, User: name})
 }
 
 func (s *Server) publishWide(ev broker.Event) {
@@ -82,6 +102,10 @@ func (e *wideEvents) Event(ev broker.Event) {
 			if ev.Keep == "" || hex.EncodeToString(sc.cred.hash) != ev.Keep {
 				sc.revoke("credentials revoked")
 			}
+		}
+	case broker.KindUserChanged:
+		for _, sc := range s.sockets.ofUser(ev.User) {
+			sc.close(StatusAccountChanged, "account changed")
 		}
 	}
 }
