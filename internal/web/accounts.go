@@ -127,14 +127,11 @@ func (s *Server) resetLink(ctx context.Context, a actor, name string) (string, t
 }
 
 // createInvite makes an invite link of uses uses (1 to 1000) that
-// expires after ttl (a minute to a year; 0 means 7 days), admins only,
+// expires after ttl (a minute to a year), admins only,
 // and returns its code: the link is /join/CODE.
 func (s *Server) createInvite(ctx context.Context, a actor, uses int64, ttl time.Duration) (string, store.Invite, error) {
 	if err := chat.CanAdmin(a.user.Actor()); err != nil {
 		return "", store.Invite{}, err
-	}
-	if ttl == 0 {
-		ttl = defaultInviteTTL
 	}
 	if err := CheckInvite(uses, ttl); err != nil {
 		return "", store.Invite{}, err
@@ -167,11 +164,11 @@ func CheckInvite(uses int64, ttl time.Duration) error {
 }
 
 // ParseInviteTTL reads an invite's lifetime: a Go duration ("36h",
-// "90m") or a number of days ("7d").
+// "90m") or a number of days ("7d"); "" is 7 days.
 func ParseInviteTTL(v string) (time.Duration, error) {
 	v = strings.TrimSpace(v)
 	if v == "" {
-		return 0, nil
+		return defaultInviteTTL, nil
 	}
 	if days, ok := strings.CutSuffix(v, "d"); ok {
 		n, err := strconv.Atoi(days)
