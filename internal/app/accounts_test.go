@@ -659,3 +659,62 @@ func TestShellCommands(t *testing.T) {
 		t.Fatalf("the shell's audit entries: %+v", log.Entries)
 	}
 }
+
+// TestDeactivateErases: an admin's deactivation may erase the account's
+// messages, each through the deletions of room events: a change of its
+// room's log, sent to the room's parley.v1 sockets, a tombstone in its
+// place.
+func TestDeactivateErases(t *testing.T) {
+	t.Parallel()
+	srv := apptest.Start(t, apptest.Options{Args: []string{"--send-limit=off"}})
+	root := srv.User(t, "root")
+	troll := srv.User(t, "troll")
+	watcher := srv.User(t, "watcher")
+	w := srv.Dial(t, "erase-a", apptest.DialOptions{Token: watcher, Extensions: true})
+	w.Expect("presence")
+	t1 := srv.Dial(t, "erase-a", apptest.DialOptions{Token: troll})
+	t1.Post("spam one", "s1")
+	t1.Post("spam two", "s2")
+	keep := w.Post("a message of the watcher's", "w1")
+	t2 := srv.Dial(t, "erase-b", apptest.DialOptions{Token: troll})
+	t2.Post("spam three", "s3")
+
+	var got struct {
+		Name        string
+		Deactivated bool
+		Erased      int
+	}
+	if r := apptest.Do(t, "POST", srv.URL+"/api/v1/admin/users/troll/deactivate", root, map[string]bool{"erase": true}, &got); r.StatusCode != http.StatusOK || !got.Deactivated || got.Erased != 3 {
+		t.Fatalf("deactivate and erase: %s %+v", r.Status, got)
+	}
+	deleted := map[int64]bool{}
+	for len(deleted) < 2 {
+		f := w.Next()
+		if f.Command == "change" && f.Change.Kind == "delete" {
+			if f.Change.Author != "root" {
+				t.Fatalf("the deletion's author: %s", f.Raw)
+			}
+			deleted[f.Change.Target] = true
+		}
+	}
+	var page struct {
+		Messages []struct {
+			Seq             int64
+			Author, Content string
+			Deleted         bool
+		}
+	}
+	apptest.Do(t, "GET", srv.URL+"/api/v1/rooms/erase-a/messages", root, nil, &page)
+	for _, m := range page.Messages {
+		if m.Author == "troll" && (!m.Deleted || m.Content != "") || m.Seq == keep.Seq && m.Deleted {
+			t.Fatalf("history after the erasure: %+v", page.Messages)
+		}
+	}
+	var log struct {
+		Entries []struct{ Action, Target, Detail string }
+	}
+	apptest.Do(t, "GET", srv.URL+"/api/v1/admin/audit", root, nil, &log)
+	if len(log.Entries) != 2 || log.Entries[0].Action != "erase" || log.Entries[0].Detail != "3 messages deleted" || log.Entries[1].Action != "deactivate" {
+		t.Fatalf("audit: %+v", log.Entries)
+	}
+}

@@ -132,6 +132,11 @@ type NewChange struct {
 	// EditWindow is how long after its timestamp an author may edit a
 	// message (--edit-window): 0 means editing is off.
 	EditWindow time.Duration
+	// Moderated: the policy (Can, CanDeactivate) has allowed Author to
+	// delete a message that is not theirs; the deletion's rule
+	// (MayDelete) then asks nothing more. Set only by the one that asked
+	// the policy, never from a client's frame.
+	Moderated bool
 }
 
 // CheckNewChange validates and normalises c in place: its room's name

@@ -507,3 +507,70 @@ func (s *Store) AuditLog(ctx context.Context, before int64, limit int) ([]AuditE
 	}
 	return out, nil
 }
+
+// MessageRef names a message: its room and seq.
+type MessageRef struct {
+	Room string
+	Seq  int64
+}
+
+// LiveMessagesBy returns up to limit messages author wrote that are not
+// deleted, by room and seq: what erasing an account's messages deletes,
+// a page at a time (deleted ones drop out of the next page).
+func (s *Store) LiveMessagesBy(ctx context.Context, author string, limit int) ([]MessageRef, error) {
+	rs, err := s.read.query(ctx, `
+		SELECT room, seq FROM messages WHERE author = $1 AND deleted_at IS NULL ORDER BY room, seq LIMIT $2`, author, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: messages by author: %w", err)
+	}
+	defer rs.Close()
+	var out []MessageRef
+	for rs.Next() {
+		var m MessageRef
+		if err := rs.Scan(&m.Room, &m.Seq); err != nil {
+			return nil, fmt.Errorf("store: messages by author: %w", err)
+		}
+		out = append(out, m)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("store: messages by author: %w", err)
+	}
+	return out, nil
+}
+
+// EraseMessages deletes every message author wrote, as deletions by by
+// (an admin or moderator the policy allowed: chat.CanDeactivate), through
+// the group commit as any deletion: each is an entry of its room's log,
+// the content erased, a tombstone in its place. It calls committed with
+// each deletion once stored, to publish it, and returns how many it
+// deleted.
+func (s *Store) EraseMessages(ctx context.Context, author, by string, committed func(chat.Change)) (int, error) {
+	const page = 500
+	erased := 0
+	for {
+		refs, err := s.LiveMessagesBy(ctx, author, page)
+		if err != nil || len(refs) == 0 {
+			return erased, err
+		}
+		pending := make([]*Pending, len(refs))
+		for i, m := range refs {
+			pending[i] = s.SubmitChange(ctx, chat.NewChange{Room: m.Room, Author: by, Kind: chat.ChangeDelete,
+				Target: m.Seq, Moderated: true})
+		}
+		round := 0
+		for _, p := range pending {
+			c, created, err := p.WaitChange()
+			if err != nil {
+				return erased, fmt.Errorf("store: erase messages of %s: %w", author, err)
+			}
+			if created {
+				round++
+				committed(c)
+			}
+		}
+		erased += round
+		if round == 0 { // nothing left that a deletion changes
+			return erased, nil
+		}
+	}
+}

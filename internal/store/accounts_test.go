@@ -281,3 +281,38 @@ func TestAuditLog(t *testing.T) {
 		}
 	})
 }
+
+// Erasing an author's messages deletes each through the log's deletions,
+// by the one the policy allowed; a deletion not so allowed is still its
+// author's alone.
+func TestEraseMessages(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		for i, room := range []string{"a", "b", "a", "c"} {
+			mustInsert(t, s, chat.NewMessage{Room: room, Author: "troll", Content: fmt.Sprintf("spam %d", i)})
+		}
+		kept, _ := mustInsert(t, s, chat.NewMessage{Room: "a", Author: "alice", Content: "hello"})
+		_, _, err := s.ApplyChange(ctx, chat.NewChange{Room: "a", Author: "root", Kind: chat.ChangeDelete, Target: 1})
+		wantCode(t, err, chat.EForbidden)
+
+		var changes []chat.Change
+		n, err := s.EraseMessages(ctx, "troll", "root", func(c chat.Change) { changes = append(changes, c) })
+		if err != nil || n != 4 || len(changes) != 4 {
+			t.Fatalf("erase: %d, %v, %d changes", n, err, len(changes))
+		}
+		for _, c := range changes {
+			if c.Kind != chat.ChangeDelete || c.Author != "root" || c.Seq <= c.Target {
+				t.Fatalf("change %+v", c)
+			}
+		}
+		if left, _ := s.LiveMessagesBy(ctx, "troll", 10); len(left) != 0 {
+			t.Fatalf("left: %+v", left)
+		}
+		if again, err := s.EraseMessages(ctx, "troll", "root", func(chat.Change) {}); err != nil || again != 0 {
+			t.Fatalf("erasing again: %d, %v", again, err)
+		}
+		if left, _ := s.LiveMessagesBy(ctx, "alice", 10); len(left) != 1 || left[0].Seq != kept.Seq {
+			t.Fatalf("alice's: %+v", left)
+		}
+	})
+}

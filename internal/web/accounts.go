@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"parley/internal/auth"
+	"parley/internal/broker"
 	"parley/internal/chat"
 	"parley/internal/store"
 )
@@ -72,8 +73,25 @@ func (s *Server) setRole(ctx context.Context, a actor, name string, role chat.Ro
 
 // setDeactivated deactivates or reactivates the account called name, as
 // chat.CanDeactivate allows. Deactivating ends every session and token of
-// the account and closes its sockets on every process.
-func (s *Server) setDeactivated(ctx context.Context, a actor, name string, deactivate bool) (chat.User, error) {
+// the account and closes its sockets on every process; with erase, it
+// also deletes every message of the account's, through the deletions of
+// room events (each a change of its room's log, sent to its room), and
+// says how many.
+func (s *Server) setDeactivated(ctx context.Context, a actor, name string, deactivate, erase bool) (chat.User, int, error) {
+	u, err := s.toggleActive(ctx, a, name, deactivate)
+	if err != nil || !deactivate || !erase {
+		return u, 0, err
+	}
+	n, err := s.opt.Store.EraseMessages(context.WithoutCancel(ctx), u.Name, a.user.Name, func(c chat.Change) {
+		s.publish(broker.Event{Room: c.Room, Kind: broker.KindChange, Change: &c}, c.Seq)
+	})
+	if n > 0 || err == nil {
+		s.audit(ctx, a, store.AuditErase, u.Name, fmt.Sprintf("%d messages deleted", n))
+	}
+	return u, n, err
+}
+
+func (s *Server) toggleActive(ctx context.Context, a actor, name string, deactivate bool) (chat.User, error) {
 	target, _, err := s.opt.Store.UserByName(ctx, name)
 	if err != nil {
 		return chat.User{}, err

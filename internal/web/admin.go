@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -101,13 +102,17 @@ func (s *Server) handleAdminUserAction(w http.ResponseWriter, r *http.Request, u
 		}
 	case "deactivate":
 		var t chat.User
-		t, err = s.setDeactivated(ctx, a, name, true)
+		var n int
+		t, n, err = s.setDeactivated(ctx, a, name, true, r.PostForm.Get("erase") != "")
 		if err == nil {
 			p.Admin.Notice = t.Name + " is deactivated: their sessions, tokens and sockets have ended."
+			if r.PostForm.Get("erase") != "" {
+				p.Admin.Notice += fmt.Sprintf(" %d of their messages were deleted.", n)
+			}
 		}
 	case "reactivate":
 		var t chat.User
-		t, err = s.setDeactivated(ctx, a, name, false)
+		t, _, err = s.setDeactivated(ctx, a, name, false, false)
 		if err == nil {
 			p.Admin.Notice = t.Name + " is active again. Their old sessions and tokens stay ended."
 		}

@@ -65,16 +65,30 @@ func (s *Server) handleAPISetRole(w http.ResponseWriter, r *http.Request, u chat
 	writeJSON(w, http.StatusOK, viewUser(t))
 }
 
-// handleAPIDeactivate is POST /api/v1/admin/users/{name}/deactivate or
-// /reactivate: admins, and moderators for members (chat.CanDeactivate).
+// handleAPIDeactivate is POST /api/v1/admin/users/{name}/deactivate
+// (body, optional: {"erase": true}) or /reactivate: admins, and
+// moderators for members (chat.CanDeactivate).
 func (s *Server) handleAPIDeactivate(deactivate bool) userHandler {
 	return func(w http.ResponseWriter, r *http.Request, u chat.User) {
-		t, err := s.setDeactivated(r.Context(), s.actorOf(r, u), r.PathValue("name"), deactivate)
+		var req struct {
+			Erase bool `json:"erase"`
+		}
+		if deactivate && r.ContentLength != 0 && !s.readJSON(w, r, &req) {
+			return
+		}
+		t, n, err := s.setDeactivated(r.Context(), s.actorOf(r, u), r.PathValue("name"), deactivate, req.Erase)
 		if err != nil {
 			s.apiError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, viewUser(t))
+		if !req.Erase {
+			writeJSON(w, http.StatusOK, viewUser(t))
+			return
+		}
+		writeJSON(w, http.StatusOK, struct {
+			apiUser
+			Erased int `json:"erased"`
+		}{viewUser(t), n})
 	}
 }
 
