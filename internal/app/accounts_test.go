@@ -718,3 +718,25 @@ func TestDeactivateErases(t *testing.T) {
 		t.Fatalf("audit: %+v", log.Entries)
 	}
 }
+
+// TestNoSignupLinksWhenClosed: a server that takes no open sign-ups offers
+// no sign-up link, and says how accounts are made.
+func TestNoSignupLinksWhenClosed(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{"invite", "closed"} {
+		srv := apptest.Start(t, apptest.Options{Args: []string{"--signup=" + mode}})
+		for _, path := range []string{"/", "/accounts/login/"} {
+			r, page := getPage(t, srv, path, "")
+			if r.StatusCode != http.StatusOK || strings.Contains(page, `href="/signup/`) {
+				t.Errorf("--signup=%s: %s links to /signup/", mode, path)
+			}
+		}
+		if _, page := getPage(t, srv, "/", ""); !strings.Contains(page, "Accounts here are") {
+			t.Errorf("--signup=%s: the landing page does not say how accounts are made", mode)
+		}
+	}
+	srv := apptest.Start(t, apptest.Options{})
+	if _, page := getPage(t, srv, "/", ""); !strings.Contains(page, `href="/signup/"`) {
+		t.Error("an open server's landing page has no sign-up link")
+	}
+}

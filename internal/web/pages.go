@@ -13,8 +13,12 @@ import (
 )
 
 func (s *Server) page(r *http.Request, title string) page {
-	return page{Title: title, User: s.pageUser(r), Version: s.opt.Version,
+	p := page{Title: title, User: s.pageUser(r), Version: s.opt.Version,
 		Form: form{Values: map[string]string{}, Errors: map[string]string{}}}
+	if s.signupOpen() != nil {
+		p.SignupClosed = s.opt.Signup
+	}
+	return p
 }
 
 func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {

@@ -31,6 +31,10 @@ type page struct {
 	Title   string
 	User    *chat.User // nil for a visitor
 	Version string     // for cache-busting static URLs: /static/app.css?v={{.Version}}
+	// SignupClosed is the sign-up mode when anyone may not sign up
+	// ("invite" or "closed"), "" when they may: the pages then offer no
+	// sign-up link.
+	SignupClosed string
 	Form    form       // sign-up / log-in / room-entry forms
 	Next    string     // login's ?next= (already validated)
 	// FormAction is where the sign-up form posts: /signup/, or an
