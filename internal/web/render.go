@@ -35,8 +35,8 @@ type page struct {
 	// ("invite" or "closed"), "" when they may: the pages then offer no
 	// sign-up link.
 	SignupClosed string
-	Form    form       // sign-up / log-in / room-entry forms
-	Next    string     // login's ?next= (already validated)
+	Form         form   // sign-up / log-in / room-entry forms
+	Next         string // login's ?next= (already validated)
 	// FormAction is where the sign-up form posts: /signup/, or an
 	// invite's /join/CODE.
 	FormAction string
