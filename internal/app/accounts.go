@@ -22,11 +22,12 @@ import (
 // is written to the audit log with the address "shell", and, with
 // --redis set, the running servers are told at once (sockets of a
 // deactivated account closed, those of an account whose role changed
-// reconnected). Without --redis, the servers' sockets see the change when
-// they reconnect; pages, the API and log-in see it at once.
+// reconnected). Without --redis, each server finds the shell's entries in
+// the audit log within seconds (web.Server.WatchShell); pages, the API
+// and log-in see a change at once.
 
 const (
-	userUsage   = "usage: parley user list [QUERY] | set-role NAME ROLE | deactivate NAME | reactivate NAME | reset-link NAME"
+	userUsage   = "usage: parley user list [QUERY] | set-role NAME ROLE | deactivate NAME [--erase] | reactivate NAME | reset-link NAME"
 	inviteUsage = "usage: parley invite create [--uses N] [--expires DURATION] | list | revoke CODE"
 )
 
@@ -34,10 +35,10 @@ const (
 const shellActor = "shell"
 
 // adminArgs splits a command's arguments into its words, the values of
-// its own flags (own: name without dashes -> value) and the settings'
-// flags, which config reads. Every flag takes a value: "--db x" or
-// "--db=x".
-func adminArgs(args []string, own map[string]*string) (words, settings []string, err error) {
+// its own flags (own: name without dashes -> value; switches: name ->
+// set) and the settings' flags, which config reads. Every other flag
+// takes a value: "--db x" or "--db=x".
+func adminArgs(args []string, own map[string]*string, switches map[string]*bool) (words, settings []string, err error) {
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if !strings.HasPrefix(a, "-") || a == "-" {
@@ -45,6 +46,10 @@ func adminArgs(args []string, own map[string]*string) (words, settings []string,
 			continue
 		}
 		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if sw, ok := switches[name]; ok && !hasValue {
+			*sw = true
+			continue
+		}
 		if !hasValue {
 			if i+1 >= len(args) {
 				if dst, ok := own[name]; ok && dst != nil {
@@ -112,7 +117,8 @@ func cliError(err error) error {
 }
 
 func userCommand(ctx context.Context, args []string, env Env) error {
-	words, flags, err := adminArgs(args, nil)
+	erase := false
+	words, flags, err := adminArgs(args, nil, map[string]*bool{"erase": &erase})
 	if err != nil {
 		return err
 	}
@@ -122,7 +128,7 @@ func userCommand(ctx context.Context, args []string, env Env) error {
 	sub, words := words[0], words[1:]
 	want := map[string]int{"list": -1, "set-role": 2, "deactivate": 1, "reactivate": 1, "reset-link": 1}
 	n, ok := want[sub]
-	if !ok || (n >= 0 && len(words) != n) || (n < 0 && len(words) > 1) {
+	if !ok || (n >= 0 && len(words) != n) || (n < 0 && len(words) > 1) || (erase && sub != "deactivate") {
 		return usageError(userUsage)
 	}
 	c, st, err := adminCommand(ctx, flags, env)
@@ -186,8 +192,10 @@ func userCommand(ctx context.Context, args []string, env Env) error {
 				return err
 			}
 		}
-		_, err = fmt.Fprintf(out, "parley: %s is %sd\n", before.Name, sub)
-		return err
+		if _, err := fmt.Fprintf(out, "parley: %s is %sd\n", before.Name, sub); err != nil || !erase {
+			return err
+		}
+		return eraseFromShell(ctx, c, st, before.Name, env)
 	default: // reset-link
 		u, _, err := st.UserByName(ctx, words[0])
 		if err != nil {
@@ -207,6 +215,41 @@ func userCommand(ctx context.Context, args []string, env Env) error {
 	}
 }
 
+// eraseFromShell deletes every message of the account called name, as
+// the admin pages do, the deletions' author being "shell". With --redis
+// the running servers get each deletion at once; without it, each
+// server's hub finds the new entries of its rooms' logs in the store
+// within seconds (docs/ARCHITECTURE.md, The life of a message).
+func eraseFromShell(ctx context.Context, c config.Config, st *store.Store, name string, env Env) error {
+	var b broker.Broker
+	if c.Redis != "" {
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		rb, err := redisbroker.New(rctx, c.Redis, redisbroker.Options{Origin: processID()})
+		cancel()
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "parley: cannot reach Redis (%s); the servers find the deletions in the store\n", oneLine(err))
+		} else {
+			b = rb
+			defer rb.Close()
+		}
+	}
+	n, err := st.EraseMessages(ctx, name, shellActor, func(ch chat.Change) {
+		if b != nil {
+			_ = b.Publish(ctx, broker.Event{Room: ch.Room, Kind: broker.KindChange, Change: &ch})
+		}
+	})
+	if n > 0 || err == nil {
+		if aerr := shellAudit(ctx, st, store.AuditErase, name, fmt.Sprintf("%d messages deleted", n)); aerr != nil && err == nil {
+			err = aerr
+		}
+	}
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(env.Stdout, "parley: %d messages of %s deleted\n", n, name)
+	return err
+}
+
 // printLink prints a link's path on its own line (with --public-url, the
 // whole address), and what it is on stderr.
 func printLink(env Env, c config.Config, path, what string) error {
@@ -220,7 +263,7 @@ func printLink(env Env, c config.Config, path, what string) error {
 
 func inviteCommand(ctx context.Context, args []string, env Env) error {
 	uses, expires := "1", "7d"
-	words, flags, err := adminArgs(args, map[string]*string{"uses": &uses, "expires": &expires})
+	words, flags, err := adminArgs(args, map[string]*string{"uses": &uses, "expires": &expires}, nil)
 	if err != nil {
 		return err
 	}

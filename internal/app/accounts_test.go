@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"parley/internal/app"
 	"parley/internal/apptest"
@@ -738,5 +739,56 @@ func TestNoSignupLinksWhenClosed(t *testing.T) {
 	srv := apptest.Start(t, apptest.Options{})
 	if _, page := getPage(t, srv, "/", ""); !strings.Contains(page, `href="/signup/"`) {
 		t.Error("an open server's landing page has no sign-up link")
+	}
+}
+
+// TestShellErase: parley user deactivate NAME --erase deletes the
+// account's messages in the store as the pages do. A running server
+// without Redis, which the shell cannot tell, closes the account's
+// sockets once it reads the shell's entries in the audit log, and sends
+// each deletion to the room's sockets once its hub finds them in the
+// room's log.
+func TestShellErase(t *testing.T) {
+	t.Parallel()
+	db := "sqlite:" + filepath.Join(t.TempDir(), "p.db")
+	srv := apptest.Start(t, apptest.Options{DB: db, Args: []string{"--send-limit=off"}})
+	srv.User(t, "root")
+	spammer := srv.User(t, "spammer")
+	watcher := srv.User(t, "watcher")
+	w := srv.Dial(t, "shell-erase", apptest.DialOptions{Token: watcher, Extensions: true})
+	s := srv.Dial(t, "shell-erase", apptest.DialOptions{Token: spammer})
+	first := s.Post("buy now", "b1")
+	s.Post("buy again", "b2")
+
+	out, err := runCLI(t, db, "user", "deactivate", "spammer", "--erase")
+	if err != nil || !strings.Contains(out, "2 messages of spammer deleted") {
+		t.Fatalf("parley user deactivate --erase: %q %v", out, err)
+	}
+	// Without Redis, the server learns it from the audit log.
+	if code := closedWith(t, s); code != 4401 {
+		t.Fatalf("the deactivated account's socket closed with %d; want 4401", code)
+	}
+	deleted := map[int64]bool{}
+	for len(deleted) < 2 {
+		f, err := w.TryNext(15 * time.Second)
+		if err != nil {
+			t.Fatalf("the deletions did not reach the room: %v (got %v)", err, deleted)
+		}
+		if f.Command == "change" && f.Change.Kind == "delete" && f.Change.Author == "shell" {
+			deleted[f.Change.Target] = true
+		}
+	}
+	if !deleted[first.Seq] {
+		t.Fatalf("deleted %v", deleted)
+	}
+	// A role the shell changes reconnects the account's sockets too.
+	if _, err := runCLI(t, db, "user", "set-role", "watcher", "moderator"); err != nil {
+		t.Fatal(err)
+	}
+	if code := closedWith(t, w); code != 1012 {
+		t.Fatalf("after the shell's role change the socket closed with %d; want 1012", code)
+	}
+	if _, err := runCLI(t, db, "user", "reactivate", "spammer", "--erase"); exitCode(err) != 2 {
+		t.Fatalf("--erase with reactivate: %v", err)
 	}
 }

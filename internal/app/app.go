@@ -325,6 +325,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 	}
 
 	go sweepSessions(ctx, st, log)
+	go srv.WatchShell(ctx)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 	select {

@@ -574,3 +574,38 @@ func (s *Store) EraseMessages(ctx context.Context, author, by string, committed 
 		}
 	}
 }
+
+// AuditAfter returns up to limit entries of the audit log with an id
+// above after, oldest first: what a server reads to act on what the
+// shell did (web.Server.WatchShell). after < 0 returns none and the id of
+// the latest entry, to start from.
+func (s *Store) AuditAfter(ctx context.Context, after int64, limit int) ([]AuditEntry, int64, error) {
+	if after < 0 {
+		var last int64
+		err := s.read.queryRow(ctx, "SELECT coalesce(max(id), 0) FROM audit_log").Scan(&last)
+		if err != nil {
+			return nil, 0, fmt.Errorf("store: audit after: %w", err)
+		}
+		return nil, last, nil
+	}
+	rs, err := s.read.query(ctx, `
+		SELECT id, at, coalesce(actor_id, 0), actor, action, target, detail, address FROM audit_log
+		WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+	if err != nil {
+		return nil, after, fmt.Errorf("store: audit after: %w", err)
+	}
+	defer rs.Close()
+	var out []AuditEntry
+	for rs.Next() {
+		var e AuditEntry
+		if err := rs.Scan(&e.ID, timeCol{&e.At}, &e.ActorID, &e.Actor, &e.Action, &e.Target, &e.Detail, &e.Address); err != nil {
+			return nil, after, fmt.Errorf("store: audit after: %w", err)
+		}
+		out = append(out, e)
+		after = e.ID
+	}
+	if err := rs.Err(); err != nil {
+		return nil, after, fmt.Errorf("store: audit after: %w", err)
+	}
+	return out, after, nil
+}

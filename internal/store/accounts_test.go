@@ -279,6 +279,19 @@ func TestAuditLog(t *testing.T) {
 		if err != nil || len(rest) != 2 || rest[1].Target != "user0" || rest[0].ActorID != admin.ID {
 			t.Fatalf("second page %+v, %v", rest, err)
 		}
+
+		// Read forward, as a server watching the shell does.
+		_, last, err := s.AuditAfter(ctx, -1, 0)
+		if err != nil || last != page[0].ID {
+			t.Fatalf("latest id %d, %v; want %d", last, err, page[0].ID)
+		}
+		after, next, err := s.AuditAfter(ctx, rest[1].ID, 2)
+		if err != nil || len(after) != 2 || after[0].Target != "user1" || next != after[1].ID {
+			t.Fatalf("after: %+v, %d, %v", after, next, err)
+		}
+		if none, same, err := s.AuditAfter(ctx, last, 10); err != nil || len(none) != 0 || same != last {
+			t.Fatalf("after the latest: %+v, %d, %v", none, same, err)
+		}
 	})
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"parley/internal/broker"
 	"parley/internal/chat"
+	"parley/internal/store"
 )
 
 // StatusRevoked closes a socket whose session or token has ended: logged
@@ -153,4 +154,49 @@ func (sc *socket) revoke(reason string) {
 	}
 	sc.s.metrics.wsErrors.WithLabelValues("revoked").Inc()
 	sc.close(StatusRevoked, reason)
+}
+
+// shellWatch is how often a server reads the audit log for what the
+// shell did: one indexed query a period per process.
+const shellWatch = 2 * time.Second
+
+// WatchShell acts, until ctx ends, on what the shell's commands (parley
+// user ...) did to accounts, which they cannot tell a server without
+// Redis: every shellWatch it reads the audit log's new entries, and
+// closes this process's sockets of an account the shell deactivated, or
+// reconnects those of one whose role it changed. With Redis the shell
+// tells every process at once as well; closing twice is harmless.
+func (s *Server) WatchShell(ctx context.Context) {
+	_, last, err := s.opt.Store.AuditAfter(ctx, -1, 0)
+	if err != nil {
+		s.log.Warn("watch the shell's changes", "err", err)
+	}
+	t := time.NewTicker(shellWatch)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		entries, next, err := s.opt.Store.AuditAfter(ctx, last, 1000)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("watch the shell's changes", "err", err)
+			}
+			continue
+		}
+		last = next
+		for _, e := range entries {
+			if e.Address != store.AuditShell {
+				continue
+			}
+			switch e.Action {
+			case store.AuditDeactivate:
+				s.events.Event(broker.Event{Kind: broker.KindUserRevoked, User: e.Target})
+			case store.AuditRole:
+				s.events.Event(broker.Event{Kind: broker.KindUserChanged, User: e.Target})
+			}
+		}
+	}
 }
