@@ -329,3 +329,36 @@ func TestEraseMessages(t *testing.T) {
 		}
 	})
 }
+
+// Migration 6 gives every admin of users.admin the role admin, and every
+// other account the role member; it deactivates nobody.
+func TestAccountsMigration(t *testing.T) {
+	storetest.EnginesUnmigrated(t, func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		if err := s.MigrateTo(ctx, 5); err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range []struct {
+			name  string
+			admin bool
+		}{{"old-admin", true}, {"old-member", false}} {
+			if err := s.Exec(ctx, "INSERT INTO users (name, name_key, password_hash, admin, created_at) VALUES ($1, $1, $2, $3, $4)",
+				u.name, "h", u.admin, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for name, role := range map[string]chat.Role{"old-admin": chat.RoleAdmin, "old-member": chat.RoleMember} {
+			u, _, err := s.UserByName(ctx, name)
+			if err != nil || u.Role != role || u.Deactivated {
+				t.Errorf("%s after migration 6: %+v, %v; want %s, active", name, u, err, role)
+			}
+		}
+		// The database is not empty: a new account is a member.
+		if u, err := s.CreateUser(ctx, "newcomer", "h", false); err != nil || u.Role != chat.RoleMember {
+			t.Fatalf("newcomer: %+v, %v", u, err)
+		}
+	})
+}
