@@ -518,6 +518,40 @@ func TestSelfService(t *testing.T) {
 	if r, _ := getPage(t, srv, "/settings/", cookie); r.StatusCode != http.StatusOK {
 		t.Fatalf("the session that changed the password ended: %s", r.Status)
 	}
+
+	// The page's buttons: end another session, then this one (a log-out).
+	var tok struct{ Token string }
+	apptest.Do(t, "POST", srv.URL+"/api/v1/tokens", "", map[string]string{"username": "hal", "password": "third-password"}, &tok)
+	onOther := srv.Dial(t, "self", apptest.DialOptions{Token: tok.Token})
+	apptest.Do(t, "GET", srv.URL+"/api/v1/account/sessions", tok.Token, nil, &list)
+	var tokenID, pageID string
+	for _, s := range list.Sessions {
+		if s.Current {
+			tokenID = s.ID
+		} else if s.Kind == "session" {
+			pageID = s.ID
+		}
+	}
+	if tokenID == "" || pageID == "" {
+		t.Fatalf("sessions: %+v", list)
+	}
+	resp = postForm(t, srv, "/settings/sessions/"+tokenID+"/end/", url.Values{}, cookie)
+	if page := bodyOf(t, resp); resp.StatusCode != http.StatusOK || !strings.Contains(page, "That session has ended") {
+		t.Fatalf("end a token on the page: %s", resp.Status)
+	}
+	if code := closedWith(t, onOther); code != 4401 {
+		t.Fatalf("the ended token's socket closed with %d; want 4401", code)
+	}
+	if resp := postForm(t, srv, "/settings/sessions/0123456789abcdef/end/", url.Values{}, cookie); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("end no session: %s", resp.Status)
+	}
+	resp = postForm(t, srv, "/settings/sessions/"+pageID+"/end/", url.Values{}, cookie)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/accounts/login/" {
+		t.Fatalf("end this session: %s %s", resp.Status, resp.Header.Get("Location"))
+	}
+	if r, _ := getPage(t, srv, "/settings/", cookie); r.StatusCode != http.StatusFound {
+		t.Fatalf("/settings/ after ending its session: %s", r.Status)
+	}
 }
 
 // loginCookieWith logs in through the form with a password.
