@@ -75,6 +75,14 @@ func TestAdminAccess(t *testing.T) {
 			t.Errorf("%s as the admin: %s", path, r.Status)
 		}
 	}
+	for _, path := range []string{"/admin/users/root/role/", "/admin/users/root/deactivate/", "/admin/invites/", "/admin/invites/1/revoke/"} {
+		if r := postForm(t, srv, path, url.Values{"role": {"member"}, "uses": {"1"}, "expires": {"1h"}}, bobCookie); r.StatusCode != http.StatusForbidden {
+			t.Errorf("POST %s as a member: %s", path, r.Status)
+		}
+	}
+	if r := postForm(t, srv, "/admin/users/bob/frobnicate/", url.Values{}, rootCookie); r.StatusCode != http.StatusNotFound {
+		t.Errorf("an unknown action: %s", r.Status)
+	}
 	_, home := getPage(t, srv, "/admin/", rootCookie)
 	for _, link := range []string{`href="/admin/users/"`, `href="/admin/invites/"`, `href="/admin/audit/"`} {
 		if !strings.Contains(home, link) {
