@@ -79,6 +79,10 @@ func Run(ctx context.Context, args []string, env Env) error {
 		return migrate(ctx, args, env)
 	case "createuser":
 		return createUser(ctx, args, env)
+	case "user":
+		return userCommand(ctx, args, env)
+	case "invite":
+		return inviteCommand(ctx, args, env)
 	case "version":
 		_, err := fmt.Fprintln(env.Stdout, "parley", Version)
 		return err
@@ -86,13 +90,17 @@ func Run(ctx context.Context, args []string, env Env) error {
 		_, err := fmt.Fprint(env.Stdout, usage)
 		return err
 	}
-	return usageError("unknown command %q; try: serve, migrate, createuser NAME [--admin], version", cmd)
+	return usageError("unknown command %q; try: serve, migrate, createuser NAME [--admin], user, invite, version", cmd)
 }
 
 const usage = `usage: parley [serve] [flags]      run the server (migrates first)
        parley migrate [flags]      apply database migrations
        parley createuser NAME [--admin] [flags]
                                    create a user; password from PARLEY_PASSWORD or asked
+       parley user list [QUERY] | set-role NAME ROLE | deactivate NAME | reactivate NAME | reset-link NAME
+                                   account administration; a reset link's path is printed
+       parley invite create [--uses N] [--expires DURATION] | list | revoke CODE
+                                   invite links; create prints the link's path /join/CODE
        parley version
 Run "parley serve -h" for the settings.
 `
@@ -210,11 +218,11 @@ func createUser(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	role := "user"
-	if u.Admin {
-		role = "admin"
+	kind := "user"
+	if u.Role == chat.RoleAdmin { // --admin, or the first account
+		kind = "admin"
 	}
-	_, err = fmt.Fprintf(env.Stdout, "parley: created %s %q\n", role, u.Name)
+	_, err = fmt.Fprintf(env.Stdout, "parley: created %s %q\n", kind, u.Name)
 	return err
 }
 
@@ -290,7 +298,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 		HistoryRate: c.HistoryLimit.Rate, HistoryBurst: c.HistoryLimit.Burst,
 		SignupRate: c.SignupLimit.Rate, SignupBurst: c.SignupLimit.Burst,
 		RoomCreateRate: c.RoomCreateLimit.Rate, RoomCreateBurst: c.RoomCreateLimit.Burst,
-		UserSockets: c.UserSockets, MaxSockets: maxSockets, Version: Version,
+		UserSockets: c.UserSockets, MaxSockets: maxSockets, Version: Version, Signup: string(c.Signup),
 		TrustedProxies: c.TrustedProxies, SharedLimits: shared,
 		Push: sender, PushKeys: keys, PushDelay: c.PushDelay,
 	})
@@ -329,6 +337,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 	}
 
 	go sweepSessions(ctx, st, log)
+	go srv.WatchShell(ctx)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 	select {

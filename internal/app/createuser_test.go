@@ -30,7 +30,8 @@ func TestCreateUserArguments(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"alice", "--db", db}, `user "alice"`},
+		{[]string{"alice", "--db", db}, `admin "alice"`}, // the first account of an empty database
+
 		{[]string{"--db", db, "bob"}, `user "bob"`},
 		{[]string{"--history", "5", "carol", "--db", db, "--admin"}, `admin "carol"`},
 		{[]string{"--signup=closed", "dave", "--db=" + db}, `user "dave"`},

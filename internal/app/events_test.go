@@ -166,6 +166,7 @@ func roomEventsRecovery(t *testing.T, srv *apptest.Server) {
 // replies and around, over parley.v1 sockets.
 func TestChangeRulesOverSocket(t *testing.T) {
 	srv := apptest.Start(t, apptest.Options{Args: []string{"--send-limit=off", "--edit-window=1h"}})
+	srv.User(t, "root") // the first account is an admin; alice and bob are members
 	alice := srv.User(t, "alice")
 	bob := srv.User(t, "bob")
 	a := srv.Dial(t, "rules", apptest.DialOptions{Token: alice, Extensions: true})

@@ -40,6 +40,11 @@ const (
 	// of User has ended but the one whose hash (hex) is Keep, if any;
 	// every process closes the user's sockets but those Keep opened.
 	KindUserRevoked
+	// KindUserChanged is process-wide (Room ""): User's role (or
+	// another part of the account a socket acts on) has changed; every
+	// process closes the user's sockets so that they reconnect as the
+	// account is now.
+	KindUserChanged
 )
 
 // kindNames are the kinds' names on the wire, by kind.
@@ -51,6 +56,7 @@ var kindNames = [...]string{
 	KindChange:      "change",
 	KindRevoked:     "revoked",
 	KindUserRevoked: "user_revoked",
+	KindUserChanged: "user_changed",
 }
 
 // String returns the kind's name on the wire; "unknown" for a kind this
@@ -82,6 +88,8 @@ func kindNamed(name []byte) Kind {
 		return KindRevoked
 	case "user_revoked":
 		return KindUserRevoked
+	case "user_changed":
+		return KindUserChanged
 	}
 	return KindUnknown
 }
@@ -107,7 +115,7 @@ type Event struct {
 	Message *chat.Message `json:"message,omitempty"`
 	// Change is KindChange's stored change.
 	Change *chat.Change `json:"change,omitempty"`
-	// User is KindTyping's user, and KindUserRevoked's.
+	// User is KindTyping's user, and KindUserRevoked's and KindUserChanged's.
 	User string `json:"user,omitempty"`
 	// Origin names the process that published the event, so that a
 	// process can tell its own events from others'.

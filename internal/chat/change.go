@@ -132,6 +132,11 @@ type NewChange struct {
 	// EditWindow is how long after its timestamp an author may edit a
 	// message (--edit-window): 0 means editing is off.
 	EditWindow time.Duration
+	// Moderated: the policy (Can, CanDeactivate) has allowed Author to
+	// delete a message that is not theirs; the deletion's rule
+	// (MayDelete) then asks nothing more. Set only by the one that asked
+	// the policy, never from a client's frame.
+	Moderated bool
 }
 
 // CheckNewChange validates and normalises c in place: its room's name
@@ -319,7 +324,7 @@ func MayDelete(actor, author string) bool { return actor == author }
 
 // MayMentionRoom reports whether u may write @room, which reaches
 // everyone in a room: admins.
-func MayMentionRoom(u User) bool { return u.Admin }
+func MayMentionRoom(u User) bool { return u.Role == RoleAdmin }
 
 // EditOpen reports whether a message sent at sent may still be edited at
 // now, with an edit window of window (0: editing is off).

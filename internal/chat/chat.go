@@ -28,11 +28,19 @@ const (
 
 // User is an account.
 type User struct {
-	ID        int64
-	Name      string
-	Admin     bool
-	CreatedAt time.Time
+	ID   int64
+	Name string
+	// Role is what the account may do beyond its own rooms: the one
+	// source of truth (users.role).
+	Role Role
+	// Deactivated accounts cannot log in; their sessions and tokens are
+	// gone.
+	Deactivated bool
+	CreatedAt   time.Time
 }
+
+// Actor is the user as access (Can, CanAdmin) sees them.
+func (u User) Actor() Actor { return Actor{ID: u.ID, Role: u.Role} }
 
 // Room is a chat room. A room exists once someone posts its first
 // message, or its creator confirms it (docs/API.md, POST /api/v1/rooms);

@@ -80,7 +80,7 @@ func decide(c *chat.NewChange, t *msgState, r *reactionState, now time.Time) (in
 				windowText(c.EditWindow))
 		}
 	case chat.ChangeDelete:
-		if !chat.MayDelete(c.Author, t.author) {
+		if !c.Moderated && !chat.MayDelete(c.Author, t.author) {
 			return 0, chat.Errorf(chat.EForbidden, "You can delete only your own messages.")
 		}
 		if t.deleted {

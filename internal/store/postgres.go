@@ -24,6 +24,7 @@ var pgDialect = dialect{
 	// Taken at the start of each migration's transaction and released at
 	// its end; the key is arbitrary ("parley" in ASCII, 0x7061726c6579).
 	migrateLock: "SELECT pg_advisory_xact_lock(123563833845113)",
+	usersLock:   "SELECT pg_advisory_xact_lock(123563833845114)",
 }
 
 // openPostgres connects a pgx pool to the database dsn names. Every query,

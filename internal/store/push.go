@@ -165,7 +165,7 @@ func (s *Store) PushCandidates(ctx context.Context, room string, seq int64, memb
 	// From the few users concerned to their subscriptions, never over
 	// every subscribed user: mentions by (room, seq), members by room.
 	rs, err := s.read.query(ctx, `
-		SELECT u.id, u.name, u.admin, u.created_at,
+		SELECT u.id, u.name, u.role, u.created_at,
 			EXISTS (SELECT 1 FROM mentions n WHERE n.room = $1 AND n.seq = $2 AND n.user_id = u.id),
 			m.user_id IS NOT NULL, COALESCE(m.last_read, 0)
 		FROM users u
@@ -174,6 +174,7 @@ func (s *Store) PushCandidates(ctx context.Context, room string, seq int64, memb
 				SELECT n.user_id FROM mentions n WHERE n.room = $1 AND n.seq = $2
 				UNION
 				SELECT r.user_id FROM room_members r WHERE r.room = $1 AND $3 = 1)
+			AND u.deactivated_at IS NULL
 			AND EXISTS (SELECT 1 FROM push_subscriptions p WHERE p.user_id = u.id)
 		ORDER BY u.id LIMIT $4`, room, seq, all, limit)
 	if err != nil {
@@ -183,10 +184,12 @@ func (s *Store) PushCandidates(ctx context.Context, room string, seq int64, memb
 	var cs []PushCandidate
 	for rs.Next() {
 		var c PushCandidate
-		if err := rs.Scan(&c.User.ID, &c.User.Name, boolCol{&c.User.Admin}, timeCol{&c.User.CreatedAt},
+		var role string
+		if err := rs.Scan(&c.User.ID, &c.User.Name, &role, timeCol{&c.User.CreatedAt},
 			boolCol{&c.Mentioned}, boolCol{&c.Member}, &c.LastRead); err != nil {
 			return nil, fmt.Errorf("store: push candidates: %w", err)
 		}
+		c.User.Role = chat.Role(role)
 		cs = append(cs, c)
 	}
 	if err := rs.Err(); err != nil {

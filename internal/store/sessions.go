@@ -23,6 +23,9 @@ type Session struct {
 	Kind      string // KindSession or KindToken
 	CreatedAt time.Time
 	ExpiresAt time.Time
+	// Address and Agent are the client address and a label of the
+	// browser or program it was made from, shown in the owner's list.
+	Address, Agent string
 }
 
 // CreateSession stores sess. A hash already stored is a *chat.Error with
@@ -39,8 +42,8 @@ func (s *Store) CreateSession(ctx context.Context, sess Session) error {
 		created = now()
 	}
 	_, err := s.write.exec(ctx,
-		"INSERT INTO sessions (hash, user_id, kind, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
-		sess.Hash, sess.UserID, sess.Kind, created, sess.ExpiresAt)
+		"INSERT INTO sessions (hash, user_id, kind, created_at, expires_at, address, agent) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+		sess.Hash, sess.UserID, sess.Kind, created, sess.ExpiresAt, sess.Address, sess.Agent)
 	switch {
 	case isUniqueViolation(err):
 		return chat.Errorf(chat.EConflict, "That session already exists.")
@@ -63,13 +66,12 @@ func (s *Store) SessionUser(ctx context.Context, hash []byte, kind string, now t
 // SessionUserUntil is SessionUser that also says when the session or
 // token expires.
 func (s *Store) SessionUserUntil(ctx context.Context, hash []byte, kind string, now time.Time) (chat.User, time.Time, error) {
-	var u chat.User
 	var expires time.Time
-	err := s.read.queryRow(ctx, `
-		SELECT u.id, u.name, u.admin, u.created_at, s.expires_at
+	u, err := scanUser(s.read.queryRow(ctx, `
+		SELECT u.id, u.name, u.role, u.deactivated_at, u.created_at, s.expires_at
 		FROM sessions s JOIN users u ON u.id = s.user_id
-		WHERE s.hash = $1 AND s.kind = $2 AND s.expires_at > $3`,
-		hash, kind, now).Scan(&u.ID, &u.Name, &u.Admin, timeCol{&u.CreatedAt}, timeCol{&expires})
+		WHERE s.hash = $1 AND s.kind = $2 AND s.expires_at > $3 AND u.deactivated_at IS NULL`,
+		hash, kind, now), timeCol{&expires})
 	if isNoRows(err) {
 		return chat.User{}, time.Time{}, chat.Errorf(chat.EUnauthorized, "Please log in: the session is unknown or has expired.")
 	}
@@ -159,6 +161,30 @@ func scanHashes(rs rows, what string) ([][]byte, error) {
 	}
 	if err := rs.Err(); err != nil {
 		return nil, fmt.Errorf("store: %s: %w", what, err)
+	}
+	return out, nil
+}
+
+// UserSessions returns the user's sessions and tokens that have not
+// expired by now, newest first.
+func (s *Store) UserSessions(ctx context.Context, userID int64, now time.Time) ([]Session, error) {
+	rs, err := s.read.query(ctx, `
+		SELECT hash, kind, created_at, expires_at, address, agent FROM sessions
+		WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC, hash`, userID, now)
+	if err != nil {
+		return nil, fmt.Errorf("store: user sessions: %w", err)
+	}
+	defer rs.Close()
+	var out []Session
+	for rs.Next() {
+		ss := Session{UserID: userID}
+		if err := rs.Scan(&ss.Hash, &ss.Kind, timeCol{&ss.CreatedAt}, timeCol{&ss.ExpiresAt}, &ss.Address, &ss.Agent); err != nil {
+			return nil, fmt.Errorf("store: user sessions: %w", err)
+		}
+		out = append(out, ss)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("store: user sessions: %w", err)
 	}
 	return out, nil
 }

@@ -152,6 +152,11 @@ type dialect struct {
 	// migrateLock, if not empty, runs first in each migration's
 	// transaction, so that processes migrating at once queue up.
 	migrateLock string
+	// usersLock, if not empty, runs first in each transaction that
+	// decides by the accounts that exist (the first account is an admin;
+	// the last admin stays one), so that two such transactions queue up.
+	// SQLite needs none: its write transactions queue up from BEGIN on.
+	usersLock string
 }
 
 // now is the current time as the store keeps it: UTC, microseconds.

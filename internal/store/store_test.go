@@ -136,7 +136,7 @@ func TestUsers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if alice.ID == 0 || alice.Name != "alice" || !alice.Admin || alice.CreatedAt.Before(before) {
+		if alice.ID == 0 || alice.Name != "alice" || alice.Role != chat.RoleAdmin || alice.CreatedAt.Before(before) {
 			t.Fatalf("created %+v", alice)
 		}
 

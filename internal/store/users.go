@@ -13,21 +13,25 @@ import (
 // CreateUser stores a new account. The caller hashes the password. A name
 // already taken is a *chat.Error with code chat.EConflict: taken means
 // another account's name has the same key (username.Key), so "Alice" and
-// "ａｌｉｃｅ" are taken once "alice" is.
+// "ａｌｉｃｅ" are taken once "alice" is. admin makes it an admin; the
+// first account of an empty database is one anyway (CreateAccount).
 func (s *Store) CreateUser(ctx context.Context, name, passwordHash string, admin bool) (chat.User, error) {
-	if err := chat.CheckUsername(name); err != nil {
+	return s.CreateAccount(ctx, NewAccount{Name: name, PasswordHash: passwordHash, Admin: admin})
+}
+
+// userCols are the columns scanUser reads, of users (no alias).
+const userCols = "id, name, role, deactivated_at, created_at"
+
+// scanUser reads userCols.
+func scanUser(r row, extra ...any) (chat.User, error) {
+	var u chat.User
+	var role string
+	var deactivated time.Time
+	dest := append([]any{&u.ID, &u.Name, &role, nullTimeCol{&deactivated}, timeCol{&u.CreatedAt}}, extra...)
+	if err := r.Scan(dest...); err != nil {
 		return chat.User{}, err
 	}
-	u := chat.User{Name: name, Admin: admin, CreatedAt: now()}
-	err := s.write.queryRow(ctx,
-		"INSERT INTO users (name, name_key, password_hash, admin, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
-		name, username.Key(name), passwordHash, admin, u.CreatedAt).Scan(&u.ID)
-	if isUniqueViolation(err) {
-		return chat.User{}, chat.Errorf(chat.EConflict, "That username is taken.")
-	}
-	if err != nil {
-		return chat.User{}, fmt.Errorf("store: create user: %w", err)
-	}
+	u.Role, u.Deactivated = chat.Role(role), !deactivated.IsZero()
 	return u, nil
 }
 
@@ -35,21 +39,24 @@ func (s *Store) CreateUser(ctx context.Context, name, passwordHash string, admin
 // *chat.Error with code chat.ENotFound. Any spelling of the name's key
 // finds the account ("ALICE" finds "alice"); an account whose name is
 // exactly name comes first, which only matters for accounts made before
-// names were compared by key (backfillNameKeys).
+// names were compared by key (backfillNameKeys). A deactivated account
+// is found, with Deactivated set.
 func (s *Store) UserByName(ctx context.Context, name string) (chat.User, string, error) {
+	return s.userByName(ctx, s.read, name)
+}
+
+func (s *Store) userByName(ctx context.Context, q querier, name string) (chat.User, string, error) {
 	if !chat.ValidUsername(name) {
 		// No user has such a name, and PostgreSQL would refuse one with NUL.
 		return chat.User{}, "", chat.Errorf(chat.ENotFound, "No such user.")
 	}
-	var u chat.User
 	var hash string
-	err := s.read.queryRow(ctx, `
-		SELECT id, name, password_hash, admin, created_at FROM users
+	u, err := scanUser(q.queryRow(ctx, `
+		SELECT `+userCols+`, password_hash FROM users
 		WHERE name = $1 OR name_key = $2
-		ORDER BY CASE WHEN name = $1 THEN 0 ELSE 1 END LIMIT 1`, name, username.Key(name)).
-		Scan(&u.ID, &u.Name, &hash, &u.Admin, timeCol{&u.CreatedAt})
+		ORDER BY CASE WHEN name = $1 THEN 0 ELSE 1 END LIMIT 1`, name, username.Key(name)), &hash)
 	if isNoRows(err) {
-		return chat.User{}, "", chat.Errorf(chat.ENotFound, "No such user.")
+		return chat.User{}, "", chat.Errorf(chat.ENotFound, "No such user: %s.", name)
 	}
 	if err != nil {
 		return chat.User{}, "", fmt.Errorf("store: user by name: %w", err)

@@ -173,10 +173,17 @@ func TestRoomNameMigration(t *testing.T) {
 		if err := s.MigrateTo(ctx, 3); err != nil {
 			t.Fatal(err)
 		}
-		alice, err := s.CreateUser(ctx, "alice", "h", false)
+		// An account as migration 3 kept them (CreateUser writes later
+		// columns).
+		if err := s.Exec(ctx, "INSERT INTO users (name, name_key, password_hash, admin, created_at) VALUES ($1, $1, $2, $3, $4)",
+			"alice", "h", false, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		aliceID, err := s.Count(ctx, "SELECT id FROM users WHERE name = $1", "alice")
 		if err != nil {
 			t.Fatal(err)
 		}
+		alice := chat.User{ID: aliceID, Name: "alice"}
 		t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 		rooms := []struct {
 			name     string

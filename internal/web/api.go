@@ -130,12 +130,19 @@ func (s *Server) readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
+// signupRequest is POST /api/v1/signup's body: invite is the code of an
+// invite link (/join/CODE), needed unless sign-up is open.
+type signupRequest struct {
+	credentials
+	Invite string `json:"invite"`
+}
+
 func (s *Server) handleAPISignup(w http.ResponseWriter, r *http.Request) {
-	var c credentials
+	var c signupRequest
 	if !s.readJSON(w, r, &c) {
 		return
 	}
-	u, wait, err := s.signup(r, c.Username, c.Password)
+	u, wait, err := s.signup(r, c.Username, c.Password, c.Invite)
 	if err != nil {
 		if wait > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(wait)))
@@ -156,7 +163,7 @@ func (s *Server) handleAPIToken(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, err)
 		return
 	}
-	tok, err := s.newSecret(r.Context(), u, store.KindToken, tokenTTL)
+	tok, err := s.newSecret(r, u, store.KindToken, tokenTTL)
 	if err != nil {
 		s.apiError(w, r, err)
 		return

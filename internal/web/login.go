@@ -8,6 +8,7 @@ import (
 
 	"parley/internal/auth"
 	"parley/internal/chat"
+	"parley/internal/store"
 	"parley/internal/username"
 )
 
@@ -72,8 +73,17 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, name, password st
 	}
 	bucket.give(ctx, key)
 	s.logins.addrs.give(ctx, addr)
+	if u.Deactivated {
+		// Said only to whoever knows the password: a guesser learns
+		// nothing of the account.
+		s.log.Info("login refused: deactivated", "addr", addr, "user", u.Name)
+		return chat.User{}, errDeactivated
+	}
 	return u, nil
 }
+
+// errDeactivated refuses a log-in or a token to a deactivated account.
+var errDeactivated = chat.Errorf(chat.EForbidden, "This account has been deactivated. Ask an admin if you think this is a mistake.")
 
 // loginThrottled answers an attempt that a limit refused: Retry-After,
 // a rate_limited error, and a log line (one a minute per address).
@@ -150,8 +160,16 @@ func (s *Server) logIn(w http.ResponseWriter, r *http.Request, u chat.User) erro
 // signup validates and creates an account, within the sign-up limit of
 // the request's address: over it, a rate_limited error and how long to
 // wait. Only an account made counts: a refused one gives its token back.
-func (s *Server) signup(r *http.Request, name, password string) (chat.User, time.Duration, error) {
+// invite is the code of an invite link, or "": without one, only an open
+// sign-up (--signup open) takes it. An invite works in every mode: an
+// admin made it.
+func (s *Server) signup(r *http.Request, name, password, invite string) (chat.User, time.Duration, error) {
 	ctx := r.Context()
+	if invite == "" {
+		if err := s.signupOpen(); err != nil {
+			return chat.User{}, 0, err
+		}
+	}
 	if err := chat.CheckUsername(name); err != nil {
 		return chat.User{}, 0, err
 	}
@@ -170,13 +188,36 @@ func (s *Server) signup(r *http.Request, name, password string) (chat.User, time
 		s.signups.give(ctx, addr)
 		return chat.User{}, 0, err
 	}
-	u, err := s.opt.Store.CreateUser(ctx, name, hash, false)
+	var inviteHash []byte
+	if invite != "" {
+		inviteHash = auth.SecretHash(invite)
+	}
+	u, err := s.opt.Store.CreateAccount(ctx, store.NewAccount{Name: name, PasswordHash: hash, Invite: inviteHash, Now: s.opt.Now()})
 	if err != nil {
 		s.signups.give(ctx, addr)
 		return chat.User{}, 0, err
 	}
-	s.log.Info("signup", "user", u.Name, "addr", addr)
+	s.log.Info("signup", "user", u.Name, "role", u.Role, "addr", addr, "invite", invite != "")
 	return u, 0, nil
+}
+
+// Sign-up modes (--signup).
+const (
+	SignupOpen   = "open"
+	SignupInvite = "invite"
+	SignupClosed = "closed"
+)
+
+// signupOpen says whether anyone may sign up without an invite: nil, or
+// a forbidden error that says how accounts are made here.
+func (s *Server) signupOpen() error {
+	switch s.opt.Signup {
+	case SignupInvite:
+		return chat.Errorf(chat.EForbidden, "Sign-up here is by invitation: open the invite link you were given.")
+	case SignupClosed:
+		return chat.Errorf(chat.EForbidden, "Sign-up is closed here: an admin makes accounts.")
+	}
+	return nil
 }
 
 // waitWords says how long d is, as a person would: "12 seconds",

@@ -13,8 +13,12 @@ import (
 )
 
 func (s *Server) page(r *http.Request, title string) page {
-	return page{Title: title, User: s.pageUser(r), Version: s.opt.Version,
+	p := page{Title: title, User: s.pageUser(r), Version: s.opt.Version,
 		Form: form{Values: map[string]string{}, Errors: map[string]string{}}}
+	if s.signupOpen() != nil {
+		p.SignupClosed = s.opt.Signup
+	}
+	return p
 }
 
 func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
@@ -94,6 +98,12 @@ func (s *Server) accountForm(name, title string) http.HandlerFunc {
 			http.Redirect(w, r, safeNext(p.Next), http.StatusFound) // #nosec G710 -- safeNext keeps same-site paths only (FuzzSafeNext)
 			return
 		}
+		if name == "signup" {
+			if err := s.signupOpen(); err != nil {
+				s.errorPage(w, r, http.StatusForbidden, chat.ErrorMessage(err))
+				return
+			}
+		}
 		q := r.URL.Query()
 		if u := strings.TrimSpace(q.Get("username")); chat.ValidUsername(u) {
 			p.Form.Values["username"] = u
@@ -136,9 +146,22 @@ func (s *Server) postedAccountForm(w http.ResponseWriter, r *http.Request, title
 // passwords never come back in the page; static/signup.js keeps those
 // that were right in the browser.
 func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request) {
+	if err := s.signupOpen(); err != nil {
+		s.errorPage(w, r, http.StatusForbidden, chat.ErrorMessage(err))
+		return
+	}
+	s.signupPage(w, r, "")
+}
+
+// signupPage answers a posted sign-up form, through the invite whose code
+// is invite if it is not "".
+func (s *Server) signupPage(w http.ResponseWriter, r *http.Request, invite string) {
 	p, name, ok := s.postedAccountForm(w, r, signupTitle)
 	if !ok {
 		return
+	}
+	if invite != "" {
+		p.FormAction = "/join/" + invite
 	}
 	ctx := r.Context()
 	pw1, pw2 := r.PostForm.Get("password1"), r.PostForm.Get("password2")
@@ -160,7 +183,7 @@ func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request) {
 		p.Form.Errors["password2"] = "The two passwords do not match."
 	}
 	if len(p.Form.Errors) == 0 {
-		u, wait, err := s.signup(r, name, pw1)
+		u, wait, err := s.signup(r, name, pw1, invite)
 		switch chat.ErrorCode(err) {
 		case "":
 			if err := s.logIn(w, r, u); err != nil {
@@ -173,6 +196,9 @@ func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request) {
 			p.Form.Errors["username"] = chat.ErrorMessage(err) // taken in the meantime
 		case chat.EInvalid:
 			p.Form.Error = chat.ErrorMessage(err)
+		case chat.ENotFound, chat.EForbidden: // the invite went in the meantime
+			s.errorPage(w, r, http.StatusGone, chat.ErrorMessage(err))
+			return
 		case chat.ERateLimited:
 			w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(wait)))
 			p.Form.Error = chat.ErrorMessage(err)

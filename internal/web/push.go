@@ -169,13 +169,13 @@ func pushTopic(room string) string {
 // ---------------------------------------------------------------------
 // The notification decision: "does user U get notified of message M".
 //
-// MERGE: this block (pushConcerns, isDirectRoom, pushStanding, notifies,
-// pushRole) stands in for the notification levels' decision (every
+// MERGE: this block (pushConcerns, isDirectRoom, pushStanding, notifies)
+// stands in for the notification levels' decision (every
 // message, mentions only, muted per room), for rooms.kind and for
 // users.role; the merge replaces notifies with that one decision
 // function, pushConcerns with the cheap test it allows (with the level
 // "every", any message may notify someone), isDirectRoom with kind =
-// 'direct' and pushRole with chat.User's Role. Until then: a mention of
+// 'direct'. Until then: a mention of
 // U, or @room, in a room U may read, or any message in a direct
 // conversation U is in, not by U.
 // ---------------------------------------------------------------------
@@ -205,18 +205,10 @@ func notifies(u chat.User, st pushStanding, m *chat.Message, now time.Time) bool
 		kind = chat.RoomDirect
 	}
 	place := chat.Place{Kind: kind, Exists: true, Member: st.Member}
-	if chat.Can(chat.Actor{ID: u.ID, Role: pushRole(u)}, place, chat.ActRead, chat.Target{}, now) != nil {
+	if chat.Can(u.Actor(), place, chat.ActRead, chat.Target{}, now) != nil {
 		return false
 	}
 	return kind == chat.RoomDirect || st.Mentioned || m.MentionsRoom
-}
-
-// pushRole is u's role, from the admin flag of the accounts of today.
-func pushRole(u chat.User) chat.Role {
-	if u.Admin {
-		return chat.RoleAdmin
-	}
-	return chat.RoleMember
 }
 
 // ---------------------------------------------------------------------

@@ -33,8 +33,15 @@ type page struct {
 	Title   string
 	User    *chat.User // nil for a visitor
 	Version string     // for cache-busting static URLs: /static/app.css?v={{.Version}}
-	Form    form       // sign-up / log-in / room-entry forms
-	Next    string     // login's ?next= (already validated)
+	// SignupClosed is the sign-up mode when anyone may not sign up
+	// ("invite" or "closed"), "" when they may: the pages then offer no
+	// sign-up link.
+	SignupClosed string
+	Form         form   // sign-up / log-in / room-entry forms
+	Next         string // login's ?next= (already validated)
+	// FormAction is where the sign-up form posts: /signup/, or an
+	// invite's /join/CODE.
+	FormAction string
 	// NextRoom is the room Next leads to, for the log-in and sign-up forms
 	// to name it.
 	NextRoom string
@@ -64,6 +71,8 @@ type page struct {
 
 	Status  int    // error page
 	Message string // error page
+
+	Admin adminView // the admin pages and the settings page
 }
 
 // form is what a form page shows after a failed submission.
@@ -90,7 +99,8 @@ type renderer struct {
 
 // newRenderer parses every page: layout.html plus the page's own file.
 func newRenderer() (*renderer, error) {
-	names := []string{"landing", "signup", "login", "dashboard", "chats", "room", "search", "error"}
+	names := []string{"landing", "signup", "login", "dashboard", "chats", "room", "search", "error",
+		"admin", "admin_users", "admin_invites", "admin_audit", "settings", "reset"}
 	r := &renderer{pages: make(map[string]*template.Template, len(names)), now: time.Now}
 	funcs := template.FuncMap{
 		"ago":     func(t time.Time) string { return ago(t, r.now()) },

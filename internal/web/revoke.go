@@ -7,6 +7,7 @@ import (
 
 	"parley/internal/broker"
 	"parley/internal/chat"
+	"parley/internal/store"
 )
 
 // StatusRevoked closes a socket whose session or token has ended: logged
@@ -14,6 +15,11 @@ import (
 // deactivation (docs/PROTOCOL.md, Close codes). A client does not
 // reconnect with it: it logs in again.
 const StatusRevoked = 4401
+
+// StatusAccountChanged closes the sockets of an account whose role has
+// changed (1012, "service restart": reconnect): the socket it reconnects
+// with acts with the new role (docs/PROTOCOL.md, Close codes).
+const StatusAccountChanged = 1012
 
 // revoke closes, on every process, the sockets opened with any of the
 // sessions or tokens hashes names, which have just been deleted: through
@@ -42,6 +48,21 @@ func (s *Server) EndUserSessions(ctx context.Context, u chat.User, keep []byte) 
 	}
 	s.publishWide(broker.Event{Kind: broker.KindUserRevoked, User: u.Name, Keep: hex.EncodeToString(keep)})
 	return nil
+}
+
+// revokeUser closes, on every process, every socket of the account
+// called name, whose sessions and tokens the store has just deleted
+// (a deactivation, a password reset).
+func (s *Server) revokeUser(name string) {
+	s.publishWide(broker.Event{Kind: broker.KindUserRevoked, User: name})
+}
+
+// userChanged closes, on every process, the sockets of the account
+// called name, whose role has changed, so that they reconnect with it:
+// a socket reads its user's role when it opens, and pages and API calls
+// read it at every request.
+func (s *Server) userChanged(name string) {
+	s.publishWide(broker.Event{Kind: broker.KindUserChanged, User: name})
 }
 
 func (s *Server) publishWide(ev broker.Event) {
@@ -82,6 +103,10 @@ func (e *wideEvents) Event(ev broker.Event) {
 			if ev.Keep == "" || hex.EncodeToString(sc.cred.hash) != ev.Keep {
 				sc.revoke("credentials revoked")
 			}
+		}
+	case broker.KindUserChanged:
+		for _, sc := range s.sockets.ofUser(ev.User) {
+			sc.close(StatusAccountChanged, "account changed")
 		}
 	}
 }
@@ -129,4 +154,49 @@ func (sc *socket) revoke(reason string) {
 	}
 	sc.s.metrics.wsErrors.WithLabelValues("revoked").Inc()
 	sc.close(StatusRevoked, reason)
+}
+
+// shellWatch is how often a server reads the audit log for what the
+// shell did: one indexed query a period per process.
+const shellWatch = 2 * time.Second
+
+// WatchShell acts, until ctx ends, on what the shell's commands (parley
+// user ...) did to accounts, which they cannot tell a server without
+// Redis: every shellWatch it reads the audit log's new entries, and
+// closes this process's sockets of an account the shell deactivated, or
+// reconnects those of one whose role it changed. With Redis the shell
+// tells every process at once as well; closing twice is harmless.
+func (s *Server) WatchShell(ctx context.Context) {
+	_, last, err := s.opt.Store.AuditAfter(ctx, -1, 0)
+	if err != nil {
+		s.log.Warn("watch the shell's changes", "err", err)
+	}
+	t := time.NewTicker(shellWatch)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		entries, next, err := s.opt.Store.AuditAfter(ctx, last, 1000)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("watch the shell's changes", "err", err)
+			}
+			continue
+		}
+		last = next
+		for _, e := range entries {
+			if e.Address != store.AuditShell {
+				continue
+			}
+			switch e.Action {
+			case store.AuditDeactivate:
+				s.events.Event(broker.Event{Kind: broker.KindUserRevoked, User: e.Target})
+			case store.AuditRole:
+				s.events.Event(broker.Event{Kind: broker.KindUserChanged, User: e.Target})
+			}
+		}
+	}
 }

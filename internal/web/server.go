@@ -67,6 +67,9 @@ type Options struct {
 	// UserSockets caps one user's sockets (0: no cap); MaxSockets caps
 	// this process's (0: no cap).
 	UserSockets, MaxSockets int
+	// Signup is who may sign up: SignupOpen (""), SignupInvite or
+	// SignupClosed (--signup).
+	Signup string
 	// Password are the argon2id costs of new password hashes.
 	Password auth.Params
 	// Version is shown in /metrics and used to bust static caches.

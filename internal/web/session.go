@@ -118,9 +118,11 @@ func (s *Server) requireAPIRoom(h roomHandler) http.HandlerFunc {
 // holds at most: one more ends the oldest (and closes its sockets).
 const MaxCredentials = 100
 
-// newSecret stores a new session or token for u and returns its secret.
-// Past MaxCredentials of its kind, the oldest ends.
-func (s *Server) newSecret(ctx context.Context, u chat.User, kind string, ttl time.Duration) (string, error) {
+// newSecret stores a new session or token for u, with the address and
+// browser of the request that asked for it, and returns its secret. Past
+// MaxCredentials of its kind, the oldest ends.
+func (s *Server) newSecret(r *http.Request, u chat.User, kind string, ttl time.Duration) (string, error) {
+	ctx := r.Context()
 	secret, err := auth.NewSecret()
 	if err != nil {
 		return "", err
@@ -128,6 +130,7 @@ func (s *Server) newSecret(ctx context.Context, u chat.User, kind string, ttl ti
 	now := s.opt.Now()
 	err = s.opt.Store.CreateSession(ctx, store.Session{
 		Hash: auth.SecretHash(secret), UserID: u.ID, Kind: kind, CreatedAt: now, ExpiresAt: now.Add(ttl),
+		Address: s.clientAddr(r), Agent: agentLabel(r.UserAgent()),
 	})
 	if err != nil {
 		return "", err
@@ -159,7 +162,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u chat.Use
 	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
 		s.endCredential(r.Context(), auth.SecretHash(c.Value))
 	}
-	secret, err := s.newSecret(r.Context(), u, store.KindSession, sessionTTL)
+	secret, err := s.newSecret(r, u, store.KindSession, sessionTTL)
 	if err != nil {
 		return err
 	}

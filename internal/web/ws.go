@@ -63,7 +63,7 @@ func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	default:
 	}
-	sc := &socket{s: s, user: u, room: room, cred: cred}
+	sc := &socket{s: s, user: socketUser{ID: u.ID, Name: u.Name, Role: u.Role}, room: room, cred: cred}
 	sc.ctx, sc.cancel = context.WithCancel(context.Background())
 	// From here on every way out ends the connection, whose end (Closed)
 	// takes the socket out of its room and of the registry. It is made
@@ -137,7 +137,7 @@ type socket struct {
 	s      *Server
 	conn   *wsock.Conn
 	member *hub.Member
-	user   chat.User
+	user   socketUser
 	room   string
 	cred   credential // what opened it; its end closes the socket
 	// roomExists says the room existed when the socket joined, or has
@@ -202,6 +202,18 @@ func (sc *socket) close(code int, reason string) {
 
 // send queues a frame for this socket alone.
 func (sc *socket) send(frame []byte) { sc.conn.Send(wsock.Text(frame)) }
+
+// socketUser is what a socket keeps of its user, as it was when the
+// socket opened (a change of role reconnects it: revoke.go): not the
+// whole chat.User, whose creation time and state every idle socket would
+// carry for nothing.
+type socketUser struct {
+	ID   int64
+	Name string
+	Role chat.Role
+}
+
+func (u socketUser) chatUser() chat.User { return chat.User{ID: u.ID, Name: u.Name, Role: u.Role} }
 
 // inFrame is any frame a client sends.
 type inFrame struct {
@@ -582,7 +594,7 @@ func (sc *socket) newMessage(ctx context.Context, f inFrame) {
 		sc.roomExists.Store(true)
 		create = false
 	}
-	sub, wait, err := sc.s.submit(context.WithoutCancel(ctx), sc.user,
+	sub, wait, err := sc.s.submit(context.WithoutCancel(ctx), sc.user.chatUser(),
 		chat.NewMessage{Room: sc.room, Content: *f.Message, ClientID: f.ClientID, ReplyTo: f.ReplyTo}, create)
 	if err == nil && create {
 		sc.roomExists.Store(true) // the messages after it go into the room it makes
@@ -601,7 +613,7 @@ func (sc *socket) change(ctx context.Context, f inFrame) {
 	if f.Message != nil {
 		c.Content = *f.Message
 	}
-	sub, wait, err := sc.s.submitChange(context.WithoutCancel(ctx), sc.user, c)
+	sub, wait, err := sc.s.submitChange(context.WithoutCancel(ctx), sc.user.chatUser(), c)
 	sc.submitted(ackJob{sub: sub, clientID: f.ClientID, change: true}, err, wait)
 }
 

@@ -449,6 +449,7 @@ func testProcessWide(t *testing.T, a, b broker.Broker) {
 	for _, ev := range []broker.Event{
 		{Kind: broker.KindRevoked, Credentials: []string{"00ff", "a1b2"}, Origin: "proc-0"},
 		{Kind: broker.KindUserRevoked, User: "ann", Keep: "00ff", Origin: "proc-0"},
+		{Kind: broker.KindUserChanged, User: "ann", Origin: "proc-0"},
 	} {
 		publish(t, c, a, ev)
 		for _, r := range recs {
