@@ -436,7 +436,7 @@ func TestRoomPageHistory(t *testing.T) {
 	_, page = get(t, srv2, "/chats/links/", loginCookie(t, srv2, "carol"))
 	for _, want := range []string{
 		`see <a href="https://www.example.org/a_%28b%29" target="_blank" rel="noopener noreferrer">www.example.org/a_(b)</a>. and ` +
-			`<a href="https://example.com/x?y=1" target="_blank" rel="noopener noreferrer">https://example.com/x?y=1</a>, &lt;b&gt;not bold&lt;/b&gt;</p>`,
+			`<a href="https://example.com/x?y=1" target="_blank" rel="noopener noreferrer">https://example.com/x?y=1</a>, &lt;b&gt;not bold&lt;/b&gt;</div>`,
 		`data-has-older="false"`,
 	} {
 		if !strings.Contains(page, want) {
