@@ -48,6 +48,12 @@ type Room struct {
 	// LastSeq is the seq of the room's latest entry: its latest message
 	// or change.
 	LastSeq int64 `json:"-"`
+	// Kind says who may enter: public, private or direct.
+	Kind RoomKind `json:"kind"`
+	// Topic is a line of text about the room; "" for none.
+	Topic string `json:"topic,omitempty"`
+	// Archived rooms are read-only.
+	Archived bool `json:"archived,omitempty"`
 }
 
 // Message is a stored chat message, in its current state.
