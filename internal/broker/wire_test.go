@@ -48,6 +48,8 @@ func sampleEvents() []Event {
 		{Kind: KindRevoked, Credentials: []string{"0a1b", "ffee"}, Origin: "p-1"},
 		{Kind: KindUserRevoked, User: "zoë", Keep: "0a1b"},
 		{Kind: KindUserRevoked, User: "ann"},
+		{Kind: KindRoomChanged, Target: "lobby", User: "zoë", Origin: "p-1"},
+		{Kind: KindRoomChanged, Target: "secret"},
 		{Room: "lobby", Kind: KindUnknown},
 	}
 }
@@ -226,6 +228,7 @@ func FuzzEventRoundTrip(f *testing.F) {
 	f.Add("lobby", uint8(KindChange), "", "p-1", "", false, int64(0), int64(0), "", "", int64(0), "", false)
 	f.Add("", uint8(KindRevoked), "", "p-1", "", false, int64(0), int64(0), "", "", int64(0), "", true)
 	f.Add("", uint8(KindUserRevoked), "zoë", "", "", false, int64(0), int64(0), "", "", int64(0), "", false)
+	f.Add("", uint8(KindRoomChanged), "zoë", "", "", false, int64(0), int64(0), "", "", int64(0), "", false)
 	f.Fuzz(func(t *testing.T, room string, kind uint8, user, origin, users string, hasMessage bool,
 		id, seq int64, author, content string, micros int64, clientID string, marked bool) {
 		ev := Event{Room: room, Kind: Kind(kind), User: user, Origin: origin}

@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"parley/internal/chat"
+	"parley/internal/store"
 )
 
 // assets holds the page templates and the static files the pages load.
@@ -39,6 +40,7 @@ type page struct {
 	Ended    bool // log-in form: the session of the page that sent here ended
 
 	MyRooms     []roomView // dashboard: rooms the user entered or posted in
+	DirectRooms []roomView // dashboard: the user's direct conversations
 	Left        string     // dashboard: the room the user just left
 	RecentRooms []roomView // dashboard: recently active rooms
 
@@ -52,6 +54,17 @@ type page struct {
 	History    int           // room page: how many messages fetch_messages returns by default
 	Messages   []messageView // room page: the messages it opens with, oldest first
 	HasOlder   bool          // room page: the room has messages before those
+	RoomKind   chat.RoomKind // room page: public, private or direct
+	RoomLabel  string        // room page: its name, or a direct conversation's people
+	Topic      string        // room page: its topic
+	CanManage  bool          // room page: the user may change its settings
+	// PostRefusal, on the room page, says why the user may not send
+	// there (archived, muted); "" if they may.
+	PostRefusal string
+
+	Settings *roomSettingsView // room settings page
+	Flash    string            // a page's note that a change is done
+	Admin    []store.AdminRoom // /admin/rooms/
 
 	Suggest string // a valid room name to offer for an invalid one
 
@@ -70,6 +83,10 @@ type form struct {
 // roomView is a room as the dashboard and the search list show it.
 type roomView struct {
 	Name         string
+	Label        string // what it is shown as: its name, or a direct conversation's people
+	Kind         chat.RoomKind
+	Topic        string
+	Archived     bool
 	Messages     int64
 	LastActivity time.Time
 	Unread       int64
@@ -83,7 +100,7 @@ type renderer struct {
 
 // newRenderer parses every page: layout.html plus the page's own file.
 func newRenderer() (*renderer, error) {
-	names := []string{"landing", "signup", "login", "dashboard", "chats", "room", "error"}
+	names := []string{"landing", "signup", "login", "dashboard", "chats", "room", "error", "settings", "admin-rooms"}
 	r := &renderer{pages: make(map[string]*template.Template, len(names)), now: time.Now}
 	funcs := template.FuncMap{
 		"ago":     func(t time.Time) string { return ago(t, r.now()) },

@@ -355,6 +355,16 @@
 
   // ---------- Rendering messages ----------
 
+  // authorEl is a message's author: a link to a direct conversation with
+  // them, but for one's own (the page's template draws the same).
+  function authorEl(name) {
+    if (name === ME) return el('span', 'author', name);
+    const a = el('a', 'author', name);
+    a.href = '/dm/' + encodeURIComponent(name) + '/';
+    a.title = 'Message ' + name + ' directly';
+    return a;
+  }
+
   function renderMessage(msg, date) {
     const node = el('div', 'msg');
     if (msg.author === ME) node.classList.add('mine');
@@ -367,7 +377,7 @@
     const row = el('div', 'msg-row');
     const main = el('div', 'msg-main');
     const head = el('p', 'msg-head');
-    head.append(el('span', 'author', msg.author), ' ', timeEl(date));
+    head.append(authorEl(msg.author), ' ', timeEl(date));
     const body = el('p', 'msg-body');
     appendContent(body, msg.content);
     main.append(head, body);
@@ -866,9 +876,15 @@
         return;
       }
       failPending(p, f.message || 'The message could not be sent.');
+      // Refused by the room's rules (archived, muted): the composer's
+      // status line says why until the page is left.
+      if (f.code === 'forbidden' && f.message) showNotice(f.message, true);
       return;
     }
     switch (f.code) {
+      case 'forbidden':
+        if (f.message) showNotice(f.message, true);
+        break;
       case 'rate_limited':
         showNotice('You are sending too fast. Slow down a little.');
         break;
@@ -1387,6 +1403,12 @@
       sessionEnded();
       return;
     }
+    if (e.code === 4404) {
+      // Removed from the room, or it was made private without us: its
+      // upgrade would be refused.
+      roomGone();
+      return;
+    }
     for (const p of pending.values()) {
       if (p.status !== 'failed') setPendingStatus(p, 'sending', 'Waiting for the connection…');
     }
@@ -1453,6 +1475,25 @@
     bannerEl.hidden = false;
     bannerEl.dataset.ended = 'true';
     setTimeout(() => location.assign(login), LOGIN_AFTER_MS);
+  }
+
+  // roomGone stops the page of a room its reader may no longer read.
+  function roomGone() {
+    if (ended) return;
+    ended = true;
+    clearTimeout(reconnectTimer);
+    reconnectTimer = 0;
+    clearTimeout(bannerTimer);
+    setConn('ended');
+    bannerText.textContent = 'You are no longer a member of this room.';
+    retryBtn.hidden = true;
+    loginLink.textContent = 'Go to your rooms';
+    loginLink.href = '/';
+    loginLink.hidden = false;
+    bannerEl.hidden = false;
+    bannerEl.dataset.ended = 'true';
+    input.disabled = true;
+    sendBtn.disabled = true;
   }
 
   function reconnectNow() {
