@@ -166,9 +166,9 @@ type socket struct {
 	// placeGen counts those changes.
 	place    atomic.Pointer[chat.Place]
 	placeGen atomic.Uint64
-	expiry  int             // its index in the registry's expiries, or -1
-	ctx     context.Context // ends once the socket ended and its messages are settled
-	cancel  context.CancelFunc
+	expiry   int             // its index in the registry's expiries, or -1
+	ctx      context.Context // ends once the socket ended and its messages are settled
+	cancel   context.CancelFunc
 
 	// The reader's state: messages come one at a time.
 	strikes    int
