@@ -432,6 +432,26 @@ func TestDirectOpenedOnce(t *testing.T) {
 		if r, _ := get(t, srv, "/dm/nobody/", loginCookie(t, srv, "bob")); r.StatusCode != http.StatusNotFound {
 			t.Fatalf("a conversation with nobody: %s", r.Status)
 		}
+		// Leaving it and opening it again brings its opener back.
+		if r := apptest.Do(t, "DELETE", srv.URL+"/api/v1/rooms/"+names[0]+"/membership", ann, nil, nil); r.StatusCode != http.StatusNoContent {
+			t.Fatalf("ann leaves: %s", r.Status)
+		}
+		if status, _ := apiStatus(t, srv, "GET", "/api/v1/rooms/"+names[0]+"/messages", ann, nil); status != http.StatusNotFound {
+			t.Fatalf("history after leaving: %d", status)
+		}
+		if r := apptest.Do(t, "POST", srv.URL+"/api/v1/dms", ann, map[string][]string{"users": {"bob"}}, nil); r.StatusCode != http.StatusOK {
+			t.Fatalf("opened again: %s", r.Status)
+		}
+		if status, _ := apiStatus(t, srv, "GET", "/api/v1/rooms/"+names[0]+"/messages", ann, nil); status != http.StatusOK {
+			t.Fatalf("history after opening again: %d", status)
+		}
+		// Nobody makes a room named as direct conversations are.
+		if status, raw := apiStatus(t, srv, "POST", "/api/v1/rooms", ann, map[string]string{"name": "dm-squat"}); status != http.StatusBadRequest {
+			t.Fatalf("a room called dm-squat: %d %s", status, raw)
+		}
+		if status, raw := apiStatus(t, srv, "POST", "/api/v1/rooms/dm-squat/messages", ann, map[string]string{"content": "mine"}); status != http.StatusBadRequest {
+			t.Fatalf("a first message into dm-squat: %d %s", status, raw)
+		}
 		// A group: three people, another room.
 		var group struct{ Name string }
 		if r := apptest.Do(t, "POST", srv.URL+"/api/v1/dms", ann, map[string][]string{"users": {"bob", "cy"}}, &group); r.StatusCode != http.StatusCreated || group.Name == names[0] {

@@ -206,7 +206,7 @@ const (
 )
 
 // DirectName is the name of the direct conversation of the users ids:
-// "dm-" and a hash of their sorted ids, the same on every process and for
+// DirectPrefix and a hash of their sorted ids, the same on every process and for
 // every order of the same people, so that opening it twice at once makes
 // one room. ids holds each member once.
 func DirectName(ids []int64) string {
@@ -220,13 +220,18 @@ func DirectName(ids []int64) string {
 		b.WriteString(strconv.FormatInt(id, 10))
 	}
 	sum := sha256.Sum256([]byte(b.String()))
-	return "dm-" + hex.EncodeToString(sum[:10])
+	return DirectPrefix + hex.EncodeToString(sum[:10])
 }
+
+// DirectPrefix starts the name of every direct conversation; no other
+// room is made with a name that starts so (web refuses it).
+const DirectPrefix = "dm-"
 
 // OpenDirect returns the direct conversation of the users ids (2 to 8
 // distinct accounts), making it, with its members, if it does not exist:
 // INSERT … ON CONFLICT DO NOTHING and then a read, so that concurrent
-// opens on any process make one room. creator is recorded as its maker.
+// opens on any process make one room. creator, one of ids, is recorded
+// as its maker, and is a member again if they had left it.
 // A room of that name that is not that conversation (made by hand before
 // it) is a conflict, never entered.
 func (s *Store) OpenDirect(ctx context.Context, ids []int64, creator int64) (chat.Room, bool, error) {
@@ -241,17 +246,33 @@ func (s *Store) OpenDirect(ctx context.Context, ids []int64, creator int64) (cha
 	err := s.write.inTx(ctx, func(tx querier) error {
 		n, err := tx.exec(ctx, `INSERT INTO rooms (name, last_seq, created_at, last_activity, created_by, kind)
 			VALUES ($1, 0, $2, $2, $3, 'direct') ON CONFLICT (name) DO NOTHING`, name, now(), creator)
-		if err != nil || n == 0 {
+		if err != nil {
 			return err
 		}
-		created = true
-		for _, id := range ids {
+		created = n > 0
+		var kind string
+		if err := tx.queryRow(ctx, "SELECT kind FROM rooms WHERE name = $1", name).Scan(&kind); err != nil {
+			return err
+		}
+		if kind != string(chat.RoomDirect) {
+			return chat.Errorf(chat.EConflict, "The room %s is not this conversation.", name)
+		}
+		// Made now: its people. Opened again: the opener, who may have
+		// left it, is back in it.
+		members := []int64{creator}
+		if created {
+			members = ids
+		}
+		for _, id := range members {
 			if _, err := tx.exec(ctx, addMember, id, name, now()); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+	if chat.ErrorCode(err) == chat.EConflict {
+		return chat.Room{}, false, err
+	}
 	if isForeignKeyViolation(err) {
 		return chat.Room{}, false, chat.Errorf(chat.ENotFound, "No such user.")
 	}
@@ -259,13 +280,7 @@ func (s *Store) OpenDirect(ctx context.Context, ids []int64, creator int64) (cha
 		return chat.Room{}, false, fmt.Errorf("store: open direct: %w", err)
 	}
 	r, err := s.room(ctx, s.write, name)
-	if err != nil {
-		return chat.Room{}, false, err
-	}
-	if r.Kind != chat.RoomDirect {
-		return chat.Room{}, false, chat.Errorf(chat.EConflict, "The room %s is not this conversation.", name)
-	}
-	return r, created, nil
+	return r, created, err
 }
 
 // DirectNames returns, for each direct conversation of the user userID,

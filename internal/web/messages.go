@@ -346,6 +346,9 @@ func (s *Server) hand(ctx context.Context, u chat.User, nm chat.NewMessage, crea
 	if !create {
 		return submission{pending: s.opt.Store.SubmitToRoom(ctx, nm), start: time.Now()}, 0, nil
 	}
+	if err := notDirectName(nm.Room); err != nil {
+		return submission{}, 0, err
+	}
 	if ok, wait := s.allowNewRoom(ctx, u, nm.Room); !ok {
 		return submission{}, wait, s.roomLimited(wait)
 	}

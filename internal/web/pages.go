@@ -451,6 +451,9 @@ func (s *Server) createRoom(ctx context.Context, u chat.User, name string, kind 
 		return chat.Room{}, false, 0, err
 	}
 	name = chat.NormalizeRoomName(name)
+	if err := notDirectName(name); err != nil {
+		return chat.Room{}, false, 0, err
+	}
 	if _, err := s.can(ctx, u, name, chat.ActRead, chat.Target{}); chat.ErrorCode(err) == chat.ENotFound {
 		return chat.Room{}, false, 0, chat.Errorf(chat.EConflict, "The name #%s is taken; choose another.", name)
 	} else if err != nil {

@@ -16,6 +16,16 @@ import (
 // mutes, direct conversations and the admin list. Every handler asks
 // chat.Can (access.go) and does nothing the answer does not allow.
 
+// notDirectName refuses to make a room called as direct conversations
+// are (store.DirectPrefix): such a name would keep two people from
+// ever opening theirs.
+func notDirectName(room string) error {
+	if strings.HasPrefix(room, store.DirectPrefix) {
+		return chat.Errorf(chat.EInvalid, "Names that start with %q are kept for direct messages; choose another.", store.DirectPrefix)
+	}
+	return nil
+}
+
 // maxMuteMinutes bounds a mute: a year.
 const maxMuteMinutes = 365 * 24 * 60
 
