@@ -878,12 +878,12 @@
       failPending(p, f.message || 'The message could not be sent.');
       // Refused by the room's rules (archived, muted): the composer's
       // status line says why until the page is left.
-      if (f.code === 'forbidden' && f.message) showNotice(f.message, true);
+      if (f.code === 'forbidden' && f.message) showRuleNotice(f.message);
       return;
     }
     switch (f.code) {
       case 'forbidden':
-        if (f.message) showNotice(f.message, true);
+        if (f.message) showRuleNotice(f.message);
         break;
       case 'rate_limited':
         showNotice('You are sending too fast. Slow down a little.');
@@ -1256,6 +1256,14 @@
     if (!sticky) noticeTimer = setTimeout(hideNotice, 6000);
   }
 
+  // showRuleNotice says in the composer's status line why the room refuses
+  // what one sends (archived, muted): it stays through reconnections, as
+  // the page's own notice of it does (data-sticky="rule").
+  function showRuleNotice(text) {
+    showNotice(text, true);
+    noticeEl.dataset.sticky = 'rule';
+  }
+
   function hideNotice() {
     clearTimeout(noticeTimer);
     noticeEl.hidden = true;
@@ -1363,7 +1371,7 @@
     setConn('open');
     downSince = 0;
     updateBanner();
-    if (noticeEl.dataset.sticky) hideNotice();
+    if (noticeEl.dataset.sticky === 'true') hideNotice();
     clearTimeout(stableTimer);
     stableTimer = setTimeout(() => {
       attempts = 0;
