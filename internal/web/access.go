@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"parley/internal/broker"
 	"parley/internal/chat"
@@ -77,14 +78,27 @@ func (s *Server) recheckRoom(room, user string) {
 		sc.forgetPlace()
 	}
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), joinTimeout)
+		// Every room's (after missed events) may be many: a minute, as
+		// recheckCredentials has.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
+		// A user's sockets in a room share their place: read it once.
+		type key struct{ room, user string }
+		gone := map[key]bool{}
 		for _, sc := range socks {
-			if _, err := sc.currentPlace(ctx, chat.ActRead); chat.ErrorCode(err) == chat.ENotFound {
+			k := key{sc.room, sc.user.Name}
+			out, seen := gone[k]
+			if !seen {
+				_, err := sc.currentPlace(ctx, chat.ActRead)
+				out = chat.ErrorCode(err) == chat.ENotFound
+				if err != nil && !out {
+					s.log.Warn("recheck room", "room", sc.room, "err", err)
+				}
+				gone[k] = out
+			}
+			if out {
 				sc.s.metrics.wsErrors.WithLabelValues("removed").Inc()
 				sc.close(StatusRemoved, "no longer in this room")
-			} else if err != nil && chat.ErrorCode(err) != chat.EForbidden {
-				s.log.Warn("recheck room", "room", room, "err", err)
 			}
 		}
 	}()
