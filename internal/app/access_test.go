@@ -389,9 +389,22 @@ func roomControl(t *testing.T, srv *apptest.Server) {
 	if r, _ := get(t, srv, "/admin/rooms/", cookie); r.StatusCode != http.StatusForbidden {
 		t.Fatalf("/admin/rooms/ to a member: %s", r.Status)
 	}
-	r, page := get(t, srv, "/admin/rooms/", loginCookie(t, srv, "boss"))
-	if r.StatusCode != http.StatusOK || !strings.Contains(page, `href="/chats/club/settings/"`) || !strings.Contains(page, "private") {
+	var r *http.Response
+	var page string
+	apptest.Do(t, "POST", srv.URL+"/api/v1/rooms", owner, map[string]string{"name": "yard"}, nil)
+	r, page = get(t, srv, "/admin/rooms/", loginCookie(t, srv, "boss"))
+	if r.StatusCode != http.StatusOK || !strings.Contains(page, `href="/chats/club/"`) || !strings.Contains(page, "private") ||
+		!strings.Contains(page, `href="/chats/yard/settings/"`) {
 		t.Fatalf("/admin/rooms/ to an admin: %s", r.Status)
+	}
+	if r, _ := get(t, srv, "/chats/yard/settings/", loginCookie(t, srv, "boss")); r.StatusCode != http.StatusOK {
+		t.Fatalf("an admin opens a public room's settings: %s", r.Status)
+	}
+	if r, _ := get(t, srv, "/chats/yard/settings/", cookie); r.StatusCode != http.StatusForbidden {
+		t.Fatalf("a member opens another's room's settings: %s", r.Status)
+	}
+	if r, _ := get(t, srv, "/chats/club/settings/", cookie); r.StatusCode != http.StatusNotFound {
+		t.Fatalf("a non-member opens a private room's settings: %s", r.Status)
 	}
 }
 
