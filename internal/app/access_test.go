@@ -439,6 +439,25 @@ func TestDirectOpenedOnce(t *testing.T) {
 		if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/chats/"+names[0]+"/" {
 			t.Fatalf("GET /dm/ann/: %s to %q", r.Status, r.Header.Get("Location"))
 		}
+		// A link from another site makes nothing: the page asks first.
+		cy := loginCookie(t, srv, "cy")
+		req, _ := http.NewRequest("GET", srv.URL+"/dm/ann/", nil)
+		req.Header.Set("Cookie", cy)
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("a cross-site GET /dm/ann/: %s", resp.Status)
+		}
+		if _, dash := get(t, srv, "/", cy); strings.Contains(dash, "direct-title") {
+			t.Fatal("a cross-site link opened a conversation")
+		}
+		if r := postForm(t, srv, "/dm/ann/", url.Values{}, cy); r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/chats/dm-") {
+			t.Fatalf("POST /dm/ann/: %s", r.Status)
+		}
 		if r, _ := get(t, srv, "/dm/bob/", loginCookie(t, srv, "bob")); r.StatusCode != http.StatusBadRequest {
 			t.Fatalf("a conversation with oneself: %s", r.Status)
 		}

@@ -100,7 +100,7 @@ type renderer struct {
 
 // newRenderer parses every page: layout.html plus the page's own file.
 func newRenderer() (*renderer, error) {
-	names := []string{"landing", "signup", "login", "dashboard", "chats", "room", "error", "settings", "admin-rooms"}
+	names := []string{"landing", "signup", "login", "dashboard", "chats", "room", "error", "settings", "admin-rooms", "direct"}
 	r := &renderer{pages: make(map[string]*template.Template, len(names)), now: time.Now}
 	funcs := template.FuncMap{
 		"ago":     func(t time.Time) string { return ago(t, r.now()) },

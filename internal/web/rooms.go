@@ -359,9 +359,22 @@ func containsID(ids []int64, id int64) bool {
 }
 
 // handleDirect (GET /dm/{username}/) goes to u's direct conversation with
-// that person, opening it the first time.
+// that person, opening it the first time. A GET that another site's link
+// sent (Sec-Fetch-Site) makes nothing: it asks first, and the page's POST
+// (to the same address) opens it.
 func (s *Server) handleDirect(w http.ResponseWriter, r *http.Request, u chat.User) {
-	rm, _, err := s.openDirect(r.Context(), u, []string{r.PathValue("username")})
+	name := r.PathValue("username")
+	if site := r.Header.Get("Sec-Fetch-Site"); r.Method == http.MethodGet && (site == "cross-site" || site == "same-site") {
+		if !chat.ValidUsername(name) {
+			s.errorPage(w, r, http.StatusNotFound, "No such user.")
+			return
+		}
+		p := s.page(r, "Message "+name+" · Parley")
+		p.Query = name
+		s.render.render(w, http.StatusOK, "direct", p)
+		return
+	}
+	rm, _, err := s.openDirect(r.Context(), u, []string{name})
 	if err != nil {
 		status := httpStatus(err)
 		if status >= 500 {

@@ -24,6 +24,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /chats/{room}/settings/{$}", s.requireLogin(s.handleRoomSettings))
 	mux.HandleFunc("POST /chats/{room}/settings/{$}", s.requireLogin(s.handleRoomSettingsPost))
 	mux.HandleFunc("GET /dm/{username}/{$}", s.requireLogin(s.handleDirect))
+	mux.HandleFunc("POST /dm/{username}/{$}", s.requireLogin(s.handleDirect))
 	mux.HandleFunc("GET /admin/rooms/{$}", s.requireLogin(s.handleAdminRooms))
 	mux.Handle("GET /static/", http.StripPrefix("/static/", s.staticHandler()))
 	mux.HandleFunc("GET /favicon.ico", s.handleFavicon)
