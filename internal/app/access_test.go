@@ -75,6 +75,11 @@ func TestRoomAccess(t *testing.T) {
 }
 
 func roomAccess(t *testing.T, srv *apptest.Server) {
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the server's log:\n%s", srv.Log())
+		}
+	})
 	owner, member, outsider := srv.User(t, "owner"), srv.User(t, "member"), srv.User(t, "outsider")
 	cookies := map[string]string{owner: loginCookie(t, srv, "owner"), member: loginCookie(t, srv, "member"), outsider: loginCookie(t, srv, "outsider")}
 
