@@ -578,6 +578,10 @@ func (sc *socket) fetch(ctx context.Context, f inFrame) {
 
 // versions answers fetch_versions: every version of a message's content.
 func (sc *socket) versions(ctx context.Context, seq int64) {
+	if _, err := sc.currentPlace(ctx, chat.ActRead); err != nil {
+		sc.sendErr(err, "")
+		return
+	}
 	if rate := sc.s.historyRate(); !sc.history.take(time.Now(), rate) {
 		sc.sendErrWait(chat.Errorf(chat.ERateLimited, "Too many history requests; wait a moment."), "", sc.history.wait(rate))
 		return
