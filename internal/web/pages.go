@@ -376,11 +376,11 @@ func (s *Server) handleRoom(w http.ResponseWriter, r *http.Request, u chat.User)
 }
 
 // roomHead puts in p what the room page shows of the room above its
-// messages and in its composer: its title (a direct conversation's is the
-// other people's names), topic, kind, whether u may change its settings,
+// messages and in its composer: what it is called ("#name"; a direct
+// conversation, by the other people's names), its topic, kind, whether u may change its settings,
 // and why u may not send, if so (archived, muted: chat.Can).
 func (s *Server) roomHead(ctx context.Context, p *page, u chat.User, place chat.Place) error {
-	p.RoomKind, p.RoomLabel = place.Kind, p.Room
+	p.RoomKind, p.RoomLabel = place.Kind, "#"+p.Room
 	if place.Exists {
 		rm, err := s.opt.Store.Room(ctx, p.Room)
 		if err != nil {
