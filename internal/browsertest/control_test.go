@@ -83,6 +83,17 @@ func TestRoomSettingsAndMute(t *testing.T) {
 	// ines's name leads to a direct conversation, titled by her name.
 	again.do("message ines", chromedp.Click(chromedp.CSS(`#messages a.author[href="/dm/ines/"]`)))
 	again.waitFor("the direct conversation", `location.pathname.startsWith('/chats/dm-') && document.title === 'ines · Parley'`)
+	again.waitRoom(strings.Trim(eval[string](again, `location.pathname`)[len("/chats"):], "/"))
+	if p := eval[string](again, `document.getElementById('chat-message-input').placeholder`); p != "Message ines" {
+		t.Errorf("the conversation's composer says %q", p)
+	}
+	again.send("Is the mute about the last screen?")
+
+	// ines's dashboard lists it under Direct messages, by omar's name.
+	ines.open(srv.URL + "/")
+	ines.waitFor("the direct messages", `document.querySelector('.direct-rooms .room-name')?.textContent === 'omar'`)
+	checkLayout(t, ines, "dashboard with a direct conversation")
+	shoot(t, ines, axe, "dashboard-direct")
 
 	// pia may not open the settings: 403.
 	pia := newBrowser(t, ctx, "pia")
