@@ -92,11 +92,16 @@ func (s *Store) RoomSettings(ctx context.Context, name string, now time.Time) (R
 	return rs, rows.Err()
 }
 
-// RoomMembers returns the names of the room's members, sorted.
+// MaxListedMembers is the most members RoomMembers returns: a public
+// room's "members" are everyone who entered it, who may be many.
+const MaxListedMembers = 1000
+
+// RoomMembers returns the names of the room's members, sorted, at most
+// MaxListedMembers of them.
 func (s *Store) RoomMembers(ctx context.Context, room string) ([]string, error) {
 	rows, err := s.read.query(ctx, `
 		SELECT u.name FROM room_members m JOIN users u ON u.id = m.user_id
-		WHERE m.room = $1 ORDER BY u.name`, chat.NormalizeRoomName(room))
+		WHERE m.room = $1 ORDER BY u.name LIMIT $2`, chat.NormalizeRoomName(room), MaxListedMembers)
 	if err != nil {
 		return nil, fmt.Errorf("store: room members: %w", err)
 	}
