@@ -74,10 +74,10 @@ func roomViews(rooms []chat.Room, unread map[string]int64) []roomView {
 }
 
 // directLabel is what a direct conversation is shown as: the other
-// people's names ("Notes to self" with none).
+// people's names ("Only you" once everyone else has left).
 func directLabel(others []string) string {
 	if len(others) == 0 {
-		return "Notes to self"
+		return "Only you"
 	}
 	return strings.Join(others, ", ")
 }
@@ -377,8 +377,9 @@ func (s *Server) handleRoom(w http.ResponseWriter, r *http.Request, u chat.User)
 
 // roomHead puts in p what the room page shows of the room above its
 // messages and in its composer: what it is called ("#name"; a direct
-// conversation, by the other people's names), its topic, kind, whether u may change its settings,
-// and why u may not send, if so (archived, muted: chat.Can).
+// conversation, by the other people's names), its topic and kind,
+// whether u may change its settings, and why u may not send, if so
+// (archived, muted: chat.Can).
 func (s *Server) roomHead(ctx context.Context, p *page, u chat.User, place chat.Place) error {
 	p.RoomKind, p.RoomLabel = place.Kind, "#"+p.Room
 	if place.Exists {
