@@ -78,6 +78,29 @@ func TestRoomPlace(t *testing.T) {
 		if p, _ := s.RoomPlace(ctx, "secret", other.ID); p.Member || !p.MutedUntil.IsZero() {
 			t.Fatalf("removed and unmuted: %+v", p)
 		}
+		// A message of theirs still on its way when they were removed
+		// does not bring them back; the owner's keeps them in.
+		for _, u := range []chat.User{other, owner} {
+			if _, _, err := s.SubmitToRoom(ctx, chat.NewMessage{Room: "secret", Author: u.Name, Content: "late"}).Wait(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if p, _ := s.RoomPlace(ctx, "secret", other.ID); p.Member {
+			t.Fatal("a message made its removed author a member again")
+		}
+		if p, _ := s.RoomPlace(ctx, "secret", owner.ID); !p.Member {
+			t.Fatal("the owner's message took them out of the room")
+		}
+		// In a public room a message makes its author a member.
+		if _, _, err := s.CreateRoom(ctx, "square", owner.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.SubmitToRoom(ctx, chat.NewMessage{Room: "square", Author: other.Name, Content: "hi"}).Wait(); err != nil {
+			t.Fatal(err)
+		}
+		if p, _ := s.RoomPlace(ctx, "square", other.ID); !p.Member {
+			t.Fatal("a message to a public room did not make its author a member")
+		}
 	})
 }
 
