@@ -172,6 +172,11 @@ func TestChangeRulesOverSocket(t *testing.T) {
 	a := srv.Dial(t, "rules", apptest.DialOptions{Token: alice, Extensions: true})
 	b := srv.Dial(t, "rules", apptest.DialOptions{Token: bob, Extensions: true})
 	m := a.Post("alice's words", "m1")
+	// @room is the room's owner's (alice made "rules") and moderators':
+	// bob tries it in a room alice made too.
+	srv.Dial(t, "rules-other", apptest.DialOptions{Token: alice, Extensions: true}).Post("first", "o1")
+	bo := srv.Dial(t, "rules-other", apptest.DialOptions{Token: bob, Extensions: true})
+	mb := bo.Post("bob's words", "mb1")
 
 	for _, tc := range []struct {
 		conn    *apptest.Conn
@@ -186,7 +191,7 @@ func TestChangeRulesOverSocket(t *testing.T) {
 		{a, "react", m.Seq, "not an emoji", "bad_request"},
 		{a, "unreact", m.Seq, "👍", "not_found"},
 		{a, "edit_message", m.Seq, "", "bad_request"},
-		{a, "edit_message", m.Seq, "@room, listen", "forbidden"},
+		{bo, "edit_message", mb.Seq, "@room, listen", "forbidden"},
 		{a, "delete_message", 0, "", "bad_request"},
 	} {
 		c, f := tc.conn.Change(tc.command, tc.seq, tc.arg, "bad-"+tc.command+tc.code)

@@ -45,6 +45,12 @@ const (
 	// process closes the user's sockets so that they reconnect as the
 	// account is now.
 	KindUserChanged
+	// KindRoomChanged is process-wide (Room ""): who may do what in the
+	// room Target changed (its kind, its members, an archive, a mute of
+	// User, or of everyone when User is ""). Every process reads again
+	// the place of its sockets in it, and closes those that may no longer
+	// read it.
+	KindRoomChanged
 )
 
 // kindNames are the kinds' names on the wire, by kind.
@@ -57,6 +63,7 @@ var kindNames = [...]string{
 	KindRevoked:     "revoked",
 	KindUserRevoked: "user_revoked",
 	KindUserChanged: "user_changed",
+	KindRoomChanged: "room_changed",
 }
 
 // String returns the kind's name on the wire; "unknown" for a kind this
@@ -90,6 +97,8 @@ func kindNamed(name []byte) Kind {
 		return KindUserRevoked
 	case "user_changed":
 		return KindUserChanged
+	case "room_changed":
+		return KindRoomChanged
 	}
 	return KindUnknown
 }
@@ -115,7 +124,8 @@ type Event struct {
 	Message *chat.Message `json:"message,omitempty"`
 	// Change is KindChange's stored change.
 	Change *chat.Change `json:"change,omitempty"`
-	// User is KindTyping's user, and KindUserRevoked's and KindUserChanged's.
+	// User is KindTyping's user, KindUserRevoked's, KindUserChanged's, and
+	// KindRoomChanged's (the one user concerned; "" for everyone in the room).
 	User string `json:"user,omitempty"`
 	// Origin names the process that published the event, so that a
 	// process can tell its own events from others'.
@@ -130,6 +140,8 @@ type Event struct {
 	// Keep is KindUserRevoked's: the hash (hex) of the one session or
 	// token of User that goes on, if any.
 	Keep string `json:"keep,omitempty"`
+	// Target is KindRoomChanged's: the room that changed.
+	Target string `json:"target,omitempty"`
 }
 
 // Handler receives the events of a subscription.

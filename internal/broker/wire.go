@@ -85,6 +85,10 @@ func AppendEvent(b []byte, ev Event, m Mark) []byte {
 		b = append(b, `,"keep":`...)
 		b = chat.AppendJSONString(b, ev.Keep)
 	}
+	if ev.Target != "" {
+		b = append(b, `,"target":`...)
+		b = chat.AppendJSONString(b, ev.Target)
+	}
 	return append(b, '}')
 }
 
@@ -122,12 +126,13 @@ func decodeEventJSON(b []byte) (Event, error) {
 		Users   []string          `json:"data"`
 		Creds   []string          `json:"credentials"`
 		Keep    string            `json:"keep"`
+		Target  string            `json:"target"`
 	}
 	if err := json.Unmarshal(b, &w); err != nil {
 		return Event{}, err
 	}
 	ev := Event{Room: w.Room, Kind: w.Kind, User: w.User, Origin: w.Origin, Users: w.Users,
-		Credentials: w.Creds, Keep: w.Keep}
+		Credentials: w.Creds, Keep: w.Keep, Target: w.Target}
 	if w.Message != nil {
 		m, err := w.Message.Message()
 		if err != nil {
@@ -172,6 +177,8 @@ func decodeEventFast(b []byte) (Event, bool) {
 			return sc.Strings(&ev.Credentials)
 		case "keep":
 			return sc.String(&ev.Keep)
+		case "target":
+			return sc.String(&ev.Target)
 		case "message":
 			if ev.Message != nil {
 				return false // encoding/json would merge the two

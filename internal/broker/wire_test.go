@@ -49,6 +49,8 @@ func sampleEvents() []Event {
 		{Kind: KindUserRevoked, User: "zoë", Keep: "0a1b"},
 		{Kind: KindUserRevoked, User: "ann"},
 		{Kind: KindUserChanged, User: "ann"},
+		{Kind: KindRoomChanged, Target: "lobby", User: "zoë", Origin: "p-1"},
+		{Kind: KindRoomChanged, Target: "secret"},
 		{Room: "lobby", Kind: KindUnknown},
 	}
 }
@@ -228,6 +230,7 @@ func FuzzEventRoundTrip(f *testing.F) {
 	f.Add("", uint8(KindRevoked), "", "p-1", "", false, int64(0), int64(0), "", "", int64(0), "", true)
 	f.Add("", uint8(KindUserRevoked), "zoë", "", "", false, int64(0), int64(0), "", "", int64(0), "", false)
 	f.Add("", uint8(KindUserChanged), "zoë", "p-1", "", false, int64(0), int64(0), "", "", int64(0), "", false)
+	f.Add("", uint8(KindRoomChanged), "zoë", "", "", false, int64(0), int64(0), "", "", int64(0), "", false)
 	f.Fuzz(func(t *testing.T, room string, kind uint8, user, origin, users string, hasMessage bool,
 		id, seq int64, author, content string, micros int64, clientID string, marked bool) {
 		ev := Event{Room: room, Kind: Kind(kind), User: user, Origin: origin}

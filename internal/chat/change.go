@@ -132,11 +132,9 @@ type NewChange struct {
 	// EditWindow is how long after its timestamp an author may edit a
 	// message (--edit-window): 0 means editing is off.
 	EditWindow time.Duration
-	// Moderated: the policy (Can, CanDeactivate) has allowed Author to
-	// delete a message that is not theirs; the deletion's rule
-	// (MayDelete) then asks nothing more. Set only by the one that asked
-	// the policy, never from a client's frame.
-	Moderated bool
+	// AnyAuthor says, of a deletion, that its author may delete anyone's
+	// message in the room (Can: a moderator, an admin, the room's owner).
+	AnyAuthor bool
 }
 
 // CheckNewChange validates and normalises c in place: its room's name
@@ -310,21 +308,17 @@ func ResolveMentions(mentions []Mention, isUser func(name string) bool) []string
 	return out
 }
 
-// The rules of who may change what. Each is one function, so that room
-// roles (moderators, a room's owner) extend them in one place.
+// The rules of who may change what, where the message's author decides
+// it (the store, which alone knows the author, asks them); who may act in
+// a room at all is Can's (access.go).
 
 // MayEdit reports whether actor may edit a message author wrote: only
 // its author may, and no one else's words are changed, by anyone.
 func MayEdit(actor, author string) bool { return actor == author }
 
-// MayDelete reports whether actor may delete a message author wrote.
-// Today that is its author; moderators, admins and a room's owner join
-// them with room roles.
-func MayDelete(actor, author string) bool { return actor == author }
-
-// MayMentionRoom reports whether u may write @room, which reaches
-// everyone in a room: admins.
-func MayMentionRoom(u User) bool { return u.Role == RoleAdmin }
+// MayDelete reports whether actor may delete a message author wrote: its
+// author, or anyone Can lets delete any message in the room (anyAuthor).
+func MayDelete(actor, author string, anyAuthor bool) bool { return anyAuthor || actor == author }
 
 // EditOpen reports whether a message sent at sent may still be edited at
 // now, with an edit window of window (0: editing is off).

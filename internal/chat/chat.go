@@ -56,6 +56,12 @@ type Room struct {
 	// LastSeq is the seq of the room's latest entry: its latest message
 	// or change.
 	LastSeq int64 `json:"-"`
+	// Kind says who may enter: public, private or direct.
+	Kind RoomKind `json:"kind"`
+	// Topic is a line of text about the room; "" for none.
+	Topic string `json:"topic,omitempty"`
+	// Archived rooms are read-only.
+	Archived bool `json:"archived,omitempty"`
 }
 
 // Message is a stored chat message, in its current state.
@@ -464,4 +470,25 @@ func CheckNewMessage(m *NewMessage) error {
 func isLetterOrDigit(r rune) bool {
 	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||
 		r > 0x7f && (unicode.IsLetter(r) || unicode.IsDigit(r))
+}
+
+// MaxTopicLength is the most characters a room's topic has.
+const MaxTopicLength = 200
+
+// CleanTopic returns a room's topic trimmed, or an error if it is not
+// one line of at most MaxTopicLength characters; "" clears the topic.
+func CleanTopic(topic string) (string, error) {
+	if !utf8.ValidString(topic) {
+		return "", Errorf(EInvalid, "The topic is not valid UTF-8.")
+	}
+	topic = strings.TrimSpace(topic)
+	for _, r := range topic {
+		if unicode.IsControl(r) {
+			return "", Errorf(EInvalid, "The topic is one line, without control characters.")
+		}
+	}
+	if utf8.RuneCountInString(topic) > MaxTopicLength {
+		return "", Errorf(ETooLong, "A topic has at most %d characters.", MaxTopicLength)
+	}
+	return topic, nil
 }

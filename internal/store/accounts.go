@@ -555,7 +555,7 @@ func (s *Store) EraseMessages(ctx context.Context, author, by string, committed 
 		pending := make([]*Pending, len(refs))
 		for i, m := range refs {
 			pending[i] = s.SubmitChange(ctx, chat.NewChange{Room: m.Room, Author: by, Kind: chat.ChangeDelete,
-				Target: m.Seq, Moderated: true})
+				Target: m.Seq, AnyAuthor: true})
 		}
 		round := 0
 		for _, p := range pending {

@@ -81,10 +81,6 @@ func (s *Store) MigrateOnly(ctx context.Context, version int64) error {
 	return fmt.Errorf("no migration %d", version)
 }
 
-// SetReadableRule replaces the rule of the rooms a user may read
-// (readableRule), for tests of a rule that a later migration brings.
-func (s *Store) SetReadableRule(rule string) { s.readable = rule }
-
 // FailedBatches is how many batches failed whole and were written again a
 // change at a time.
 func (s *Store) FailedBatches() int64 { return s.batches.failed.Load() }

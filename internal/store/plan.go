@@ -80,8 +80,8 @@ func decide(c *chat.NewChange, t *msgState, r *reactionState, now time.Time) (in
 				windowText(c.EditWindow))
 		}
 	case chat.ChangeDelete:
-		if !c.Moderated && !chat.MayDelete(c.Author, t.author) {
-			return 0, chat.Errorf(chat.EForbidden, "You can delete only your own messages.")
+		if !chat.MayDelete(c.Author, t.author, c.AnyAuthor) {
+			return 0, chat.Errorf(chat.EForbidden, "Only its author, a moderator or the room's owner may delete a message.")
 		}
 		if t.deleted {
 			// Nothing changes a deleted message: its last change is

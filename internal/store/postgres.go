@@ -20,6 +20,7 @@ var pgDialect = dialect{
 	markRead: `
 		INSERT INTO room_members (user_id, room, last_read, entered_at)
 		SELECT CAST($1 AS BIGINT), name, LEAST(CAST($2 AS BIGINT), last_seq), CAST($3 AS timestamptz) FROM rooms WHERE name = $4
+			AND (kind = 'public' OR EXISTS (SELECT 1 FROM room_members x WHERE x.user_id = $1 AND x.room = rooms.name))
 		ON CONFLICT (user_id, room) DO UPDATE SET last_read = GREATEST(room_members.last_read, excluded.last_read)`,
 	// Taken at the start of each migration's transaction and released at
 	// its end; the key is arbitrary ("parley" in ASCII, 0x7061726c6579).
@@ -54,11 +55,10 @@ func openPostgres(ctx context.Context, dsn string) (*Store, error) {
 	}
 	db := pgDB{pgQuerier{pool}, pool}
 	return &Store{
-		engine:   EnginePostgres,
-		sql:      pgDialect,
-		read:     db,
-		write:    db,
-		readable: readableRule,
+		engine: EnginePostgres,
+		sql:    pgDialect,
+		read:   db,
+		write:  db,
 		// Each worker holds a pool connection while it writes a batch; the
 		// rest of the pool stays free for everything else.
 		batches: newBatcher(max(1, int(cfg.MaxConns)/2), pgBatchWriter{pool}),

@@ -657,11 +657,15 @@ func (w pgBatchWriter) writeBatch(ctx context.Context, tx pgx.Tx, rooms batchRoo
 	}
 	if len(mem.room) > 0 {
 		// Members in key order, so that batches that share them lock them
-		// in the same order.
+		// in the same order. Only a public room's membership is made by
+		// posting: a member removed from a private room while their
+		// message was on its way stays out of it.
 		b.Queue(`INSERT INTO room_members (user_id, room, last_read, entered_at)
 			SELECT users.id, u.room, u.seq, u.at
 			FROM unnest($1::text[], $2::int8[], $3::timestamptz[], $4::text[]) AS u(room, seq, at, author)
 			JOIN users ON users.name = u.author
+			WHERE EXISTS (SELECT 1 FROM rooms r WHERE r.name = u.room AND r.kind = 'public')
+				OR EXISTS (SELECT 1 FROM room_members x WHERE x.user_id = users.id AND x.room = u.room)
 			ORDER BY 1, 2
 			ON CONFLICT (user_id, room) DO UPDATE SET last_read = GREATEST(room_members.last_read, excluded.last_read)`,
 			mem.room, mem.seq, mem.at, memUser)

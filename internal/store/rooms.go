@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"parley/internal/chat"
 )
@@ -22,20 +23,40 @@ type UserRoom struct {
 // submitted with SubmitToRoom, and of calls on such a room.
 var ErrNoRoom = chat.Errorf(chat.ENotFound, "No such room: a room is made by its first message, or by its creator.")
 
-// CreateRoom makes the room called name, empty, recording creator (a
-// user's id; 0 for none) as the one who made it, and reports whether it
-// made it: false if the room existed, which is returned as it is. Names
-// are lower-cased ("General" is "general"); an invalid one is a
+// CreateRoom makes the public room called name, empty, recording creator
+// (a user's id; 0 for none) as the one who made it, and reports whether
+// it made it: false if the room existed, which is returned as it is.
+// Names are lower-cased ("General" is "general"); an invalid one is a
 // *chat.Error with code chat.EInvalid.
 func (s *Store) CreateRoom(ctx context.Context, name string, creator int64) (chat.Room, bool, error) {
+	return s.CreateRoomKind(ctx, name, creator, chat.RoomPublic)
+}
+
+// CreateRoomKind is CreateRoom for a room of any kind but direct (see
+// OpenDirect): a private room's creator is its first member, in the same
+// transaction, so that it is never a room nobody may enter.
+func (s *Store) CreateRoomKind(ctx context.Context, name string, creator int64, kind chat.RoomKind) (chat.Room, bool, error) {
 	if err := chat.CheckRoomName(name); err != nil {
 		return chat.Room{}, false, err
+	}
+	if kind != chat.RoomPublic && kind != chat.RoomPrivate {
+		return chat.Room{}, false, chat.Errorf(chat.EInvalid, "A room is public or private.")
+	}
+	if kind == chat.RoomPrivate && creator == 0 {
+		return chat.Room{}, false, chat.Errorf(chat.EInvalid, "A private room needs a member.")
 	}
 	name = chat.NormalizeRoomName(name)
 	var created bool
 	err := s.write.inTx(ctx, func(tx querier) error {
 		var err error
 		created, err = s.ensureRoom(ctx, tx, name, creator)
+		if err != nil || !created || kind == chat.RoomPublic {
+			return err
+		}
+		if _, err := tx.exec(ctx, "UPDATE rooms SET kind = $2 WHERE name = $1", name, string(kind)); err != nil {
+			return err
+		}
+		_, err = tx.exec(ctx, addMember, creator, name, now())
 		return err
 	})
 	if isForeignKeyViolation(err) {
@@ -97,9 +118,8 @@ func (s *Store) Room(ctx context.Context, name string) (chat.Room, error) {
 }
 
 func (s *Store) room(ctx context.Context, q querier, name string) (chat.Room, error) {
-	r := chat.Room{Name: name}
-	err := q.queryRow(ctx, "SELECT last_seq, msg_count - deleted_count, last_activity FROM rooms WHERE name = $1", name).
-		Scan(&r.LastSeq, &r.Messages, timeCol{&r.LastActivity})
+	var r chat.Room
+	err := scanRoom(q.queryRow(ctx, "SELECT "+roomCols+" FROM rooms r WHERE r.name = $1", name), &r)
 	if isNoRows(err) {
 		return chat.Room{}, chat.Errorf(chat.ENotFound, "No such room.")
 	}
@@ -134,16 +154,27 @@ func clampRoomLimit(limit int) int {
 // Either way the rooms come from an index (room_words, or rooms_recent),
 // never from reading every room.
 func (s *Store) Rooms(ctx context.Context, query string, limit int) ([]chat.Room, error) {
+	return s.RoomsFor(ctx, 0, query, limit)
+}
+
+// RoomsFor is Rooms as the user userID may see them: the public rooms
+// and the private rooms they are a member of; never a direct
+// conversation, which is listed apart (UserRooms), nor a private room of
+// others, which to them does not exist (docs/SECURITY.md). userID 0 sees
+// the public rooms only.
+func (s *Store) RoomsFor(ctx context.Context, userID int64, query string, limit int) ([]chat.Room, error) {
 	var (
 		rs  rows
 		err error
 	)
+	const visible = `(r.kind = 'public' OR r.kind = 'private' AND EXISTS (
+		SELECT 1 FROM room_members m WHERE m.user_id = $2 AND m.room = r.name))`
 	if query == "" {
 		rs, err = s.read.query(ctx, `
-			SELECT name, last_seq, msg_count - deleted_count, last_activity FROM rooms
-			WHERE last_seq > 0
-			ORDER BY last_activity DESC, name
-			LIMIT $1`, clampRoomLimit(limit))
+			SELECT `+roomCols+` FROM rooms r
+			WHERE r.last_seq > 0 AND `+visible+`
+			ORDER BY r.last_activity DESC, r.name
+			LIMIT $1`, clampRoomLimit(limit), userID)
 	} else {
 		prefix := chat.SuggestRoomName(query)
 		if prefix == "" {
@@ -152,10 +183,10 @@ func (s *Store) Rooms(ctx context.Context, query string, limit int) ([]chat.Room
 		// Every word with the prefix sorts from the prefix up to the
 		// prefix and "{", which follows every character of a name.
 		rs, err = s.read.query(ctx, `
-			SELECT name, last_seq, msg_count - deleted_count, last_activity FROM rooms
-			WHERE name IN (SELECT room FROM room_words WHERE word >= $1 AND word < $2)
-			ORDER BY last_activity DESC, name
-			LIMIT $3`, prefix, prefix+"{", clampRoomLimit(limit))
+			SELECT `+roomCols+` FROM rooms r
+			WHERE r.name IN (SELECT room FROM room_words WHERE word >= $3 AND word < $4) AND `+visible+`
+			ORDER BY r.last_activity DESC, r.name
+			LIMIT $1`, clampRoomLimit(limit), userID, prefix, prefix+"{")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: rooms: %w", err)
@@ -164,7 +195,7 @@ func (s *Store) Rooms(ctx context.Context, query string, limit int) ([]chat.Room
 	rooms := []chat.Room{}
 	for rs.Next() {
 		var r chat.Room
-		if err := rs.Scan(&r.Name, &r.LastSeq, &r.Messages, timeCol{&r.LastActivity}); err != nil {
+		if err := scanRoom(rs, &r); err != nil {
 			return nil, fmt.Errorf("store: rooms: %w", err)
 		}
 		rooms = append(rooms, r)
@@ -175,11 +206,27 @@ func (s *Store) Rooms(ctx context.Context, query string, limit int) ([]chat.Room
 	return rooms, nil
 }
 
+// roomCols are a room's columns as scanRoom reads them, of rooms r.
+const roomCols = "r.name, r.last_seq, r.msg_count - r.deleted_count, r.last_activity, r.kind, r.topic, r.archived_at"
+
+// scanRoom reads roomCols.
+func scanRoom(rw row, r *chat.Room) error {
+	var kind string
+	var archived time.Time
+	if err := rw.Scan(&r.Name, &r.LastSeq, &r.Messages, timeCol{&r.LastActivity}, &kind, &r.Topic, nullTimeCol{&archived}); err != nil {
+		return err
+	}
+	r.Kind, r.Archived = chat.RoomKind(kind), !archived.IsZero()
+	return nil
+}
+
 // EnterRoom records that the user entered the room, if it exists, and
 // reports whether it does; it never makes a room. A newcomer has read
 // what was said before they came (their read marker starts at the room's
 // latest message); someone who was there before keeps what they have
 // read, and costs a read, no write: sockets call it at every connect.
+// Only a public room is entered so: the members of the others are added
+// by name (AddRoomMember, OpenDirect), and the callers ask chat.Can first.
 func (s *Store) EnterRoom(ctx context.Context, userID int64, room string) (bool, error) {
 	if !chat.ValidRoomName(room) {
 		return false, nil
@@ -200,7 +247,7 @@ func (s *Store) EnterRoom(ctx context.Context, userID int64, room string) (bool,
 	}
 	_, err = s.write.exec(ctx, `
 		INSERT INTO room_members (user_id, room, last_read, entered_at)
-		SELECT $1, name, last_seq, $3 FROM rooms WHERE name = $2
+		SELECT $1, name, last_seq, $3 FROM rooms WHERE name = $2 AND kind = 'public'
 		ON CONFLICT (user_id, room) DO NOTHING`, userID, room, now())
 	if isForeignKeyViolation(err) {
 		return false, chat.Errorf(chat.ENotFound, "No such user.")
@@ -272,7 +319,7 @@ func (s *Store) ReadMarker(ctx context.Context, userID int64, room string) (seq 
 // after it, two index lookups a room whatever the counts.
 func (s *Store) UserRooms(ctx context.Context, userID int64, limit int) ([]UserRoom, error) {
 	rs, err := s.read.query(ctx, `
-		SELECT r.name, r.last_seq, r.msg_count - r.deleted_count, r.last_activity, m.last_read,
+		SELECT `+roomCols+`, m.last_read,
 			r.msg_count - COALESCE((SELECT COALESCE(x.num, x.seq) FROM messages x
 				WHERE x.room = r.name AND x.seq <= m.last_read ORDER BY x.seq DESC LIMIT 1), 0)
 			- CASE WHEN r.deleted_count = 0 THEN 0 ELSE (SELECT count(*) FROM messages d
@@ -288,9 +335,13 @@ func (s *Store) UserRooms(ctx context.Context, userID int64, limit int) ([]UserR
 	rooms := []UserRoom{}
 	for rs.Next() {
 		var r UserRoom
-		if err := rs.Scan(&r.Name, &r.LastSeq, &r.Messages, timeCol{&r.LastActivity}, &r.LastRead, &r.Unread); err != nil {
+		var kind string
+		var archived time.Time
+		if err := rs.Scan(&r.Name, &r.LastSeq, &r.Messages, timeCol{&r.LastActivity}, &kind, &r.Topic, nullTimeCol{&archived},
+			&r.LastRead, &r.Unread); err != nil {
 			return nil, fmt.Errorf("store: user rooms: %w", err)
 		}
+		r.Kind, r.Archived = chat.RoomKind(kind), !archived.IsZero()
 		r.Unread = max(r.Unread, 0)
 		rooms = append(rooms, r)
 	}

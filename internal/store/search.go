@@ -20,23 +20,16 @@ import (
 // queries that filter many rooms at once (a search), and used through
 // readableFilter only.
 //
-// Rooms have no kind yet, so every room is public and the rule is TRUE.
-// The migration that gives rooms.kind makes it
-//
-//	(r.kind = 'public' OR mm.user_id IS NOT NULL)
-//
-// (TestSearchAfterLeavingAPrivateRoom and TestReadableRuleIsCan run that
-// rule already, on a database given the column by hand: the migration
-// makes them set neither).
-const readableRule = "TRUE"
+// TestReadableRuleIsCan holds it to chat.Can for every kind of room.
+const readableRule = "(r.kind = 'public' OR mm.user_id IS NOT NULL)"
 
 // readableFilter is the search filter that keeps the messages of the
-// rooms the user may read by rule (readableRule, or a test's), and none
+// rooms the user may read by rule (readableRule), and none
 // deleted. The rooms are listed once by a subquery: on PostgreSQL as an
 // array, m.room = ANY(ARRAY(...)), which keeps the planner from scanning
 // the full-text index once for each room (see search.Options).
 func (s *Store) readableFilter(userID int64) search.Filter {
-	rooms := "SELECT r.name FROM rooms r LEFT JOIN room_members mm ON mm.room = r.name AND mm.user_id = $1 WHERE " + s.readable
+	rooms := "SELECT r.name FROM rooms r LEFT JOIN room_members mm ON mm.room = r.name AND mm.user_id = $1 WHERE " + readableRule
 	sql := "m.deleted_at IS NULL AND m.room IN (" + rooms + ")"
 	if s.engine == EnginePostgres {
 		sql = "m.deleted_at IS NULL AND m.room = ANY(ARRAY(" + rooms + "))"

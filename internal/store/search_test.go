@@ -357,18 +357,14 @@ func TestSearchSameOnBothEngines(t *testing.T) {
 
 // TestSearchAfterLeavingAPrivateRoom: the rule of readable rooms keeps a
 // private room's messages from those who are not its members, and from a
-// member once removed. Rooms have no kind before the rooms migration
-// gives them one: the test gives the column by hand and runs the rule that
-// migration brings.
+// member once removed.
 func TestSearchAfterLeavingAPrivateRoom(t *testing.T) {
 	storetest.Engines(t, func(t *testing.T, s *store.Store) {
-		mustExec(t, s, "ALTER TABLE rooms ADD COLUMN kind TEXT NOT NULL DEFAULT 'public'")
-		s.SetReadableRule("(r.kind = 'public' OR mm.user_id IS NOT NULL)")
 		alice, bob, carol := mustUser(t, s, "alice"), mustUser(t, s, "bob"), mustUser(t, s, "carol")
 		mustInsert(t, s, chat.NewMessage{Room: "lobby", Author: "carol", Content: "launch plan, public"})
 		mustInsert(t, s, chat.NewMessage{Room: "secret", Author: "alice", Content: "launch plan, private"})
 		mustExec(t, s, "UPDATE rooms SET kind = 'private' WHERE name = 'secret'")
-		if _, err := s.EnterRoom(t.Context(), bob.ID, "secret"); err != nil {
+		if err := s.AddRoomMember(t.Context(), "secret", bob.ID); err != nil {
 			t.Fatal(err)
 		}
 		wantFound(t, s, alice, "launch", "secret/1", "lobby/1")
@@ -386,12 +382,9 @@ func TestSearchAfterLeavingAPrivateRoom(t *testing.T) {
 }
 
 // TestReadableRuleIsCan: the rule of readable rooms in SQL agrees with
-// chat.Can for reading, for every kind of room, member or not. (As in
-// TestSearchAfterLeavingAPrivateRoom, the rooms get their kind by hand.)
+// chat.Can for reading, for every kind of room, member or not.
 func TestReadableRuleIsCan(t *testing.T) {
 	storetest.Engines(t, func(t *testing.T, s *store.Store) {
-		mustExec(t, s, "ALTER TABLE rooms ADD COLUMN kind TEXT NOT NULL DEFAULT 'public'")
-		s.SetReadableRule("(r.kind = 'public' OR mm.user_id IS NOT NULL)")
 		mustUser(t, s, "owner")
 		for _, kind := range []chat.RoomKind{chat.RoomPublic, chat.RoomPrivate, chat.RoomDirect} {
 			mustInsert(t, s, chat.NewMessage{Room: string(kind), Author: "owner", Content: "hello " + string(kind)})
@@ -401,7 +394,7 @@ func TestReadableRuleIsCan(t *testing.T) {
 			u := mustUser(t, s, "reader-"+strconv.FormatBool(member))
 			for _, kind := range []chat.RoomKind{chat.RoomPublic, chat.RoomPrivate, chat.RoomDirect} {
 				if member {
-					if _, err := s.EnterRoom(t.Context(), u.ID, string(kind)); err != nil {
+					if err := s.AddRoomMember(t.Context(), string(kind), u.ID); err != nil {
 						t.Fatal(err)
 					}
 				}

@@ -43,6 +43,7 @@ var sqliteDialect = dialect{
 	markRead: `
 		INSERT INTO room_members (user_id, room, last_read, entered_at)
 		SELECT CAST($1 AS BIGINT), name, min(CAST($2 AS BIGINT), last_seq), $3 FROM rooms WHERE name = $4
+			AND (kind = 'public' OR EXISTS (SELECT 1 FROM room_members x WHERE x.user_id = $1 AND x.room = rooms.name))
 		ON CONFLICT (user_id, room) DO UPDATE SET last_read = max(room_members.last_read, excluded.last_read)`,
 }
 
@@ -93,12 +94,11 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 
 	write, read, cp := newSQLiteDB(wdb), newSQLiteDB(rdb), newCheckpointer(cdb)
 	return &Store{
-		engine:   EngineSQLite,
-		sql:      sqliteDialect,
-		read:     read,
-		write:    write,
-		readable: readableRule,
-		batches:  newBatcher(1, &sqliteBatchWriter{db: wdb, checkpointer: cp}),
+		engine:  EngineSQLite,
+		sql:     sqliteDialect,
+		read:    read,
+		write:   write,
+		batches: newBatcher(1, &sqliteBatchWriter{db: wdb, checkpointer: cp}),
 		closeConns: func() error {
 			return errors.Join(cp.close(), read.close(), write.close())
 		},

@@ -52,10 +52,14 @@ const (
 	// ? = last seq, message count, messages deleted, last activity or NULL, room
 	sqliteMoveRoom = `UPDATE rooms SET last_seq = ?, msg_count = ?, deleted_count = deleted_count + ?,
 		last_activity = COALESCE(?, last_activity) WHERE name = ?`
-	// ? = room, seq, now, author
+	// ?1 = room, ?2 = seq, ?3 = now, ?4 = author. Only a public room's
+	// membership is made by posting: a member removed from a private room
+	// while their message was on its way stays out of it.
 	sqliteAuthorRead = `
 		INSERT INTO room_members (user_id, room, last_read, entered_at)
-		SELECT id, CAST(? AS TEXT), CAST(? AS BIGINT), ? FROM users WHERE name = ?
+		SELECT id, CAST(?1 AS TEXT), CAST(?2 AS BIGINT), ?3 FROM users WHERE name = ?4
+			AND (EXISTS (SELECT 1 FROM rooms r WHERE r.name = ?1 AND r.kind = 'public')
+				OR EXISTS (SELECT 1 FROM room_members x WHERE x.user_id = users.id AND x.room = ?1))
 		ON CONFLICT (user_id, room) DO UPDATE SET last_read = max(room_members.last_read, excluded.last_read)`
 
 	// Changes and what they need.

@@ -76,10 +76,6 @@ type Store struct {
 	// ones; on PostgreSQL both are the one pool.
 	read, write db
 
-	// readable is the SQL rule of the rooms a user may read
-	// (readableRule; a test may try another).
-	readable string
-
 	// batches is the group commit of messages, written by the engine's
 	// batchWriter.
 	batches *batcher

@@ -211,7 +211,7 @@ type apiRoom struct {
 }
 
 func (s *Server) handleAPIRooms(w http.ResponseWriter, r *http.Request, u chat.User) {
-	rooms, err := s.opt.Store.Rooms(r.Context(), strings.TrimSpace(r.URL.Query().Get("q")), 100)
+	rooms, err := s.opt.Store.RoomsFor(r.Context(), u.ID, strings.TrimSpace(r.URL.Query().Get("q")), 100)
 	if err != nil {
 		s.apiError(w, r, err)
 		return
@@ -229,7 +229,8 @@ func (s *Server) handleAPIRooms(w http.ResponseWriter, r *http.Request, u chat.U
 }
 
 type createRoomRequest struct {
-	Name string `json:"name"`
+	Name string        `json:"name"`
+	Kind chat.RoomKind `json:"kind"` // public (the default) or private
 }
 
 // handleAPICreateRoom makes a room (POST /api/v1/rooms {"name"}): 201
@@ -240,7 +241,10 @@ func (s *Server) handleAPICreateRoom(w http.ResponseWriter, r *http.Request, u c
 	if !s.readJSON(w, r, &req) {
 		return
 	}
-	rm, created, wait, err := s.createRoom(r.Context(), u, strings.TrimSpace(req.Name))
+	if req.Kind == "" {
+		req.Kind = chat.RoomPublic
+	}
+	rm, created, wait, err := s.createRoom(r.Context(), u, strings.TrimSpace(req.Name), req.Kind)
 	if err != nil {
 		if wait > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(wait)))
@@ -262,10 +266,13 @@ func (s *Server) handleAPICreateRoom(w http.ResponseWriter, r *http.Request, u c
 
 // handleAPILeaveRoom takes the room out of the caller's rooms (DELETE
 // /api/v1/rooms/{room}/membership): 204, whether they were in it or not.
-func (s *Server) handleAPILeaveRoom(w http.ResponseWriter, r *http.Request, u chat.User, room string) {
+func (s *Server) handleAPILeaveRoom(w http.ResponseWriter, r *http.Request, u chat.User, room string, p chat.Place) {
 	if err := s.opt.Store.LeaveRoom(r.Context(), u.ID, room); err != nil {
 		s.apiError(w, r, err)
 		return
+	}
+	if p.Kind != chat.RoomPublic {
+		s.roomChanged(room, u.Name) // their sockets there end
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -287,7 +294,7 @@ type fullMessage chat.Message
 
 func (m fullMessage) MarshalJSON() ([]byte, error) { return chat.Message(m).AppendFullJSON(nil), nil }
 
-func (s *Server) handleAPIMessages(w http.ResponseWriter, r *http.Request, u chat.User, room string) {
+func (s *Server) handleAPIMessages(w http.ResponseWriter, r *http.Request, u chat.User, room string, _ chat.Place) {
 	var f fetchRequest
 	q := r.URL.Query()
 	for _, p := range []struct {
@@ -340,12 +347,12 @@ type postMessageRequest struct {
 	ReplyTo  int64  `json:"reply_to"`
 }
 
-func (s *Server) handleAPIPostMessage(w http.ResponseWriter, r *http.Request, u chat.User, room string) {
+func (s *Server) handleAPIPostMessage(w http.ResponseWriter, r *http.Request, u chat.User, room string, p chat.Place) {
 	var req postMessageRequest
 	if !s.readJSON(w, r, &req) {
 		return
 	}
-	m, created, wait, err := s.post(r.Context(), u, chat.NewMessage{Room: room, Content: req.Content, ClientID: req.ClientID, ReplyTo: req.ReplyTo})
+	m, created, wait, err := s.post(r.Context(), u, p, chat.NewMessage{Room: room, Content: req.Content, ClientID: req.ClientID, ReplyTo: req.ReplyTo})
 	if err != nil {
 		if wait > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(wait)))
@@ -381,7 +388,7 @@ func messageSeq(r *http.Request) (int64, error) {
 // the message of its path: 201 and the change, or 200 and the stored
 // change when it took no seq.
 func (s *Server) handleAPIChange(kind chat.ChangeKind) roomHandler {
-	return func(w http.ResponseWriter, r *http.Request, u chat.User, room string) {
+	return func(w http.ResponseWriter, r *http.Request, u chat.User, room string, p chat.Place) {
 		seq, err := messageSeq(r)
 		if err != nil {
 			s.apiError(w, r, err)
@@ -401,7 +408,7 @@ func (s *Server) handleAPIChange(kind chat.ChangeKind) roomHandler {
 			}
 			c.Content = *req.Content
 		}
-		ch, created, wait, err := s.change(r.Context(), u, c)
+		ch, created, wait, err := s.change(r.Context(), u, p, c)
 		if err != nil {
 			if wait > 0 {
 				w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(wait)))
@@ -422,7 +429,7 @@ type versionsResponse struct {
 	Versions []chat.Version `json:"versions"`
 }
 
-func (s *Server) handleAPIVersions(w http.ResponseWriter, r *http.Request, u chat.User, room string) {
+func (s *Server) handleAPIVersions(w http.ResponseWriter, r *http.Request, u chat.User, room string, _ chat.Place) {
 	seq, err := messageSeq(r)
 	if err != nil {
 		s.apiError(w, r, err)

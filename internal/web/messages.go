@@ -293,8 +293,8 @@ func seqPastEnd(p store.Page, msgs []chat.Message) bool {
 // store as a message into an existing room, and again as one that makes
 // its room if that room turns out not to exist, which costs the common
 // case nothing.
-func (s *Server) post(ctx context.Context, u chat.User, nm chat.NewMessage) (chat.Message, bool, time.Duration, error) {
-	sub, wait, err := s.submit(ctx, u, nm, false)
+func (s *Server) post(ctx context.Context, u chat.User, p chat.Place, nm chat.NewMessage) (chat.Message, bool, time.Duration, error) {
+	sub, wait, err := s.submit(ctx, u, p, nm, false)
 	if err != nil {
 		return chat.Message{}, false, wait, err
 	}
@@ -317,15 +317,19 @@ type submission struct {
 	start   time.Time
 }
 
-// submit checks a message from u, spends one of u's sends and hands the
-// message to the store without waiting for the commit (hand). Over the
-// sending limit it returns a rate_limited error and how long to wait.
-func (s *Server) submit(ctx context.Context, u chat.User, nm chat.NewMessage, create bool) (submission, time.Duration, error) {
+// submit checks a message from u, whose place in its room is p (chat.Can:
+// may u post there, and mention @room), spends one of u's sends and hands
+// the message to the store without waiting for the commit (hand). Over
+// the sending limit it returns a rate_limited error and how long to wait.
+func (s *Server) submit(ctx context.Context, u chat.User, p chat.Place, nm chat.NewMessage, create bool) (submission, time.Duration, error) {
 	nm.Author = u.Name
 	if err := chat.CheckNewMessage(&nm); err != nil {
 		return submission{}, 0, err
 	}
-	if err := checkMentions(u, nm.Content); err != nil {
+	if err := s.allows(u, p, chat.ActPost, chat.Target{}); err != nil {
+		return submission{}, 0, err
+	}
+	if err := s.checkMentions(u, p, nm.Content); err != nil {
 		return submission{}, 0, err
 	}
 	if ok, wait := s.sends.allow(ctx, u.Name); !ok {
@@ -342,6 +346,9 @@ func (s *Server) hand(ctx context.Context, u chat.User, nm chat.NewMessage, crea
 	if !create {
 		return submission{pending: s.opt.Store.SubmitToRoom(ctx, nm), start: time.Now()}, 0, nil
 	}
+	if err := notDirectName(nm.Room); err != nil {
+		return submission{}, 0, err
+	}
 	if ok, wait := s.allowNewRoom(ctx, u, nm.Room); !ok {
 		return submission{}, wait, s.roomLimited(wait)
 	}
@@ -349,14 +356,14 @@ func (s *Server) hand(ctx context.Context, u chat.User, nm chat.NewMessage, crea
 }
 
 // checkMentions refuses @room in content, which has been checked, from a
-// user the policy does not allow it (chat.MayMentionRoom). Content
-// without an @ costs one scan for it.
-func checkMentions(u chat.User, content string) error {
-	if strings.IndexByte(content, '@') < 0 || chat.MayMentionRoom(u) {
+// user the policy does not allow it in the room (chat.Can,
+// ActMentionRoom). Content without an @ costs one scan for it.
+func (s *Server) checkMentions(u chat.User, p chat.Place, content string) error {
+	if strings.IndexByte(content, '@') < 0 {
 		return nil
 	}
 	if _, room := chat.ParseMentions(content); room {
-		return chat.Errorf(chat.EForbidden, "You may not mention @room, which reaches everyone in the room.")
+		return s.allows(u, p, chat.ActMentionRoom, chat.Target{})
 	}
 	return nil
 }
@@ -425,8 +432,8 @@ func (s *Server) settle(sub submission) (chat.Message, bool, error) {
 // to the room. A change that took no seq (its client_id repeated, or what
 // it asks done already) returns the stored change that did it, not
 // created.
-func (s *Server) change(ctx context.Context, u chat.User, c chat.NewChange) (chat.Change, bool, time.Duration, error) {
-	sub, wait, err := s.submitChange(ctx, u, c)
+func (s *Server) change(ctx context.Context, u chat.User, p chat.Place, c chat.NewChange) (chat.Change, bool, time.Duration, error) {
+	sub, wait, err := s.submitChange(ctx, u, p, c)
 	if err != nil {
 		return chat.Change{}, false, wait, err
 	}
@@ -434,15 +441,19 @@ func (s *Server) change(ctx context.Context, u chat.User, c chat.NewChange) (cha
 	return ch, created, 0, err
 }
 
-// submitChange checks a change to a message from u, spends one of u's
-// sends and hands the change to the store without waiting for the commit.
-func (s *Server) submitChange(ctx context.Context, u chat.User, c chat.NewChange) (submission, time.Duration, error) {
+// submitChange checks a change to a message from u, whose place in its
+// room is p, spends one of u's sends and hands the change to the store
+// without waiting for the commit.
+func (s *Server) submitChange(ctx context.Context, u chat.User, p chat.Place, c chat.NewChange) (submission, time.Duration, error) {
 	c.Author, c.EditWindow = u.Name, s.opt.EditWindow
 	if err := chat.CheckNewChange(&c); err != nil {
 		return submission{}, 0, err
 	}
+	if err := s.mayChange(u, p, &c); err != nil {
+		return submission{}, 0, err
+	}
 	if c.Kind == chat.ChangeEdit {
-		if err := checkMentions(u, c.Content); err != nil {
+		if err := s.checkMentions(u, p, c.Content); err != nil {
 			return submission{}, 0, err
 		}
 	}
@@ -450,6 +461,24 @@ func (s *Server) submitChange(ctx context.Context, u chat.User, c chat.NewChange
 		return submission{}, wait, chat.Errorf(chat.ERateLimited, "You are sending too fast; wait a moment.")
 	}
 	return submission{pending: s.opt.Store.SubmitChange(ctx, c), start: time.Now()}, 0, nil
+}
+
+// mayChange asks chat.Can whether u may make the change c in the room:
+// whose message it changes is known only to the store, which decides an
+// edit or a deletion of someone else's message with what Can says here
+// (c.AnyAuthor: u may delete anyone's).
+func (s *Server) mayChange(u chat.User, p chat.Place, c *chat.NewChange) error {
+	switch c.Kind {
+	case chat.ChangeEdit:
+		return s.allows(u, p, chat.ActEdit, chat.Target{Own: true})
+	case chat.ChangeDelete:
+		if err := s.allows(u, p, chat.ActDelete, chat.Target{Own: true}); err != nil {
+			return err
+		}
+		c.AnyAuthor = s.allows(u, p, chat.ActDelete, chat.Target{}) == nil
+		return nil
+	}
+	return s.allows(u, p, chat.ActReact, chat.Target{})
 }
 
 // settleChange waits for a submitted change's commit and then publishes

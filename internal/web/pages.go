@@ -35,12 +35,27 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	unread := unreadOf(mine)
-	myRooms := make([]chat.Room, len(mine))
-	for i, ur := range mine {
-		myRooms[i] = ur.Room
+	var myRooms, direct []chat.Room
+	for _, ur := range mine {
+		if ur.Kind == chat.RoomDirect {
+			direct = append(direct, ur.Room)
+		} else {
+			myRooms = append(myRooms, ur.Room)
+		}
 	}
 	p.MyRooms = roomViews(myRooms, unread)
-	recent, err := s.opt.Store.Rooms(ctx, "", 10)
+	if len(direct) > 0 {
+		names, err := s.opt.Store.DirectNames(ctx, p.User.ID)
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		p.DirectRooms = roomViews(direct, unread)
+		for i := range p.DirectRooms {
+			p.DirectRooms[i].Label = directLabel(names[p.DirectRooms[i].Name])
+		}
+	}
+	recent, err := s.opt.Store.RoomsFor(ctx, p.User.ID, "", 10)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
@@ -62,9 +77,19 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 func roomViews(rooms []chat.Room, unread map[string]int64) []roomView {
 	out := make([]roomView, 0, len(rooms))
 	for _, rm := range rooms {
-		out = append(out, roomView{Name: rm.Name, Messages: rm.Messages, LastActivity: rm.LastActivity, Unread: unread[rm.Name]})
+		out = append(out, roomView{Name: rm.Name, Label: rm.Name, Kind: rm.Kind, Topic: rm.Topic, Archived: rm.Archived,
+			Messages: rm.Messages, LastActivity: rm.LastActivity, Unread: unread[rm.Name]})
 	}
 	return out
+}
+
+// directLabel is what a direct conversation is shown as: the other
+// people's names ("Only you" once everyone else has left).
+func directLabel(others []string) string {
+	if len(others) == 0 {
+		return "Only you"
+	}
+	return strings.Join(others, ", ")
 }
 
 // unreadOf maps a user's rooms to their unread counts.
@@ -285,7 +310,7 @@ func (s *Server) handleChats(w http.ResponseWriter, r *http.Request, u chat.User
 // chatsPage renders the Rooms page for p.Query: the rooms it finds, and
 // the room Enter goes to first.
 func (s *Server) chatsPage(w http.ResponseWriter, r *http.Request, u chat.User, p page, status int) {
-	rooms, err := s.opt.Store.Rooms(r.Context(), p.Query, 50)
+	rooms, err := s.opt.Store.RoomsFor(r.Context(), u.ID, p.Query, 50)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
@@ -349,16 +374,25 @@ func (s *Server) handleRoom(w http.ResponseWriter, r *http.Request, u chat.User)
 	// A page view reads, and writes nothing: the room is made by its
 	// first message, and the socket records who entered.
 	ctx := r.Context()
-	_, err := s.opt.Store.Room(ctx, name)
-	exists := err == nil
-	if err != nil && chat.ErrorCode(err) != chat.ENotFound {
+	place, err := s.can(ctx, u, name, chat.ActRead, chat.Target{})
+	switch chat.ErrorCode(err) {
+	case "":
+	case chat.ENotFound:
+		s.errorPage(w, r, http.StatusNotFound, chat.ErrorMessage(err))
+		return
+	default:
 		s.serverError(w, r, err)
 		return
 	}
+	exists := place.Exists
 	p := s.page(r, name+" · Parley")
 	p.Room = name
 	p.RoomExists = exists
 	p.History = s.opt.History
+	if err := s.roomHead(ctx, &p, u, place); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
 	if exists {
 		lastRead, member, err := s.opt.Store.ReadMarker(ctx, u.ID, name)
 		if err != nil {
@@ -373,6 +407,35 @@ func (s *Server) handleRoom(w http.ResponseWriter, r *http.Request, u chat.User)
 	s.render.render(w, http.StatusOK, "room", p)
 }
 
+// roomHead puts in p what the room page shows of the room above its
+// messages and in its composer: what it is called ("#name"; a direct
+// conversation, by the other people's names), its topic and kind,
+// whether u may change its settings, and why u may not send, if so
+// (archived, muted: chat.Can).
+func (s *Server) roomHead(ctx context.Context, p *page, u chat.User, place chat.Place) error {
+	p.RoomKind, p.RoomLabel = place.Kind, "#"+p.Room
+	if place.Exists {
+		rm, err := s.opt.Store.Room(ctx, p.Room)
+		if err != nil {
+			return err
+		}
+		p.Topic = rm.Topic
+	}
+	if place.Kind == chat.RoomDirect {
+		members, err := s.opt.Store.RoomMembers(ctx, p.Room)
+		if err != nil {
+			return err
+		}
+		p.RoomLabel = directLabel(slices.DeleteFunc(members, func(n string) bool { return n == u.Name }))
+		p.Title = p.RoomLabel + " · Parley"
+	}
+	p.CanManage = place.Exists && s.allows(u, place, chat.ActManage, chat.Target{}) == nil
+	if err := s.allows(u, place, chat.ActPost, chat.Target{}); err != nil {
+		p.PostRefusal = chat.ErrorMessage(err)
+	}
+	return nil
+}
+
 // handleCreateRoom makes the room the Rooms page's "Create #name" row
 // names (POST /chats/, room=NAME), within the user's room limit, and goes
 // there; a room that exists already is just entered.
@@ -381,7 +444,11 @@ func (s *Server) handleCreateRoom(w http.ResponseWriter, r *http.Request, u chat
 		return
 	}
 	typed := strings.TrimSpace(r.PostForm.Get("room"))
-	rm, _, wait, err := s.createRoom(r.Context(), u, typed)
+	kind := chat.RoomKind(r.PostForm.Get("kind"))
+	if kind == "" {
+		kind = chat.RoomPublic
+	}
+	rm, _, wait, err := s.createRoom(r.Context(), u, typed, kind)
 	if err == nil {
 		http.Redirect(w, r, "/chats/"+rm.Name+"/", http.StatusSeeOther) // #nosec G710 -- a valid room name is [a-z0-9_-]
 		return
@@ -401,10 +468,15 @@ func (s *Server) handleCreateRoom(w http.ResponseWriter, r *http.Request, u chat
 	s.chatsPage(w, r, u, p, status)
 }
 
-// createRoom makes the room called name for u, within u's room limit,
-// and enters u into it. A room that exists is entered and returned, not
-// created, and costs nothing of the limit.
-func (s *Server) createRoom(ctx context.Context, u chat.User, name string) (chat.Room, bool, time.Duration, error) {
+// createRoom makes the room called name, of kind (public or private), for
+// u, within u's room limit, and enters u into it. A room that exists is
+// entered and returned, not created, and costs nothing of the limit; one
+// that u may not read (another's private room) is a conflict: its name is
+// taken, and nothing more of it is told.
+func (s *Server) createRoom(ctx context.Context, u chat.User, name string, kind chat.RoomKind) (chat.Room, bool, time.Duration, error) {
+	if kind != chat.RoomPublic && kind != chat.RoomPrivate {
+		return chat.Room{}, false, 0, chat.Errorf(chat.EInvalid, "kind must be public or private.")
+	}
 	if err := chat.CheckRoomName(name); err != nil {
 		if sug := chat.SuggestRoomName(name); sug != "" {
 			err = chat.Errorf(chat.EInvalid, "“%s” cannot be a room name: names use only letters, digits, _ and -. Try “%s”.", name, sug)
@@ -412,6 +484,14 @@ func (s *Server) createRoom(ctx context.Context, u chat.User, name string) (chat
 		return chat.Room{}, false, 0, err
 	}
 	name = chat.NormalizeRoomName(name)
+	if err := notDirectName(name); err != nil {
+		return chat.Room{}, false, 0, err
+	}
+	if _, err := s.can(ctx, u, name, chat.ActRead, chat.Target{}); chat.ErrorCode(err) == chat.ENotFound {
+		return chat.Room{}, false, 0, chat.Errorf(chat.EConflict, "The name #%s is taken; choose another.", name)
+	} else if err != nil {
+		return chat.Room{}, false, 0, err
+	}
 	rm, err := s.opt.Store.Room(ctx, name)
 	created := false
 	switch chat.ErrorCode(err) {
@@ -420,11 +500,15 @@ func (s *Server) createRoom(ctx context.Context, u chat.User, name string) (chat
 		if ok, wait := s.allowNewRoom(ctx, u, name); !ok {
 			return chat.Room{}, false, wait, s.roomLimited(wait)
 		}
-		rm, created, err = s.opt.Store.CreateRoom(ctx, name, u.ID)
+		rm, created, err = s.opt.Store.CreateRoomKind(ctx, name, u.ID, kind)
 		if err != nil {
 			return chat.Room{}, false, 0, err
 		}
-		s.log.Info("room created", "room", name, "user", u.Name)
+		s.log.Info("room created", "room", name, "user", u.Name, "kind", string(rm.Kind))
+		if created && rm.Kind != chat.RoomPublic {
+			// A socket opened on the name before it was made leaves it.
+			s.roomChanged(name, "")
+		}
 	default:
 		return chat.Room{}, false, 0, err
 	}
@@ -443,9 +527,21 @@ func (s *Server) handleLeaveRoom(w http.ResponseWriter, r *http.Request, u chat.
 		return
 	}
 	name = chat.NormalizeRoomName(name)
+	place, err := s.can(r.Context(), u, name, chat.ActRead, chat.Target{})
+	if chat.ErrorCode(err) == chat.ENotFound {
+		s.errorPage(w, r, http.StatusNotFound, chat.ErrorMessage(err))
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
 	if err := s.opt.Store.LeaveRoom(r.Context(), u.ID, name); err != nil {
 		s.serverError(w, r, err)
 		return
+	}
+	if place.Kind != chat.RoomPublic {
+		s.roomChanged(name, u.Name) // their sockets there end
 	}
 	http.Redirect(w, r, "/?left="+name, http.StatusSeeOther) // #nosec G710 -- a valid room name is [a-z0-9_-]
 }

@@ -48,6 +48,7 @@ type page struct {
 	Ended    bool // log-in form: the session of the page that sent here ended
 
 	MyRooms     []roomView // dashboard: rooms the user entered or posted in
+	DirectRooms []roomView // dashboard: the user's direct conversations
 	Left        string     // dashboard: the room the user just left
 	RecentRooms []roomView // dashboard: recently active rooms
 
@@ -61,6 +62,17 @@ type page struct {
 	History    int           // room page: how many messages fetch_messages returns by default
 	Messages   []messageView // room page: the messages it opens with, oldest first
 	HasOlder   bool          // room page: the room has messages before those
+	RoomKind   chat.RoomKind // room page: public, private or direct
+	RoomLabel  string        // room page: its name, or a direct conversation's people
+	Topic      string        // room page: its topic
+	CanManage  bool          // room page: the user may change its settings
+	// PostRefusal, on the room page, says why the user may not send
+	// there (archived, muted); "" if they may.
+	PostRefusal string
+
+	Settings   *roomSettingsView // room settings page
+	Flash      string            // a page's note that a change is done
+	AdminRooms []store.AdminRoom // /admin/rooms/
 
 	Search searchView // search page
 
@@ -86,6 +98,10 @@ type form struct {
 // roomView is a room as the dashboard and the search list show it.
 type roomView struct {
 	Name         string
+	Label        string // what it is shown as: its name, or a direct conversation's people
+	Kind         chat.RoomKind
+	Topic        string
+	Archived     bool
 	Messages     int64
 	LastActivity time.Time
 	Unread       int64
@@ -100,7 +116,7 @@ type renderer struct {
 // newRenderer parses every page: layout.html plus the page's own file.
 func newRenderer() (*renderer, error) {
 	names := []string{"landing", "signup", "login", "dashboard", "chats", "room", "search", "error",
-		"admin", "admin_users", "admin_invites", "admin_audit", "settings", "reset"}
+		"admin", "admin_users", "admin_invites", "admin_audit", "settings", "reset", "room_settings", "admin_rooms", "direct"}
 	r := &renderer{pages: make(map[string]*template.Template, len(names)), now: time.Now}
 	funcs := template.FuncMap{
 		"ago":     func(t time.Time) string { return ago(t, r.now()) },

@@ -98,6 +98,8 @@ func (e *wideEvents) Event(ev broker.Event) {
 				sc.revoke("credentials revoked")
 			}
 		}
+	case broker.KindRoomChanged:
+		s.recheckRoom(ev.Target, ev.User)
 	case broker.KindUserRevoked:
 		for _, sc := range s.sockets.ofUser(ev.User) {
 			if ev.Keep == "" || hex.EncodeToString(sc.cred.hash) != ev.Keep {
@@ -118,6 +120,7 @@ func (e *wideEvents) Missed(room string) {
 		return
 	}
 	go e.s.recheckCredentials()
+	e.s.recheckRoom("", "") // a change of a room may have been lost too
 }
 
 // recheckCredentials closes the sockets whose session or token no longer

@@ -99,10 +99,12 @@ func (s *Server) requireAPIUser(h userHandler) http.HandlerFunc {
 	}
 }
 
-type roomHandler func(w http.ResponseWriter, r *http.Request, u chat.User, room string)
+type roomHandler func(w http.ResponseWriter, r *http.Request, u chat.User, room string, p chat.Place)
 
 // requireAPIRoom is requireAPIUser for calls on a room: a bad room name in
-// the path is a 404; a good one is taken in lower case.
+// the path is a 404; a good one is taken in lower case, and the caller's
+// place in it read: a room the caller may not read (chat.Can) is a 404,
+// as one that does not exist. The handler asks Can about what it does.
 func (s *Server) requireAPIRoom(h roomHandler) http.HandlerFunc {
 	return s.requireAPIUser(func(w http.ResponseWriter, r *http.Request, u chat.User) {
 		room := r.PathValue("room")
@@ -110,7 +112,13 @@ func (s *Server) requireAPIRoom(h roomHandler) http.HandlerFunc {
 			s.apiError(w, r, chat.Errorf(chat.ENotFound, "No such room: a room name is 1 to 64 letters, digits, _ or -."))
 			return
 		}
-		h(w, r, u, chat.NormalizeRoomName(room))
+		room = chat.NormalizeRoomName(room)
+		p, err := s.can(r.Context(), u, room, chat.ActRead, chat.Target{})
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		h(w, r, u, room, p)
 	})
 }
 

@@ -63,7 +63,20 @@ func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	default:
 	}
+	// A room the user may not read does not exist, before any upgrade.
+	place, err := s.can(r.Context(), u, room, chat.ActRead, chat.Target{})
+	switch chat.ErrorCode(err) {
+	case "":
+	case chat.ENotFound:
+		s.refuseUpgrade(w, http.StatusNotFound, "not_found", "No such room.")
+		return
+	default:
+		s.log.Error("websocket room place", "room", room, "err", err)
+		s.refuseUpgrade(w, http.StatusServiceUnavailable, "unavailable", "The room is not available now; try again shortly.")
+		return
+	}
 	sc := &socket{s: s, user: socketUser{ID: u.ID, Name: u.Name, Role: u.Role}, room: room, cred: cred}
+	sc.place.Store(&place)
 	sc.ctx, sc.cancel = context.WithCancel(context.Background())
 	// From here on every way out ends the connection, whose end (Closed)
 	// takes the socket out of its room and of the registry. It is made
@@ -147,9 +160,15 @@ type socket struct {
 	// revoked is set once the credential has ended: nothing the client
 	// sends is acted on after.
 	revoked atomic.Bool
-	expiry  int             // its index in the registry's expiries, or -1
-	ctx     context.Context // ends once the socket ended and its messages are settled
-	cancel  context.CancelFunc
+	// place is the user's place in the room (chat.Can), as the upgrade
+	// read it; nil once a change of the room made it stale
+	// (recheckRoom), until the next frame that needs it reads it again.
+	// placeGen counts those changes.
+	place    atomic.Pointer[chat.Place]
+	placeGen atomic.Uint64
+	expiry   int             // its index in the registry's expiries, or -1
+	ctx      context.Context // ends once the socket ended and its messages are settled
+	cancel   context.CancelFunc
 
 	// The reader's state: messages come one at a time.
 	strikes    int
@@ -541,6 +560,10 @@ func (sc *socket) flushRead() {
 }
 
 func (sc *socket) fetch(ctx context.Context, f inFrame) {
+	if _, err := sc.currentPlace(ctx, chat.ActRead); err != nil {
+		sc.sendErr(err, "")
+		return
+	}
 	if rate := sc.s.historyRate(); !sc.history.take(time.Now(), rate) {
 		sc.sendErrWait(chat.Errorf(chat.ERateLimited, "Too many history requests; wait a moment."), "", sc.history.wait(rate))
 		return
@@ -567,6 +590,10 @@ func (sc *socket) fetch(ctx context.Context, f inFrame) {
 
 // versions answers fetch_versions: every version of a message's content.
 func (sc *socket) versions(ctx context.Context, seq int64) {
+	if _, err := sc.currentPlace(ctx, chat.ActRead); err != nil {
+		sc.sendErr(err, "")
+		return
+	}
 	if rate := sc.s.historyRate(); !sc.history.take(time.Now(), rate) {
 		sc.sendErrWait(chat.Errorf(chat.ERateLimited, "Too many history requests; wait a moment."), "", sc.history.wait(rate))
 		return
@@ -587,6 +614,11 @@ func (sc *socket) newMessage(ctx context.Context, f inFrame) {
 	if sc.revoked.Load() {
 		return // its credential ended while the frame was read
 	}
+	place, err := sc.currentPlace(ctx, chat.ActRead)
+	if err != nil {
+		sc.sendErr(err, f.ClientID)
+		return
+	}
 	// A room that did not exist when the socket joined exists once the
 	// room has sent a message; until then this message would make it.
 	create := !sc.roomExists.Load()
@@ -594,10 +626,11 @@ func (sc *socket) newMessage(ctx context.Context, f inFrame) {
 		sc.roomExists.Store(true)
 		create = false
 	}
-	sub, wait, err := sc.s.submit(context.WithoutCancel(ctx), sc.user.chatUser(),
+	sub, wait, err := sc.s.submit(context.WithoutCancel(ctx), sc.user.chatUser(), place,
 		chat.NewMessage{Room: sc.room, Content: *f.Message, ClientID: f.ClientID, ReplyTo: f.ReplyTo}, create)
 	if err == nil && create {
 		sc.roomExists.Store(true) // the messages after it go into the room it makes
+		sc.forgetPlace()          // whose owner may be this user now
 	}
 	sc.submitted(ackJob{sub: sub, clientID: f.ClientID, create: create}, err, wait)
 }
@@ -609,11 +642,16 @@ func (sc *socket) change(ctx context.Context, f inFrame) {
 	if sc.revoked.Load() {
 		return // its credential ended while the frame was read
 	}
+	place, err := sc.currentPlace(ctx, chat.ActRead)
+	if err != nil {
+		sc.sendErr(err, f.ClientID)
+		return
+	}
 	c := chat.NewChange{Room: sc.room, Kind: changeKind(f.Command), Target: f.Seq, Emoji: f.Emoji, ClientID: f.ClientID}
 	if f.Message != nil {
 		c.Content = *f.Message
 	}
-	sub, wait, err := sc.s.submitChange(context.WithoutCancel(ctx), sc.user.chatUser(), c)
+	sub, wait, err := sc.s.submitChange(context.WithoutCancel(ctx), sc.user.chatUser(), place, c)
 	sc.submitted(ackJob{sub: sub, clientID: f.ClientID, change: true}, err, wait)
 }
 

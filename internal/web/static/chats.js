@@ -160,7 +160,7 @@
     let targetRow = null;
     if (create) {
       targetRow = createRow(q, target);
-      rows.unshift(targetRow);
+      rows.unshift(targetRow, createRow(q, target, true));
     } else if (target) {
       const i = rooms.findIndex((r) => r.name === target);
       targetRow = rows.splice(i, 1)[0];
@@ -250,7 +250,10 @@
     icon.setAttribute('aria-hidden', 'true');
 
     const main = el('span', 'room-main');
-    main.append(el('span', 'room-name', r.name));
+    const title = el('span', 'room-name', r.name);
+    if (r.kind === 'private') title.append(' ', el('span', 'room-kind', 'private'));
+    if (r.archived) title.append(' ', el('span', 'room-kind', 'archived'));
+    main.append(title);
     const messages = Number(r.messages) || 0;
     const meta = el('span', 'room-meta', messages === 1 ? '1 message' : numberFormat.format(messages) + ' messages');
     const when = new Date(r.last_activity);
@@ -275,9 +278,10 @@
   }
 
   // createRow is the "Create #name" row, as chats.html draws it: a form
-  // that posts the name to /chats/.
-  function createRow(q, target) {
-    const li = el('li', 'room-row create-row');
+  // that posts the name to /chats/; private, the row that makes it a
+  // private room.
+  function createRow(q, target, private_) {
+    const li = el('li', private_ ? 'room-row create-row create-private-row' : 'room-row create-row');
     const f = el('form', 'create-form');
     f.method = 'post';
     f.action = '/chats/';
@@ -290,12 +294,25 @@
     const icon = el('span', 'room-icon room-icon-new', '+');
     icon.setAttribute('aria-hidden', 'true');
     const main = el('span', 'room-main');
-    main.append(el('span', 'room-name', 'Create #' + target));
-    main.append(el('span', 'room-meta', target === q
-      ? 'A new room, open to everyone'
-      : 'Room names use a–z, 0–9, _ and -: “' + q + '” becomes #' + target));
+    if (private_) {
+      main.append(el('span', 'room-name', 'Create #' + target + ' as a private room'));
+      main.append(el('span', 'room-meta', 'Only the members you add can find it or enter it'));
+    } else {
+      main.append(el('span', 'room-name', 'Create #' + target));
+      main.append(el('span', 'room-meta', target === q
+        ? 'A new room, open to everyone'
+        : 'Room names use a–z, 0–9, _ and -: “' + q + '” becomes #' + target));
+    }
     a.append(icon, main);
-    f.append(name, a);
+    f.append(name);
+    if (private_) {
+      const kind = el('input');
+      kind.type = 'hidden';
+      kind.name = 'kind';
+      kind.value = 'private';
+      f.append(kind);
+    }
+    f.append(a);
     li.append(f);
     return li;
   }

@@ -366,6 +366,16 @@
 
   // ---------- Rendering messages ----------
 
+  // authorEl is a message's author: a link to a direct conversation with
+  // them, but for one's own (the page's template draws the same).
+  function authorEl(name) {
+    if (name === ME) return el('span', 'author', name);
+    const a = el('a', 'author', name);
+    a.href = '/dm/' + encodeURIComponent(name) + '/';
+    a.title = 'Message ' + name + ' directly';
+    return a;
+  }
+
   function renderMessage(msg, date) {
     const node = el('div', 'msg');
     if (msg.author === ME) node.classList.add('mine');
@@ -379,7 +389,7 @@
     const row = el('div', 'msg-row');
     const main = el('div', 'msg-main');
     const head = el('p', 'msg-head');
-    head.append(el('span', 'author', msg.author), ' ', timeEl(date));
+    head.append(authorEl(msg.author), ' ', timeEl(date));
     main.append(head, el('div', 'msg-body'));
     row.append(avatar(msg.author), main);
 
@@ -975,6 +985,9 @@
         return;
       }
       failPending(p, f.message || 'The message could not be sent.');
+      // Refused by the room's rules (archived, muted): the composer's
+      // status line says why until the page is left.
+      if (f.code === 'forbidden' && f.message) showRuleNotice(f.message);
       return;
     }
     if (typeof f.client_id === 'string' && changeRefused(f)) return;
@@ -985,6 +998,9 @@
       return;
     }
     switch (f.code) {
+      case 'forbidden':
+        if (f.message) showRuleNotice(f.message);
+        break;
       case 'rate_limited':
         showNotice('You are sending too fast. Slow down a little.');
         break;
@@ -2129,6 +2145,14 @@
     if (!sticky) noticeTimer = setTimeout(hideNotice, 6000);
   }
 
+  // showRuleNotice says in the composer's status line why the room refuses
+  // what one sends (archived, muted): it stays through reconnections, as
+  // the page's own notice of it does (data-sticky="rule").
+  function showRuleNotice(text) {
+    showNotice(text, true);
+    noticeEl.dataset.sticky = 'rule';
+  }
+
   function hideNotice() {
     clearTimeout(noticeTimer);
     noticeEl.hidden = true;
@@ -2236,7 +2260,7 @@
     setConn('open');
     downSince = 0;
     updateBanner();
-    if (noticeEl.dataset.sticky) hideNotice();
+    if (noticeEl.dataset.sticky === 'true') hideNotice();
     clearTimeout(stableTimer);
     stableTimer = setTimeout(() => {
       attempts = 0;
@@ -2280,6 +2304,12 @@
       // The session ended (logged out elsewhere, expired, revoked): no
       // reconnecting with it.
       sessionEnded();
+      return;
+    }
+    if (e.code === 4404) {
+      // Removed from the room, or it was made private without us: its
+      // upgrade would be refused.
+      roomGone();
       return;
     }
     for (const p of pending.values()) {
@@ -2348,6 +2378,25 @@
     bannerEl.hidden = false;
     bannerEl.dataset.ended = 'true';
     setTimeout(() => location.assign(login), LOGIN_AFTER_MS);
+  }
+
+  // roomGone stops the page of a room its reader may no longer read.
+  function roomGone() {
+    if (ended) return;
+    ended = true;
+    clearTimeout(reconnectTimer);
+    reconnectTimer = 0;
+    clearTimeout(bannerTimer);
+    setConn('ended');
+    bannerText.textContent = 'You are no longer a member of this room.';
+    retryBtn.hidden = true;
+    loginLink.textContent = 'Go to your rooms';
+    loginLink.href = '/';
+    loginLink.hidden = false;
+    bannerEl.hidden = false;
+    bannerEl.dataset.ended = 'true';
+    input.disabled = true;
+    sendBtn.disabled = true;
   }
 
   function reconnectNow() {
