@@ -40,6 +40,14 @@ const (
 	// of User has ended but the one whose hash (hex) is Keep, if any;
 	// every process closes the user's sockets but those Keep opened.
 	KindUserRevoked
+	// KindRead is process-wide (Room ""): User has read the room Subject
+	// up to Seq (a read marker moved). User streams of every process
+	// update that room's counts.
+	KindRead
+	// KindRooms is process-wide (Room ""): User's place in the room
+	// Subject changed: entered, left, or their level set. User streams of
+	// every process read that room's counts again.
+	KindRooms
 )
 
 // kindNames are the kinds' names on the wire, by kind.
@@ -51,6 +59,8 @@ var kindNames = [...]string{
 	KindChange:      "change",
 	KindRevoked:     "revoked",
 	KindUserRevoked: "user_revoked",
+	KindRead:        "read",
+	KindRooms:       "rooms",
 }
 
 // String returns the kind's name on the wire; "unknown" for a kind this
@@ -82,6 +92,10 @@ func kindNamed(name []byte) Kind {
 		return KindRevoked
 	case "user_revoked":
 		return KindUserRevoked
+	case "read":
+		return KindRead
+	case "rooms":
+		return KindRooms
 	}
 	return KindUnknown
 }
@@ -107,7 +121,8 @@ type Event struct {
 	Message *chat.Message `json:"message,omitempty"`
 	// Change is KindChange's stored change.
 	Change *chat.Change `json:"change,omitempty"`
-	// User is KindTyping's user, and KindUserRevoked's.
+	// User is KindTyping's user, and KindUserRevoked's, KindRead's and
+	// KindRooms'.
 	User string `json:"user,omitempty"`
 	// Origin names the process that published the event, so that a
 	// process can tell its own events from others'.
@@ -122,6 +137,11 @@ type Event struct {
 	// Keep is KindUserRevoked's: the hash (hex) of the one session or
 	// token of User that goes on, if any.
 	Keep string `json:"keep,omitempty"`
+	// Subject is the room KindRead and KindRooms are about (their Room is
+	// "", the process-wide topic).
+	Subject string `json:"subject,omitempty"`
+	// Seq is KindRead's: the seq the user has read to.
+	Seq int64 `json:"seq,omitempty"`
 }
 
 // Handler receives the events of a subscription.

@@ -12,6 +12,7 @@ package broker
 import (
 	"crypto/rand"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"time"
 
@@ -85,6 +86,14 @@ func AppendEvent(b []byte, ev Event, m Mark) []byte {
 		b = append(b, `,"keep":`...)
 		b = chat.AppendJSONString(b, ev.Keep)
 	}
+	if ev.Subject != "" {
+		b = append(b, `,"subject":`...)
+		b = chat.AppendJSONString(b, ev.Subject)
+	}
+	if ev.Seq != 0 {
+		b = append(b, `,"seq":`...)
+		b = strconv.AppendInt(b, ev.Seq, 10)
+	}
 	return append(b, '}')
 }
 
@@ -122,12 +131,14 @@ func decodeEventJSON(b []byte) (Event, error) {
 		Users   []string          `json:"data"`
 		Creds   []string          `json:"credentials"`
 		Keep    string            `json:"keep"`
+		Subject string            `json:"subject"`
+		Seq     int64             `json:"seq"`
 	}
 	if err := json.Unmarshal(b, &w); err != nil {
 		return Event{}, err
 	}
 	ev := Event{Room: w.Room, Kind: w.Kind, User: w.User, Origin: w.Origin, Users: w.Users,
-		Credentials: w.Creds, Keep: w.Keep}
+		Credentials: w.Creds, Keep: w.Keep, Subject: w.Subject, Seq: w.Seq}
 	if w.Message != nil {
 		m, err := w.Message.Message()
 		if err != nil {
@@ -172,6 +183,10 @@ func decodeEventFast(b []byte) (Event, bool) {
 			return sc.Strings(&ev.Credentials)
 		case "keep":
 			return sc.String(&ev.Keep)
+		case "subject":
+			return sc.String(&ev.Subject)
+		case "seq":
+			return sc.Int(&ev.Seq)
 		case "message":
 			if ev.Message != nil {
 				return false // encoding/json would merge the two

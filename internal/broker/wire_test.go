@@ -48,6 +48,8 @@ func sampleEvents() []Event {
 		{Kind: KindRevoked, Credentials: []string{"0a1b", "ffee"}, Origin: "p-1"},
 		{Kind: KindUserRevoked, User: "zoë", Keep: "0a1b"},
 		{Kind: KindUserRevoked, User: "ann"},
+		{Kind: KindRead, User: "zoë", Subject: "lobby", Seq: 17, Origin: "p-1"},
+		{Kind: KindRooms, User: "ann", Subject: "ops"},
 		{Room: "lobby", Kind: KindUnknown},
 	}
 }
