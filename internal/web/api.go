@@ -260,6 +260,7 @@ func (s *Server) handleAPILeaveRoom(w http.ResponseWriter, r *http.Request, u ch
 		s.apiError(w, r, err)
 		return
 	}
+	s.roomsChanged(u, room)
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -396,8 +396,12 @@ func (s *Server) createRoom(ctx context.Context, u chat.User, name string) (chat
 	default:
 		return chat.Room{}, false, 0, err
 	}
-	if _, err := s.opt.Store.EnterRoom(ctx, u.ID, name); err != nil {
+	_, entered, err := s.opt.Store.Enter(ctx, u.ID, name)
+	if err != nil {
 		return chat.Room{}, false, 0, err
+	}
+	if entered {
+		s.roomsChanged(u, name)
 	}
 	return rm, created, 0, nil
 }
@@ -415,6 +419,7 @@ func (s *Server) handleLeaveRoom(w http.ResponseWriter, r *http.Request, u chat.
 		s.serverError(w, r, err)
 		return
 	}
+	s.roomsChanged(u, name)
 	http.Redirect(w, r, "/?left="+name, http.StatusSeeOther) // #nosec G710 -- a valid room name is [a-z0-9_-]
 }
 

@@ -52,7 +52,7 @@ func (s *Server) publishWide(ev broker.Event) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := s.opt.Broker.Publish(ctx, ev); err != nil {
-		s.log.Warn("publish revocation", "kind", ev.Kind.String(), "err", err)
+		s.log.Warn("publish process-wide event", "kind", ev.Kind.String(), "err", err)
 	}
 }
 
@@ -63,7 +63,8 @@ func (s *Server) Events() broker.Handler { return &s.events }
 // wideEvents handles the process-wide topic.
 type wideEvents struct{ s *Server }
 
-// Event closes the sockets a revocation names.
+// Event closes the sockets a revocation names, and hands the events of
+// a user's rooms to their streams.
 func (e *wideEvents) Event(ev broker.Event) {
 	s := e.s
 	switch ev.Kind {
@@ -83,6 +84,8 @@ func (e *wideEvents) Event(ev broker.Event) {
 				sc.revoke("credentials revoked")
 			}
 		}
+	case broker.KindRead, broker.KindRooms:
+		s.streams.userEvent(ev)
 	}
 }
 

@@ -21,6 +21,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /chats/{$}", s.requireLogin(s.handleCreateRoom))
 	mux.HandleFunc("GET /chats/{room}/{$}", s.requireLogin(s.handleRoom))
 	mux.HandleFunc("POST /chats/{room}/leave/{$}", s.requireLogin(s.handleLeaveRoom))
+	mux.HandleFunc("POST /chats/{room}/level/{$}", s.requireLogin(s.handleSetLevel))
 	mux.Handle("GET /static/", http.StripPrefix("/static/", s.staticHandler()))
 	mux.HandleFunc("GET /favicon.ico", s.handleFavicon)
 
@@ -32,6 +33,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /api/v1/rooms", s.requireAPIUser(s.handleAPIRooms))
 	mux.HandleFunc("POST /api/v1/rooms", s.requireAPIUser(s.handleAPICreateRoom))
 	mux.HandleFunc("DELETE /api/v1/rooms/{room}/membership", s.requireAPIRoom(s.handleAPILeaveRoom))
+	mux.HandleFunc("GET /api/v1/rooms/{room}/level", s.requireAPIRoom(s.handleAPILevel))
+	mux.HandleFunc("PUT /api/v1/rooms/{room}/level", s.requireAPIRoom(s.handleAPISetLevel))
 	mux.HandleFunc("GET /api/v1/rooms/{room}/messages", s.requireAPIRoom(s.handleAPIMessages))
 	mux.HandleFunc("POST /api/v1/rooms/{room}/messages", s.requireAPIRoom(s.handleAPIPostMessage))
 	mux.HandleFunc("PATCH /api/v1/rooms/{room}/messages/{seq}", s.requireAPIRoom(s.handleAPIChange(chat.ChangeEdit)))
@@ -43,6 +46,7 @@ func (s *Server) routes() http.Handler {
 
 	// WebSocket.
 	mux.HandleFunc("GET /ws/chat/{room}/{$}", s.handleWebSocket)
+	mux.HandleFunc("GET /ws/user/{$}", s.handleUserStream)
 
 	// Operations.
 	mux.HandleFunc("GET /healthz", s.handleHealthz)

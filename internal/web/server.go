@@ -107,6 +107,7 @@ type Server struct {
 	trusted []string
 
 	sockets   registry
+	streams   streamIndex
 	events    wideEvents
 	shutdown  chan struct{}
 	shutOnce  sync.Once
@@ -143,6 +144,7 @@ func New(opt Options) (*Server, error) {
 		shutdown: make(chan struct{}),
 	}
 	s.events.s = s
+	s.streams.s = s
 	s.metrics = opt.Metrics
 	if s.metrics == nil {
 		s.metrics = NewMetrics()

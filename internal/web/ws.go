@@ -104,10 +104,13 @@ func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
 // that does not answer (a Redis gone silent) gets the client a 503 in
 // bounded time, and the load balancer may send it elsewhere.
 func (s *Server) join(r *http.Request, sc *socket) (*hub.Member, error) {
-	exists, err := s.opt.Store.EnterRoom(r.Context(), sc.user.ID, sc.room)
+	exists, entered, err := s.opt.Store.Enter(r.Context(), sc.user.ID, sc.room)
 	if err != nil {
 		s.log.Error("websocket enter room", "room", sc.room, "err", err)
 		return nil, err
+	}
+	if entered {
+		s.roomsChanged(sc.user, sc.room)
 	}
 	sc.roomExists.Store(exists)
 	ctx, cancel := context.WithTimeout(context.Background(), joinTimeout)
@@ -515,7 +518,9 @@ func (sc *socket) writeRead() {
 	defer cancel()
 	if err := sc.s.opt.Store.MarkRead(ctx, sc.user.ID, sc.room, seq); err != nil {
 		sc.s.log.Warn("mark read", "room", sc.room, "err", err)
+		return
 	}
+	sc.s.readMoved(sc.user, sc.room, seq)
 }
 
 // flushRead writes a pending read marker at once, as the socket ends.
