@@ -90,12 +90,15 @@ func (e *wideEvents) Event(ev broker.Event) {
 }
 
 // Missed is told that revocations may have been lost (Redis came back):
-// every socket whose session or token is gone from the store is closed.
+// every socket whose session or token is gone from the store is closed,
+// and every user stream reads its rooms' counts again (a read marker may
+// have moved meanwhile).
 func (e *wideEvents) Missed(room string) {
 	if room != "" {
 		return
 	}
 	go e.s.recheckCredentials()
+	go e.s.streams.reloadAll()
 }
 
 // recheckCredentials closes the sockets whose session or token no longer

@@ -192,6 +192,9 @@ type streamState struct {
 	loading bool
 	again   bool
 	held    []chat.Entry
+	// told says the client has had the room (in counts or a room
+	// frame): only then is its removal told.
+	told bool
 }
 
 // open follows the user's rooms and reads their counts, then queues the
@@ -239,6 +242,7 @@ func (st *userStream) open(ctx context.Context) error {
 		}
 		seen[c.Room] = true
 		st.settleLocked(rs, c)
+		rs.told = true
 		frame.Rooms = append(frame.Rooms, viewRoom(rs.RoomCount))
 	}
 	for _, c := range first {
@@ -396,7 +400,9 @@ func (st *userStream) reload(rs *streamState) {
 		}
 		if len(counts) == 0 {
 			delete(st.rooms, room)
-			st.send(roomRemovedFrame{Command: "room_removed", Room: room})
+			if rs.told {
+				st.send(roomRemovedFrame{Command: "room_removed", Room: room})
+			}
 			st.unlock()
 			st.s.streams.unfollow(st, room)
 			return
@@ -406,6 +412,7 @@ func (st *userStream) reload(rs *streamState) {
 		rs.again = false
 		v := viewRoom(rs.RoomCount)
 		st.send(streamFrame{Command: "room", Room: &v})
+		rs.told = true
 		if again {
 			rs.loading = true
 		}
@@ -595,6 +602,26 @@ func (x *streamIndex) userEvent(ev broker.Event) {
 		case broker.KindRooms:
 			go st.enter(ev.Subject)
 		}
+	}
+}
+
+// reloadAll has every stream of this process read its rooms' counts
+// again, after process-wide events may have been lost.
+func (x *streamIndex) reloadAll() {
+	x.mu.Lock()
+	var all []*userStream
+	for _, set := range x.byUser {
+		for st := range set {
+			all = append(all, st)
+		}
+	}
+	x.mu.Unlock()
+	for _, st := range all {
+		st.lock()
+		for _, rs := range st.rooms {
+			st.reloadLocked(rs)
+		}
+		st.unlock()
 	}
 }
 
