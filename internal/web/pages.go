@@ -337,6 +337,10 @@ func (s *Server) handleRoom(w http.ResponseWriter, r *http.Request, u chat.User)
 			s.serverError(w, r, err)
 			return
 		}
+		if p.Level, err = s.opt.Store.Level(ctx, u.ID, name); err != nil {
+			s.serverError(w, r, err)
+			return
+		}
 	}
 	s.render.render(w, http.StatusOK, "room", p)
 }

@@ -52,6 +52,7 @@ type page struct {
 	History    int           // room page: how many messages fetch_messages returns by default
 	Messages   []messageView // room page: the messages it opens with, oldest first
 	HasOlder   bool          // room page: the room has messages before those
+	Level      chat.Level    // room page: the user's level in it
 
 	Suggest string // a valid room name to offer for an invalid one
 
