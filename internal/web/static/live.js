@@ -13,7 +13,7 @@
 // Browser notifications are opt-in: a button ([data-notify-optin]) asks
 // for permission, never the page on load. When the stream says a message
 // notifies the user (a mention, or a direct message, by their level) and
-// no visible tab is showing that room, one tab shows it: the tabs of this
+// every tab of Parley in this browser is hidden, one tab shows it: the tabs of this
 // browser hear of it on a BroadcastChannel, each claims it with a random
 // id, and after a short wait the tab with the lowest id shows it (the
 // notification's tag, room and seq, stops a second copy where a browser
@@ -202,10 +202,10 @@
   const canNotify = 'Notification' in window;
   const channel = 'BroadcastChannel' in window ? new BroadcastChannel('parley-notify') : null;
   const tabId = Math.random().toString(36).slice(2) + Date.now().toString(36);
-  const claims = new Map(); // room:seq -> {ids, viewed}
+  const claims = new Map(); // room:seq -> {ids, visible}
 
   function notifyOn() {
-    return canNotify && Notification.permission === 'granted' && localStorage.getItem(NOTIFY_KEY) !== 'off';
+    return canNotify && Notification.permission === 'granted' && localStorage.getItem(NOTIFY_KEY) === 'on';
   }
 
   function updateOptin() {
@@ -244,37 +244,38 @@
   }
 
   // claim offers to show room's message seq: every tab hears of it and
-  // claims it; after CLAIM_MS the lowest id shows it, unless a visible tab
-  // is showing the room.
+  // claims it, saying whether it is visible; after CLAIM_MS the lowest id
+  // shows it, unless a tab was visible: the person is looking at Parley,
+  // whose badges and title say it.
   function claim(r, n) {
     if (!notifyOn()) return;
     const key = r.room + ':' + n.seq;
-    const viewing = !document.hidden && VIEWING === r.room;
-    note(key, tabId, viewing);
-    if (channel) channel.postMessage({ key, id: tabId, viewing });
+    const visible = !document.hidden;
+    note(key, tabId, visible);
+    if (channel) channel.postMessage({ key, id: tabId, visible });
     setTimeout(() => {
       const c = claims.get(key);
       claims.delete(key);
-      if (!c || c.viewed || c.ids[0] !== tabId) return;
+      if (!c || c.visible || c.ids[0] !== tabId) return;
       showNotification(r, n);
     }, CLAIM_MS);
   }
 
-  function note(key, id, viewing) {
+  function note(key, id, visible) {
     let c = claims.get(key);
     if (!c) {
-      c = { ids: [], viewed: false };
+      c = { ids: [], visible: false };
       claims.set(key, c);
     }
     if (!c.ids.includes(id)) c.ids.push(id);
     c.ids.sort();
-    c.viewed = c.viewed || viewing;
+    c.visible = c.visible || visible;
   }
 
   if (channel) {
     channel.onmessage = (e) => {
       const d = e.data || {};
-      if (typeof d.key === 'string' && typeof d.id === 'string') note(d.key, d.id, !!d.viewing);
+      if (typeof d.key === 'string' && typeof d.id === 'string') note(d.key, d.id, !!d.visible);
     };
   }
 
