@@ -875,6 +875,9 @@ func (r *room) expireRemote() {
 
 func (r *room) sendPresence() {
 	r.locked(func(w *wakes) {
+		if r.extMembers == 0 {
+			return // nobody takes it (a room only watched, say)
+		}
 		users := r.localUsersLocked()
 		for _, p := range r.remote {
 			users = append(users, p.users...)
