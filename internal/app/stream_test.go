@@ -190,8 +190,15 @@ func userStream(t *testing.T, srv *apptest.Server) {
 	// Rooms entered and left.
 	srv.Dial(t, "quiet", ext(alice)).Close()
 	waitRoom(t, s1, "quiet", func(r streamRoom) bool { return r.Unread == 0 && r.LastSeq == 1 })
-	bobIn["quiet"].Post("psst", "")
+	psst := bobIn["quiet"].Post("psst", "")
 	waitRoom(t, s1, "quiet", func(r streamRoom) bool { return r.Unread == 1 })
+	// A deletion after the marker: no longer unread.
+	bobIn["quiet"].Post("@alice and this", "")
+	waitRoom(t, s1, "quiet", func(r streamRoom) bool { return r.Unread == 2 && r.Mentions == 1 })
+	if c, f := bobIn["quiet"].Change("delete_message", psst.Seq, "", "d1"); c == nil {
+		t.Fatalf("delete refused: %s", f.Raw)
+	}
+	waitRoom(t, s1, "quiet", func(r streamRoom) bool { return r.Unread == 1 && r.Mentions == 1 })
 	if resp := apptest.Do(t, "DELETE", srv.URL+"/api/v1/rooms/ops/membership", alice, nil, nil); resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("leave: %s", resp.Status)
 	}
@@ -199,7 +206,7 @@ func userStream(t *testing.T, srv *apptest.Server) {
 
 	// Reconnected, the stream reads the same counts from the database.
 	again := counts(t, srv.DialUser(t, apptest.DialOptions{Token: alice}))
-	if len(again) != 2 || again["lobby"].Unread != 0 || again["quiet"].Unread != 1 {
+	if len(again) != 2 || again["lobby"].Unread != 0 || again["quiet"].Unread != 1 || again["quiet"].Mentions != 1 {
 		t.Fatalf("counts after reconnecting %+v", again)
 	}
 }

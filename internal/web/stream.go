@@ -243,6 +243,11 @@ func (st *userStream) open(ctx context.Context) error {
 		seen[c.Room] = true
 		st.settleLocked(rs, c)
 		rs.told = true
+		if rs.again {
+			// A marker moved while the counts were read: read again.
+			rs.again = false
+			st.reloadLocked(rs)
+		}
 		frame.Rooms = append(frame.Rooms, viewRoom(rs.RoomCount))
 	}
 	for _, c := range first {
