@@ -303,8 +303,8 @@ func (st *userStream) applyLocked(rs *streamState, e chat.Entry, live bool) {
 		return
 	}
 	m, name := e.Message, st.sc.user.Name
-	if m == nil || m.Deleted {
-		return
+	if m == nil || m.Deleted || seq <= rs.LastRead {
+		return // read already: a marker moved past it before it came
 	}
 	var notify *streamNotify
 	if m.Author == name {
