@@ -200,13 +200,23 @@ type streamState struct {
 // open follows the user's rooms and reads their counts, then queues the
 // counts frame: the rooms are followed before the counts are read, so
 // that no message falls between.
-func (st *userStream) open(ctx context.Context) error {
+func (st *userStream) open(ctx context.Context) (err error) {
 	s, u := st.s, st.sc.user
 	s.streams.addUser(st)
 	first, err := s.opt.Store.RoomCounts(ctx, u.ID, u.Name, "")
 	if err != nil {
 		return err
 	}
+	defer func() {
+		if err != nil {
+			// The stream may have ended meanwhile (revoked, shut down):
+			// it follows nothing, whatever was followed since.
+			for _, c := range first {
+				s.streams.unfollow(st, c.Room)
+			}
+			s.streams.removeUser(st)
+		}
+	}()
 	st.lock()
 	if st.closed {
 		st.unlock()
@@ -391,7 +401,14 @@ func (st *userStream) reload(rs *streamState) {
 		counts, err := st.s.opt.Store.RoomCounts(ctx, u.ID, u.Name, room)
 		cancel()
 		st.lock()
-		if st.closed || st.rooms[room] != rs {
+		if st.closed {
+			// Ended while this read ran: what enter followed meanwhile
+			// goes (unfollowing twice is harmless).
+			st.unlock()
+			st.s.streams.unfollow(st, room)
+			return
+		}
+		if st.rooms[room] != rs {
 			st.unlock()
 			return
 		}
