@@ -212,7 +212,8 @@ func userStream(t *testing.T, srv *apptest.Server) {
 }
 
 // TestUserStreamRefusals: the stream's upgrade is checked as a room
-// socket's, and speaks parley.v1 only.
+// socket's, and speaks parley.v1 only; it counts against --user-sockets,
+// and its credential's end closes it with 4401.
 func TestUserStreamRefusals(t *testing.T) {
 	t.Parallel()
 	srv := apptest.Start(t, apptest.Options{Args: []string{"--user-sockets=2"}})
@@ -223,9 +224,17 @@ func TestUserStreamRefusals(t *testing.T) {
 	if _, resp, err := srv.TryDialUser(apptest.DialOptions{Extensions: true}); err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("without credentials: %v %v; want 401", resp, err)
 	}
-	srv.DialUser(t, apptest.DialOptions{Token: tok})
+	st := srv.DialUser(t, apptest.DialOptions{Token: tok})
+	counts(t, st)
 	srv.Dial(t, "lobby", apptest.DialOptions{Token: tok})
 	if _, resp, err := srv.TryDialUser(apptest.DialOptions{Token: tok, Extensions: true}); err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("past --user-sockets: %v %v; want 429", resp, err)
+	}
+	// Its credential ended, the stream is closed as a room socket is.
+	if resp := apptest.Do(t, "DELETE", srv.URL+"/api/v1/tokens/current", tok, nil, nil); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("revoke: %s", resp.Status)
+	}
+	if code := closedWith(t, st); code != 4401 {
+		t.Fatalf("the revoked token's stream closed with %d; want 4401", code)
 	}
 }
