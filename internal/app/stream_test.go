@@ -3,6 +3,8 @@ package app_test
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -236,5 +238,36 @@ func TestUserStreamRefusals(t *testing.T) {
 	}
 	if code := closedWith(t, st); code != 4401 {
 		t.Fatalf("the revoked token's stream closed with %d; want 4401", code)
+	}
+}
+
+// TestLevelForm: the room page's select, without JavaScript, is a form:
+// it shows the level, sets it, and refuses a level that is not one.
+func TestLevelForm(t *testing.T) {
+	t.Parallel()
+	srv := apptest.Start(t, apptest.Options{})
+	tok := srv.User(t, "dana")
+	srv.Dial(t, "lobby", apptest.DialOptions{Token: tok}).Post("hi", "")
+	cookie := loginCookie(t, srv, "dana")
+	if _, page := get(t, srv, "/chats/lobby/", cookie); !strings.Contains(page, `<option value="every" selected>`) {
+		t.Fatal("the room page does not show the level every")
+	}
+	resp := postForm(t, srv, "/chats/lobby/level/", url.Values{"level": {"mentions"}}, cookie)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/chats/lobby/" {
+		t.Fatalf("setting the level: %s to %q", resp.Status, resp.Header.Get("Location"))
+	}
+	if _, page := get(t, srv, "/chats/lobby/", cookie); !strings.Contains(page, `<option value="mentions" selected>`) {
+		t.Fatal("the room page does not show the level set")
+	}
+	if resp := postForm(t, srv, "/chats/lobby/level/", url.Values{"level": {"muted"}, "back": {"home"}}, cookie); resp.Header.Get("Location") != "/" {
+		t.Fatalf("back=home goes to %q", resp.Header.Get("Location"))
+	}
+	for _, bad := range []string{"", "loud"} {
+		if resp := postForm(t, srv, "/chats/lobby/level/", url.Values{"level": {bad}}, cookie); resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("level %q: %s; want 400", bad, resp.Status)
+		}
+	}
+	if resp := postForm(t, srv, "/chats/nowhere/level/", url.Values{"level": {"muted"}}, cookie); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("the level of a room that does not exist: %s; want 404", resp.Status)
 	}
 }
