@@ -114,6 +114,9 @@ func TestLiveCounts(t *testing.T) {
 		t.Errorf("the list marks %q as the room shown", got)
 	}
 	b.waitFor("the title to count ops's mention", `/^\(1\) lobby/.test(document.title)`)
+	post(t, srv, gus, "ops", "@nia still stuck")
+	b.waitFor("ops's badge in the list to say @2", side("ops")+` === '@2'`)
+	b.waitFor("the title to count 2", `/^\(2\) lobby/.test(document.title)`)
 	if eval[string](b, `document.getElementById('room-level').value`) != "every" {
 		t.Error("the room's level select does not show its level")
 	}

@@ -157,9 +157,23 @@
 
   // ---------- The list beside a room ----------
 
-  function renderSide() {
+  // renderSide draws the list beside the room: whole when the rooms or
+  // their order changed, else only the row of the room that changed.
+  let sideKey = '';
+  function renderSide(changed) {
     if (!side || !sideList) return;
     side.hidden = order.length === 0;
+    const key = order.join('\n');
+    if (changed && key === sideKey) {
+      const r = rooms.get(changed);
+      const row = r && [...sideList.children].find((li) => li.dataset.room === changed);
+      if (row) {
+        row.classList.toggle('room-muted', r.level === 'muted');
+        setBadge(row.querySelector('.room-link'), r);
+        return;
+      }
+    }
+    sideKey = key;
     const items = [];
     for (const name of order) {
       const r = rooms.get(name);
@@ -192,7 +206,7 @@
 
   function show(r) {
     updateRows(r);
-    renderSide();
+    renderSide(r.room);
     if (r.room === VIEWING && levelSelect && levelSelect.value !== r.level) levelSelect.value = r.level;
     title();
   }
