@@ -57,3 +57,44 @@ func TestFetchFloodCannotClaimMemory(t *testing.T) {
 		t.Fatalf("the heap grew by %d MiB for one socket asking and not reading; want under %d MiB", grew>>20, bound>>20)
 	}
 }
+
+// TestIdleUserStreamMemory measures what an idle user stream holds, beside
+// an idle room socket: n of each, opened bare (a TCP connection and a
+// reader on the client's side, the same for both), the heap measured
+// before and after. It logs both, and fails only if a stream costs
+// grossly more than a room socket: each holds a few numbers per room of
+// its user, no goroutine and no buffer.
+func TestIdleUserStreamMemory(t *testing.T) {
+	srv := apptest.Start(t, apptest.Options{Args: []string{"--send-limit=off", "--user-sockets=0"}})
+	tok := srv.User(t, "idler")
+	for _, room := range []string{"one", "two", "three"} {
+		srv.Dial(t, room, apptest.DialOptions{Token: tok}).Post("hello "+room, "")
+	}
+	heap := func() uint64 {
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		return ms.HeapInuse
+	}
+	const n = 300
+	per := func(open func()) float64 {
+		before := heap()
+		for range n {
+			open()
+		}
+		return float64(int64(heap())-int64(before)) / n
+	}
+	room := per(func() { apptest.RawDial(t, srv.Addr, "one", tok, nil) })
+	stream := per(func() {
+		_, br := apptest.RawDialPath(t, srv.Addr, "/ws/user/", tok, "parley.v1", nil)
+		// The counts frame arrives first; it is read, as a client would.
+		if _, err := ws.ReadFrame(br); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Logf("heap per idle socket, client's side included: room socket %.0f B, user stream (3 rooms) %.0f B", room, stream)
+	if stream > 3*room+4096 {
+		t.Errorf("an idle user stream holds %.0f B, a room socket %.0f B", stream, room)
+	}
+}

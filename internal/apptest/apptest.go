@@ -244,6 +244,32 @@ func (s *Server) Dial(tb testing.TB, room string, opt DialOptions) *Conn {
 
 // TryDial opens a WebSocket to room and returns the upgrade's response.
 func (s *Server) TryDial(room string, opt DialOptions) (*websocket.Conn, *http.Response, error) {
+	return dialURL(s.WSURL(room), opt)
+}
+
+// DialUser opens the user stream (GET /ws/user/, parley.v1), failing the
+// test if it cannot.
+func (s *Server) DialUser(tb testing.TB, opt DialOptions) *Conn {
+	tb.Helper()
+	opt.Extensions = true
+	c, resp, err := dialURL("ws://"+s.Addr+"/ws/user/", opt)
+	if err != nil {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		tb.Fatalf("dial the user stream: %v (status %d)", err, status)
+	}
+	tb.Cleanup(func() { c.CloseNow() })
+	return &Conn{tb: tb, C: c, ctx: context.Background()}
+}
+
+// TryDialUser opens the user stream and returns the upgrade's response.
+func (s *Server) TryDialUser(opt DialOptions) (*websocket.Conn, *http.Response, error) {
+	return dialURL("ws://"+s.Addr+"/ws/user/", opt)
+}
+
+func dialURL(url string, opt DialOptions) (*websocket.Conn, *http.Response, error) {
 	h := http.Header{}
 	for k, v := range opt.Header {
 		h[k] = v
@@ -257,7 +283,7 @@ func (s *Server) TryDial(room string, opt DialOptions) (*websocket.Conn, *http.R
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, resp, err := websocket.Dial(ctx, s.WSURL(room), do)
+	c, resp, err := websocket.Dial(ctx, url, do)
 	if c != nil {
 		c.SetReadLimit(1 << 22)
 	}

@@ -18,12 +18,23 @@ import (
 // not when the test wants. Every read and write has 10 s.
 func RawDial(tb testing.TB, addr, room, token string, after []byte) (net.Conn, *bufio.Reader) {
 	tb.Helper()
+	return RawDialPath(tb, addr, "/ws/chat/"+room+"/", token, "", after)
+}
+
+// RawDialPath is RawDial to any WebSocket path, offering the subprotocol
+// protocol if it is not "".
+func RawDialPath(tb testing.TB, addr, path, token, protocol string, after []byte) (net.Conn, *bufio.Reader) {
+	tb.Helper()
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { conn.Close() })
-	req := "GET /ws/chat/" + room + "/ HTTP/1.1\r\nHost: " + addr + "\r\n" +
+	offer := ""
+	if protocol != "" {
+		offer = "Sec-WebSocket-Protocol: " + protocol + "\r\n"
+	}
+	req := "GET " + path + " HTTP/1.1\r\nHost: " + addr + "\r\n" + offer +
 		"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n" +
 		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nAuthorization: Bearer " + token + "\r\n\r\n"
 	if _, err := conn.Write(append([]byte(req), after...)); err != nil {

@@ -46,11 +46,19 @@ const (
 	// account is now.
 	KindUserChanged
 	// KindRoomChanged is process-wide (Room ""): who may do what in the
-	// room Target changed (its kind, its members, an archive, a mute of
+	// room Subject changed (its kind, its members, an archive, a mute of
 	// User, or of everyone when User is ""). Every process reads again
 	// the place of its sockets in it, and closes those that may no longer
 	// read it.
 	KindRoomChanged
+	// KindRead is process-wide (Room ""): User has read the room Subject
+	// up to Seq (a read marker moved). User streams of every process
+	// update that room's counts.
+	KindRead
+	// KindRooms is process-wide (Room ""): User's place in the room
+	// Subject changed: entered, left, or their level set. User streams of
+	// every process read that room's counts again.
+	KindRooms
 )
 
 // kindNames are the kinds' names on the wire, by kind.
@@ -64,6 +72,8 @@ var kindNames = [...]string{
 	KindUserRevoked: "user_revoked",
 	KindUserChanged: "user_changed",
 	KindRoomChanged: "room_changed",
+	KindRead:        "read",
+	KindRooms:       "rooms",
 }
 
 // String returns the kind's name on the wire; "unknown" for a kind this
@@ -99,6 +109,10 @@ func kindNamed(name []byte) Kind {
 		return KindUserChanged
 	case "room_changed":
 		return KindRoomChanged
+	case "read":
+		return KindRead
+	case "rooms":
+		return KindRooms
 	}
 	return KindUnknown
 }
@@ -124,8 +138,9 @@ type Event struct {
 	Message *chat.Message `json:"message,omitempty"`
 	// Change is KindChange's stored change.
 	Change *chat.Change `json:"change,omitempty"`
-	// User is KindTyping's user, KindUserRevoked's, KindUserChanged's, and
-	// KindRoomChanged's (the one user concerned; "" for everyone in the room).
+	// User is KindTyping's user, KindUserRevoked's, KindUserChanged's,
+	// KindRead's and KindRooms', and KindRoomChanged's (the one user
+	// concerned; "" for everyone in the room).
 	User string `json:"user,omitempty"`
 	// Origin names the process that published the event, so that a
 	// process can tell its own events from others'.
@@ -140,8 +155,11 @@ type Event struct {
 	// Keep is KindUserRevoked's: the hash (hex) of the one session or
 	// token of User that goes on, if any.
 	Keep string `json:"keep,omitempty"`
-	// Target is KindRoomChanged's: the room that changed.
-	Target string `json:"target,omitempty"`
+	// Subject is the room KindRead, KindRooms and KindRoomChanged are
+	// about (their Room is "", the process-wide topic).
+	Subject string `json:"subject,omitempty"`
+	// Seq is KindRead's: the seq the user has read to.
+	Seq int64 `json:"seq,omitempty"`
 }
 
 // Handler receives the events of a subscription.

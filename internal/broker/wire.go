@@ -12,6 +12,7 @@ package broker
 import (
 	"crypto/rand"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"time"
 
@@ -85,9 +86,13 @@ func AppendEvent(b []byte, ev Event, m Mark) []byte {
 		b = append(b, `,"keep":`...)
 		b = chat.AppendJSONString(b, ev.Keep)
 	}
-	if ev.Target != "" {
-		b = append(b, `,"target":`...)
-		b = chat.AppendJSONString(b, ev.Target)
+	if ev.Subject != "" {
+		b = append(b, `,"subject":`...)
+		b = chat.AppendJSONString(b, ev.Subject)
+	}
+	if ev.Seq != 0 {
+		b = append(b, `,"seq":`...)
+		b = strconv.AppendInt(b, ev.Seq, 10)
 	}
 	return append(b, '}')
 }
@@ -126,13 +131,14 @@ func decodeEventJSON(b []byte) (Event, error) {
 		Users   []string          `json:"data"`
 		Creds   []string          `json:"credentials"`
 		Keep    string            `json:"keep"`
-		Target  string            `json:"target"`
+		Subject string            `json:"subject"`
+		Seq     int64             `json:"seq"`
 	}
 	if err := json.Unmarshal(b, &w); err != nil {
 		return Event{}, err
 	}
 	ev := Event{Room: w.Room, Kind: w.Kind, User: w.User, Origin: w.Origin, Users: w.Users,
-		Credentials: w.Creds, Keep: w.Keep, Target: w.Target}
+		Credentials: w.Creds, Keep: w.Keep, Subject: w.Subject, Seq: w.Seq}
 	if w.Message != nil {
 		m, err := w.Message.Message()
 		if err != nil {
@@ -177,8 +183,10 @@ func decodeEventFast(b []byte) (Event, bool) {
 			return sc.Strings(&ev.Credentials)
 		case "keep":
 			return sc.String(&ev.Keep)
-		case "target":
-			return sc.String(&ev.Target)
+		case "subject":
+			return sc.String(&ev.Subject)
+		case "seq":
+			return sc.Int(&ev.Seq)
 		case "message":
 			if ev.Message != nil {
 				return false // encoding/json would merge the two

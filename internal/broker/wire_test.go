@@ -49,8 +49,10 @@ func sampleEvents() []Event {
 		{Kind: KindUserRevoked, User: "zoë", Keep: "0a1b"},
 		{Kind: KindUserRevoked, User: "ann"},
 		{Kind: KindUserChanged, User: "ann"},
-		{Kind: KindRoomChanged, Target: "lobby", User: "zoë", Origin: "p-1"},
-		{Kind: KindRoomChanged, Target: "secret"},
+		{Kind: KindRoomChanged, Subject: "lobby", User: "zoë", Origin: "p-1"},
+		{Kind: KindRoomChanged, Subject: "secret"},
+		{Kind: KindRead, User: "zoë", Subject: "lobby", Seq: 17, Origin: "p-1"},
+		{Kind: KindRooms, User: "ann", Subject: "ops"},
 		{Room: "lobby", Kind: KindUnknown},
 	}
 }

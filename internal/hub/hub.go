@@ -261,7 +261,8 @@ func (h *Hub) room(name string) *room {
 	return h.rooms[name]
 }
 
-// leave removes m from its room and, when the room empties, unsubscribes.
+// leave removes m from its room and, when the room empties, unsubscribes
+// (unless the room is watched: see Watch).
 func (h *Hub) leave(m *Member) {
 	r := m.room
 	h.mu.Lock()
@@ -272,8 +273,9 @@ func (h *Hub) leave(m *Member) {
 	}
 	delete(r.members, m)
 	empty := len(r.members) == 0
+	drop := empty && r.watch == nil
 	r.mu.Unlock()
-	if empty && h.rooms[r.name] == r {
+	if drop && h.rooms[r.name] == r {
 		delete(h.rooms, r.name)
 	}
 	h.mu.Unlock()
@@ -285,13 +287,30 @@ func (h *Hub) leave(m *Member) {
 		r.presenceChanged()
 		return
 	}
+	if !drop {
+		// Watched: the room stays, its sequencer running, but nobody
+		// is here any more.
+		if r.isReady() {
+			_ = h.Publish(context.Background(), broker.Event{Room: r.name, Kind: broker.KindPresence, Users: []string{}})
+		}
+		return
+	}
+	h.release(r, true)
+}
+
+// release stops a room taken out of the hub's rooms, and unsubscribes from
+// it unless someone re-entered meanwhile. hadMembers says the room had
+// members: the other processes are told nobody is here any more.
+func (h *Hub) release(r *room, hadMembers bool) {
 	r.stopTimers()
 	<-r.ready
 	if r.err != nil {
 		return
 	}
-	// Tell the other processes this one has nobody here any more.
-	_ = h.Publish(context.Background(), broker.Event{Room: r.name, Kind: broker.KindPresence, Users: []string{}})
+	if hadMembers {
+		// Tell the other processes this one has nobody here any more.
+		_ = h.Publish(context.Background(), broker.Event{Room: r.name, Kind: broker.KindPresence, Users: []string{}})
+	}
 	h.subMu.Lock()
 	defer h.subMu.Unlock()
 	if h.room(r.name) == nil { // nobody re-entered meanwhile
@@ -300,6 +319,65 @@ func (h *Hub) leave(m *Member) {
 		if err := h.opt.Broker.Unsubscribe(ctx, r.name); err != nil {
 			h.log.Warn("unsubscribe", "room", r.name, "err", err)
 		}
+	}
+}
+
+// Watch has f told of every entry of room's log (new messages and
+// changes) committed after Watch returns, in seq order and without gaps,
+// as the room's members are, whether or not the room has members on this
+// process: the room stays subscribed while it is watched. It is how the
+// user streams of this process follow the rooms of their users (one
+// watcher per room, not one per stream), at no cost to a room nobody
+// watches. A room has one watcher: Watch again replaces f. f is called
+// under the room's lock, in the fan-out: it must note the entry and
+// return, never block, nor call the hub.
+func (h *Hub) Watch(ctx context.Context, room string, f func(chat.Entry)) error {
+	h.mu.Lock()
+	r := h.rooms[room]
+	created := r == nil
+	if created {
+		r = newRoom(h, room)
+		h.rooms[room] = r
+	}
+	r.mu.Lock()
+	r.watch = f
+	r.mu.Unlock()
+	h.mu.Unlock()
+	if created {
+		r.start(ctx)
+	}
+	select {
+	case <-r.ready:
+	case <-ctx.Done():
+		h.Unwatch(room)
+		return ctx.Err()
+	}
+	if r.err != nil {
+		h.Unwatch(room)
+		return r.err
+	}
+	return nil
+}
+
+// Unwatch stops telling room's watcher of its entries; a room without
+// members is left, and unsubscribed from.
+func (h *Hub) Unwatch(room string) {
+	h.mu.Lock()
+	r := h.rooms[room]
+	if r == nil {
+		h.mu.Unlock()
+		return
+	}
+	r.mu.Lock()
+	r.watch = nil
+	drop := len(r.members) == 0
+	r.mu.Unlock()
+	if drop {
+		delete(h.rooms, room)
+	}
+	h.mu.Unlock()
+	if drop {
+		h.release(r, false)
 	}
 }
 
@@ -390,9 +468,10 @@ type room struct {
 
 	mu         sync.Mutex
 	members    map[*Member]struct{}
-	extMembers int             // members that take extensions
-	next       int64           // the next seq to fan out
-	pending    map[int64]entry // arrived early, waiting for next
+	extMembers int              // members that take extensions
+	watch      func(chat.Entry) // told of every entry, if set (Watch)
+	next       int64            // the next seq to fan out
+	pending    map[int64]entry  // arrived early, waiting for next
 	gapTimer   *time.Timer
 	recovering bool
 	again      bool                      // a recovery was asked for while one ran
@@ -536,6 +615,9 @@ func (r *room) drainLocked(w *wakes) {
 // those with), a change for those with extensions. Each frame is encoded
 // once, and only if a member takes it.
 func (r *room) fanoutLocked(w *wakes, e entry) {
+	if r.watch != nil {
+		r.watch(chat.Entry{Message: e.msg, Change: e.change})
+	}
 	if e.change != nil {
 		if r.extMembers == 0 {
 			return
@@ -646,7 +728,7 @@ func (r *room) runRecovery() {
 				r.h.log.Warn("recover messages", "room", r.name, "after", after, "err", err)
 				// Try again later; the messages are safe in the store.
 				r.recovering = false
-				if r.gapTimer == nil && len(r.members) > 0 {
+				if r.gapTimer == nil && (len(r.members) > 0 || r.watch != nil) {
 					r.gapTimer = time.AfterFunc(time.Second, r.recover)
 				}
 				return
@@ -750,7 +832,9 @@ func (r *room) announce() {
 	local := r.localUsersLocked()
 	r.mu.Unlock()
 	if local == nil {
-		local = []string{}
+		// Nobody here: a room only watched says nothing (its last
+		// member's leaving said so).
+		return
 	}
 	_ = r.h.Publish(context.Background(), broker.Event{Room: r.name, Kind: broker.KindPresence, Users: local})
 }
@@ -791,6 +875,9 @@ func (r *room) expireRemote() {
 
 func (r *room) sendPresence() {
 	r.locked(func(w *wakes) {
+		if r.extMembers == 0 {
+			return // nobody takes it (a room only watched, say)
+		}
 		users := r.localUsersLocked()
 		for _, p := range r.remote {
 			users = append(users, p.users...)

@@ -15,6 +15,7 @@ import (
 	"parley/internal/hub"
 	"parley/internal/store"
 	"parley/internal/store/storetest"
+	"parley/internal/testenv"
 )
 
 type fixture struct {
@@ -535,5 +536,42 @@ func TestSendAfter(t *testing.T) {
 	}
 	if !slices.Equal(got, []string{"msg", "msg", "answer about 2", "answer about 1"}) {
 		t.Fatalf("got %q", got)
+	}
+}
+
+// TestWatch: a watched room's entries reach its watcher in seq order,
+// gaps filled from the store, with or without members; the room stays
+// while watched after its last member leaves, and goes once unwatched.
+func TestWatch(t *testing.T) {
+	f := newFixture(t, hub.Options{})
+	var mu sync.Mutex
+	var seen []int64
+	if err := f.h.Watch(context.Background(), "lobby", func(e chat.Entry) {
+		mu.Lock()
+		seen = append(seen, e.Seq())
+		mu.Unlock()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got := func() []int64 {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(seen)
+	}
+	f.publish(f.store("lobby", "one"))
+	f.store("lobby", "two") // lost by the broker: recovered
+	f.publish(f.store("lobby", "three"))
+	c := f.join("lobby", "ann", true)
+	f.publish(f.store("lobby", "four"))
+	testenv.Eventually(t, 5*time.Second, "the watcher to see 1 to 4", func() bool { return slices.Equal(got(), []int64{1, 2, 3, 4}) })
+	c.Leave()
+	if st := f.h.Stats(); st.Rooms != 1 || st.Members != 0 {
+		t.Fatalf("stats %+v: a watched room stays without members", st)
+	}
+	f.publish(f.store("lobby", "five"))
+	testenv.Eventually(t, 5*time.Second, "the watcher to see 1 to 5", func() bool { return slices.Equal(got(), []int64{1, 2, 3, 4, 5}) })
+	f.h.Unwatch("lobby")
+	if st := f.h.Stats(); st.Rooms != 0 {
+		t.Fatalf("stats %+v: an unwatched room without members goes", st)
 	}
 }

@@ -17,6 +17,7 @@ var pgDialect = dialect{
 	msgCols: pgMsgCols,
 	// $1 = user id, $2 = seq, $3 = now, $4 = room. PostgreSQL cannot infer
 	// the type of a parameter in a SELECT list.
+	roomMention: "m.mentions_room",
 	markRead: `
 		INSERT INTO room_members (user_id, room, last_read, entered_at)
 		SELECT CAST($1 AS BIGINT), name, LEAST(CAST($2 AS BIGINT), last_seq), CAST($3 AS timestamptz) FROM rooms WHERE name = $4

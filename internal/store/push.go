@@ -145,9 +145,12 @@ type PushCandidate struct {
 	// Mentioned: the message mentions the user by name.
 	Mentioned bool
 	// Member: the user has a room_members row for the room; LastRead is
-	// its read marker (0 when not a member).
+	// its read marker (0 when not a member), Level their level in it.
 	Member   bool
 	LastRead int64
+	Level    chat.Level
+	// Kind is the room's.
+	Kind chat.RoomKind
 }
 
 // PushCandidates returns the users with a push subscription whom the
@@ -167,7 +170,8 @@ func (s *Store) PushCandidates(ctx context.Context, room string, seq int64, memb
 	rs, err := s.read.query(ctx, `
 		SELECT u.id, u.name, u.role, u.created_at,
 			EXISTS (SELECT 1 FROM mentions n WHERE n.room = $1 AND n.seq = $2 AND n.user_id = u.id),
-			m.user_id IS NOT NULL, COALESCE(m.last_read, 0)
+			m.user_id IS NOT NULL, COALESCE(m.last_read, 0), COALESCE(m.level, 'every'),
+			COALESCE((SELECT kind FROM rooms WHERE name = $1), 'public')
 		FROM users u
 		LEFT JOIN room_members m ON m.user_id = u.id AND m.room = $1
 		WHERE u.id IN (
@@ -184,12 +188,12 @@ func (s *Store) PushCandidates(ctx context.Context, room string, seq int64, memb
 	var cs []PushCandidate
 	for rs.Next() {
 		var c PushCandidate
-		var role string
+		var role, level, kind string
 		if err := rs.Scan(&c.User.ID, &c.User.Name, &role, timeCol{&c.User.CreatedAt},
-			boolCol{&c.Mentioned}, boolCol{&c.Member}, &c.LastRead); err != nil {
+			boolCol{&c.Mentioned}, boolCol{&c.Member}, &c.LastRead, &level, &kind); err != nil {
 			return nil, fmt.Errorf("store: push candidates: %w", err)
 		}
-		c.User.Role = chat.Role(role)
+		c.User.Role, c.Level, c.Kind = chat.Role(role), chat.Level(level), chat.RoomKind(kind)
 		cs = append(cs, c)
 	}
 	if err := rs.Err(); err != nil {

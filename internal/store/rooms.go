@@ -228,34 +228,41 @@ func scanRoom(rw row, r *chat.Room) error {
 // Only a public room is entered so: the members of the others are added
 // by name (AddRoomMember, OpenDirect), and the callers ask chat.Can first.
 func (s *Store) EnterRoom(ctx context.Context, userID int64, room string) (bool, error) {
+	exists, _, err := s.Enter(ctx, userID, room)
+	return exists, err
+}
+
+// Enter is EnterRoom, and reports too whether the user entered the room
+// now (was not in it before): their room list changed.
+func (s *Store) Enter(ctx context.Context, userID int64, room string) (exists, entered bool, err error) {
 	if !chat.ValidRoomName(room) {
-		return false, nil
+		return false, false, nil
 	}
 	room = chat.NormalizeRoomName(room)
 	var lastSeq, member int64
-	err := s.read.queryRow(ctx, `
+	err = s.read.queryRow(ctx, `
 		SELECT r.last_seq, (SELECT count(*) FROM room_members m WHERE m.user_id = $1 AND m.room = r.name)
 		FROM rooms r WHERE r.name = $2`, userID, room).Scan(&lastSeq, &member)
 	if isNoRows(err) {
-		return false, nil
+		return false, false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("store: enter room: %w", err)
+		return false, false, fmt.Errorf("store: enter room: %w", err)
 	}
 	if member > 0 {
-		return true, nil
+		return true, false, nil
 	}
-	_, err = s.write.exec(ctx, `
+	n, err := s.write.exec(ctx, `
 		INSERT INTO room_members (user_id, room, last_read, entered_at)
 		SELECT $1, name, last_seq, $3 FROM rooms WHERE name = $2 AND kind = 'public'
 		ON CONFLICT (user_id, room) DO NOTHING`, userID, room, now())
 	if isForeignKeyViolation(err) {
-		return false, chat.Errorf(chat.ENotFound, "No such user.")
+		return false, false, chat.Errorf(chat.ENotFound, "No such user.")
 	}
 	if err != nil {
-		return false, fmt.Errorf("store: enter room: %w", err)
+		return false, false, fmt.Errorf("store: enter room: %w", err)
 	}
-	return true, nil
+	return true, n > 0, nil
 }
 
 // LeaveRoom takes the room out of the user's rooms, and forgets how far

@@ -40,6 +40,7 @@ const (
 var sqliteDialect = dialect{
 	msgCols: sqliteMsgCols,
 	// $1 = user id, $2 = seq, $3 = now, $4 = room
+	roomMention: "m.mentions_room = 1",
 	markRead: `
 		INSERT INTO room_members (user_id, room, last_read, entered_at)
 		SELECT CAST($1 AS BIGINT), name, min(CAST($2 AS BIGINT), last_seq), $3 FROM rooms WHERE name = $4

@@ -145,6 +145,9 @@ type dialect struct {
 	// msgScan reads them.
 	msgCols  string
 	markRead string
+	// roomMention is the condition of a message that mentions @room
+	// (messages m), as the engine's partial index has it.
+	roomMention string
 	// migrateLock, if not empty, runs first in each migration's
 	// transaction, so that processes migrating at once queue up.
 	migrateLock string

@@ -33,7 +33,7 @@ func (s *Server) allows(u chat.User, p chat.Place, a chat.Action, t chat.Target)
 // room again, and closes those that may no longer read it. This
 // process's sockets are told before it returns.
 func (s *Server) roomChanged(room, user string) {
-	s.publishWide(broker.Event{Kind: broker.KindRoomChanged, Target: room, User: user})
+	s.publishWide(broker.Event{Kind: broker.KindRoomChanged, Subject: room, User: user})
 }
 
 // StatusRemoved closes a socket whose user may no longer read its room:

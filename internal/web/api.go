@@ -274,6 +274,7 @@ func (s *Server) handleAPILeaveRoom(w http.ResponseWriter, r *http.Request, u ch
 	if p.Kind != chat.RoomPublic {
 		s.roomChanged(room, u.Name) // their sockets there end
 	}
+	s.roomsChanged(u.Name, room)
 	w.WriteHeader(http.StatusNoContent)
 }
 

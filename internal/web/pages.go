@@ -403,6 +403,10 @@ func (s *Server) handleRoom(w http.ResponseWriter, r *http.Request, u chat.User)
 			s.serverError(w, r, err)
 			return
 		}
+		if p.Level, err = s.opt.Store.Level(ctx, u.ID, name); err != nil {
+			s.serverError(w, r, err)
+			return
+		}
 	}
 	s.render.render(w, http.StatusOK, "room", p)
 }
@@ -512,8 +516,12 @@ func (s *Server) createRoom(ctx context.Context, u chat.User, name string, kind 
 	default:
 		return chat.Room{}, false, 0, err
 	}
-	if _, err := s.opt.Store.EnterRoom(ctx, u.ID, name); err != nil {
+	_, entered, err := s.opt.Store.Enter(ctx, u.ID, name)
+	if err != nil {
 		return chat.Room{}, false, 0, err
+	}
+	if entered {
+		s.roomsChanged(u.Name, name)
 	}
 	return rm, created, 0, nil
 }
@@ -543,6 +551,7 @@ func (s *Server) handleLeaveRoom(w http.ResponseWriter, r *http.Request, u chat.
 	if place.Kind != chat.RoomPublic {
 		s.roomChanged(name, u.Name) // their sockets there end
 	}
+	s.roomsChanged(u.Name, name)
 	http.Redirect(w, r, "/?left="+name, http.StatusSeeOther) // #nosec G710 -- a valid room name is [a-z0-9_-]
 }
 

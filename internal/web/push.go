@@ -75,18 +75,22 @@ func (s *Server) pushLoop() {
 // concerns, one delayed batch (their devices) whose check, when due,
 // drops it if they have read m or may no longer read its room.
 func (s *Server) pushMessage(ctx context.Context, m *chat.Message) error {
-	everyone := m.MentionsRoom || isDirectRoom(m.Room)
+	everyone := m.MentionsRoom || mayBeDirect(m.Room)
 	cs, err := s.opt.Store.PushCandidates(ctx, m.Room, m.Seq, everyone, 0)
 	if err != nil {
 		return err
 	}
-	payload, err := pushPayloadOf(m)
+	if len(cs) == 0 {
+		return nil
+	}
+	payload, err := pushPayloadOf(m, cs[0].Kind == chat.RoomDirect)
 	if err != nil {
 		return err
 	}
 	now := s.opt.Now()
 	for _, c := range cs {
-		if c.LastRead >= m.Seq || !notifies(c.User, pushStanding{Mentioned: c.Mentioned, Member: c.Member}, m, now) {
+		place := chat.Place{Kind: c.Kind, Exists: true, Member: c.Member}
+		if c.LastRead >= m.Seq || !notifies(c.User, place, c.Level, m, now) {
 			continue
 		}
 		subs, err := s.opt.Store.PushSubscriptions(ctx, c.User.ID)
@@ -100,7 +104,7 @@ func (s *Server) pushMessage(ctx context.Context, m *chat.Message) error {
 		for i, sub := range subs {
 			msgs[i] = push.Message{Subscription: sub.Subscription, Payload: payload, Topic: pushTopic(m.Room)}
 		}
-		if err := s.opt.Push.EnqueueAfter(s.opt.PushDelay, s.stillWanted(c.User, c.Mentioned, m), msgs...); err != nil {
+		if err := s.opt.Push.EnqueueAfter(s.opt.PushDelay, s.stillWanted(c.User, m), msgs...); err != nil {
 			if errors.Is(err, push.ErrClosed) {
 				return nil
 			}
@@ -111,14 +115,24 @@ func (s *Server) pushMessage(ctx context.Context, m *chat.Message) error {
 }
 
 // stillWanted is the check of a delayed notification: nothing already
-// read is notified, nor anything in a room the user may no longer read.
-func (s *Server) stillWanted(u chat.User, mentioned bool, m *chat.Message) func(context.Context) (bool, error) {
+// read is notified, nor anything in a room the user may no longer read or
+// has muted since.
+func (s *Server) stillWanted(u chat.User, m *chat.Message) func(context.Context) (bool, error) {
 	return func(ctx context.Context) (bool, error) {
-		read, member, err := s.opt.Store.ReadMarker(ctx, u.ID, m.Room)
+		st := s.opt.Store
+		read, _, err := st.ReadMarker(ctx, u.ID, m.Room)
+		if err != nil || read >= m.Seq {
+			return false, err
+		}
+		place, err := st.RoomPlace(ctx, m.Room, u.ID)
 		if err != nil {
 			return false, err
 		}
-		return read < m.Seq && notifies(u, pushStanding{Mentioned: mentioned, Member: member}, m, s.opt.Now()), nil
+		level, err := st.Level(ctx, u.ID, m.Room)
+		if err != nil {
+			return false, err
+		}
+		return notifies(u, place, level, m, s.opt.Now()), nil
 	}
 }
 
@@ -136,9 +150,9 @@ type pushPayload struct {
 // pushPayloadOf is m's notification: who said it where, and the start of
 // what they said, well under push.MaxPayload (a room name, a user name and
 // 200 characters of at most 4 bytes each).
-func pushPayloadOf(m *chat.Message) ([]byte, error) {
+func pushPayloadOf(m *chat.Message, direct bool) ([]byte, error) {
 	title := m.Author + " in #" + m.Room
-	if isDirectRoom(m.Room) {
+	if direct {
 		title = m.Author
 	}
 	return json.Marshal(pushPayload{
@@ -167,48 +181,30 @@ func pushTopic(room string) string {
 }
 
 // ---------------------------------------------------------------------
-// The notification decision: "does user U get notified of message M".
-//
-// MERGE: this block (pushConcerns, isDirectRoom, pushStanding, notifies)
-// stands in for the notification levels' decision (every
-// message, mentions only, muted per room), for rooms.kind and for
-// users.role; the merge replaces notifies with that one decision
-// function, pushConcerns with the cheap test it allows (with the level
-// "every", any message may notify someone), isDirectRoom with kind =
-// 'direct'. Until then: a mention of
-// U, or @room, in a room U may read, or any message in a direct
-// conversation U is in, not by U.
-// ---------------------------------------------------------------------
+// Who is pushed: chat.Notifies, the one rule of notifications (the user
+// stream's and the browser's too), for a user who may read the room
+// (chat.Can).
 
 // pushConcerns reports whether m may notify anyone at all: the test on
-// the sending path, which must cost nothing for most messages.
+// the sending path, which must cost nothing for most messages. Only
+// mentions and direct conversations notify (chat.Notifies).
 func pushConcerns(m *chat.Message) bool {
-	return len(m.Mentions) > 0 || m.MentionsRoom || isDirectRoom(m.Room)
+	return len(m.Mentions) > 0 || m.MentionsRoom || mayBeDirect(m.Room)
 }
 
-// isDirectRoom reports whether room is a direct conversation.
-func isDirectRoom(room string) bool { return strings.HasPrefix(room, "dm-") }
+// mayBeDirect reports whether room may be a direct conversation, by its
+// name alone: every direct conversation's name starts with "dm-", and
+// no other new room's may (store.OpenDirect). The room's kind, read with
+// the candidates, decides.
+func mayBeDirect(room string) bool { return strings.HasPrefix(room, store.DirectPrefix) }
 
-// pushStanding is what notifies needs to know of U and M's room.
-type pushStanding struct {
-	Mentioned bool // M mentions U by name
-	Member    bool // U is a member of M's room
-}
-
-// notifies decides whether u is notified of m.
-func notifies(u chat.User, st pushStanding, m *chat.Message, now time.Time) bool {
-	if m.Author == u.Name || m.Deleted {
-		return false
-	}
-	kind := chat.RoomPublic
-	if isDirectRoom(m.Room) {
-		kind = chat.RoomDirect
-	}
-	place := chat.Place{Kind: kind, Exists: true, Member: st.Member}
+// notifies decides whether u, at place in m's room with level, is
+// notified of m.
+func notifies(u chat.User, place chat.Place, level chat.Level, m *chat.Message, now time.Time) bool {
 	if chat.Can(u.Actor(), place, chat.ActRead, chat.Target{}, now) != nil {
 		return false
 	}
-	return kind == chat.RoomDirect || st.Mentioned || m.MentionsRoom
+	return chat.Notifies(level, u.Name, m, place.Kind == chat.RoomDirect)
 }
 
 // ---------------------------------------------------------------------

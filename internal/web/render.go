@@ -75,6 +75,7 @@ type page struct {
 	AdminRooms []store.AdminRoom // /admin/rooms/
 
 	Search searchView // search page
+	Level  chat.Level // room page: the user's level in it
 
 	Suggest string // a valid room name to offer for an invalid one
 

@@ -73,7 +73,7 @@ func (s *Server) publishWide(ev broker.Event) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := s.opt.Broker.Publish(ctx, ev); err != nil {
-		s.log.Warn("publish revocation", "kind", ev.Kind.String(), "err", err)
+		s.log.Warn("publish process-wide event", "kind", ev.Kind.String(), "err", err)
 	}
 }
 
@@ -84,7 +84,8 @@ func (s *Server) Events() broker.Handler { return &s.events }
 // wideEvents handles the process-wide topic.
 type wideEvents struct{ s *Server }
 
-// Event closes the sockets a revocation names.
+// Event closes the sockets a revocation names, and hands the events of
+// a user's rooms to their streams.
 func (e *wideEvents) Event(ev broker.Event) {
 	s := e.s
 	switch ev.Kind {
@@ -99,7 +100,7 @@ func (e *wideEvents) Event(ev broker.Event) {
 			}
 		}
 	case broker.KindRoomChanged:
-		s.recheckRoom(ev.Target, ev.User)
+		s.recheckRoom(ev.Subject, ev.User)
 	case broker.KindUserRevoked:
 		for _, sc := range s.sockets.ofUser(ev.User) {
 			if ev.Keep == "" || hex.EncodeToString(sc.cred.hash) != ev.Keep {
@@ -110,17 +111,22 @@ func (e *wideEvents) Event(ev broker.Event) {
 		for _, sc := range s.sockets.ofUser(ev.User) {
 			sc.close(StatusAccountChanged, "account changed")
 		}
+	case broker.KindRead, broker.KindRooms:
+		s.streams.userEvent(ev)
 	}
 }
 
 // Missed is told that revocations may have been lost (Redis came back):
-// every socket whose session or token is gone from the store is closed.
+// every socket whose session or token is gone from the store is closed,
+// and every user stream reads its rooms' counts again (a read marker may
+// have moved meanwhile).
 func (e *wideEvents) Missed(room string) {
 	if room != "" {
 		return
 	}
 	go e.s.recheckCredentials()
 	e.s.recheckRoom("", "") // a change of a room may have been lost too
+	go e.s.streams.reloadAll()
 }
 
 // recheckCredentials closes the sockets whose session or token no longer

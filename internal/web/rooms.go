@@ -201,6 +201,7 @@ func (s *Server) addMember(ctx context.Context, r *http.Request, u chat.User, ro
 	if err := s.opt.Store.AddRoomMember(ctx, room, target.ID); err != nil {
 		return err
 	}
+	s.roomsChanged(target.Name, room)
 	s.audit(ctx, s.actorOf(r, u), "room.member.add", room, target.Name)
 	return nil
 }
@@ -226,6 +227,7 @@ func (s *Server) removeMember(ctx context.Context, r *http.Request, u chat.User,
 		return err
 	}
 	s.roomChanged(room, target.Name)
+	s.roomsChanged(target.Name, room)
 	s.audit(ctx, s.actorOf(r, u), "room.member.remove", room, target.Name)
 	return nil
 }
@@ -330,14 +332,14 @@ func (s *Server) handleAPIUnmute(w http.ResponseWriter, r *http.Request, u chat.
 // (u is in it whether named or not): 2 to 8 people, each an account.
 // Talking to oneself alone is refused: a conversation has two people.
 func (s *Server) openDirect(ctx context.Context, u chat.User, names []string) (chat.Room, bool, error) {
-	ids := []int64{u.ID}
+	ids, members := []int64{u.ID}, []string{u.Name}
 	for _, n := range names {
 		t, _, err := s.opt.Store.UserByName(ctx, strings.TrimSpace(n))
 		if err != nil {
 			return chat.Room{}, false, chat.Errorf(chat.ENotFound, "No such user: %q.", n)
 		}
 		if t.ID != u.ID && !containsID(ids, t.ID) {
-			ids = append(ids, t.ID)
+			ids, members = append(ids, t.ID), append(members, t.Name)
 		}
 	}
 	if len(ids) < store.MinDirectMembers {
@@ -346,7 +348,14 @@ func (s *Server) openDirect(ctx context.Context, u chat.User, names []string) (c
 	if len(ids) > store.MaxDirectMembers {
 		return chat.Room{}, false, chat.Errorf(chat.EInvalid, "A direct conversation has at most %d people, you included.", store.MaxDirectMembers)
 	}
-	return s.opt.Store.OpenDirect(ctx, ids, u.ID)
+	room, created, err := s.opt.Store.OpenDirect(ctx, ids, u.ID)
+	if err == nil && created {
+		// A new conversation: each member's user streams list it.
+		for _, name := range members {
+			s.roomsChanged(name, room.Name)
+		}
+	}
+	return room, created, err
 }
 
 func containsID(ids []int64, id int64) bool {

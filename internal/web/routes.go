@@ -41,6 +41,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /dm/{username}/{$}", s.requireLogin(s.handleDirect))
 	mux.HandleFunc("POST /dm/{username}/{$}", s.requireLogin(s.handleDirect))
 	mux.HandleFunc("GET /admin/rooms/{$}", s.requireLogin(s.handleAdminRooms))
+	mux.HandleFunc("POST /chats/{room}/level/{$}", s.requireLogin(s.handleSetLevel))
 	mux.Handle("GET /static/", http.StripPrefix("/static/", s.staticHandler()))
 	mux.HandleFunc("GET /favicon.ico", s.handleFavicon)
 	mux.HandleFunc("GET /sw.js", s.handleServiceWorker)
@@ -63,6 +64,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /api/v1/rooms/{room}/mutes", s.requireAPIRoom(s.handleAPIMute))
 	mux.HandleFunc("DELETE /api/v1/rooms/{room}/mutes/{user}", s.requireAPIRoom(s.handleAPIUnmute))
 	mux.HandleFunc("POST /api/v1/dms", s.requireAPIUser(s.handleAPIDirect))
+	mux.HandleFunc("GET /api/v1/rooms/{room}/level", s.requireAPIRoom(s.handleAPILevel))
+	mux.HandleFunc("PUT /api/v1/rooms/{room}/level", s.requireAPIRoom(s.handleAPISetLevel))
 	mux.HandleFunc("GET /api/v1/rooms/{room}/messages", s.requireAPIRoom(s.handleAPIMessages))
 	mux.HandleFunc("POST /api/v1/rooms/{room}/messages", s.requireAPIRoom(s.handleAPIPostMessage))
 	mux.HandleFunc("PATCH /api/v1/rooms/{room}/messages/{seq}", s.requireAPIRoom(s.handleAPIChange(chat.ChangeEdit)))
@@ -91,6 +94,7 @@ func (s *Server) routes() http.Handler {
 
 	// WebSocket.
 	mux.HandleFunc("GET /ws/chat/{room}/{$}", s.handleWebSocket)
+	mux.HandleFunc("GET /ws/user/{$}", s.handleUserStream)
 
 	// Operations.
 	mux.HandleFunc("GET /healthz", s.handleHealthz)

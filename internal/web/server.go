@@ -117,13 +117,14 @@ type Server struct {
 	// cookie-authenticated WebSocket may come from (canonicalOrigin).
 	trusted []string
 
-	sockets registry
-	events  wideEvents
 	// pushes holds committed messages on their way to pushLoop; nil
 	// when push is off.
 	pushes   chan chat.Message
 	pushDone chan struct{} // closed when pushLoop has returned
 
+	sockets   registry
+	streams   streamIndex
+	events    wideEvents
 	shutdown  chan struct{}
 	shutOnce  sync.Once
 	dummyOnce sync.Once
@@ -159,6 +160,7 @@ func New(opt Options) (*Server, error) {
 		shutdown: make(chan struct{}),
 	}
 	s.events.s = s
+	s.streams.s = s
 	s.metrics = opt.Metrics
 	if s.metrics == nil {
 		s.metrics = NewMetrics()

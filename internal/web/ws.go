@@ -75,7 +75,7 @@ func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
 		s.refuseUpgrade(w, http.StatusServiceUnavailable, "unavailable", "The room is not available now; try again shortly.")
 		return
 	}
-	sc := &socket{s: s, user: socketUser{ID: u.ID, Name: u.Name, Role: u.Role}, room: room, cred: cred}
+	sc := &socket{s: s, user: newSocketUser(u), room: room, cred: cred}
 	sc.place.Store(&place)
 	sc.ctx, sc.cancel = context.WithCancel(context.Background())
 	// From here on every way out ends the connection, whose end (Closed)
@@ -117,10 +117,13 @@ func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
 // that does not answer (a Redis gone silent) gets the client a 503 in
 // bounded time, and the load balancer may send it elsewhere.
 func (s *Server) join(r *http.Request, sc *socket) (*hub.Member, error) {
-	exists, err := s.opt.Store.EnterRoom(r.Context(), sc.user.ID, sc.room)
+	exists, entered, err := s.opt.Store.Enter(r.Context(), sc.user.ID, sc.room)
 	if err != nil {
 		s.log.Error("websocket enter room", "room", sc.room, "err", err)
 		return nil, err
+	}
+	if entered {
+		s.roomsChanged(sc.user.Name, sc.room)
 	}
 	sc.roomExists.Store(exists)
 	ctx, cancel := context.WithTimeout(context.Background(), joinTimeout)
@@ -231,6 +234,9 @@ type socketUser struct {
 	Name string
 	Role chat.Role
 }
+
+// newSocketUser is what a socket keeps of u.
+func newSocketUser(u chat.User) socketUser { return socketUser{ID: u.ID, Name: u.Name, Role: u.Role} }
 
 func (u socketUser) chatUser() chat.User { return chat.User{ID: u.ID, Name: u.Name, Role: u.Role} }
 
@@ -546,7 +552,9 @@ func (sc *socket) writeRead() {
 	defer cancel()
 	if err := sc.s.opt.Store.MarkRead(ctx, sc.user.ID, sc.room, seq); err != nil {
 		sc.s.log.Warn("mark read", "room", sc.room, "err", err)
+		return
 	}
+	sc.s.readMoved(sc.user.Name, sc.room, seq)
 }
 
 // flushRead writes a pending read marker at once, as the socket ends.

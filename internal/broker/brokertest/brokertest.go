@@ -151,7 +151,7 @@ func (r *Recorder) checkOverflow(t testing.TB) {
 func SameEvent(x, y broker.Event) bool {
 	if x.Room != y.Room || x.Kind != y.Kind || x.User != y.User || x.Origin != y.Origin ||
 		!reflect.DeepEqual(x.Users, y.Users) || !reflect.DeepEqual(x.Credentials, y.Credentials) ||
-		x.Keep != y.Keep || (x.Message == nil) != (y.Message == nil) || (x.Change == nil) != (y.Change == nil) {
+		x.Keep != y.Keep || x.Subject != y.Subject || x.Seq != y.Seq || (x.Message == nil) != (y.Message == nil) || (x.Change == nil) != (y.Change == nil) {
 		return false
 	}
 	if x.Change != nil {
@@ -450,6 +450,8 @@ func testProcessWide(t *testing.T, a, b broker.Broker) {
 		{Kind: broker.KindRevoked, Credentials: []string{"00ff", "a1b2"}, Origin: "proc-0"},
 		{Kind: broker.KindUserRevoked, User: "ann", Keep: "00ff", Origin: "proc-0"},
 		{Kind: broker.KindUserChanged, User: "ann", Origin: "proc-0"},
+		{Kind: broker.KindRead, User: "ann", Subject: "lobby", Seq: 42, Origin: "proc-0"},
+		{Kind: broker.KindRooms, User: "ann", Subject: "lobby", Origin: "proc-0"},
 	} {
 		publish(t, c, a, ev)
 		for _, r := range recs {

@@ -696,6 +696,13 @@
   }
 
   function updateTitle() {
+    // With the user stream (live.js) the title counts the other rooms
+    // too, and is live.js's to write: it reads this room's count here.
+    document.documentElement.dataset.unseen = String(unseen);
+    if (window.parleyLive) {
+      window.parleyLive.title();
+      return;
+    }
     document.title = unseen > 0 ? '(' + unseen + ') ' + baseTitle : baseTitle;
   }
 

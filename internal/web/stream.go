@@ -1,0 +1,647 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"parley/internal/broker"
+	"parley/internal/chat"
+	"parley/internal/hub"
+	"parley/internal/store"
+	"parley/internal/wsock"
+)
+
+// The user stream, GET /ws/user/ (docs/PROTOCOL.md, The user stream): one
+// socket per tab that carries the counts of all the user's rooms and
+// their changes. Its costs:
+//
+//   - a message costs nothing to a user without a stream: a process
+//     follows a room (hub.Watch, one watcher per room) only while one of
+//     its streams is of a member of it, and a room nobody follows pays one
+//     nil check in its fan-out;
+//   - a message of a followed room costs one append to the process's
+//     queue under the room's lock, and then, in one goroutine of the
+//     process, O(streams of the room's members on this process);
+//   - a read marker moved, a room entered, left or its level set is one
+//     process-wide event (broker.KindRead, KindRooms), which each process
+//     hands to the streams of that user alone.
+//
+// Counts are exact: a stream reads them from the database when it opens,
+// follows the room's log in seq order from before that read (entries the
+// read included are skipped by seq), and reads a room again whenever
+// what it knows cannot say the count (a marker moved into the middle of
+// the unread messages, a message edited or deleted after the marker).
+
+// streamFrame is the first frame of a stream, and the frame of one room:
+// {"command":"counts","rooms":[…]} and {"command":"room","room":{…}}.
+type streamFrame struct {
+	Command string        `json:"command"`
+	Rooms   []streamRoom  `json:"rooms,omitempty"`
+	Room    *streamRoom   `json:"room,omitempty"`
+	Notify  *streamNotify `json:"notify,omitempty"`
+}
+
+// roomRemovedFrame says the room is no longer the user's.
+type roomRemovedFrame struct {
+	Command string `json:"command"`
+	Room    string `json:"room"`
+}
+
+// streamRoom is a room as the stream has it.
+type streamRoom struct {
+	Room     string     `json:"room"`
+	Kind     string     `json:"kind"`
+	Title    string     `json:"title"`
+	Unread   int64      `json:"unread"`
+	Mentions int64      `json:"mentions"`
+	Level    chat.Level `json:"level"`
+	LastSeq  int64      `json:"last_seq"`
+	LastRead int64      `json:"last_read"`
+}
+
+// streamNotify is the message a room frame notifies the user of
+// (chat.Notifies): the page shows it as a notification while hidden.
+type streamNotify struct {
+	Seq     int64  `json:"seq"`
+	Author  string `json:"author"`
+	Excerpt string `json:"excerpt"`
+	Mention bool   `json:"mention"`
+}
+
+func viewRoom(c store.RoomCount) streamRoom {
+	return streamRoom{Room: c.Room, Kind: string(c.Kind), Title: c.Title, Unread: c.Unread, Mentions: c.Mentions,
+		Level: c.Level, LastSeq: c.LastSeq, LastRead: c.LastRead}
+}
+
+// handleUserStream opens a user stream: the room socket's checks
+// (credentials, Origin, the caps of sockets), parley.v1 only.
+func (s *Server) handleUserStream(w http.ResponseWriter, r *http.Request) {
+	if !wsock.IsUpgrade(r) {
+		w.Header().Set("Upgrade", "websocket")
+		w.Header().Set("Sec-WebSocket-Version", "13")
+		s.refuseUpgrade(w, http.StatusUpgradeRequired, "bad_request", "This address takes WebSocket (version 13) upgrades only.")
+		return
+	}
+	u, cred, err := s.authenticate(r)
+	if err != nil {
+		if httpStatus(err) >= 500 {
+			s.log.Error("websocket auth", "err", err)
+			s.refuseUpgrade(w, http.StatusServiceUnavailable, "unavailable", "Try again shortly.")
+			return
+		}
+		s.refuseUpgrade(w, http.StatusUnauthorized, "unauthorized", "Log in first: a session cookie or a bearer token is needed.")
+		return
+	}
+	if cred.from == authCookie && !s.sameOrigin(r) {
+		s.refuseUpgrade(w, http.StatusForbidden, "forbidden", "WebSocket from a foreign origin refused.")
+		return
+	}
+	if !wsock.Offers(r, Subprotocol) {
+		s.refuseUpgrade(w, http.StatusBadRequest, "bad_request", "The user stream speaks parley.v1 only: offer it as the subprotocol.")
+		return
+	}
+	select {
+	case <-s.shutdown:
+		s.refuseUpgrade(w, http.StatusServiceUnavailable, "unavailable", "The server is shutting down.")
+		return
+	default:
+	}
+	// The stream is a socket of the registry (caps, revocation,
+	// shutdown) with no room; its frames are the stream's.
+	st := &userStream{s: s, rooms: make(map[string]*streamState)}
+	st.sc = &socket{s: s, user: newSocketUser(u), cred: cred}
+	st.sc.ctx, st.sc.cancel = context.WithCancel(context.Background())
+	st.sc.conn = s.opt.Transport.NewConn(st)
+	switch s.sockets.add(st.sc, s.opt.MaxSockets, s.opt.UserSockets) {
+	case http.StatusServiceUnavailable:
+		st.sc.conn.Abort()
+		s.refuseUpgrade(w, http.StatusServiceUnavailable, "too_many_sockets", "The server is full; try again shortly.")
+		return
+	case http.StatusTooManyRequests:
+		st.sc.conn.Abort()
+		s.refuseUpgrade(w, http.StatusTooManyRequests, "too_many_sockets", "Too many open sockets; close some and try again.")
+		return
+	}
+	if err := st.open(r.Context()); err != nil {
+		s.log.Error("user stream open", "user", u.Name, "err", err)
+		st.sc.conn.Abort()
+		s.refuseUpgrade(w, http.StatusServiceUnavailable, "unavailable", "Your rooms cannot be read now; try again shortly.")
+		return
+	}
+	nc, first, err := wsock.Upgrade(w, r, Subprotocol)
+	if err != nil {
+		st.sc.conn.Abort()
+		return
+	}
+	if err := st.sc.conn.Start(nc, first); err != nil {
+		s.log.Error("websocket open", "err", err)
+	}
+}
+
+// userStream is one user stream.
+type userStream struct {
+	s  *Server
+	sc *socket // its place in the registry, and its connection
+
+	mu     sync.Mutex
+	rooms  map[string]*streamState
+	closed bool
+	out    [][]byte // frames to send once mu is released
+}
+
+// lock and unlock guard the stream's state; unlock sends the frames
+// queued meanwhile, holding no lock: a socket that overflows ends
+// there, and its end takes the lock.
+func (st *userStream) lock() { st.mu.Lock() }
+
+func (st *userStream) unlock() {
+	out := st.out
+	st.out = nil
+	st.mu.Unlock()
+	for _, f := range out {
+		st.sc.send(f)
+	}
+}
+
+// send queues a frame for the socket, sent at unlock; st.mu held.
+func (st *userStream) send(v any) { st.out = append(st.out, hub.EncodeFrame(v)) }
+
+var errStreamClosed = errors.New("user stream closed while opening")
+
+// streamState is what a stream knows of one room.
+type streamState struct {
+	store.RoomCount
+	// loading says the room's counts are being read: entries wait in
+	// held, and again asks for one more read after it.
+	loading bool
+	again   bool
+	held    []chat.Entry
+	// told says the client has had the room (in counts or a room
+	// frame): only then is its removal told.
+	told bool
+}
+
+// open follows the user's rooms and reads their counts, then queues the
+// counts frame: the rooms are followed before the counts are read, so
+// that no message falls between.
+func (st *userStream) open(ctx context.Context) (err error) {
+	s, u := st.s, st.sc.user
+	s.streams.addUser(st)
+	first, err := s.opt.Store.RoomCounts(ctx, u.ID, u.Name, "")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			// The stream may have ended meanwhile (revoked, shut down):
+			// it follows nothing, whatever was followed since.
+			for _, c := range first {
+				s.streams.unfollow(st, c.Room)
+			}
+			s.streams.removeUser(st)
+		}
+	}()
+	st.lock()
+	if st.closed {
+		st.unlock()
+		return errStreamClosed
+	}
+	for _, c := range first {
+		st.rooms[c.Room] = &streamState{RoomCount: store.RoomCount{Room: c.Room}, loading: true}
+	}
+	st.unlock()
+	for _, c := range first {
+		if err := s.streams.follow(st, c.Room); err != nil {
+			return err
+		}
+	}
+	counts, err := s.opt.Store.RoomCounts(ctx, u.ID, u.Name, "")
+	if err != nil {
+		return err
+	}
+	st.lock()
+	defer st.unlock()
+	if st.closed {
+		return errStreamClosed
+	}
+	frame := streamFrame{Command: "counts", Rooms: make([]streamRoom, 0, len(counts))}
+	seen := make(map[string]bool, len(counts))
+	for _, c := range counts {
+		rs := st.rooms[c.Room]
+		if rs == nil {
+			// Entered between the two reads: followed, and sent, as
+			// its KindRooms event would have it.
+			go st.enter(c.Room)
+			continue
+		}
+		seen[c.Room] = true
+		st.settleLocked(rs, c)
+		rs.told = true
+		if rs.again {
+			// A marker moved while the counts were read: read again.
+			rs.again = false
+			st.reloadLocked(rs)
+		}
+		frame.Rooms = append(frame.Rooms, viewRoom(rs.RoomCount))
+	}
+	for _, c := range first {
+		if !seen[c.Room] && st.rooms[c.Room] != nil {
+			// Left between the two reads.
+			delete(st.rooms, c.Room)
+			go s.streams.unfollow(st, c.Room)
+		}
+	}
+	st.send(frame)
+	return nil
+}
+
+// settleLocked sets a room's counts to c, read from the database, and
+// applies the entries held meanwhile that the read did not include.
+func (st *userStream) settleLocked(rs *streamState, c store.RoomCount) {
+	held := rs.held
+	rs.RoomCount, rs.loading, rs.held = c, false, nil
+	for _, e := range held {
+		st.applyLocked(rs, e, false)
+	}
+}
+
+// entry handles an entry of a room the stream follows, in seq order.
+func (st *userStream) entry(room string, e chat.Entry) {
+	st.lock()
+	defer st.unlock()
+	rs := st.rooms[room]
+	if rs == nil {
+		return
+	}
+	if rs.loading {
+		rs.held = append(rs.held, e)
+		return
+	}
+	st.applyLocked(rs, e, true)
+}
+
+// applyLocked counts an entry the room's counts did not include: a new
+// message by someone else is unread, and may mention the user or notify
+// them; one by the user reads the room up to it (as posting does in the
+// store); an edit or a deletion after the marker has the room read again.
+func (st *userStream) applyLocked(rs *streamState, e chat.Entry, live bool) {
+	seq := e.Seq()
+	if seq <= rs.LastSeq {
+		return // the counts include it
+	}
+	rs.LastSeq = seq
+	if c := e.Change; c != nil {
+		if c.Target > rs.LastRead && (c.Kind == chat.ChangeEdit || c.Kind == chat.ChangeDelete) {
+			st.reloadLocked(rs)
+		}
+		return
+	}
+	m, name := e.Message, st.sc.user.Name
+	if m == nil || m.Deleted || seq <= rs.LastRead {
+		return // read already: a marker moved past it before it came
+	}
+	var notify *streamNotify
+	if m.Author == name {
+		rs.LastRead, rs.Unread, rs.Mentions = seq, 0, 0
+	} else {
+		rs.Unread++
+		mention := m.MentionsUser(name)
+		if mention {
+			rs.Mentions++
+		}
+		if chat.Notifies(rs.Level, name, m, rs.Kind == chat.RoomDirect) {
+			notify = &streamNotify{Seq: m.Seq, Author: m.Author, Excerpt: chat.Excerpt(m.Content), Mention: mention}
+		}
+	}
+	if live {
+		v := viewRoom(rs.RoomCount)
+		st.send(streamFrame{Command: "room", Room: &v, Notify: notify})
+	}
+}
+
+// read handles a read marker moved (broker.KindRead).
+func (st *userStream) read(room string, seq int64) {
+	st.lock()
+	defer st.unlock()
+	rs := st.rooms[room]
+	switch {
+	case rs == nil:
+		return
+	case rs.loading:
+		rs.again = true
+	case seq <= rs.LastRead:
+	case seq >= rs.LastSeq:
+		rs.LastRead, rs.Unread, rs.Mentions = seq, 0, 0
+		v := viewRoom(rs.RoomCount)
+		st.send(streamFrame{Command: "room", Room: &v})
+	default:
+		st.reloadLocked(rs)
+	}
+}
+
+// enter handles a change of the user's place in a room
+// (broker.KindRooms): entered, left, level set. The room is followed if
+// new, and its counts read again; a room no longer the user's is removed.
+func (st *userStream) enter(room string) {
+	st.lock()
+	if st.closed {
+		st.unlock()
+		return
+	}
+	rs := st.rooms[room]
+	if rs != nil {
+		st.reloadLocked(rs)
+		st.unlock()
+		return
+	}
+	rs = &streamState{RoomCount: store.RoomCount{Room: room}, loading: true}
+	st.rooms[room] = rs
+	st.unlock()
+	if err := st.s.streams.follow(st, room); err != nil {
+		st.s.log.Warn("user stream follow", "room", room, "err", err)
+	}
+	// Followed first, then read: entries from now on are held until
+	// the read.
+	st.reload(rs)
+}
+
+// reloadLocked reads the room's counts again, holding its entries until
+// it has them; one read at a time, and one more if asked meanwhile.
+func (st *userStream) reloadLocked(rs *streamState) {
+	if rs.loading {
+		rs.again = true
+		return
+	}
+	rs.loading = true
+	go st.reload(rs)
+}
+
+// reload reads the room's counts, sends them, and applies what came
+// meanwhile; a room that is no longer the user's is removed.
+func (st *userStream) reload(rs *streamState) {
+	room, u := rs.Room, st.sc.user
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		counts, err := st.s.opt.Store.RoomCounts(ctx, u.ID, u.Name, room)
+		cancel()
+		st.lock()
+		if st.closed {
+			// Ended while this read ran: what enter followed meanwhile
+			// goes (unfollowing twice is harmless).
+			st.unlock()
+			st.s.streams.unfollow(st, room)
+			return
+		}
+		if st.rooms[room] != rs {
+			st.unlock()
+			return
+		}
+		if err != nil {
+			// Held entries wait for the next read; the client reads
+			// everything again when it reconnects.
+			st.s.log.Warn("user stream counts", "room", room, "err", err)
+			rs.loading = false
+			st.unlock()
+			return
+		}
+		if len(counts) == 0 {
+			delete(st.rooms, room)
+			if rs.told {
+				st.send(roomRemovedFrame{Command: "room_removed", Room: room})
+			}
+			st.unlock()
+			st.s.streams.unfollow(st, room)
+			return
+		}
+		st.settleLocked(rs, counts[0])
+		again := rs.again
+		rs.again = false
+		v := viewRoom(rs.RoomCount)
+		st.send(streamFrame{Command: "room", Room: &v})
+		rs.told = true
+		if again {
+			rs.loading = true
+		}
+		st.unlock()
+		if !again {
+			return
+		}
+	}
+}
+
+// Message answers a frame from the client: the stream takes none.
+func (st *userStream) Message(_ *wsock.Conn, _ bool, _ []byte) {
+	st.sc.send(hub.EncodeFrame(errorFrame{Command: "error", Code: "bad_request", Message: "The user stream takes no commands."}))
+}
+
+// Closed ends the stream once its connection has ended.
+func (st *userStream) Closed(*wsock.Conn) {
+	st.mu.Lock()
+	st.closed = true
+	rooms := make([]string, 0, len(st.rooms))
+	for name := range st.rooms {
+		rooms = append(rooms, name)
+	}
+	st.rooms, st.out = nil, nil
+	st.mu.Unlock()
+	st.s.streams.removeUser(st)
+	for _, name := range rooms {
+		st.s.streams.unfollow(st, name)
+	}
+	st.sc.cancel()
+	st.s.sockets.remove(st.sc)
+}
+
+// streamIndex is the process's user streams, by user and by the room
+// they follow, and the queue that carries the followed rooms' entries
+// from the hub's fan-out to them.
+type streamIndex struct {
+	s *Server
+
+	mu     sync.Mutex
+	byUser map[string]map[*userStream]struct{}
+	byRoom map[string]map[*userStream]struct{}
+
+	// watchMu orders the hub's Watch and Unwatch calls, which decide on
+	// byRoom.
+	watchMu sync.Mutex
+
+	qmu     sync.Mutex
+	queue   []roomEntry
+	running bool // a goroutine drains queue
+}
+
+type roomEntry struct {
+	room string
+	e    chat.Entry
+}
+
+func (x *streamIndex) addUser(st *userStream) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.byUser == nil {
+		x.byUser = make(map[string]map[*userStream]struct{})
+		x.byRoom = make(map[string]map[*userStream]struct{})
+	}
+	set := x.byUser[st.sc.user.Name]
+	if set == nil {
+		set = make(map[*userStream]struct{})
+		x.byUser[st.sc.user.Name] = set
+	}
+	set[st] = struct{}{}
+}
+
+func (x *streamIndex) removeUser(st *userStream) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	set := x.byUser[st.sc.user.Name]
+	delete(set, st)
+	if len(set) == 0 {
+		delete(x.byUser, st.sc.user.Name)
+	}
+}
+
+// ofUser returns the user's streams on this process.
+func (x *streamIndex) ofUser(name string) []*userStream {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	out := make([]*userStream, 0, len(x.byUser[name]))
+	for st := range x.byUser[name] {
+		out = append(out, st)
+	}
+	return out
+}
+
+// follow makes st follow room: the first stream of a room has the hub
+// watch it.
+func (x *streamIndex) follow(st *userStream, room string) error {
+	x.watchMu.Lock()
+	defer x.watchMu.Unlock()
+	x.mu.Lock()
+	set := x.byRoom[room]
+	first := set == nil
+	if first {
+		set = make(map[*userStream]struct{})
+		x.byRoom[room] = set
+	}
+	set[st] = struct{}{}
+	x.mu.Unlock()
+	if !first {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), joinTimeout)
+	defer cancel()
+	err := x.s.opt.Hub.Watch(ctx, room, func(e chat.Entry) { x.push(room, e) })
+	if err != nil {
+		x.mu.Lock()
+		delete(x.byRoom, room)
+		x.mu.Unlock()
+	}
+	return err
+}
+
+// unfollow stops st following room: the last stream of a room has the
+// hub stop watching it.
+func (x *streamIndex) unfollow(st *userStream, room string) {
+	x.watchMu.Lock()
+	defer x.watchMu.Unlock()
+	x.mu.Lock()
+	set := x.byRoom[room]
+	delete(set, st)
+	last := set != nil && len(set) == 0
+	if last {
+		delete(x.byRoom, room)
+	}
+	x.mu.Unlock()
+	if last {
+		x.s.opt.Hub.Unwatch(room)
+	}
+}
+
+// push is the hub's watcher of a followed room, called in its fan-out
+// under the room's lock: it queues the entry and returns.
+func (x *streamIndex) push(room string, e chat.Entry) {
+	x.qmu.Lock()
+	x.queue = append(x.queue, roomEntry{room, e})
+	start := !x.running
+	x.running = true
+	x.qmu.Unlock()
+	if start {
+		go x.drain()
+	}
+}
+
+// drain hands the queued entries to their rooms' streams, in order, and
+// ends when the queue is empty.
+func (x *streamIndex) drain() {
+	for {
+		x.qmu.Lock()
+		batch := x.queue
+		x.queue = nil
+		if len(batch) == 0 {
+			x.running = false
+			x.qmu.Unlock()
+			return
+		}
+		x.qmu.Unlock()
+		for _, re := range batch {
+			x.mu.Lock()
+			streams := make([]*userStream, 0, len(x.byRoom[re.room]))
+			for st := range x.byRoom[re.room] {
+				streams = append(streams, st)
+			}
+			x.mu.Unlock()
+			for _, st := range streams {
+				st.entry(re.room, re.e)
+			}
+		}
+	}
+}
+
+// userEvent hands a process-wide event about a user's rooms to their
+// streams on this process.
+func (x *streamIndex) userEvent(ev broker.Event) {
+	for _, st := range x.ofUser(ev.User) {
+		switch ev.Kind {
+		case broker.KindRead:
+			st.read(ev.Subject, ev.Seq)
+		case broker.KindRooms:
+			go st.enter(ev.Subject)
+		}
+	}
+}
+
+// reloadAll has every stream of this process read its rooms' counts
+// again, after process-wide events may have been lost.
+func (x *streamIndex) reloadAll() {
+	x.mu.Lock()
+	var all []*userStream
+	for _, set := range x.byUser {
+		for st := range set {
+			all = append(all, st)
+		}
+	}
+	x.mu.Unlock()
+	for _, st := range all {
+		st.lock()
+		for _, rs := range st.rooms {
+			st.reloadLocked(rs)
+		}
+		st.unlock()
+	}
+}
+
+// roomsChanged tells the streams of the user called user, on every
+// process, that their place in room changed (entered, left, level set).
+func (s *Server) roomsChanged(user, room string) {
+	s.publishWide(broker.Event{Kind: broker.KindRooms, User: user, Subject: room})
+}
+
+// readMoved tells the streams of the user called user, on every process,
+// that their read marker of room moved to seq.
+func (s *Server) readMoved(user, room string, seq int64) {
+	s.publishWide(broker.Event{Kind: broker.KindRead, User: user, Subject: room, Seq: seq})
+}
