@@ -108,6 +108,13 @@ type Target struct {
 func Can(who Actor, p Place, a Action, t Target, now time.Time) error {
 	visible := p.Kind == RoomPublic || p.Member
 	if !visible {
+		// Admins manage every room but direct conversations: a private
+		// room is in their list of rooms (/admin/rooms/), and they may
+		// change its settings and members, though they read it only once
+		// they are one of them.
+		if a == ActManage && who.Role == RoleAdmin && p.Kind == RoomPrivate && p.Exists {
+			return nil
+		}
 		return Errorf(ENotFound, "No such room.")
 	}
 	if a == ActRead {
@@ -147,6 +154,9 @@ func Can(who Actor, p Place, a Action, t Target, now time.Time) error {
 		}
 		return nil
 	case ActManage:
+		if !p.Exists {
+			return Errorf(ENotFound, "No such room.")
+		}
 		if p.Kind == RoomDirect {
 			return Errorf(EForbidden, "A direct conversation has no settings.")
 		}

@@ -82,14 +82,14 @@ func TestCan(t *testing.T) {
 	moderate := row{"delete other's": ok, "mute member": ok, "@room": ok}
 	want := map[chat.Role]map[string]row{
 		chat.RoleMember: {
-			"public": memberPublic, "public, not yet": memberPublic, "public, owned": ownerRoom,
+			"public": memberPublic, "public, not yet": with(memberPublic, row{"manage": nf}), "public, owned": ownerRoom,
 			"private, member": memberPublic, "private, owned": ownerRoom, "private, outsider": all(nf),
 			"direct, member": direct, "direct, outsider": all(nf),
 			"archived": archived, "archived, owned": with(archived, row{"mute member": ok, "manage": ok}),
 			"public, muted": muted, "public, mute ended": memberPublic,
 		},
 		chat.RoleModerator: {
-			"public": with(memberPublic, moderate), "public, not yet": with(memberPublic, moderate),
+			"public": with(memberPublic, moderate), "public, not yet": with(memberPublic, with(moderate, row{"manage": nf})),
 			"public, owned":   with(ownerRoom, moderate),
 			"private, member": with(memberPublic, moderate), "private, owned": with(ownerRoom, moderate),
 			"private, outsider": all(nf), "direct, member": with(direct, row{"delete other's": ok}),
@@ -101,11 +101,11 @@ func TestCan(t *testing.T) {
 		},
 		chat.RoleAdmin: {
 			"public":            with(memberPublic, with(moderate, row{"mute moderator": ok, "manage": ok})),
-			"public, not yet":   with(memberPublic, with(moderate, row{"mute moderator": ok, "manage": ok})),
+			"public, not yet":   with(memberPublic, with(moderate, row{"mute moderator": ok, "manage": nf})),
 			"public, owned":     with(ownerRoom, row{"mute moderator": ok}),
 			"private, member":   with(memberPublic, with(moderate, row{"mute moderator": ok, "manage": ok})),
 			"private, owned":    with(ownerRoom, row{"mute moderator": ok}),
-			"private, outsider": all(nf), "direct, member": with(direct, row{"delete other's": ok}),
+			"private, outsider": with(all(nf), row{"manage": ok}), "direct, member": with(direct, row{"delete other's": ok}),
 			"direct, outsider":   all(nf),
 			"archived":           with(archived, row{"mute member": ok, "mute moderator": ok, "manage": ok}),
 			"archived, owned":    with(archived, row{"mute member": ok, "mute moderator": ok, "manage": ok}),

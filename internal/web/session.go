@@ -106,6 +106,13 @@ type roomHandler func(w http.ResponseWriter, r *http.Request, u chat.User, room 
 // place in it read: a room the caller may not read (chat.Can) is a 404,
 // as one that does not exist. The handler asks Can about what it does.
 func (s *Server) requireAPIRoom(h roomHandler) http.HandlerFunc {
+	return s.requireAPIRoomFor(chat.ActRead, h)
+}
+
+// requireAPIRoomFor is requireAPIRoom for calls that do a to the room
+// rather than read it: the settings' changes, which an admin makes in a
+// private room they are not in.
+func (s *Server) requireAPIRoomFor(a chat.Action, h roomHandler) http.HandlerFunc {
 	return s.requireAPIUser(func(w http.ResponseWriter, r *http.Request, u chat.User) {
 		room := r.PathValue("room")
 		if !chat.ValidRoomName(room) {
@@ -113,7 +120,7 @@ func (s *Server) requireAPIRoom(h roomHandler) http.HandlerFunc {
 			return
 		}
 		room = chat.NormalizeRoomName(room)
-		p, err := s.can(r.Context(), u, room, chat.ActRead, chat.Target{})
+		p, err := s.can(r.Context(), u, room, a, chat.Target{})
 		if err != nil {
 			s.apiError(w, r, err)
 			return
