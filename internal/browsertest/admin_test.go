@@ -34,6 +34,7 @@ func TestAdminUsersPage(t *testing.T) {
 	maya.logIn(base, "maya", "password-maya")
 	maya.open(base + "/admin/")
 	maya.waitFor("the admin page", `document.body.classList.contains('page-admin')`)
+	maya.settle()
 	maya.do("open users", chromedp.Click(chromedp.CSS(`a[href="/admin/users/"].admin-link`)))
 	maya.waitFor("the users page", `document.body.classList.contains('page-admin_users') && document.querySelectorAll('.admin-table tbody tr').length === 5`)
 	maya.screenshot("admin-users.png")

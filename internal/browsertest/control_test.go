@@ -20,6 +20,7 @@ func TestRoomSettingsAndMute(t *testing.T) {
 	ctx := browserTest(t, 3*time.Minute)
 	axe := axeSource(t)
 	srv := apptest.Start(t, apptest.Options{Args: []string{"--send-limit=off"}})
+	srv.User(t, "root") // the first account, the admin: everyone below is a member
 	srv.User(t, "omar")
 	srv.User(t, "pia")
 	ines := newBrowser(t, ctx, "ines")
@@ -35,7 +36,7 @@ func TestRoomSettingsAndMute(t *testing.T) {
 
 	// Its settings: the topic, a member, another.
 	ines.do("open the settings", chromedp.Click(chromedp.CSS(`a[href="/chats/design-crit/settings/"]`)))
-	ines.waitFor("the settings page", `document.body.classList.contains('page-settings')`)
+	ines.waitFor("the settings page", `document.body.classList.contains('page-room_settings')`)
 	ines.typeInto("#topic", "Weekly design critique: bring one screen\n")
 	ines.waitFor("the topic saved", `document.querySelector('.flash')?.textContent === 'Topic saved.'`)
 	ines.typeInto("#add-user", "omar\n")
@@ -45,7 +46,7 @@ func TestRoomSettingsAndMute(t *testing.T) {
 	// A name that is no one's keeps what was typed, and says so.
 	stop := ines.tolerate(`status of 404`)
 	ines.typeInto("#add-user", "nobody-here\n")
-	ines.waitFor("the error", `document.getElementById('add-error')?.textContent === 'No such user.'`)
+	ines.waitFor("the error", `document.getElementById('add-error')?.textContent === 'No such user: nobody-here.'`)
 	if v := eval[string](ines, `document.getElementById('add-user').value`); v != "nobody-here" {
 		t.Errorf("the refused name is not kept: %q", v)
 	}
