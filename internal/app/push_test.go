@@ -168,18 +168,17 @@ func TestPushDirectMessage(t *testing.T) {
 	alice, bob, carol := srv.User(t, "alice"), srv.User(t, "bob"), srv.User(t, "carol")
 	bobSub := subscribe(t, srv, svc, bob)
 	subscribe(t, srv, svc, carol)
-	if r := apptest.Do(t, "POST", srv.URL+"/api/v1/rooms", alice, map[string]string{"name": "dm-alice-bob"}, nil); r.StatusCode != http.StatusCreated {
-		t.Fatalf("create the conversation: %s", r.Status)
+	var dm struct{ Name string }
+	if r := apptest.Do(t, "POST", srv.URL+"/api/v1/dms", alice, map[string][]string{"users": {"bob"}}, &dm); r.StatusCode != http.StatusCreated {
+		t.Fatalf("open the conversation: %s", r.Status)
 	}
-	srv.Dial(t, "dm-alice-bob", apptest.DialOptions{Token: bob}).Close() // bob enters it
-
-	seq := postAPI(t, srv, alice, "dm-alice-bob", "are you there? @carol should not see this")
+	seq := postAPI(t, srv, alice, dm.Name, "are you there? @carol should not see this")
 	req := svc.Wait(t, 1)[0]
 	if req.Endpoint != bobSub.Endpoint {
 		t.Fatalf("pushed to %s, want bob's device", req.Endpoint)
 	}
 	got := payload(t, req)
-	if got["title"] != "alice" || got["url"] != "/chats/dm-alice-bob/?at="+strconv.FormatInt(seq, 10) {
+	if got["title"] != "alice" || got["url"] != "/chats/"+dm.Name+"/?at="+strconv.FormatInt(seq, 10) {
 		t.Fatalf("payload %v", got)
 	}
 	testenv.Eventually(t, pushtest.Wait, "the push counted", func() bool { return pushCounter(t, srv, "sent") == 1 })

@@ -280,7 +280,7 @@ func TestRoomEventsTwoPeople(t *testing.T) {
 	ben.waitFor("the reply's quote after a reload", `(`+reply+`)?.querySelector('.msg-quote .quote-text')?.textContent === 'message deleted'`)
 	ben.waitMessage("ann", "And cake after, see https://example.com/cake")
 	// A tap shows a message's actions.
-	ben.do("tap ann's message", chromedp.Click(chromedp.CSS(`#messages .msg:last-child .author`)))
+	ben.do("tap ann's message", chromedp.Click(chromedp.CSS(`#messages .msg:last-child .msg-head time`)))
 	ben.waitFor("the actions", `(() => { const t = document.querySelector('#messages .msg.tools-open > .msg-tools'); return !!t && t.getBoundingClientRect().width > 0; })()`)
 	checkLayout(t, ben, "a room with events on a phone")
 	shoot(t, ben, axe, "room-events-phone")

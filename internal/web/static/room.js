@@ -1692,7 +1692,10 @@
     setTimeout(() => e.el.classList.remove('jumped'), FLASH_MS);
     updateRoving(e.el);
     e.el.focus({ preventScroll: true });
+    // Shown with the room's latest in view, what was new is seen.
+    if (!detached && stick && !document.hidden) clearUnseen();
     updateJump();
+    maybeSendRead();
   }
 
   // onAround shows a page around a message jumped to. One that reaches
