@@ -75,12 +75,18 @@ func payload(t *testing.T, req pushtest.Request) map[string]any {
 // pushCounter reads parley_push_messages_total{result=...} from /metrics.
 func pushCounter(t *testing.T, srv *apptest.Server, result string) int {
 	t.Helper()
+	return metric(t, srv, `parley_push_messages_total{result="`+result+`"}`)
+}
+
+// metric is the value of the series named (with its labels) in /metrics.
+func metric(t *testing.T, srv *apptest.Server, series string) int {
+	t.Helper()
 	resp, err := http.Get(srv.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	prefix := `parley_push_messages_total{result="` + result + `"} `
+	prefix := series + " "
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		if v, ok := strings.CutPrefix(sc.Text(), prefix); ok {
@@ -91,7 +97,7 @@ func pushCounter(t *testing.T, srv *apptest.Server, result string) int {
 			return int(n)
 		}
 	}
-	t.Fatalf("no %s in /metrics", strings.TrimSpace(prefix))
+	t.Fatalf("no %s in /metrics", series)
 	return 0
 }
 
@@ -197,6 +203,9 @@ func TestPushReadMeanwhile(t *testing.T) {
 	// Bob is in the room before the mention, which he then reads.
 	c := srv.Dial(t, "lobby", apptest.DialOptions{Token: bob, Extensions: true})
 	seq := postAPI(t, srv, alice, "lobby", "@bob look")
+	// Read once the push waits for its delay (read before, it would not
+	// even be scheduled).
+	testenv.Eventually(t, pushtest.Wait, "the push waiting", func() bool { return metric(t, srv, "parley_push_waiting") == 1 })
 	c.Send(map[string]any{"command": "read", "seq": seq})
 	testenv.Eventually(t, pushtest.Wait, "the push skipped", func() bool { return pushCounter(t, srv, "skipped") == 1 })
 	if n := len(svc.Requests()); n != 0 {

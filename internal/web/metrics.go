@@ -105,6 +105,8 @@ func (m *Metrics) register(s *Server) {
 				Help:        "Web Push messages by how they ended: sent, failed, gone (the subscription expired), dropped (queue full), skipped (read before they were due).",
 				ConstLabels: prometheus.Labels{"result": r.result}}, func() float64 { return float64(r.n(p.Stats())) }))
 		}
+		f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_push_waiting",
+			Help: "Web Push messages waiting for their delay (a mention not yet read) or a retry."}, func() float64 { return float64(p.Stats().Waiting) }))
 	}
 	h := s.opt.Hub
 	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_rooms",
