@@ -361,4 +361,26 @@ func TestAccountsMigration(t *testing.T) {
 			t.Fatalf("newcomer: %+v, %v", u, err)
 		}
 	})
+	// A database that had no admin gets its oldest account as one.
+	storetest.EnginesUnmigrated(t, func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		if err := s.MigrateTo(ctx, 5); err != nil {
+			t.Fatal(err)
+		}
+		at := time.Now()
+		for i, name := range []string{"first", "second"} {
+			if err := s.Exec(ctx, "INSERT INTO users (name, name_key, password_hash, admin, created_at) VALUES ($1, $1, $2, $3, $4)",
+				name, "h", false, at.Add(time.Duration(i)*time.Second)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for name, role := range map[string]chat.Role{"first": chat.RoleAdmin, "second": chat.RoleMember} {
+			if u, _, err := s.UserByName(ctx, name); err != nil || u.Role != role {
+				t.Errorf("%s after migration 6 of a database without an admin: %+v, %v; want %s", name, u, err, role)
+			}
+		}
+	})
 }

@@ -3,6 +3,11 @@
 ALTER TABLE users ADD COLUMN role text NOT NULL DEFAULT 'member'
 	CHECK (role IN ('admin', 'moderator', 'member'));
 UPDATE users SET role = 'admin' WHERE admin;
+-- A database without an admin (made before the first account became one)
+-- gets one: its oldest account, as a new database's first account is.
+UPDATE users SET role = 'admin', admin = true
+	WHERE id = (SELECT id FROM users ORDER BY created_at, id LIMIT 1)
+	AND NOT EXISTS (SELECT 1 FROM users WHERE admin);
 ALTER TABLE users ADD COLUMN deactivated_at timestamptz;
 
 ALTER TABLE sessions ADD COLUMN address text NOT NULL DEFAULT '';

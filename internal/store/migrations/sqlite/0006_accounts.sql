@@ -7,6 +7,11 @@
 ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'member'
 	CHECK (role IN ('admin', 'moderator', 'member'));
 UPDATE users SET role = 'admin' WHERE admin <> 0;
+-- A database without an admin (made before the first account became one)
+-- gets one: its oldest account, as a new database's first account is.
+UPDATE users SET role = 'admin', admin = 1
+	WHERE id = (SELECT id FROM users ORDER BY created_at, id LIMIT 1)
+	AND NOT EXISTS (SELECT 1 FROM users WHERE admin <> 0);
 -- When the account was deactivated; NULL while it is active.
 ALTER TABLE users ADD COLUMN deactivated_at INTEGER;
 
