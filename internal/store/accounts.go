@@ -203,16 +203,8 @@ func (s *Store) Users(ctx context.Context, q string, limit int) ([]chat.User, er
 	if err != nil {
 		return nil, fmt.Errorf("store: users: %w", err)
 	}
-	defer rs.Close()
-	var out []chat.User
-	for rs.Next() {
-		u, err := scanUser(rs)
-		if err != nil {
-			return nil, fmt.Errorf("store: users: %w", err)
-		}
-		out = append(out, u)
-	}
-	if err := rs.Err(); err != nil {
+	out, err := collect(rs, func(r row) (chat.User, error) { return scanUser(r) })
+	if err != nil {
 		return nil, fmt.Errorf("store: users: %w", err)
 	}
 	return out, nil
@@ -293,16 +285,8 @@ func (s *Store) Invites(ctx context.Context, limit int) ([]Invite, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: invites: %w", err)
 	}
-	defer rs.Close()
-	var out []Invite
-	for rs.Next() {
-		i, err := scanInvite(rs)
-		if err != nil {
-			return nil, fmt.Errorf("store: invites: %w", err)
-		}
-		out = append(out, i)
-	}
-	if err := rs.Err(); err != nil {
+	out, err := collect(rs, scanInvite)
+	if err != nil {
 		return nil, fmt.Errorf("store: invites: %w", err)
 	}
 	return out, nil
@@ -487,25 +471,24 @@ func (s *Store) Audit(ctx context.Context, e AuditEntry) error {
 // AuditLog returns up to limit entries of the audit log, newest first,
 // those with an id below before (0: from the newest).
 func (s *Store) AuditLog(ctx context.Context, before int64, limit int) ([]AuditEntry, error) {
-	rs, err := s.read.query(ctx, `
-		SELECT id, at, coalesce(actor_id, 0), actor, action, target, detail, address FROM audit_log
+	rs, err := s.read.query(ctx, "SELECT "+auditCols+`
 		WHERE $1 = 0 OR id < $1 ORDER BY id DESC LIMIT $2`, before, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: audit log: %w", err)
 	}
-	defer rs.Close()
-	var out []AuditEntry
-	for rs.Next() {
-		var e AuditEntry
-		if err := rs.Scan(&e.ID, timeCol{&e.At}, &e.ActorID, &e.Actor, &e.Action, &e.Target, &e.Detail, &e.Address); err != nil {
-			return nil, fmt.Errorf("store: audit log: %w", err)
-		}
-		out = append(out, e)
-	}
-	if err := rs.Err(); err != nil {
+	out, err := collect(rs, scanAudit)
+	if err != nil {
 		return nil, fmt.Errorf("store: audit log: %w", err)
 	}
 	return out, nil
+}
+
+const auditCols = `id, at, coalesce(actor_id, 0), actor, action, target, detail, address FROM audit_log`
+
+func scanAudit(r row) (AuditEntry, error) {
+	var e AuditEntry
+	err := r.Scan(&e.ID, timeCol{&e.At}, &e.ActorID, &e.Actor, &e.Action, &e.Target, &e.Detail, &e.Address)
+	return e, err
 }
 
 // MessageRef names a message: its room and seq.
@@ -523,16 +506,11 @@ func (s *Store) LiveMessagesBy(ctx context.Context, author string, limit int) ([
 	if err != nil {
 		return nil, fmt.Errorf("store: messages by author: %w", err)
 	}
-	defer rs.Close()
-	var out []MessageRef
-	for rs.Next() {
+	out, err := collect(rs, func(r row) (MessageRef, error) {
 		var m MessageRef
-		if err := rs.Scan(&m.Room, &m.Seq); err != nil {
-			return nil, fmt.Errorf("store: messages by author: %w", err)
-		}
-		out = append(out, m)
-	}
-	if err := rs.Err(); err != nil {
+		return m, r.Scan(&m.Room, &m.Seq)
+	})
+	if err != nil {
 		return nil, fmt.Errorf("store: messages by author: %w", err)
 	}
 	return out, nil
@@ -588,24 +566,17 @@ func (s *Store) AuditAfter(ctx context.Context, after int64, limit int) ([]Audit
 		}
 		return nil, last, nil
 	}
-	rs, err := s.read.query(ctx, `
-		SELECT id, at, coalesce(actor_id, 0), actor, action, target, detail, address FROM audit_log
+	rs, err := s.read.query(ctx, "SELECT "+auditCols+`
 		WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
 	if err != nil {
 		return nil, after, fmt.Errorf("store: audit after: %w", err)
 	}
-	defer rs.Close()
-	var out []AuditEntry
-	for rs.Next() {
-		var e AuditEntry
-		if err := rs.Scan(&e.ID, timeCol{&e.At}, &e.ActorID, &e.Actor, &e.Action, &e.Target, &e.Detail, &e.Address); err != nil {
-			return nil, after, fmt.Errorf("store: audit after: %w", err)
-		}
-		out = append(out, e)
-		after = e.ID
-	}
-	if err := rs.Err(); err != nil {
+	out, err := collect(rs, scanAudit)
+	if err != nil {
 		return nil, after, fmt.Errorf("store: audit after: %w", err)
+	}
+	if len(out) > 0 {
+		after = out[len(out)-1].ID
 	}
 	return out, after, nil
 }

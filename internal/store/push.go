@@ -92,17 +92,13 @@ func (s *Store) PushSubscriptions(ctx context.Context, userID int64) ([]PushSubs
 	if err != nil {
 		return nil, fmt.Errorf("store: push subscriptions: %w", err)
 	}
-	defer rs.Close()
-	var subs []PushSubscription
-	for rs.Next() {
+	subs, err := collect(rs, func(r row) (PushSubscription, error) {
 		var p PushSubscription
-		if err := rs.Scan(&p.ID, &p.UserID, &p.Endpoint, &p.P256dh, &p.Auth, &p.UserAgent,
-			timeCol{&p.CreatedAt}, nullTimeCol{&p.LastSuccess}); err != nil {
-			return nil, fmt.Errorf("store: push subscriptions: %w", err)
-		}
-		subs = append(subs, p)
-	}
-	if err := rs.Err(); err != nil {
+		err := r.Scan(&p.ID, &p.UserID, &p.Endpoint, &p.P256dh, &p.Auth, &p.UserAgent,
+			timeCol{&p.CreatedAt}, nullTimeCol{&p.LastSuccess})
+		return p, err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("store: push subscriptions: %w", err)
 	}
 	return subs, nil
