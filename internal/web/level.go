@@ -54,12 +54,7 @@ func (s *Server) handleSetLevel(w http.ResponseWriter, r *http.Request, u chat.U
 		return
 	}
 	if _, err := s.setLevel(r, u, name, r.PostForm.Get("level")); err != nil {
-		status := httpStatus(err)
-		if status >= 500 {
-			s.serverError(w, r, err)
-			return
-		}
-		s.errorPage(w, r, status, chat.ErrorMessage(err))
+		s.pageError(w, r, err)
 		return
 	}
 	to := "/chats/" + name + "/"

@@ -626,6 +626,17 @@ func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) 
 	s.errorPage(w, r, http.StatusInternalServerError, chat.ErrorMessage(err))
 }
 
+// pageError shows err as a page: a *chat.Error with its status and
+// message, anything else as serverError does.
+func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
+	status := httpStatus(err)
+	if status >= 500 {
+		s.serverError(w, r, err)
+		return
+	}
+	s.errorPage(w, r, status, chat.ErrorMessage(err))
+}
+
 // parseForm reads a posted form, answering 413 or 400 itself on failure.
 func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) bool {
 	if err := r.ParseForm(); err != nil {
