@@ -90,17 +90,33 @@ func (s *Store) lockUsers(ctx context.Context, tx querier) error {
 	return nil
 }
 
-// errLastAdmin refuses to leave the database without an active admin.
-func errLastAdmin(name string) error {
-	return chat.Errorf(chat.EConflict, "%s is the last active admin: make another admin first.", name)
+// lockedUser takes the users lock (lockUsers) in tx and reads the
+// account called name.
+func (s *Store) lockedUser(ctx context.Context, tx querier, name string) (chat.User, error) {
+	if err := s.lockUsers(ctx, tx); err != nil {
+		return chat.User{}, err
+	}
+	u, _, err := s.userByName(ctx, tx, name)
+	return u, err
 }
 
-// otherAdmins counts the active admins other than id.
-func otherAdmins(ctx context.Context, tx querier, id int64) (int64, error) {
+// keepAnAdmin refuses, with a *chat.Error with code chat.EConflict, to
+// take u's role or activity away if u is the last active admin: the
+// database keeps one.
+func keepAnAdmin(ctx context.Context, tx querier, u chat.User) error {
+	if u.Role != chat.RoleAdmin || u.Deactivated {
+		return nil
+	}
 	var n int64
 	err := tx.queryRow(ctx,
-		"SELECT count(*) FROM users WHERE role = 'admin' AND deactivated_at IS NULL AND id <> $1", id).Scan(&n)
-	return n, err
+		"SELECT count(*) FROM users WHERE role = 'admin' AND deactivated_at IS NULL AND id <> $1", u.ID).Scan(&n)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return chat.Errorf(chat.EConflict, "%s is the last active admin: make another admin first.", u.Name)
+	}
+	return nil
 }
 
 // SetRole gives the account called name (any spelling of its key) the
@@ -113,21 +129,14 @@ func (s *Store) SetRole(ctx context.Context, name string, role chat.Role) (chat.
 	}
 	var before chat.User
 	err := s.write.inTx(ctx, func(tx querier) error {
-		if err := s.lockUsers(ctx, tx); err != nil {
-			return err
-		}
-		u, _, err := s.userByName(ctx, tx, name)
+		u, err := s.lockedUser(ctx, tx, name)
 		if err != nil {
 			return err
 		}
 		before = u
-		if u.Role == chat.RoleAdmin && role != chat.RoleAdmin && !u.Deactivated {
-			n, err := otherAdmins(ctx, tx, u.ID)
-			if err != nil {
+		if role != chat.RoleAdmin {
+			if err := keepAnAdmin(ctx, tx, u); err != nil {
 				return err
-			}
-			if n == 0 {
-				return errLastAdmin(u.Name)
 			}
 		}
 		_, err = tx.exec(ctx, "UPDATE users SET role = $1, admin = $2 WHERE id = $3", string(role), role == chat.RoleAdmin, u.ID)
@@ -147,10 +156,7 @@ func (s *Store) SetRole(ctx context.Context, name string, role chat.Role) (chat.
 func (s *Store) SetDeactivated(ctx context.Context, name string, deactivate bool, at time.Time) (chat.User, error) {
 	var before chat.User
 	err := s.write.inTx(ctx, func(tx querier) error {
-		if err := s.lockUsers(ctx, tx); err != nil {
-			return err
-		}
-		u, _, err := s.userByName(ctx, tx, name)
+		u, err := s.lockedUser(ctx, tx, name)
 		if err != nil {
 			return err
 		}
@@ -159,14 +165,8 @@ func (s *Store) SetDeactivated(ctx context.Context, name string, deactivate bool
 			_, err := tx.exec(ctx, "UPDATE users SET deactivated_at = NULL WHERE id = $1", u.ID)
 			return err
 		}
-		if u.Role == chat.RoleAdmin && !u.Deactivated {
-			n, err := otherAdmins(ctx, tx, u.ID)
-			if err != nil {
-				return err
-			}
-			if n == 0 {
-				return errLastAdmin(u.Name)
-			}
+		if err := keepAnAdmin(ctx, tx, u); err != nil {
+			return err
 		}
 		if !u.Deactivated {
 			if _, err := tx.exec(ctx, "UPDATE users SET deactivated_at = $1 WHERE id = $2", at.UTC().Truncate(time.Microsecond), u.ID); err != nil {
