@@ -180,19 +180,15 @@ func (s *Store) PushCandidates(ctx context.Context, room string, seq int64, memb
 	if err != nil {
 		return nil, fmt.Errorf("store: push candidates: %w", err)
 	}
-	defer rs.Close()
-	var cs []PushCandidate
-	for rs.Next() {
+	cs, err := collect(rs, func(r row) (PushCandidate, error) {
 		var c PushCandidate
 		var role, level, kind string
-		if err := rs.Scan(&c.User.ID, &c.User.Name, &role, timeCol{&c.User.CreatedAt},
-			boolCol{&c.Mentioned}, boolCol{&c.Member}, &c.LastRead, &level, &kind); err != nil {
-			return nil, fmt.Errorf("store: push candidates: %w", err)
-		}
+		err := r.Scan(&c.User.ID, &c.User.Name, &role, timeCol{&c.User.CreatedAt},
+			boolCol{&c.Mentioned}, boolCol{&c.Member}, &c.LastRead, &level, &kind)
 		c.User.Role, c.Level, c.Kind = chat.Role(role), chat.Level(level), chat.RoomKind(kind)
-		cs = append(cs, c)
-	}
-	if err := rs.Err(); err != nil {
+		return c, err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("store: push candidates: %w", err)
 	}
 	return cs, nil
