@@ -105,14 +105,7 @@ func (s *Server) handleUserStream(w http.ResponseWriter, r *http.Request) {
 		s.refuseUpgrade(w, http.StatusServiceUnavailable, "unavailable", "Your rooms cannot be read now; try again shortly.")
 		return
 	}
-	nc, first, err := wsock.Upgrade(w, r, Subprotocol)
-	if err != nil {
-		st.sc.conn.Abort()
-		return
-	}
-	if err := st.sc.conn.Start(nc, first); err != nil {
-		s.log.Error("websocket open", "err", err)
-	}
+	s.upgrade(w, r, st.sc)
 }
 
 // userStream is one user stream.

@@ -73,14 +73,7 @@ func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
 		s.refuseUpgrade(w, http.StatusServiceUnavailable, "unavailable", "The room is not available now; try again shortly.")
 		return
 	}
-	nc, first, err := wsock.Upgrade(w, r, Subprotocol)
-	if err != nil {
-		sc.conn.Abort()
-		return // the client was answered
-	}
-	if err := sc.conn.Start(nc, first); err != nil {
-		s.log.Error("websocket open", "err", err)
-	}
+	s.upgrade(w, r, sc)
 }
 
 // join records that the socket's user entered its room, if the room
@@ -169,6 +162,19 @@ func (s *Server) register(w http.ResponseWriter, sc *socket) bool {
 		return false
 	}
 	return true
+}
+
+// upgrade answers the upgrade of a registered socket and starts its
+// connection; a failed upgrade (the client was answered) aborts it.
+func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, sc *socket) {
+	nc, first, err := wsock.Upgrade(w, r, Subprotocol)
+	if err != nil {
+		sc.conn.Abort()
+		return
+	}
+	if err := sc.conn.Start(nc, first); err != nil {
+		s.log.Error("websocket open", "err", err)
+	}
 }
 
 // refuseUpgrade answers a WebSocket upgrade that is refused.
