@@ -3,7 +3,6 @@ package app_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -16,29 +15,6 @@ import (
 	"parley/internal/app"
 	"parley/internal/apptest"
 )
-
-// getPage fetches a page with a cookie (or none), without following
-// redirects, and returns the response and its body.
-func getPage(t *testing.T, srv *apptest.Server, path, cookie string) (*http.Response, string) {
-	t.Helper()
-	req, _ := http.NewRequest("GET", srv.URL+path, nil)
-	if cookie != "" {
-		req.Header.Set("Cookie", cookie)
-	}
-	resp, err := noRedirect.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
-}
-
-func bodyOf(t *testing.T, r *http.Response) string {
-	t.Helper()
-	b, _ := io.ReadAll(r.Body)
-	return string(b)
-}
 
 type apiErr struct {
 	Error struct{ Code, Message string }
@@ -62,16 +38,16 @@ func TestAdminAccess(t *testing.T) {
 	rootCookie, bobCookie := loginCookie(t, srv, "root"), loginCookie(t, srv, "bob")
 
 	for _, path := range []string{"/admin/", "/admin/users/", "/admin/invites/", "/admin/audit/", "/settings/"} {
-		if r, _ := getPage(t, srv, path, ""); r.StatusCode != http.StatusFound || !strings.HasPrefix(r.Header.Get("Location"), "/accounts/login/?next=") {
+		if r, _ := get(t, srv, path, ""); r.StatusCode != http.StatusFound || !strings.HasPrefix(r.Header.Get("Location"), "/accounts/login/?next=") {
 			t.Errorf("%s signed out: %s %s; want a redirect to log in", path, r.Status, r.Header.Get("Location"))
 		}
 		if path == "/settings/" {
 			continue
 		}
-		if r, body := getPage(t, srv, path, bobCookie); r.StatusCode != http.StatusForbidden || !strings.Contains(body, "Only an admin") {
+		if r, body := get(t, srv, path, bobCookie); r.StatusCode != http.StatusForbidden || !strings.Contains(body, "Only an admin") {
 			t.Errorf("%s as a member: %s", path, r.Status)
 		}
-		if r, _ := getPage(t, srv, path, rootCookie); r.StatusCode != http.StatusOK {
+		if r, _ := get(t, srv, path, rootCookie); r.StatusCode != http.StatusOK {
 			t.Errorf("%s as the admin: %s", path, r.Status)
 		}
 	}
@@ -83,16 +59,16 @@ func TestAdminAccess(t *testing.T) {
 	if r := postForm(t, srv, "/admin/users/bob/frobnicate/", url.Values{}, rootCookie); r.StatusCode != http.StatusNotFound {
 		t.Errorf("an unknown action: %s", r.Status)
 	}
-	_, home := getPage(t, srv, "/admin/", rootCookie)
+	_, home := get(t, srv, "/admin/", rootCookie)
 	for _, link := range []string{`href="/admin/users/"`, `href="/admin/invites/"`, `href="/admin/audit/"`} {
 		if !strings.Contains(home, link) {
 			t.Errorf("/admin/ has no link %s", link)
 		}
 	}
-	if _, dash := getPage(t, srv, "/", bobCookie); strings.Contains(dash, `href="/admin/"`) {
+	if _, dash := get(t, srv, "/", bobCookie); strings.Contains(dash, `href="/admin/"`) {
 		t.Error("a member's header links to /admin/")
 	}
-	if _, page := getPage(t, srv, "/admin/users/?q=B", rootCookie); !strings.Contains(page, "<th scope=\"row\">bob</th>") || strings.Contains(page, "<th scope=\"row\">root</th>") {
+	if _, page := get(t, srv, "/admin/users/?q=B", rootCookie); !strings.Contains(page, "<th scope=\"row\">bob</th>") || strings.Contains(page, "<th scope=\"row\">root</th>") {
 		t.Errorf("/admin/users/?q=B does not find bob alone:\n%s", page)
 	}
 
@@ -167,7 +143,7 @@ func TestRoles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		body := bodyOf(t, resp)
+		body := body(t, resp)
 		resp.Body.Close()
 		if resp.StatusCode != tc.status || !strings.Contains(body, `"code":"`+tc.code+`"`) {
 			t.Errorf("PATCH %s %s: %s %s; want %d %s", tc.name, tc.body, resp.Status, body, tc.status, tc.code)
@@ -180,7 +156,7 @@ func TestRoles(t *testing.T) {
 	// The page: bob made an admin; then root, no longer the last, may be demoted.
 	cookie := loginCookie(t, srv, "root")
 	resp := postForm(t, srv, "/admin/users/bob/role/", url.Values{"role": {"admin"}}, cookie)
-	if page := bodyOf(t, resp); resp.StatusCode != http.StatusOK || !strings.Contains(page, "bob is now admin.") {
+	if page := body(t, resp); resp.StatusCode != http.StatusOK || !strings.Contains(page, "bob is now admin.") {
 		t.Fatalf("the role form: %s\n%s", resp.Status, page)
 	}
 	resp = postForm(t, srv, "/admin/users/root/role/", url.Values{"role": {"member"}}, cookie)
@@ -192,7 +168,7 @@ func TestRoles(t *testing.T) {
 	r = apptest.Do(t, "GET", srv.URL+"/api/v1/admin/users", root, nil, &e)
 	wantAPI(t, "the demoted admin's next call", r, e, http.StatusForbidden, "forbidden")
 	resp = postForm(t, srv, "/admin/users/bob/role/", url.Values{"role": {"member"}}, loginCookie(t, srv, "bob"))
-	if page := bodyOf(t, resp); resp.StatusCode != http.StatusConflict || !strings.Contains(page, "last active admin") {
+	if page := body(t, resp); resp.StatusCode != http.StatusConflict || !strings.Contains(page, "last active admin") {
 		t.Fatalf("demoting the last admin on the page: %s", resp.Status)
 	}
 }
@@ -227,7 +203,7 @@ func TestDeactivation(t *testing.T) {
 	e = apiErr{}
 	r = apptest.Do(t, "GET", srv.URL+"/api/v1/rooms", dave, nil, &e)
 	wantAPI(t, "a deactivated account's token", r, e, http.StatusUnauthorized, "unauthorized")
-	if r, _ := getPage(t, srv, "/chats/", cookie); r.StatusCode != http.StatusFound {
+	if r, _ := get(t, srv, "/chats/", cookie); r.StatusCode != http.StatusFound {
 		t.Fatalf("a deactivated account's session: %s", r.Status)
 	}
 	e = apiErr{}
@@ -240,7 +216,7 @@ func TestDeactivation(t *testing.T) {
 		t.Fatalf("message %q", e.Error.Message)
 	}
 	resp := postForm(t, srv, "/accounts/login/", url.Values{"username": {"dave"}, "password": {"password-dave"}}, "")
-	if page := bodyOf(t, resp); resp.StatusCode != http.StatusForbidden || !strings.Contains(page, "deactivated") || !strings.Contains(page, `value="dave"`) {
+	if page := body(t, resp); resp.StatusCode != http.StatusForbidden || !strings.Contains(page, "deactivated") || !strings.Contains(page, `value="dave"`) {
 		t.Fatalf("log-in of a deactivated account: %s", resp.Status)
 	}
 
@@ -255,11 +231,11 @@ func TestDeactivation(t *testing.T) {
 	// The page's buttons.
 	rc := loginCookie(t, srv, "root")
 	resp = postForm(t, srv, "/admin/users/dave/deactivate/", url.Values{}, rc)
-	if page := bodyOf(t, resp); resp.StatusCode != http.StatusOK || !strings.Contains(page, "dave is deactivated") || !strings.Contains(page, "/admin/users/dave/reactivate/") {
+	if page := body(t, resp); resp.StatusCode != http.StatusOK || !strings.Contains(page, "dave is deactivated") || !strings.Contains(page, "/admin/users/dave/reactivate/") {
 		t.Fatalf("deactivate form: %s", resp.Status)
 	}
 	resp = postForm(t, srv, "/admin/users/dave/reactivate/", url.Values{}, rc)
-	if page := bodyOf(t, resp); resp.StatusCode != http.StatusOK || !strings.Contains(page, "dave is active again") {
+	if page := body(t, resp); resp.StatusCode != http.StatusOK || !strings.Contains(page, "dave is active again") {
 		t.Fatalf("reactivate form: %s", resp.Status)
 	}
 	resp = postForm(t, srv, "/admin/users/nobody/deactivate/", url.Values{}, rc)
@@ -283,7 +259,7 @@ func TestInvites(t *testing.T) {
 	root := srv.Token(t, "root")
 	cred := map[string]string{"username": "eve", "password": "password-eve"}
 
-	if r, page := getPage(t, srv, "/signup/", ""); r.StatusCode != http.StatusForbidden || !strings.Contains(page, "by invitation") {
+	if r, page := get(t, srv, "/signup/", ""); r.StatusCode != http.StatusForbidden || !strings.Contains(page, "by invitation") {
 		t.Fatalf("GET /signup/ when by invitation: %s", r.Status)
 	}
 	resp := postForm(t, srv, "/signup/", url.Values{"username": {"eve"}, "password1": {"password-eve"}, "password2": {"password-eve"}}, "")
@@ -308,13 +284,13 @@ func TestInvites(t *testing.T) {
 		r := apptest.Do(t, "POST", srv.URL+"/api/v1/admin/invites", root, bad, &e)
 		wantAPI(t, fmt.Sprintf("create invite %v", bad), r, e, http.StatusBadRequest, "invalid")
 	}
-	if r, page := getPage(t, srv, inv.Path, ""); r.StatusCode != http.StatusOK || !strings.Contains(page, `action="`+inv.Path+`"`) {
+	if r, page := get(t, srv, inv.Path, ""); r.StatusCode != http.StatusOK || !strings.Contains(page, `action="`+inv.Path+`"`) {
 		t.Fatalf("GET %s: %s", inv.Path, r.Status)
 	}
 	// One use through the form, then four at once over the API for the two left.
 	resp = postForm(t, srv, inv.Path, url.Values{"username": {"frank"}, "password1": {"password-frank"}, "password2": {"password-frank"}}, "")
 	if resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("sign-up through the invite form: %s %s", resp.Status, bodyOf(t, resp))
+		t.Fatalf("sign-up through the invite form: %s %s", resp.Status, body(t, resp))
 	}
 	var wg sync.WaitGroup
 	statuses := make([]int, 4)
@@ -340,10 +316,10 @@ func TestInvites(t *testing.T) {
 	if made != 2 {
 		t.Fatalf("%d of 4 concurrent sign-ups through the last 2 uses of an invite: %v", made, statuses)
 	}
-	if r, page := getPage(t, srv, inv.Path, ""); r.StatusCode != http.StatusGone || !strings.Contains(page, "used") {
+	if r, page := get(t, srv, inv.Path, ""); r.StatusCode != http.StatusGone || !strings.Contains(page, "used") {
 		t.Fatalf("a used-up invite: %s", r.Status)
 	}
-	if r, _ := getPage(t, srv, "/join/no-such-code", ""); r.StatusCode != http.StatusNotFound {
+	if r, _ := get(t, srv, "/join/no-such-code", ""); r.StatusCode != http.StatusNotFound {
 		t.Fatalf("an unknown invite: %s", r.Status)
 	}
 
@@ -362,20 +338,20 @@ func TestInvites(t *testing.T) {
 	}
 	cookie := loginCookie(t, srv, "root")
 	resp = postForm(t, srv, "/admin/invites/", url.Values{"uses": {"1"}, "expires": {"1h"}}, cookie)
-	page := bodyOf(t, resp)
+	page := body(t, resp)
 	link := joinLink.FindString(page)
 	if resp.StatusCode != http.StatusOK || link == "" {
 		t.Fatalf("invite form: %s\n%s", resp.Status, page)
 	}
 	resp = postForm(t, srv, "/admin/invites/", url.Values{"uses": {"many"}, "expires": {"1h"}}, cookie)
-	if page := bodyOf(t, resp); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(page, `value="many"`) {
+	if page := body(t, resp); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(page, `value="many"`) {
 		t.Fatalf("a bad invite form: %s", resp.Status)
 	}
 	code := strings.TrimPrefix(link, "/join/")
 	if r := apptest.Do(t, "DELETE", srv.URL+"/api/v1/admin/invites/"+code, root, nil, nil); r.StatusCode != http.StatusOK {
 		t.Fatalf("revoke by code: %s", r.Status)
 	}
-	if r, page := getPage(t, srv, link, ""); r.StatusCode != http.StatusGone || !strings.Contains(page, "revoked") {
+	if r, page := get(t, srv, link, ""); r.StatusCode != http.StatusGone || !strings.Contains(page, "revoked") {
 		t.Fatalf("a revoked invite: %s", r.Status)
 	}
 	resp = postForm(t, srv, fmt.Sprintf("/admin/invites/%d/revoke/", inv.ID), url.Values{}, cookie)
@@ -392,7 +368,7 @@ func TestInvites(t *testing.T) {
 func TestSignupClosed(t *testing.T) {
 	t.Parallel()
 	srv := apptest.Start(t, apptest.Options{Args: []string{"--signup=closed"}})
-	if r, page := getPage(t, srv, "/signup/", ""); r.StatusCode != http.StatusForbidden || !strings.Contains(page, "an admin makes accounts") {
+	if r, page := get(t, srv, "/signup/", ""); r.StatusCode != http.StatusForbidden || !strings.Contains(page, "an admin makes accounts") {
 		t.Fatalf("GET /signup/ when closed: %s", r.Status)
 	}
 	var e apiErr
@@ -415,7 +391,7 @@ func TestResetLink(t *testing.T) {
 	if r := apptest.Do(t, "POST", srv.URL+"/api/v1/admin/users/gina/reset-link", root, nil, &link); r.StatusCode != http.StatusCreated || !resetLink.MatchString(link.Path) || link.URL != srv.URL+link.Path {
 		t.Fatalf("reset link: %s %+v", r.Status, link)
 	}
-	if r, page := getPage(t, srv, link.Path, ""); r.StatusCode != http.StatusOK || !strings.Contains(page, "gina") {
+	if r, page := get(t, srv, link.Path, ""); r.StatusCode != http.StatusOK || !strings.Contains(page, "gina") {
 		t.Fatalf("GET %s: %s", link.Path, r.Status)
 	}
 	resp := postForm(t, srv, link.Path, url.Values{"password1": {"brand-new-pass"}, "password2": {"other"}}, "")
@@ -435,12 +411,12 @@ func TestResetLink(t *testing.T) {
 	if r := apptest.Do(t, "POST", srv.URL+"/api/v1/tokens", "", map[string]string{"username": "gina", "password": "brand-new-pass"}, nil); r.StatusCode != http.StatusCreated {
 		t.Fatalf("log-in with the new password: %s", r.Status)
 	}
-	if r, _ := getPage(t, srv, link.Path, ""); r.StatusCode != http.StatusNotFound {
+	if r, _ := get(t, srv, link.Path, ""); r.StatusCode != http.StatusNotFound {
 		t.Fatalf("a used reset link: %s", r.Status)
 	}
 	// The page's button shows the link once.
 	resp = postForm(t, srv, "/admin/users/gina/reset-link/", url.Values{}, loginCookie(t, srv, "root"))
-	if page := bodyOf(t, resp); resp.StatusCode != http.StatusOK || !resetLink.MatchString(page) {
+	if page := body(t, resp); resp.StatusCode != http.StatusOK || !resetLink.MatchString(page) {
 		t.Fatalf("reset link form: %s", resp.Status)
 	}
 	var e apiErr
@@ -509,7 +485,7 @@ func TestSelfService(t *testing.T) {
 
 	// The page: a wrong current password keeps the page, a right one changes it.
 	cookie := loginCookieWith(t, srv, "hal", "a-new-password")
-	if r, page := getPage(t, srv, "/settings/", cookie); r.StatusCode != http.StatusOK || !strings.Contains(page, "(this one)") {
+	if r, page := get(t, srv, "/settings/", cookie); r.StatusCode != http.StatusOK || !strings.Contains(page, "(this one)") {
 		t.Fatalf("/settings/: %s", r.Status)
 	}
 	resp := postForm(t, srv, "/settings/password/", url.Values{"current": {"nope-nope"}, "password1": {"third-password"}, "password2": {"third-password"}}, cookie)
@@ -517,13 +493,13 @@ func TestSelfService(t *testing.T) {
 		t.Fatalf("settings, wrong current password: %s", resp.Status)
 	}
 	resp = postForm(t, srv, "/settings/password/", url.Values{"current": {"a-new-password"}, "password1": {"third-password"}, "password2": {"third-password"}}, cookie)
-	if page := bodyOf(t, resp); resp.StatusCode != http.StatusOK || !strings.Contains(page, "Your password is changed") {
+	if page := body(t, resp); resp.StatusCode != http.StatusOK || !strings.Contains(page, "Your password is changed") {
 		t.Fatalf("settings, change password: %s", resp.Status)
 	}
 	if r := apptest.Do(t, "GET", srv.URL+"/api/v1/rooms", keep, nil, nil); r.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("a token after a change made on the page: %s", r.Status)
 	}
-	if r, _ := getPage(t, srv, "/settings/", cookie); r.StatusCode != http.StatusOK {
+	if r, _ := get(t, srv, "/settings/", cookie); r.StatusCode != http.StatusOK {
 		t.Fatalf("the session that changed the password ended: %s", r.Status)
 	}
 
@@ -544,7 +520,7 @@ func TestSelfService(t *testing.T) {
 		t.Fatalf("sessions: %+v", list)
 	}
 	resp = postForm(t, srv, "/settings/sessions/"+tokenID+"/end/", url.Values{}, cookie)
-	if page := bodyOf(t, resp); resp.StatusCode != http.StatusOK || !strings.Contains(page, "That session has ended") {
+	if page := body(t, resp); resp.StatusCode != http.StatusOK || !strings.Contains(page, "That session has ended") {
 		t.Fatalf("end a token on the page: %s", resp.Status)
 	}
 	if code := closedWith(t, onOther); code != 4401 {
@@ -557,7 +533,7 @@ func TestSelfService(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/accounts/login/" {
 		t.Fatalf("end this session: %s %s", resp.Status, resp.Header.Get("Location"))
 	}
-	if r, _ := getPage(t, srv, "/settings/", cookie); r.StatusCode != http.StatusFound {
+	if r, _ := get(t, srv, "/settings/", cookie); r.StatusCode != http.StatusFound {
 		t.Fatalf("/settings/ after ending its session: %s", r.Status)
 	}
 }
@@ -618,7 +594,7 @@ func TestAuditLog(t *testing.T) {
 	var e apiErr
 	r := apptest.Do(t, "GET", srv.URL+"/api/v1/admin/audit?limit=0", root, nil, &e)
 	wantAPI(t, "a bad limit", r, e, http.StatusBadRequest, "invalid")
-	if r, page := getPage(t, srv, "/admin/audit/", loginCookie(t, srv, "root")); r.StatusCode != http.StatusOK || !strings.Contains(page, "member -&gt; moderator") {
+	if r, page := get(t, srv, "/admin/audit/", loginCookie(t, srv, "root")); r.StatusCode != http.StatusOK || !strings.Contains(page, "member -&gt; moderator") {
 		t.Fatalf("/admin/audit/: %s", r.Status)
 	}
 }
@@ -688,10 +664,10 @@ func TestShellCommands(t *testing.T) {
 	join = joinLink.FindString(out)
 
 	srv := apptest.Start(t, apptest.Options{DB: db})
-	if r, page := getPage(t, srv, reset, ""); r.StatusCode != http.StatusOK || !strings.Contains(page, "kim") {
+	if r, page := get(t, srv, reset, ""); r.StatusCode != http.StatusOK || !strings.Contains(page, "kim") {
 		t.Fatalf("the shell's reset link: %s", r.Status)
 	}
-	if r, _ := getPage(t, srv, join, ""); r.StatusCode != http.StatusOK {
+	if r, _ := get(t, srv, join, ""); r.StatusCode != http.StatusOK {
 		t.Fatalf("the shell's invite link %s: %s", join, r.Status)
 	}
 	var log struct {
@@ -769,17 +745,17 @@ func TestNoSignupLinksWhenClosed(t *testing.T) {
 	for _, mode := range []string{"invite", "closed"} {
 		srv := apptest.Start(t, apptest.Options{Args: []string{"--signup=" + mode}})
 		for _, path := range []string{"/", "/accounts/login/"} {
-			r, page := getPage(t, srv, path, "")
+			r, page := get(t, srv, path, "")
 			if r.StatusCode != http.StatusOK || strings.Contains(page, `href="/signup/`) {
 				t.Errorf("--signup=%s: %s links to /signup/", mode, path)
 			}
 		}
-		if _, page := getPage(t, srv, "/", ""); !strings.Contains(page, "Accounts here are") {
+		if _, page := get(t, srv, "/", ""); !strings.Contains(page, "Accounts here are") {
 			t.Errorf("--signup=%s: the landing page does not say how accounts are made", mode)
 		}
 	}
 	srv := apptest.Start(t, apptest.Options{})
-	if _, page := getPage(t, srv, "/", ""); !strings.Contains(page, `href="/signup/"`) {
+	if _, page := get(t, srv, "/", ""); !strings.Contains(page, `href="/signup/"`) {
 		t.Error("an open server's landing page has no sign-up link")
 	}
 }

@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -13,6 +14,30 @@ import (
 var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
 	return http.ErrUseLastResponse
 }}
+
+// get fetches a page with a cookie (or none), without following
+// redirects, and returns the response and its body.
+func get(t *testing.T, srv *apptest.Server, path, cookie string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", srv.URL+path, nil)
+	if cookie != "" {
+		req.Header.Set("Cookie", cookie)
+	}
+	resp, err := noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// body reads the rest of a response's body.
+func body(t *testing.T, r *http.Response) string {
+	t.Helper()
+	b, _ := io.ReadAll(r.Body)
+	return string(b)
+}
 
 // postForm posts a form as a browser on this site would.
 func postForm(t *testing.T, srv *apptest.Server, path string, form url.Values, cookie string) *http.Response {

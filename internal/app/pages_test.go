@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"html/template"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -14,27 +13,6 @@ import (
 
 	"parley/internal/apptest"
 )
-
-func get(t *testing.T, srv *apptest.Server, path, cookie string) (*http.Response, string) {
-	t.Helper()
-	req, _ := http.NewRequest("GET", srv.URL+path, nil)
-	if cookie != "" {
-		req.Header.Set("Cookie", cookie)
-	}
-	resp, err := noRedirect.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
-}
-
-func body(t *testing.T, r *http.Response) string {
-	t.Helper()
-	b, _ := io.ReadAll(r.Body)
-	return string(b)
-}
 
 func TestSignupForm(t *testing.T) {
 	srv := apptest.Start(t, apptest.Options{})

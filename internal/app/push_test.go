@@ -325,22 +325,13 @@ func TestPushAPIErrors(t *testing.T) {
 // links the manifest, and the security policy lets both load.
 func TestServiceWorkerAndManifest(t *testing.T) {
 	srv := startPush(t, "10s")
-	get := func(path, cookie string) (*http.Response, []byte) {
+	fetch := func(path, cookie string) (*http.Response, []byte) {
 		t.Helper()
-		req, _ := http.NewRequest("GET", srv.URL+path, nil)
-		if cookie != "" {
-			req.Header.Set("Cookie", cookie)
-		}
-		resp, err := noRedirect.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp, b
+		r, b := get(t, srv, path, cookie)
+		return r, []byte(b)
 	}
 
-	r, body := get("/sw.js", "")
+	r, body := fetch("/sw.js", "")
 	h := r.Header
 	if r.StatusCode != http.StatusOK || !strings.HasPrefix(h.Get("Content-Type"), "text/javascript") ||
 		h.Get("Service-Worker-Allowed") != "/" || h.Get("Cache-Control") != "no-cache" ||
@@ -348,7 +339,7 @@ func TestServiceWorkerAndManifest(t *testing.T) {
 		t.Errorf("/sw.js: %s %v", r.Status, h)
 	}
 
-	r, body = get("/manifest.webmanifest", "")
+	r, body = fetch("/manifest.webmanifest", "")
 	var m struct {
 		Name, ShortName, StartURL, Display string
 		Icons                              []struct{ Src, Sizes, Type string }
@@ -367,7 +358,7 @@ func TestServiceWorkerAndManifest(t *testing.T) {
 		if ic.Type != "image/png" {
 			continue
 		}
-		r, b := get(ic.Src, "")
+		r, b := fetch(ic.Src, "")
 		img, err := png.Decode(bytes.NewReader(b))
 		if r.StatusCode != http.StatusOK || err != nil || strconv.Itoa(img.Bounds().Dx())+"x"+strconv.Itoa(img.Bounds().Dy()) != ic.Sizes {
 			t.Errorf("icon %s: %s %v", ic.Src, r.Status, err)
@@ -384,7 +375,7 @@ func TestServiceWorkerAndManifest(t *testing.T) {
 		{"/", ""}, {"/accounts/login/", ""}, {"/signup/", ""}, {"/no/such/page", ""},
 		{"/", cookie}, {"/chats/", cookie}, {"/chats/lobby/", cookie},
 	} {
-		r, b := get(p.path, p.cookie)
+		r, b := fetch(p.path, p.cookie)
 		if !bytes.Contains(b, []byte(`<link rel="manifest" href="/manifest.webmanifest">`)) {
 			t.Errorf("%s (%s) links no manifest", p.path, r.Status)
 		}
@@ -393,7 +384,7 @@ func TestServiceWorkerAndManifest(t *testing.T) {
 			t.Errorf("%s: CSP %q", p.path, csp)
 		}
 	}
-	_, b := get("/", cookie)
+	_, b := fetch("/", cookie)
 	for _, want := range []string{"Enable push on this device", "Send a test notification", "/static/push.js"} {
 		if !bytes.Contains(b, []byte(want)) {
 			t.Errorf("dashboard lacks %q", want)

@@ -3,8 +3,6 @@ package cluster_test
 import (
 	"testing"
 	"time"
-
-	"parley/internal/store/storetest"
 )
 
 // Three processes on one PostgreSQL database and one Redis; twelve sockets
@@ -12,11 +10,7 @@ import (
 // socket receives all 300 in seq order, without gap or duplicate, and they
 // are the room's history.
 func TestThreeProcesses(t *testing.T) {
-	redisURL := sharedRedis(t)
-	db := storetest.PostgresDSN(t)
-	srvs := startServers(t, 3, db, redisURL)
-	room := roomName()
-	names, tokens := users(t, srvs[0], 5)
+	srvs, room, names, tokens := startCluster(t, 3, 5)
 	socks := spread(t, srvs, room, names, tokens, 12)
 	senders := socks[:10]
 	const perSender = 30

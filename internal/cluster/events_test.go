@@ -84,64 +84,54 @@ func (s *v1) change(command string, seq int64, arg, clientID string) chat.Change
 // started again after them (the processes then recover the changes from
 // the store).
 func TestRoomEventsAcrossProcesses(t *testing.T) {
-	for _, kill := range []bool{false, true} {
-		t.Run(fmt.Sprintf("redis killed %v", kill), func(t *testing.T) {
-			redisURL := ""
-			var rds *testsvc.Redis
-			if kill {
-				rds = testsvc.StartRedis(t)
-				redisURL = rds.URL
-			} else {
-				redisURL = sharedRedis(t)
-			}
-			srvs := startServers(t, 2, storetest.PostgresDSN(t), redisURL)
-			room := roomName()
-			_, tokens := users(t, srvs[0], 2)
-			alice, bob := tokens[0], tokens[1]
+	withRedisKilledOrNot(t, func(t *testing.T, redisURL string, rds *testsvc.Redis) {
+		srvs := startServers(t, 2, storetest.PostgresDSN(t), redisURL)
+		room := roomName()
+		_, tokens := users(t, srvs[0], 2)
+		alice, bob := tokens[0], tokens[1]
 
-			stayed := dialV1(t, srvs[1], room, bob, apptest.NewRoomState())
-			a := dialV1(t, srvs[0], room, alice, apptest.NewRoomState())
-			var ms []chat.Message
-			for i := range 3 {
-				ms = append(ms, a.c.Post(fmt.Sprint("message ", i+1), fmt.Sprint("m", i)))
-			}
-			stayed.until(ms[2].Seq)
-			away := dialV1(t, srvs[1], room, alice, apptest.NewRoomState())
-			away.recover(0)
-			away.c.Close()
+		stayed := dialV1(t, srvs[1], room, bob, apptest.NewRoomState())
+		a := dialV1(t, srvs[0], room, alice, apptest.NewRoomState())
+		var ms []chat.Message
+		for i := range 3 {
+			ms = append(ms, a.c.Post(fmt.Sprint("message ", i+1), fmt.Sprint("m", i)))
+		}
+		stayed.until(ms[2].Seq)
+		away := dialV1(t, srvs[1], room, alice, apptest.NewRoomState())
+		away.recover(0)
+		away.c.Close()
 
-			if kill {
-				rds.Kill()
-				waitReady(t, srvs, http.StatusServiceUnavailable, longWait)
-			}
-			b := dialV1(t, srvs[1], room, bob, apptest.NewRoomState())
-			a.change("edit_message", ms[0].Seq, "message 1, edited", "e1")
-			b.change("react", ms[0].Seq, "👍", "r1")
-			a.change("delete_message", ms[1].Seq, "", "d1")
-			a.change("react", ms[0].Seq, "👍", "r2")
-			b.change("unreact", ms[0].Seq, "👍", "u1")
-			b.change("react", ms[2].Seq, "🎉", "r3")
-			last := a.c.Post("after the changes", "m4")
-			if kill {
-				rds.Start()
-				waitReady(t, srvs, http.StatusOK, longWait)
-			}
-			stayed.until(last.Seq)
+		if rds != nil {
+			rds.Kill()
+			waitReady(t, srvs, http.StatusServiceUnavailable, longWait)
+		}
+		b := dialV1(t, srvs[1], room, bob, apptest.NewRoomState())
+		a.change("edit_message", ms[0].Seq, "message 1, edited", "e1")
+		b.change("react", ms[0].Seq, "👍", "r1")
+		a.change("delete_message", ms[1].Seq, "", "d1")
+		a.change("react", ms[0].Seq, "👍", "r2")
+		b.change("unreact", ms[0].Seq, "👍", "u1")
+		b.change("react", ms[2].Seq, "🎉", "r3")
+		last := a.c.Post("after the changes", "m4")
+		if rds != nil {
+			rds.Start()
+			waitReady(t, srvs, http.StatusOK, longWait)
+		}
+		stayed.until(last.Seq)
 
-			away = dialV1(t, srvs[0], room, alice, away.state)
-			away.recover(ms[2].Seq)
-			if diff := away.state.Diff(stayed.state, 1); diff != "" {
-				t.Fatalf("the socket that was away differs from the one that stayed:\n%s", diff)
-			}
-			if !away.state.Gapless() || !stayed.state.Gapless() || away.state.Last() != last.Seq {
-				t.Fatalf("seqs seen: away %d (gapless %v), stayed %d (gapless %v); want %d", away.state.Last(),
-					away.state.Gapless(), stayed.state.Last(), stayed.state.Gapless(), last.Seq)
-			}
-			m1 := stayed.state.Msgs[ms[0].Seq]
-			if m1.Content != "message 1, edited" || len(m1.Reactions) != 1 || m1.Reactions[0].Count != 1 ||
-				m1.Reactions[0].Users[0] != "user0" || !stayed.state.Msgs[ms[1].Seq].Deleted {
-				t.Fatalf("the stayed view: %+v", stayed.state.Msgs)
-			}
-		})
-	}
+		away = dialV1(t, srvs[0], room, alice, away.state)
+		away.recover(ms[2].Seq)
+		if diff := away.state.Diff(stayed.state, 1); diff != "" {
+			t.Fatalf("the socket that was away differs from the one that stayed:\n%s", diff)
+		}
+		if !away.state.Gapless() || !stayed.state.Gapless() || away.state.Last() != last.Seq {
+			t.Fatalf("seqs seen: away %d (gapless %v), stayed %d (gapless %v); want %d", away.state.Last(),
+				away.state.Gapless(), stayed.state.Last(), stayed.state.Gapless(), last.Seq)
+		}
+		m1 := stayed.state.Msgs[ms[0].Seq]
+		if m1.Content != "message 1, edited" || len(m1.Reactions) != 1 || m1.Reactions[0].Count != 1 ||
+			m1.Reactions[0].Users[0] != "user0" || !stayed.state.Msgs[ms[1].Seq].Deleted {
+			t.Fatalf("the stayed view: %+v", stayed.state.Msgs)
+		}
+	})
 }

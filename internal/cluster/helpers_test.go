@@ -21,7 +21,9 @@ import (
 
 	"parley/internal/apptest"
 	"parley/internal/chat"
+	"parley/internal/store/storetest"
 	"parley/internal/testenv"
+	"parley/internal/testsvc"
 )
 
 // Bounds of the waits in these tests: generous, since CI runs them on two
@@ -36,6 +38,17 @@ const (
 func sharedRedis(t testing.TB) string {
 	t.Helper()
 	return testenv.Need(t, testenv.Redis, "the tests of several processes")
+}
+
+// withRedisKilledOrNot runs f as two subtests: on the shared Redis, with
+// rds nil, and on a Redis of its own, rds, which f kills and starts again
+// to see what the processes make of losing it.
+func withRedisKilledOrNot(t *testing.T, f func(t *testing.T, redisURL string, rds *testsvc.Redis)) {
+	t.Run("redis killed false", func(t *testing.T) { f(t, sharedRedis(t), nil) })
+	t.Run("redis killed true", func(t *testing.T) {
+		rds := testsvc.StartRedis(t)
+		f(t, rds.URL, rds)
+	})
 }
 
 // roomName returns a room of the test's own. Redis's pub/sub channels are
@@ -63,6 +76,17 @@ func startServers(t *testing.T, n int, db, redisURL string) []*apptest.Server {
 		srvs[i] = apptest.Start(t, apptest.Options{DB: db, Args: serverArgs(redisURL)})
 	}
 	return srvs
+}
+
+// startCluster starts n processes on one PostgreSQL database and the
+// shared Redis (startServers), signs people users up on the first (users:
+// user0, the first, is the admin) and names a room of the test's own.
+func startCluster(t *testing.T, n, people int) (srvs []*apptest.Server, room string, names, tokens []string) {
+	t.Helper()
+	redisURL := sharedRedis(t)
+	srvs = startServers(t, n, storetest.PostgresDSN(t), redisURL)
+	names, tokens = users(t, srvs[0], people)
+	return srvs, roomName(), names, tokens
 }
 
 // users signs n users up on srv and returns their names and tokens; a

@@ -12,18 +12,13 @@ import (
 	"github.com/coder/websocket"
 
 	"parley/internal/apptest"
-	"parley/internal/store/storetest"
 )
 
 // Revoking a token, and logging out, on one process closes the sockets
 // that token or session opened on another, with 4401, within a few
 // seconds; what such a socket sends after is not stored.
 func TestRevocationAcrossProcesses(t *testing.T) {
-	redisURL := sharedRedis(t)
-	db := storetest.PostgresDSN(t)
-	srvs := startServers(t, 2, db, redisURL)
-	room := roomName()
-	names, tokens := users(t, srvs[0], 2)
+	srvs, room, names, tokens := startCluster(t, 2, 2)
 	owner, watcher := tokens[0], tokens[1]
 
 	onB := openOn(t, srvs[1], room, apptest.DialOptions{Token: owner})

@@ -10,18 +10,13 @@ import (
 	"github.com/coder/websocket"
 
 	"parley/internal/apptest"
-	"parley/internal/store/storetest"
 )
 
 // Removing a member from a private room on one process closes their
 // socket in it on another, with 4404, within a few seconds; a mute made
 // on one process refuses the next send on the other at once.
 func TestRoomChangesAcrossProcesses(t *testing.T) {
-	redisURL := sharedRedis(t)
-	db := storetest.PostgresDSN(t)
-	srvs := startServers(t, 2, db, redisURL)
-	room := roomName()
-	names, tokens := users(t, srvs[0], 2)
+	srvs, room, names, tokens := startCluster(t, 2, 2)
 	owner, member := tokens[0], tokens[1]
 	if r := apptest.Do(t, "POST", srvs[0].URL+"/api/v1/rooms", owner, map[string]string{"name": room, "kind": "private"}, nil); r.StatusCode != http.StatusCreated {
 		t.Fatalf("create a private room: %s", r.Status)

@@ -2,7 +2,6 @@ package cluster_test
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -72,19 +71,7 @@ func streamRoomWhere(t *testing.T, c *apptest.Conn, room string, ok func(streamC
 // (the processes recover the room's log from the store, and read their
 // streams' counts again).
 func TestUserStreamAcrossProcesses(t *testing.T) {
-	for _, kill := range []bool{false, true} {
-		t.Run(fmt.Sprintf("redis killed %v", kill), func(t *testing.T) {
-			redisURL := ""
-			var rds *testsvc.Redis
-			if kill {
-				rds = testsvc.StartRedis(t)
-				redisURL = rds.URL
-			} else {
-				redisURL = sharedRedis(t)
-			}
-			streamAcrossProcesses(t, redisURL, rds)
-		})
-	}
+	withRedisKilledOrNot(t, streamAcrossProcesses)
 }
 
 func streamAcrossProcesses(t *testing.T, redisURL string, rds *testsvc.Redis) {

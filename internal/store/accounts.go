@@ -90,17 +90,33 @@ func (s *Store) lockUsers(ctx context.Context, tx querier) error {
 	return nil
 }
 
-// errLastAdmin refuses to leave the database without an active admin.
-func errLastAdmin(name string) error {
-	return chat.Errorf(chat.EConflict, "%s is the last active admin: make another admin first.", name)
+// lockedUser takes the users lock (lockUsers) in tx and reads the
+// account called name.
+func (s *Store) lockedUser(ctx context.Context, tx querier, name string) (chat.User, error) {
+	if err := s.lockUsers(ctx, tx); err != nil {
+		return chat.User{}, err
+	}
+	u, _, err := s.userByName(ctx, tx, name)
+	return u, err
 }
 
-// otherAdmins counts the active admins other than id.
-func otherAdmins(ctx context.Context, tx querier, id int64) (int64, error) {
+// keepAnAdmin refuses, with a *chat.Error with code chat.EConflict, to
+// take u's role or activity away if u is the last active admin: the
+// database keeps one.
+func keepAnAdmin(ctx context.Context, tx querier, u chat.User) error {
+	if u.Role != chat.RoleAdmin || u.Deactivated {
+		return nil
+	}
 	var n int64
 	err := tx.queryRow(ctx,
-		"SELECT count(*) FROM users WHERE role = 'admin' AND deactivated_at IS NULL AND id <> $1", id).Scan(&n)
-	return n, err
+		"SELECT count(*) FROM users WHERE role = 'admin' AND deactivated_at IS NULL AND id <> $1", u.ID).Scan(&n)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return chat.Errorf(chat.EConflict, "%s is the last active admin: make another admin first.", u.Name)
+	}
+	return nil
 }
 
 // SetRole gives the account called name (any spelling of its key) the
@@ -113,21 +129,14 @@ func (s *Store) SetRole(ctx context.Context, name string, role chat.Role) (chat.
 	}
 	var before chat.User
 	err := s.write.inTx(ctx, func(tx querier) error {
-		if err := s.lockUsers(ctx, tx); err != nil {
-			return err
-		}
-		u, _, err := s.userByName(ctx, tx, name)
+		u, err := s.lockedUser(ctx, tx, name)
 		if err != nil {
 			return err
 		}
 		before = u
-		if u.Role == chat.RoleAdmin && role != chat.RoleAdmin && !u.Deactivated {
-			n, err := otherAdmins(ctx, tx, u.ID)
-			if err != nil {
+		if role != chat.RoleAdmin {
+			if err := keepAnAdmin(ctx, tx, u); err != nil {
 				return err
-			}
-			if n == 0 {
-				return errLastAdmin(u.Name)
 			}
 		}
 		_, err = tx.exec(ctx, "UPDATE users SET role = $1, admin = $2 WHERE id = $3", string(role), role == chat.RoleAdmin, u.ID)
@@ -147,10 +156,7 @@ func (s *Store) SetRole(ctx context.Context, name string, role chat.Role) (chat.
 func (s *Store) SetDeactivated(ctx context.Context, name string, deactivate bool, at time.Time) (chat.User, error) {
 	var before chat.User
 	err := s.write.inTx(ctx, func(tx querier) error {
-		if err := s.lockUsers(ctx, tx); err != nil {
-			return err
-		}
-		u, _, err := s.userByName(ctx, tx, name)
+		u, err := s.lockedUser(ctx, tx, name)
 		if err != nil {
 			return err
 		}
@@ -159,14 +165,8 @@ func (s *Store) SetDeactivated(ctx context.Context, name string, deactivate bool
 			_, err := tx.exec(ctx, "UPDATE users SET deactivated_at = NULL WHERE id = $1", u.ID)
 			return err
 		}
-		if u.Role == chat.RoleAdmin && !u.Deactivated {
-			n, err := otherAdmins(ctx, tx, u.ID)
-			if err != nil {
-				return err
-			}
-			if n == 0 {
-				return errLastAdmin(u.Name)
-			}
+		if err := keepAnAdmin(ctx, tx, u); err != nil {
+			return err
 		}
 		if !u.Deactivated {
 			if _, err := tx.exec(ctx, "UPDATE users SET deactivated_at = $1 WHERE id = $2", at.UTC().Truncate(time.Microsecond), u.ID); err != nil {
@@ -203,16 +203,8 @@ func (s *Store) Users(ctx context.Context, q string, limit int) ([]chat.User, er
 	if err != nil {
 		return nil, fmt.Errorf("store: users: %w", err)
 	}
-	defer rs.Close()
-	var out []chat.User
-	for rs.Next() {
-		u, err := scanUser(rs)
-		if err != nil {
-			return nil, fmt.Errorf("store: users: %w", err)
-		}
-		out = append(out, u)
-	}
-	if err := rs.Err(); err != nil {
+	out, err := collect(rs, func(r row) (chat.User, error) { return scanUser(r) })
+	if err != nil {
 		return nil, fmt.Errorf("store: users: %w", err)
 	}
 	return out, nil
@@ -293,16 +285,8 @@ func (s *Store) Invites(ctx context.Context, limit int) ([]Invite, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: invites: %w", err)
 	}
-	defer rs.Close()
-	var out []Invite
-	for rs.Next() {
-		i, err := scanInvite(rs)
-		if err != nil {
-			return nil, fmt.Errorf("store: invites: %w", err)
-		}
-		out = append(out, i)
-	}
-	if err := rs.Err(); err != nil {
+	out, err := collect(rs, scanInvite)
+	if err != nil {
 		return nil, fmt.Errorf("store: invites: %w", err)
 	}
 	return out, nil
@@ -487,25 +471,24 @@ func (s *Store) Audit(ctx context.Context, e AuditEntry) error {
 // AuditLog returns up to limit entries of the audit log, newest first,
 // those with an id below before (0: from the newest).
 func (s *Store) AuditLog(ctx context.Context, before int64, limit int) ([]AuditEntry, error) {
-	rs, err := s.read.query(ctx, `
-		SELECT id, at, coalesce(actor_id, 0), actor, action, target, detail, address FROM audit_log
+	rs, err := s.read.query(ctx, "SELECT "+auditCols+`
 		WHERE $1 = 0 OR id < $1 ORDER BY id DESC LIMIT $2`, before, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: audit log: %w", err)
 	}
-	defer rs.Close()
-	var out []AuditEntry
-	for rs.Next() {
-		var e AuditEntry
-		if err := rs.Scan(&e.ID, timeCol{&e.At}, &e.ActorID, &e.Actor, &e.Action, &e.Target, &e.Detail, &e.Address); err != nil {
-			return nil, fmt.Errorf("store: audit log: %w", err)
-		}
-		out = append(out, e)
-	}
-	if err := rs.Err(); err != nil {
+	out, err := collect(rs, scanAudit)
+	if err != nil {
 		return nil, fmt.Errorf("store: audit log: %w", err)
 	}
 	return out, nil
+}
+
+const auditCols = `id, at, coalesce(actor_id, 0), actor, action, target, detail, address FROM audit_log`
+
+func scanAudit(r row) (AuditEntry, error) {
+	var e AuditEntry
+	err := r.Scan(&e.ID, timeCol{&e.At}, &e.ActorID, &e.Actor, &e.Action, &e.Target, &e.Detail, &e.Address)
+	return e, err
 }
 
 // MessageRef names a message: its room and seq.
@@ -523,16 +506,11 @@ func (s *Store) LiveMessagesBy(ctx context.Context, author string, limit int) ([
 	if err != nil {
 		return nil, fmt.Errorf("store: messages by author: %w", err)
 	}
-	defer rs.Close()
-	var out []MessageRef
-	for rs.Next() {
+	out, err := collect(rs, func(r row) (MessageRef, error) {
 		var m MessageRef
-		if err := rs.Scan(&m.Room, &m.Seq); err != nil {
-			return nil, fmt.Errorf("store: messages by author: %w", err)
-		}
-		out = append(out, m)
-	}
-	if err := rs.Err(); err != nil {
+		return m, r.Scan(&m.Room, &m.Seq)
+	})
+	if err != nil {
 		return nil, fmt.Errorf("store: messages by author: %w", err)
 	}
 	return out, nil
@@ -588,24 +566,17 @@ func (s *Store) AuditAfter(ctx context.Context, after int64, limit int) ([]Audit
 		}
 		return nil, last, nil
 	}
-	rs, err := s.read.query(ctx, `
-		SELECT id, at, coalesce(actor_id, 0), actor, action, target, detail, address FROM audit_log
+	rs, err := s.read.query(ctx, "SELECT "+auditCols+`
 		WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
 	if err != nil {
 		return nil, after, fmt.Errorf("store: audit after: %w", err)
 	}
-	defer rs.Close()
-	var out []AuditEntry
-	for rs.Next() {
-		var e AuditEntry
-		if err := rs.Scan(&e.ID, timeCol{&e.At}, &e.ActorID, &e.Actor, &e.Action, &e.Target, &e.Detail, &e.Address); err != nil {
-			return nil, after, fmt.Errorf("store: audit after: %w", err)
-		}
-		out = append(out, e)
-		after = e.ID
-	}
-	if err := rs.Err(); err != nil {
+	out, err := collect(rs, scanAudit)
+	if err != nil {
 		return nil, after, fmt.Errorf("store: audit after: %w", err)
+	}
+	if len(out) > 0 {
+		after = out[len(out)-1].ID
 	}
 	return out, after, nil
 }

@@ -92,17 +92,13 @@ func (s *Store) PushSubscriptions(ctx context.Context, userID int64) ([]PushSubs
 	if err != nil {
 		return nil, fmt.Errorf("store: push subscriptions: %w", err)
 	}
-	defer rs.Close()
-	var subs []PushSubscription
-	for rs.Next() {
+	subs, err := collect(rs, func(r row) (PushSubscription, error) {
 		var p PushSubscription
-		if err := rs.Scan(&p.ID, &p.UserID, &p.Endpoint, &p.P256dh, &p.Auth, &p.UserAgent,
-			timeCol{&p.CreatedAt}, nullTimeCol{&p.LastSuccess}); err != nil {
-			return nil, fmt.Errorf("store: push subscriptions: %w", err)
-		}
-		subs = append(subs, p)
-	}
-	if err := rs.Err(); err != nil {
+		err := r.Scan(&p.ID, &p.UserID, &p.Endpoint, &p.P256dh, &p.Auth, &p.UserAgent,
+			timeCol{&p.CreatedAt}, nullTimeCol{&p.LastSuccess})
+		return p, err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("store: push subscriptions: %w", err)
 	}
 	return subs, nil
@@ -184,19 +180,15 @@ func (s *Store) PushCandidates(ctx context.Context, room string, seq int64, memb
 	if err != nil {
 		return nil, fmt.Errorf("store: push candidates: %w", err)
 	}
-	defer rs.Close()
-	var cs []PushCandidate
-	for rs.Next() {
+	cs, err := collect(rs, func(r row) (PushCandidate, error) {
 		var c PushCandidate
 		var role, level, kind string
-		if err := rs.Scan(&c.User.ID, &c.User.Name, &role, timeCol{&c.User.CreatedAt},
-			boolCol{&c.Mentioned}, boolCol{&c.Member}, &c.LastRead, &level, &kind); err != nil {
-			return nil, fmt.Errorf("store: push candidates: %w", err)
-		}
+		err := r.Scan(&c.User.ID, &c.User.Name, &role, timeCol{&c.User.CreatedAt},
+			boolCol{&c.Mentioned}, boolCol{&c.Member}, &c.LastRead, &level, &kind)
 		c.User.Role, c.Level, c.Kind = chat.Role(role), chat.Level(level), chat.RoomKind(kind)
-		cs = append(cs, c)
-	}
-	if err := rs.Err(); err != nil {
+		return c, err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("store: push candidates: %w", err)
 	}
 	return cs, nil

@@ -45,6 +45,23 @@ type rows interface {
 	Close()
 }
 
+// collect scans every row of rs with scan, in order, and closes rs.
+func collect[T any](rs rows, scan func(row) (T, error)) ([]T, error) {
+	defer rs.Close()
+	var out []T
+	for rs.Next() {
+		v, err := scan(rs)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // Constraint violations, as both engines report them.
 
 func isUniqueViolation(err error) bool {

@@ -150,16 +150,11 @@ func (s *Store) LiveSessions(ctx context.Context, hashes [][]byte, now time.Time
 }
 
 func scanHashes(rs rows, what string) ([][]byte, error) {
-	defer rs.Close()
-	var out [][]byte
-	for rs.Next() {
+	out, err := collect(rs, func(r row) ([]byte, error) {
 		var h []byte
-		if err := rs.Scan(&h); err != nil {
-			return nil, fmt.Errorf("store: %s: %w", what, err)
-		}
-		out = append(out, h)
-	}
-	if err := rs.Err(); err != nil {
+		return h, r.Scan(&h)
+	})
+	if err != nil {
 		return nil, fmt.Errorf("store: %s: %w", what, err)
 	}
 	return out, nil
@@ -174,16 +169,12 @@ func (s *Store) UserSessions(ctx context.Context, userID int64, now time.Time) (
 	if err != nil {
 		return nil, fmt.Errorf("store: user sessions: %w", err)
 	}
-	defer rs.Close()
-	var out []Session
-	for rs.Next() {
+	out, err := collect(rs, func(r row) (Session, error) {
 		ss := Session{UserID: userID}
-		if err := rs.Scan(&ss.Hash, &ss.Kind, timeCol{&ss.CreatedAt}, timeCol{&ss.ExpiresAt}, &ss.Address, &ss.Agent); err != nil {
-			return nil, fmt.Errorf("store: user sessions: %w", err)
-		}
-		out = append(out, ss)
-	}
-	if err := rs.Err(); err != nil {
+		err := r.Scan(&ss.Hash, &ss.Kind, timeCol{&ss.CreatedAt}, timeCol{&ss.ExpiresAt}, &ss.Address, &ss.Agent)
+		return ss, err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("store: user sessions: %w", err)
 	}
 	return out, nil

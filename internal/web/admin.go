@@ -127,15 +127,27 @@ func (s *Server) handleAdminUserAction(w http.ResponseWriter, r *http.Request, u
 		s.handleNotFound(w, r)
 		return
 	}
-	status := http.StatusOK
-	if err != nil {
-		if status = httpStatus(err); status >= 500 {
-			s.serverError(w, r, err)
-			return
-		}
-		p.Admin.Error = chat.ErrorMessage(err)
+	status, ok := s.formOutcome(w, r, &p.Admin, err)
+	if !ok {
+		return
 	}
 	s.usersPage(w, r, p, strings.TrimSpace(r.PostForm.Get("q")), status)
+}
+
+// formOutcome puts err, what a form of the admin or settings pages came
+// to, on the page and returns the status to answer with: 200 when err is
+// nil, else err's. An internal error is answered (serverError) and ok is
+// false.
+func (s *Server) formOutcome(w http.ResponseWriter, r *http.Request, v *adminView, err error) (status int, ok bool) {
+	if err == nil {
+		return http.StatusOK, true
+	}
+	if status = httpStatus(err); status >= 500 {
+		s.serverError(w, r, err)
+		return 0, false
+	}
+	v.Error = chat.ErrorMessage(err)
+	return status, true
 }
 
 // absolute makes a path of this site a link to hand over.
@@ -191,17 +203,14 @@ func (s *Server) handleAdminCreateInvite(w http.ResponseWriter, r *http.Request,
 	if err == nil {
 		code, inv, err = s.createInvite(r.Context(), s.actorOf(r, u), uses, ttl)
 	}
-	status := http.StatusOK
-	if err != nil {
-		if status = httpStatus(err); status >= 500 {
-			s.serverError(w, r, err)
-			return
-		}
-		p.Admin.Error = chat.ErrorMessage(err)
-		if status == http.StatusBadRequest {
-			status = http.StatusUnprocessableEntity
-		}
-	} else {
+	status, ok := s.formOutcome(w, r, &p.Admin, err)
+	if !ok {
+		return
+	}
+	if status == http.StatusBadRequest {
+		status = http.StatusUnprocessableEntity
+	}
+	if err == nil {
 		p.Admin.Notice = "Invite " + strconv.FormatInt(inv.ID, 10) + " made. Copy its link now: it is not shown again."
 		p.Admin.Link = s.absolute(r, "/join/"+code)
 		p.Form.Values["uses"], p.Form.Values["expires"] = "1", "7d"
@@ -213,14 +222,11 @@ func (s *Server) handleAdminRevokeInvite(w http.ResponseWriter, r *http.Request,
 	p := s.page(r, "")
 	p.Form.Values["uses"], p.Form.Values["expires"] = "1", "7d"
 	inv, err := s.revokeInvite(r.Context(), s.actorOf(r, u), r.PathValue("id"))
-	status := http.StatusOK
-	if err != nil {
-		if status = httpStatus(err); status >= 500 {
-			s.serverError(w, r, err)
-			return
-		}
-		p.Admin.Error = chat.ErrorMessage(err)
-	} else {
+	status, ok := s.formOutcome(w, r, &p.Admin, err)
+	if !ok {
+		return
+	}
+	if err == nil {
 		p.Admin.Notice = "Invite " + strconv.FormatInt(inv.ID, 10) + " is revoked."
 	}
 	s.invitesPage(w, r, p, status)
@@ -281,17 +287,14 @@ func (s *Server) handleSettingsPassword(w http.ResponseWriter, r *http.Request, 
 	} else {
 		err = s.changePassword(r, u, cred.hash, f.Get("current"), f.Get("password1"))
 	}
-	status := http.StatusOK
-	if err != nil {
-		if status = httpStatus(err); status >= 500 {
-			s.serverError(w, r, err)
-			return
-		}
-		if status == http.StatusBadRequest {
-			status = http.StatusUnprocessableEntity
-		}
-		p.Admin.Error = chat.ErrorMessage(err)
-	} else {
+	status, ok := s.formOutcome(w, r, &p.Admin, err)
+	if !ok {
+		return
+	}
+	if status == http.StatusBadRequest {
+		status = http.StatusUnprocessableEntity
+	}
+	if err == nil {
 		p.Admin.Notice = "Your password is changed. Every other session and token of yours has ended."
 	}
 	s.settingsPage(w, r, p, u, status)
@@ -303,14 +306,12 @@ func (s *Server) handleSettingsEndSession(w http.ResponseWriter, r *http.Request
 	_, cred, _ := s.authenticate(r)
 	current, err := s.endSessionByID(r.Context(), u, r.PathValue("id"), cred.hash)
 	p := s.page(r, "")
-	status := http.StatusOK
+	status, ok := s.formOutcome(w, r, &p.Admin, err)
 	switch {
-	case err != nil && httpStatus(err) >= 500:
-		s.serverError(w, r, err)
+	case !ok:
 		return
 	case err != nil:
-		status = httpStatus(err)
-		p.Admin.Error = chat.ErrorMessage(err)
+		// formOutcome put it on the page
 	case current:
 		s.endSession(w, r)
 		http.Redirect(w, r, "/accounts/login/", http.StatusSeeOther)

@@ -44,22 +44,15 @@ func (s *Server) handleAPISetLevel(w http.ResponseWriter, r *http.Request, u cha
 // /chats/{room}/level/, level=NAME): it sets the level and goes back to
 // the page it came from (the room, or the dashboard with back=home).
 func (s *Server) handleSetLevel(w http.ResponseWriter, r *http.Request, u chat.User) {
-	name := r.PathValue("room")
-	if !chat.ValidRoomName(name) {
-		s.errorPage(w, r, http.StatusNotFound, "That is not a valid room name.")
+	name, ok := s.pathRoom(w, r)
+	if !ok {
 		return
 	}
-	name = chat.NormalizeRoomName(name)
 	if !s.parseForm(w, r) {
 		return
 	}
 	if _, err := s.setLevel(r, u, name, r.PostForm.Get("level")); err != nil {
-		status := httpStatus(err)
-		if status >= 500 {
-			s.serverError(w, r, err)
-			return
-		}
-		s.errorPage(w, r, status, chat.ErrorMessage(err))
+		s.pageError(w, r, err)
 		return
 	}
 	to := "/chats/" + name + "/"

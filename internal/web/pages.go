@@ -526,15 +526,24 @@ func (s *Server) createRoom(ctx context.Context, u chat.User, name string, kind 
 	return rm, created, 0, nil
 }
 
+// pathRoom returns the room a form's address names ({room}), normalized;
+// a name no room can have gets a 404 page, and ok is false.
+func (s *Server) pathRoom(w http.ResponseWriter, r *http.Request) (name string, ok bool) {
+	name = r.PathValue("room")
+	if !chat.ValidRoomName(name) {
+		s.errorPage(w, r, http.StatusNotFound, "That is not a valid room name.")
+		return "", false
+	}
+	return chat.NormalizeRoomName(name), true
+}
+
 // handleLeaveRoom takes the room out of the user's rooms (POST
 // /chats/{room}/leave/) and goes to the dashboard, which says so.
 func (s *Server) handleLeaveRoom(w http.ResponseWriter, r *http.Request, u chat.User) {
-	name := r.PathValue("room")
-	if !chat.ValidRoomName(name) {
-		s.errorPage(w, r, http.StatusNotFound, "That is not a valid room name.")
+	name, ok := s.pathRoom(w, r)
+	if !ok {
 		return
 	}
-	name = chat.NormalizeRoomName(name)
 	place, err := s.can(r.Context(), u, name, chat.ActRead, chat.Target{})
 	if chat.ErrorCode(err) == chat.ENotFound {
 		s.errorPage(w, r, http.StatusNotFound, chat.ErrorMessage(err))
@@ -624,6 +633,17 @@ func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) 
 	s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	s.metrics.httpErrors.WithLabelValues(chat.EInternal).Inc()
 	s.errorPage(w, r, http.StatusInternalServerError, chat.ErrorMessage(err))
+}
+
+// pageError shows err as a page: a *chat.Error with its status and
+// message, anything else as serverError does.
+func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
+	status := httpStatus(err)
+	if status >= 500 {
+		s.serverError(w, r, err)
+		return
+	}
+	s.errorPage(w, r, status, chat.ErrorMessage(err))
 }
 
 // parseForm reads a posted form, answering 413 or 400 itself on failure.

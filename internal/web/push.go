@@ -279,15 +279,25 @@ func (s *Server) handleAPIPushSubscribe(w http.ResponseWriter, r *http.Request, 
 	writeJSON(w, http.StatusCreated, deviceOf(p))
 }
 
-// handleAPIPushDevices lists the caller's devices (GET
-// /api/v1/push/subscriptions).
-func (s *Server) handleAPIPushDevices(w http.ResponseWriter, r *http.Request, u chat.User) {
+// pushSubscriptions returns the caller's devices; with push off, or the
+// store failing, it answers the request and ok is false.
+func (s *Server) pushSubscriptions(w http.ResponseWriter, r *http.Request, u chat.User) (subs []store.PushSubscription, ok bool) {
 	if s.pushOff(w, r) {
-		return
+		return nil, false
 	}
 	subs, err := s.opt.Store.PushSubscriptions(r.Context(), u.ID)
 	if err != nil {
 		s.apiError(w, r, err)
+		return nil, false
+	}
+	return subs, true
+}
+
+// handleAPIPushDevices lists the caller's devices (GET
+// /api/v1/push/subscriptions).
+func (s *Server) handleAPIPushDevices(w http.ResponseWriter, r *http.Request, u chat.User) {
+	subs, ok := s.pushSubscriptions(w, r, u)
+	if !ok {
 		return
 	}
 	devices := make([]apiDevice, len(subs))
@@ -329,12 +339,8 @@ func (s *Server) handleAPIPushUnsubscribe(w http.ResponseWriter, r *http.Request
 // handleAPIPushTest sends a test notification to each of the caller's
 // devices now, and says how each fared (POST /api/v1/push/test).
 func (s *Server) handleAPIPushTest(w http.ResponseWriter, r *http.Request, u chat.User) {
-	if s.pushOff(w, r) {
-		return
-	}
-	subs, err := s.opt.Store.PushSubscriptions(r.Context(), u.ID)
-	if err != nil {
-		s.apiError(w, r, err)
+	subs, ok := s.pushSubscriptions(w, r, u)
+	if !ok {
 		return
 	}
 	if len(subs) == 0 {

@@ -65,17 +65,23 @@ func existing(p chat.Place) error {
 	return nil
 }
 
-func (s *Server) handleAPIRoom(w http.ResponseWriter, r *http.Request, u chat.User, room string, p chat.Place) {
-	if err := existing(p); err != nil {
-		s.apiError(w, r, err)
-		return
-	}
+// writeRoomInfo answers with the room as u sees it (GET and PATCH
+// /api/v1/rooms/{room}).
+func (s *Server) writeRoomInfo(w http.ResponseWriter, r *http.Request, u chat.User, room string, p chat.Place) {
 	info, err := s.roomInfo(r.Context(), u, room, p)
 	if err != nil {
 		s.apiError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, info)
+}
+
+func (s *Server) handleAPIRoom(w http.ResponseWriter, r *http.Request, u chat.User, room string, p chat.Place) {
+	if err := existing(p); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	s.writeRoomInfo(w, r, u, room, p)
 }
 
 // roomPatch is the body of PATCH /api/v1/rooms/{room}: each field given
@@ -154,12 +160,7 @@ func (s *Server) handleAPIPatchRoom(w http.ResponseWriter, r *http.Request, u ch
 		s.apiError(w, r, err)
 		return
 	}
-	info, err := s.roomInfo(r.Context(), u, room, p)
-	if err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, info)
+	s.writeRoomInfo(w, r, u, room, p)
 }
 
 type membersResponse struct {
@@ -385,12 +386,7 @@ func (s *Server) handleDirect(w http.ResponseWriter, r *http.Request, u chat.Use
 	}
 	rm, _, err := s.openDirect(r.Context(), u, []string{name})
 	if err != nil {
-		status := httpStatus(err)
-		if status >= 500 {
-			s.serverError(w, r, err)
-			return
-		}
-		s.errorPage(w, r, status, chat.ErrorMessage(err))
+		s.pageError(w, r, err)
 		return
 	}
 	http.Redirect(w, r, "/chats/"+rm.Name+"/", http.StatusSeeOther) // #nosec G710 -- a direct room's name is dm- and hex
@@ -440,12 +436,7 @@ func (s *Server) settingsPlace(w http.ResponseWriter, r *http.Request, u chat.Us
 		err = existing(p)
 	}
 	if err != nil {
-		status := httpStatus(err)
-		if status >= 500 {
-			s.serverError(w, r, err)
-		} else {
-			s.errorPage(w, r, status, chat.ErrorMessage(err))
-		}
+		s.pageError(w, r, err)
 		return "", chat.Place{}, false
 	}
 	return room, p, true

@@ -79,35 +79,16 @@ func viewRoom(c store.RoomCount) streamRoom {
 // handleUserStream opens a user stream: the room socket's checks
 // (credentials, Origin, the caps of sockets), parley.v1 only.
 func (s *Server) handleUserStream(w http.ResponseWriter, r *http.Request) {
-	if !wsock.IsUpgrade(r) {
-		w.Header().Set("Upgrade", "websocket")
-		w.Header().Set("Sec-WebSocket-Version", "13")
-		s.refuseUpgrade(w, http.StatusUpgradeRequired, "bad_request", "This address takes WebSocket (version 13) upgrades only.")
-		return
-	}
-	u, cred, err := s.authenticate(r)
-	if err != nil {
-		if httpStatus(err) >= 500 {
-			s.log.Error("websocket auth", "err", err)
-			s.refuseUpgrade(w, http.StatusServiceUnavailable, "unavailable", "Try again shortly.")
-			return
-		}
-		s.refuseUpgrade(w, http.StatusUnauthorized, "unauthorized", "Log in first: a session cookie or a bearer token is needed.")
-		return
-	}
-	if cred.from == authCookie && !s.sameOrigin(r) {
-		s.refuseUpgrade(w, http.StatusForbidden, "forbidden", "WebSocket from a foreign origin refused.")
+	u, cred, ok := s.admitUpgrade(w, r)
+	if !ok {
 		return
 	}
 	if !wsock.Offers(r, Subprotocol) {
 		s.refuseUpgrade(w, http.StatusBadRequest, "bad_request", "The user stream speaks parley.v1 only: offer it as the subprotocol.")
 		return
 	}
-	select {
-	case <-s.shutdown:
-		s.refuseUpgrade(w, http.StatusServiceUnavailable, "unavailable", "The server is shutting down.")
+	if s.refuseWhileShuttingDown(w) {
 		return
-	default:
 	}
 	// The stream is a socket of the registry (caps, revocation,
 	// shutdown) with no room; its frames are the stream's.
@@ -115,14 +96,7 @@ func (s *Server) handleUserStream(w http.ResponseWriter, r *http.Request) {
 	st.sc = &socket{s: s, user: newSocketUser(u), cred: cred}
 	st.sc.ctx, st.sc.cancel = context.WithCancel(context.Background())
 	st.sc.conn = s.opt.Transport.NewConn(st)
-	switch s.sockets.add(st.sc, s.opt.MaxSockets, s.opt.UserSockets) {
-	case http.StatusServiceUnavailable:
-		st.sc.conn.Abort()
-		s.refuseUpgrade(w, http.StatusServiceUnavailable, "too_many_sockets", "The server is full; try again shortly.")
-		return
-	case http.StatusTooManyRequests:
-		st.sc.conn.Abort()
-		s.refuseUpgrade(w, http.StatusTooManyRequests, "too_many_sockets", "Too many open sockets; close some and try again.")
+	if !s.register(w, st.sc) {
 		return
 	}
 	if err := st.open(r.Context()); err != nil {
@@ -131,14 +105,7 @@ func (s *Server) handleUserStream(w http.ResponseWriter, r *http.Request) {
 		s.refuseUpgrade(w, http.StatusServiceUnavailable, "unavailable", "Your rooms cannot be read now; try again shortly.")
 		return
 	}
-	nc, first, err := wsock.Upgrade(w, r, Subprotocol)
-	if err != nil {
-		st.sc.conn.Abort()
-		return
-	}
-	if err := st.sc.conn.Start(nc, first); err != nil {
-		s.log.Error("websocket open", "err", err)
-	}
+	s.upgrade(w, r, st.sc)
 }
 
 // userStream is one user stream.

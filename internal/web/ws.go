@@ -37,31 +37,12 @@ func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	room = chat.NormalizeRoomName(room)
-	if !wsock.IsUpgrade(r) {
-		w.Header().Set("Upgrade", "websocket")
-		w.Header().Set("Sec-WebSocket-Version", "13")
-		s.refuseUpgrade(w, http.StatusUpgradeRequired, "bad_request", "This address takes WebSocket (version 13) upgrades only.")
+	u, cred, ok := s.admitUpgrade(w, r)
+	if !ok {
 		return
 	}
-	u, cred, err := s.authenticate(r)
-	if err != nil {
-		if httpStatus(err) >= 500 {
-			s.log.Error("websocket auth", "err", err)
-			s.refuseUpgrade(w, http.StatusServiceUnavailable, "unavailable", "Try again shortly.")
-			return
-		}
-		s.refuseUpgrade(w, http.StatusUnauthorized, "unauthorized", "Log in first: a session cookie or a bearer token is needed.")
+	if s.refuseWhileShuttingDown(w) {
 		return
-	}
-	if cred.from == authCookie && !s.sameOrigin(r) {
-		s.refuseUpgrade(w, http.StatusForbidden, "forbidden", "WebSocket from a foreign origin refused.")
-		return
-	}
-	select {
-	case <-s.shutdown:
-		s.refuseUpgrade(w, http.StatusServiceUnavailable, "unavailable", "The server is shutting down.")
-		return
-	default:
 	}
 	// A room the user may not read does not exist, before any upgrade.
 	place, err := s.can(r.Context(), u, room, chat.ActRead, chat.Target{})
@@ -83,14 +64,7 @@ func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
 	// before the socket is registered: a revocation may close it from
 	// then on.
 	sc.conn = s.opt.Transport.NewConn(sc)
-	switch s.sockets.add(sc, s.opt.MaxSockets, s.opt.UserSockets) {
-	case http.StatusServiceUnavailable:
-		sc.conn.Abort()
-		s.refuseUpgrade(w, http.StatusServiceUnavailable, "too_many_sockets", "The server is full; try again shortly.")
-		return
-	case http.StatusTooManyRequests:
-		sc.conn.Abort()
-		s.refuseUpgrade(w, http.StatusTooManyRequests, "too_many_sockets", "Too many open sockets; close some and try again.")
+	if !s.register(w, sc) {
 		return
 	}
 	sc.member, err = s.join(r, sc)
@@ -99,14 +73,7 @@ func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
 		s.refuseUpgrade(w, http.StatusServiceUnavailable, "unavailable", "The room is not available now; try again shortly.")
 		return
 	}
-	nc, first, err := wsock.Upgrade(w, r, Subprotocol)
-	if err != nil {
-		sc.conn.Abort()
-		return // the client was answered
-	}
-	if err := sc.conn.Start(nc, first); err != nil {
-		s.log.Error("websocket open", "err", err)
-	}
+	s.upgrade(w, r, sc)
 }
 
 // join records that the socket's user entered its room, if the room
@@ -137,6 +104,77 @@ func (s *Server) join(r *http.Request, sc *socket) (*hub.Member, error) {
 		s.log.Error("websocket join", "room", sc.room, "err", err)
 	}
 	return m, err
+}
+
+// admitUpgrade makes the checks every socket's upgrade passes before
+// anything of its own: the request is a WebSocket upgrade, its
+// credentials name a user, and a cookie's request comes from this site
+// (a bearer token is not sent by a browser on its own). A refused
+// request is answered, and ok is false.
+func (s *Server) admitUpgrade(w http.ResponseWriter, r *http.Request) (u chat.User, cred credential, ok bool) {
+	if !wsock.IsUpgrade(r) {
+		w.Header().Set("Upgrade", "websocket")
+		w.Header().Set("Sec-WebSocket-Version", "13")
+		s.refuseUpgrade(w, http.StatusUpgradeRequired, "bad_request", "This address takes WebSocket (version 13) upgrades only.")
+		return u, cred, false
+	}
+	u, cred, err := s.authenticate(r)
+	if err != nil {
+		if httpStatus(err) >= 500 {
+			s.log.Error("websocket auth", "err", err)
+			s.refuseUpgrade(w, http.StatusServiceUnavailable, "unavailable", "Try again shortly.")
+			return u, cred, false
+		}
+		s.refuseUpgrade(w, http.StatusUnauthorized, "unauthorized", "Log in first: a session cookie or a bearer token is needed.")
+		return u, cred, false
+	}
+	if cred.from == authCookie && !s.sameOrigin(r) {
+		s.refuseUpgrade(w, http.StatusForbidden, "forbidden", "WebSocket from a foreign origin refused.")
+		return u, cred, false
+	}
+	return u, cred, true
+}
+
+// refuseWhileShuttingDown refuses an upgrade once the server is shutting
+// down, and says whether it did.
+func (s *Server) refuseWhileShuttingDown(w http.ResponseWriter) bool {
+	select {
+	case <-s.shutdown:
+		s.refuseUpgrade(w, http.StatusServiceUnavailable, "unavailable", "The server is shutting down.")
+		return true
+	default:
+		return false
+	}
+}
+
+// register adds a socket to the registry within the server's and the
+// user's caps of sockets; a socket over a cap is aborted and its upgrade
+// refused, and register returns false.
+func (s *Server) register(w http.ResponseWriter, sc *socket) bool {
+	switch s.sockets.add(sc, s.opt.MaxSockets, s.opt.UserSockets) {
+	case http.StatusServiceUnavailable:
+		sc.conn.Abort()
+		s.refuseUpgrade(w, http.StatusServiceUnavailable, "too_many_sockets", "The server is full; try again shortly.")
+		return false
+	case http.StatusTooManyRequests:
+		sc.conn.Abort()
+		s.refuseUpgrade(w, http.StatusTooManyRequests, "too_many_sockets", "Too many open sockets; close some and try again.")
+		return false
+	}
+	return true
+}
+
+// upgrade answers the upgrade of a registered socket and starts its
+// connection; a failed upgrade (the client was answered) aborts it.
+func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, sc *socket) {
+	nc, first, err := wsock.Upgrade(w, r, Subprotocol)
+	if err != nil {
+		sc.conn.Abort()
+		return
+	}
+	if err := sc.conn.Start(nc, first); err != nil {
+		s.log.Error("websocket open", "err", err)
+	}
 }
 
 // refuseUpgrade answers a WebSocket upgrade that is refused.
