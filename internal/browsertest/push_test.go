@@ -15,7 +15,7 @@ import (
 	"parley/internal/push/pushtest"
 )
 
-// TestPushInTheBrowser: every page links the manifest; the dashboard's
+// TestPushInTheBrowser: every page links the manifest; the settings'
 // Notifications panel asks nothing on load; its button registers the
 // service worker at the root; and a real push — a mention, encrypted by
 // the server for a device of the loopback push service, which decrypts
@@ -41,9 +41,10 @@ func TestPushInTheBrowser(t *testing.T) {
 	}
 	b.signUp(srv.URL, "alice", "password-alice")
 	b.waitFor("the manifest linked from the dashboard", manifest)
+	b.open(srv.URL + "/settings/")
 	b.waitFor("the Notifications panel", `document.querySelector('[data-push-enable]')?.textContent === 'Enable push on this device'`)
 	if got := eval[string](b, `Notification.permission`); got != "default" {
-		t.Fatalf("notification permission %q after loading the dashboard: something asked", got)
+		t.Fatalf("notification permission %q after loading the settings: something asked", got)
 	}
 	if d := b.answerDialogs(true); len(d) > 0 {
 		t.Fatalf("dialogs on load: %v", d)

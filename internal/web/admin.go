@@ -265,6 +265,12 @@ func (s *Server) settingsPage(w http.ResponseWriter, r *http.Request, p page, u 
 	}
 	p.Title = "Settings · Parley"
 	p.Admin.Sessions = list
+	if p.PushOn = s.pushOn(); p.PushOn {
+		if p.PushDevices, err = s.opt.Store.PushSubscriptions(r.Context(), u.ID); err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+	}
 	s.render.render(w, status, "settings", p)
 }
 

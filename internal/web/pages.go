@@ -64,12 +64,6 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 	if left := r.URL.Query().Get("left"); chat.ValidRoomName(left) {
 		p.Left = chat.NormalizeRoomName(left)
 	}
-	if p.PushOn = s.pushOn(); p.PushOn {
-		if p.PushDevices, err = s.opt.Store.PushSubscriptions(ctx, p.User.ID); err != nil {
-			s.serverError(w, r, err)
-			return
-		}
-	}
 	s.render.render(w, http.StatusOK, "dashboard", p)
 }
 

@@ -79,8 +79,8 @@ type page struct {
 
 	Suggest string // a valid room name to offer for an invalid one
 
-	PushOn      bool                     // dashboard: this server sends Web Push
-	PushDevices []store.PushSubscription // dashboard: the user's devices
+	PushOn      bool                     // settings: this server sends Web Push
+	PushDevices []store.PushSubscription // settings: the user's devices
 
 	Status  int    // error page
 	Message string // error page
