@@ -373,7 +373,7 @@ func TestServiceWorkerAndManifest(t *testing.T) {
 	cookie := loginCookie(t, srv, "alice")
 	for _, p := range []struct{ path, cookie string }{
 		{"/", ""}, {"/accounts/login/", ""}, {"/signup/", ""}, {"/no/such/page", ""},
-		{"/", cookie}, {"/chats/", cookie}, {"/chats/lobby/", cookie},
+		{"/", cookie}, {"/chats/", cookie}, {"/chats/lobby/", cookie}, {"/settings/", cookie},
 	} {
 		r, b := fetch(p.path, p.cookie)
 		if !bytes.Contains(b, []byte(`<link rel="manifest" href="/manifest.webmanifest">`)) {
@@ -384,10 +384,10 @@ func TestServiceWorkerAndManifest(t *testing.T) {
 			t.Errorf("%s: CSP %q", p.path, csp)
 		}
 	}
-	_, b := fetch("/", cookie)
+	_, b := fetch("/settings/", cookie)
 	for _, want := range []string{"Enable push on this device", "Send a test notification", "/static/push.js"} {
 		if !bytes.Contains(b, []byte(want)) {
-			t.Errorf("dashboard lacks %q", want)
+			t.Errorf("the settings page lacks %q", want)
 		}
 	}
 }
