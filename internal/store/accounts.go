@@ -198,16 +198,8 @@ func wrapUserErr(what string, err error) error {
 // for ""), by key, up to limit.
 func (s *Store) Users(ctx context.Context, q string, limit int) ([]chat.User, error) {
 	prefix := likeEscape(username.Key(strings.TrimSpace(q))) + "%"
-	rs, err := s.read.query(ctx, `
+	return queryAll(ctx, s.read, "users", func(r row) (chat.User, error) { return scanUser(r) }, `
 		SELECT `+userCols+` FROM users WHERE name_key LIKE $1 ESCAPE '\' ORDER BY name_key LIMIT $2`, prefix, limit)
-	if err != nil {
-		return nil, fmt.Errorf("store: users: %w", err)
-	}
-	out, err := collect(rs, func(r row) (chat.User, error) { return scanUser(r) })
-	if err != nil {
-		return nil, fmt.Errorf("store: users: %w", err)
-	}
-	return out, nil
 }
 
 // likeEscape escapes LIKE's wildcards (and its escape character, \).
@@ -281,15 +273,7 @@ func (s *Store) CreateInvite(ctx context.Context, i Invite) (Invite, error) {
 
 // Invites lists the invites, newest first, up to limit.
 func (s *Store) Invites(ctx context.Context, limit int) ([]Invite, error) {
-	rs, err := s.read.query(ctx, "SELECT "+inviteCols+" ORDER BY i.id DESC LIMIT $1", limit)
-	if err != nil {
-		return nil, fmt.Errorf("store: invites: %w", err)
-	}
-	out, err := collect(rs, scanInvite)
-	if err != nil {
-		return nil, fmt.Errorf("store: invites: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, s.read, "invites", scanInvite, "SELECT "+inviteCols+" ORDER BY i.id DESC LIMIT $1", limit)
 }
 
 // InviteByHash returns the invite whose code hashes to hash, usable or
@@ -471,16 +455,8 @@ func (s *Store) Audit(ctx context.Context, e AuditEntry) error {
 // AuditLog returns up to limit entries of the audit log, newest first,
 // those with an id below before (0: from the newest).
 func (s *Store) AuditLog(ctx context.Context, before int64, limit int) ([]AuditEntry, error) {
-	rs, err := s.read.query(ctx, "SELECT "+auditCols+`
+	return queryAll(ctx, s.read, "audit log", scanAudit, "SELECT "+auditCols+`
 		WHERE $1 = 0 OR id < $1 ORDER BY id DESC LIMIT $2`, before, limit)
-	if err != nil {
-		return nil, fmt.Errorf("store: audit log: %w", err)
-	}
-	out, err := collect(rs, scanAudit)
-	if err != nil {
-		return nil, fmt.Errorf("store: audit log: %w", err)
-	}
-	return out, nil
 }
 
 const auditCols = `id, at, coalesce(actor_id, 0), actor, action, target, detail, address FROM audit_log`
@@ -501,19 +477,10 @@ type MessageRef struct {
 // deleted, by room and seq: what erasing an account's messages deletes,
 // a page at a time (deleted ones drop out of the next page).
 func (s *Store) LiveMessagesBy(ctx context.Context, author string, limit int) ([]MessageRef, error) {
-	rs, err := s.read.query(ctx, `
-		SELECT room, seq FROM messages WHERE author = $1 AND deleted_at IS NULL ORDER BY room, seq LIMIT $2`, author, limit)
-	if err != nil {
-		return nil, fmt.Errorf("store: messages by author: %w", err)
-	}
-	out, err := collect(rs, func(r row) (MessageRef, error) {
+	return queryAll(ctx, s.read, "messages by author", func(r row) (MessageRef, error) {
 		var m MessageRef
 		return m, r.Scan(&m.Room, &m.Seq)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: messages by author: %w", err)
-	}
-	return out, nil
+	}, `SELECT room, seq FROM messages WHERE author = $1 AND deleted_at IS NULL ORDER BY room, seq LIMIT $2`, author, limit)
 }
 
 // EraseMessages deletes every message author wrote, as deletions by by

@@ -86,22 +86,13 @@ func (s *Store) SavePushSubscription(ctx context.Context, userID int64, sub push
 
 // PushSubscriptions returns the user's devices, the newest first.
 func (s *Store) PushSubscriptions(ctx context.Context, userID int64) ([]PushSubscription, error) {
-	rs, err := s.read.query(ctx, `
-		SELECT id, user_id, endpoint, p256dh, auth, user_agent, created_at, last_success
-		FROM push_subscriptions WHERE user_id = $1 ORDER BY created_at DESC, id DESC`, userID)
-	if err != nil {
-		return nil, fmt.Errorf("store: push subscriptions: %w", err)
-	}
-	subs, err := collect(rs, func(r row) (PushSubscription, error) {
+	return queryAll(ctx, s.read, "push subscriptions", func(r row) (PushSubscription, error) {
 		var p PushSubscription
 		err := r.Scan(&p.ID, &p.UserID, &p.Endpoint, &p.P256dh, &p.Auth, &p.UserAgent,
 			timeCol{&p.CreatedAt}, nullTimeCol{&p.LastSuccess})
 		return p, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: push subscriptions: %w", err)
-	}
-	return subs, nil
+	}, `SELECT id, user_id, endpoint, p256dh, auth, user_agent, created_at, last_success
+		FROM push_subscriptions WHERE user_id = $1 ORDER BY created_at DESC, id DESC`, userID)
 }
 
 // DeletePushSubscription deletes the user's device at endpoint, and

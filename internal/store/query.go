@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -58,6 +59,20 @@ func collect[T any](rs rows, scan func(row) (T, error)) ([]T, error) {
 	}
 	if err := rs.Err(); err != nil {
 		return nil, err
+	}
+	return out, nil
+}
+
+// queryAll runs sql on q and reads every row with scan; what names the
+// query in its errors.
+func queryAll[T any](ctx context.Context, q querier, what string, scan func(row) (T, error), sql string, args ...any) ([]T, error) {
+	rs, err := q.query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", what, err)
+	}
+	out, err := collect(rs, scan)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", what, err)
 	}
 	return out, nil
 }

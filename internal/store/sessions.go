@@ -163,19 +163,10 @@ func scanHashes(rs rows, what string) ([][]byte, error) {
 // UserSessions returns the user's sessions and tokens that have not
 // expired by now, newest first.
 func (s *Store) UserSessions(ctx context.Context, userID int64, now time.Time) ([]Session, error) {
-	rs, err := s.read.query(ctx, `
-		SELECT hash, kind, created_at, expires_at, address, agent FROM sessions
-		WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC, hash`, userID, now)
-	if err != nil {
-		return nil, fmt.Errorf("store: user sessions: %w", err)
-	}
-	out, err := collect(rs, func(r row) (Session, error) {
+	return queryAll(ctx, s.read, "user sessions", func(r row) (Session, error) {
 		ss := Session{UserID: userID}
 		err := r.Scan(&ss.Hash, &ss.Kind, timeCol{&ss.CreatedAt}, timeCol{&ss.ExpiresAt}, &ss.Address, &ss.Agent)
 		return ss, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: user sessions: %w", err)
-	}
-	return out, nil
+	}, `SELECT hash, kind, created_at, expires_at, address, agent FROM sessions
+		WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC, hash`, userID, now)
 }
