@@ -205,6 +205,16 @@ func userStream(t *testing.T, srv *apptest.Server) {
 		t.Fatalf("leave: %s", resp.Status)
 	}
 	waitRemoved(t, s2, "ops")
+	// A first message posted over the API makes the room hers, on her
+	// streams too.
+	if resp := apptest.Do(t, "POST", srv.URL+"/api/v1/rooms/ops/messages", alice, map[string]string{"content": "back again"}, nil); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("post: %s", resp.Status)
+	}
+	waitRoom(t, s2, "ops", func(r streamRoom) bool { return r.Unread == 0 && r.LastRead == r.LastSeq })
+	if resp := apptest.Do(t, "DELETE", srv.URL+"/api/v1/rooms/ops/membership", alice, nil, nil); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("leave: %s", resp.Status)
+	}
+	waitRemoved(t, s2, "ops")
 
 	// Reconnected, the stream reads the same counts from the database.
 	again := counts(t, srv.DialUser(t, apptest.DialOptions{Token: alice}))

@@ -365,6 +365,11 @@ func (s *Server) handleAPIPostMessage(w http.ResponseWriter, r *http.Request, u 
 	if !created {
 		status = http.StatusOK // a retry of a stored message
 	}
+	if !p.Member {
+		// The message made the room one of the poster's: their user
+		// streams list it.
+		s.roomsChanged(u.Name, room)
+	}
 	writeJSON(w, status, fullMessage(m))
 }
 
