@@ -150,6 +150,16 @@ func (s *Server) formOutcome(w http.ResponseWriter, r *http.Request, v *adminVie
 	return status, true
 }
 
+// fieldsOutcome is formOutcome for a form whose fields are shown again
+// with the error: a bad value is 422, as the account forms answer.
+func (s *Server) fieldsOutcome(w http.ResponseWriter, r *http.Request, v *adminView, err error) (status int, ok bool) {
+	status, ok = s.formOutcome(w, r, v, err)
+	if status == http.StatusBadRequest {
+		status = http.StatusUnprocessableEntity
+	}
+	return status, ok
+}
+
 // absolute makes a path of this site a link to hand over.
 func (s *Server) absolute(r *http.Request, path string) string {
 	if s.opt.PublicURL != "" {
@@ -203,12 +213,9 @@ func (s *Server) handleAdminCreateInvite(w http.ResponseWriter, r *http.Request,
 	if err == nil {
 		code, inv, err = s.createInvite(r.Context(), s.actorOf(r, u), uses, ttl)
 	}
-	status, ok := s.formOutcome(w, r, &p.Admin, err)
+	status, ok := s.fieldsOutcome(w, r, &p.Admin, err)
 	if !ok {
 		return
-	}
-	if status == http.StatusBadRequest {
-		status = http.StatusUnprocessableEntity
 	}
 	if err == nil {
 		p.Admin.Notice = "Invite " + strconv.FormatInt(inv.ID, 10) + " made. Copy its link now: it is not shown again."
@@ -293,12 +300,9 @@ func (s *Server) handleSettingsPassword(w http.ResponseWriter, r *http.Request, 
 	} else {
 		err = s.changePassword(r, u, cred.hash, f.Get("current"), f.Get("password1"))
 	}
-	status, ok := s.formOutcome(w, r, &p.Admin, err)
+	status, ok := s.fieldsOutcome(w, r, &p.Admin, err)
 	if !ok {
 		return
-	}
-	if status == http.StatusBadRequest {
-		status = http.StatusUnprocessableEntity
 	}
 	if err == nil {
 		p.Admin.Notice = "Your password is changed. Every other session and token of yours has ended."

@@ -657,12 +657,8 @@ func (sc *socket) newMessage(ctx context.Context, f inFrame) {
 	// A message read is stored even if the socket ends meanwhile (its
 	// client hung up right after sending): a retry with the same
 	// client_id finds it.
-	if sc.revoked.Load() {
-		return // its credential ended while the frame was read
-	}
-	place, err := sc.currentPlace(ctx, chat.ActRead)
-	if err != nil {
-		sc.sendErr(err, f.ClientID)
+	place, ok := sc.writePlace(ctx, f.ClientID)
+	if !ok {
 		return
 	}
 	// A room that did not exist when the socket joined exists once the
@@ -681,16 +677,28 @@ func (sc *socket) newMessage(ctx context.Context, f inFrame) {
 	sc.submitted(ackJob{sub: sub, clientID: f.ClientID, create: create}, err, wait)
 }
 
+// writePlace is the socket's place in its room for a frame that writes
+// (a message, a change): ok is false, and the client told why, if the
+// credential ended while the frame was read or the room may no longer be
+// read.
+func (sc *socket) writePlace(ctx context.Context, clientID string) (place chat.Place, ok bool) {
+	if sc.revoked.Load() {
+		return place, false // its credential ended while the frame was read
+	}
+	place, err := sc.currentPlace(ctx, chat.ActRead)
+	if err != nil {
+		sc.sendErr(err, clientID)
+		return place, false
+	}
+	return place, true
+}
+
 // change submits a change to a message: acknowledged, like a message, by
 // the broadcast of its change frame, the sender's included. A change
 // never makes a room: one to a room that does not exist is not_found.
 func (sc *socket) change(ctx context.Context, f inFrame) {
-	if sc.revoked.Load() {
-		return // its credential ended while the frame was read
-	}
-	place, err := sc.currentPlace(ctx, chat.ActRead)
-	if err != nil {
-		sc.sendErr(err, f.ClientID)
+	place, ok := sc.writePlace(ctx, f.ClientID)
+	if !ok {
 		return
 	}
 	c := chat.NewChange{Room: sc.room, Kind: changeKind(f.Command), Target: f.Seq, Emoji: f.Emoji, ClientID: f.ClientID}
