@@ -216,6 +216,20 @@ func userStream(t *testing.T, srv *apptest.Server) {
 	}
 	waitRemoved(t, s2, "ops")
 
+	// A private room: added by its owner, she has it on her streams;
+	// removed, it goes from them.
+	if resp := apptest.Do(t, "POST", srv.URL+"/api/v1/rooms", bob, map[string]string{"name": "secret", "kind": "private"}, nil); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create a private room: %s", resp.Status)
+	}
+	if resp := apptest.Do(t, "POST", srv.URL+"/api/v1/rooms/secret/members", bob, map[string]string{"user": "alice"}, nil); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("add a member: %s", resp.Status)
+	}
+	waitRoom(t, s1, "secret", func(r streamRoom) bool { return r.Kind == "private" && r.Unread == 0 })
+	if resp := apptest.Do(t, "DELETE", srv.URL+"/api/v1/rooms/secret/members/alice", bob, nil, nil); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("remove a member: %s", resp.Status)
+	}
+	waitRemoved(t, s1, "secret")
+
 	// Reconnected, the stream reads the same counts from the database.
 	again := counts(t, srv.DialUser(t, apptest.DialOptions{Token: alice}))
 	if len(again) != 2 || again["lobby"].Unread != 0 || again["quiet"].Unread != 1 || again["quiet"].Mentions != 1 {

@@ -49,7 +49,7 @@ const (
 	// room Subject changed (its kind, its members, an archive, a mute of
 	// User, or of everyone when User is ""). Every process reads again
 	// the place of its sockets in it, and closes those that may no longer
-	// read it.
+	// read it; User's streams read that room's counts again.
 	KindRoomChanged
 	// KindRead is process-wide (Room ""): User has read the room Subject
 	// up to Seq (a read marker moved). User streams of every process

@@ -101,6 +101,9 @@ func (e *wideEvents) Event(ev broker.Event) {
 		}
 	case broker.KindRoomChanged:
 		s.recheckRoom(ev.Subject, ev.User)
+		if ev.User != "" {
+			s.streams.userEvent(ev) // the user's place in it changed
+		}
 	case broker.KindUserRevoked:
 		for _, sc := range s.sockets.ofUser(ev.User) {
 			if ev.Keep == "" || hex.EncodeToString(sc.cred.hash) != ev.Keep {

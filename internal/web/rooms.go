@@ -227,8 +227,7 @@ func (s *Server) removeMember(ctx context.Context, r *http.Request, u chat.User,
 	if err := s.opt.Store.LeaveRoom(ctx, target.ID, room); err != nil {
 		return err
 	}
-	s.roomChanged(room, target.Name)
-	s.roomsChanged(target.Name, room)
+	s.roomChanged(room, target.Name) // its sockets there close; its streams read the room again
 	s.audit(ctx, s.actorOf(r, u), "room.member.remove", room, target.Name)
 	return nil
 }

@@ -575,7 +575,7 @@ func (x *streamIndex) userEvent(ev broker.Event) {
 		switch ev.Kind {
 		case broker.KindRead:
 			st.read(ev.Subject, ev.Seq)
-		case broker.KindRooms:
+		case broker.KindRooms, broker.KindRoomChanged:
 			go st.enter(ev.Subject)
 		}
 	}
