@@ -320,6 +320,13 @@ func (b *browser) typeInto(sel, text string) {
 	b.do("type into "+sel, chromedp.SendKeys(chromedp.CSS(sel), text))
 }
 
+// paste puts text into the field at once, as a paste does: typing
+// thousands of characters key by key takes longer than a step may.
+func (b *browser) paste(sel, text string) {
+	b.t.Helper()
+	b.do("paste into "+sel, chromedp.SetValue(chromedp.CSS(sel), text))
+}
+
 // press sends key presses to whatever has the focus.
 func (b *browser) press(keys string) {
 	b.t.Helper()

@@ -190,7 +190,8 @@ func TestOriginalPage(t *testing.T) {
 	// Refused sends are legible lines, on the sender's page alone.
 	alice.do("click Send with nothing typed", chromedp.Click(chromedp.CSS("#chat-message-submit")))
 	alice.typeInto("#chat-message-input", "   \n")
-	alice.typeInto("#chat-message-input", strings.Repeat("y", 4001)+"\n")
+	alice.paste("#chat-message-input", strings.Repeat("y", 4001))
+	alice.typeInto("#chat-message-input", "\n")
 	alice.waitFor("three errors", `(document.querySelector('#chat-log').value.match(/^Parley /gm) || []).length >= 3`)
 	log := chatLog(alice)
 	if strings.Contains(log, "undefined") || strings.Contains(log, "Invalid Date") {
