@@ -39,7 +39,8 @@ type config struct {
 	Progress   time.Duration // how often to print progress; 0 = never
 	Check      bool          // fail unless every delivery arrived once
 
-	Send string // fan-out: what publishers send: messages, or reactions (added and removed in turn)
+	Send    string // fan-out: what publishers send: messages, or reactions (added and removed in turn)
+	Streams int    // fan-out: user streams of accounts of their own, members of every room
 
 	Hold   time.Duration // idle: how long to hold the sockets open
 	Window int           // persistence: unacknowledged sends per socket
@@ -64,6 +65,11 @@ var presets = map[string]map[string]string{
 	// room's one message, so that every one is a change of the room's log.
 	"reaction-storm": {"sockets": "500", "rooms": "1", "publishers": "4", "rate": "50", "duration": "30s", "users": "8",
 		"send": "reactions"},
+	// The hot room, and 10,000 people who are members of it but not in
+	// it, each with a user stream open: each message changes 10,000
+	// unread counts.
+	"user-streams": {"sockets": "500", "rooms": "1", "publishers": "4", "rate": "10", "duration": "30s",
+		"streams": "10000", "dial-concurrency": "64", "drain": "20s"},
 	"custom": {},
 }
 
@@ -107,6 +113,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.Progress, "progress", 5*time.Second, "progress line interval on stderr (0: none)")
 	fs.BoolVar(&c.Check, "check", false, "exit with status 1 unless every message was sent and delivered once, without errors")
 	fs.StringVar(&c.Send, "send", "messages", "fan-out: messages, or reactions (parley.v1 sockets; publishers add and remove reactions on one message a room)")
+	fs.IntVar(&c.Streams, "streams", 0, "fan-out: user streams (/ws/user/) open through the run, each of an account of its own that is a member of every room")
 	fs.DurationVar(&c.Hold, "hold", 5*time.Second, "idle: how long to hold the sockets open")
 	fs.IntVar(&c.Window, "window", 16, "persistence: unacknowledged sends per socket")
 	fs.StringVar(&c.Room, "room", "history", "history: the room to read")
@@ -209,6 +216,12 @@ func (c *config) check() error {
 		}
 	default:
 		return fmt.Errorf("--send %q: messages or reactions", c.Send)
+	}
+	switch {
+	case c.Streams < 0 || c.Streams > 20_000:
+		return fmt.Errorf("--streams %d: 0 to 20000", c.Streams)
+	case c.Streams > 0 && (c.Proto == "plain" || c.RecvURL != "" || c.Send != "messages"):
+		return errors.New("--streams needs a Parley server (not --proto=plain), one server (no --recv-url), and --send=messages")
 	}
 	return nil
 }

@@ -88,7 +88,7 @@ func runFanout(ctx context.Context, cfg config, log io.Writer) (*Result, error) 
 	self := watchProc(0, 250*time.Millisecond)
 	defer self.close()
 
-	accts, err := createAccounts(ctx, cfg, run, cfg.Users)
+	accts, err := createAccounts(ctx, cfg, run, "u", cfg.Users)
 	if err != nil {
 		return nil, err
 	}
@@ -136,6 +136,18 @@ func runFanout(ctx context.Context, cfg config, log io.Writer) (*Result, error) 
 	defer closeAll(conns)
 	if err := awaitJoined(ctx, cfg, conns); err != nil {
 		return res, err
+	}
+	var streams *streamSet
+	if cfg.Streams > 0 {
+		rooms := make([]string, cfg.Rooms)
+		for r := range rooms {
+			rooms[r] = roomName(run, r)
+		}
+		if streams, err = openStreams(ctx, cfg, run, rooms, prog); err != nil {
+			return res, err
+		}
+		defer streams.close()
+		streams.read(ctx)
 	}
 
 	recvCtx, stopRecv := context.WithCancel(ctx)
@@ -195,6 +207,17 @@ func runFanout(ctx context.Context, cfg config, log io.Writer) (*Result, error) 
 	case <-ctx.Done():
 	}
 	drain.Stop()
+	if streams != nil {
+		// The streams' counts come after the deliveries: the window ends
+		// once they are right too (or the drain is over).
+		sentTo := make(map[string]int64, cfg.Rooms)
+		for r, n := range perRoom {
+			sentTo[roomName(run, r)] = n
+		}
+		settleCtx, cancel := context.WithTimeout(ctx, cfg.Drain)
+		res.Streams = &streamStats{Streams: cfg.Streams, Wrong: streams.settle(settleCtx, sentTo)}
+		cancel()
+	}
 	srvB, recvB, selfB, machB := server.sample(), recvServer.sample(), self.sample(), readMachine()
 	close(progDone)
 	stopRecv()
@@ -220,6 +243,12 @@ func runFanout(ctx context.Context, cfg config, log io.Writer) (*Result, error) 
 		res.DelivPerS = float64(delivered) / last.Seconds()
 	}
 	res.Latency = f.lat.stats()
+	if st := res.Streams; st != nil {
+		st.Frames, st.Bytes, st.Closed = streams.frames.Load(), streams.bytes.Load(), streams.closed.Load()
+		if sent > 0 {
+			st.FramesPerMsg = float64(st.Frames) / float64(sent)
+		}
+	}
 	res.Server = statsBetween(server, srvA, srvB, delivered)
 	res.RecvServer = statsBetween(recvServer, recvA, recvB, delivered)
 	res.Load = statsBetween(self, selfA, selfB, delivered)

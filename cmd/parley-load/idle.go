@@ -98,7 +98,7 @@ func discard(ctx context.Context, c *wsConn, dropped *atomic.Int64) {
 // roomSockets creates the run's accounts and spreads cfg.Sockets sockets
 // over its rooms and accounts, round robin.
 func roomSockets(ctx context.Context, cfg config, run string) ([]sockSpec, error) {
-	accts, err := createAccounts(ctx, cfg, run, cfg.Users)
+	accts, err := createAccounts(ctx, cfg, run, "u", cfg.Users)
 	if err != nil {
 		return nil, err
 	}

@@ -46,6 +46,31 @@ func startParley(t *testing.T) *apptest.Server {
 	return apptest.Start(t, apptest.Options{Args: []string{"--send-limit=off", "--history-limit=off", "--signup-limit=off", "--room-create-limit=off", "--user-sockets=0"}})
 }
 
+// TestUserStreamsCount: beside a fan-out, user streams of members of
+// every room who never read count each message once; their accounts
+// span two source addresses (more than accountsPerAddr).
+func TestUserStreamsCount(t *testing.T) {
+	s := startParley(t)
+	const streams = accountsPerAddr + 15
+	res := load(t, "--url", s.URL, "--sockets=4", "--rooms=2", "--publishers=4", "--rate=50", "--messages=10",
+		"--duration=10s", "--drain=20s", "--users=2", fmt.Sprint("--streams=", streams), "--check")
+	st := res.Streams
+	if st == nil {
+		t.Fatal("no user_streams in the result")
+	}
+	if st.Streams != streams || st.Wrong != 0 || st.Closed != 0 {
+		t.Errorf("streams %d, wrong %d, closed %d; want %d, 0, 0", st.Streams, st.Wrong, st.Closed, streams)
+	}
+	// Each stream hears of both rooms at least once, and of no message
+	// more than once.
+	if st.Frames < 2*streams || st.Frames > int64(streams)*res.Sent {
+		t.Errorf("%d frames for %d streams and %d messages: want %d to %d", st.Frames, streams, res.Sent, 2*streams, int64(streams)*res.Sent)
+	}
+	if st.FramesPerMsg != float64(st.Frames)/float64(res.Sent) {
+		t.Errorf("frames a message %v; want %v", st.FramesPerMsg, float64(st.Frames)/float64(res.Sent))
+	}
+}
+
 func TestFanoutCountsEveryDelivery(t *testing.T) {
 	s := startParley(t)
 	for _, proto := range []string{"parley", "original"} {

@@ -204,7 +204,7 @@ func runHistory(ctx context.Context, cfg config, log io.Writer) (*Result, error)
 	self := watchProc(0, 250*time.Millisecond)
 	defer self.close()
 
-	accts, err := createAccounts(ctx, cfg, run, 1)
+	accts, err := createAccounts(ctx, cfg, run, "u", 1)
 	if err != nil {
 		return nil, err
 	}

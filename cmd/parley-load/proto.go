@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -121,13 +122,27 @@ type account struct {
 }
 
 // createAccounts signs n users up on the server and gets each a token.
-// Plain servers need none.
-func createAccounts(ctx context.Context, cfg config, run string, n int) ([]account, error) {
+// Plain servers need none. kind tells the run's sets of accounts apart
+// ("u" for the sockets', "s" for the user streams').
+//
+// The server limits token requests per client address (a burst of 30):
+// the accounts are spread over loopback source addresses, accountsPerAddr
+// to each, so that a run may have thousands.
+func createAccounts(ctx context.Context, cfg config, run, kind string, n int) ([]account, error) {
 	if cfg.Proto == "plain" {
 		return []account{{name: "load-" + run}}, nil
 	}
 	accts := make([]account, n)
 	errs := make([]error, n)
+	clients := make([]*http.Client, (n+accountsPerAddr-1)/accountsPerAddr)
+	for k := range clients {
+		clients[k] = clientFrom(net.IPv4(127, 1, byte(k/250), byte(1+k%250)))
+	}
+	defer func() {
+		for _, c := range clients {
+			c.CloseIdleConnections()
+		}
+	}()
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 4) // password hashing is slow on purpose
 	for i := range accts {
@@ -136,16 +151,17 @@ func createAccounts(ctx context.Context, cfg config, run string, n int) ([]accou
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			name := fmt.Sprintf("load%su%d", run, i)
+			name := fmt.Sprintf("load%s%s%d", run, kind, i)
 			pw := "load-password-" + run
 			accts[i].name = name
 			cred := map[string]string{"username": name, "password": pw}
-			if err := postJSON(ctx, httpBase(cfg.URL)+"/api/v1/signup", cred, http.StatusCreated, nil); err != nil {
+			c := clients[i/accountsPerAddr]
+			if err := postJSONWith(ctx, c, httpBase(cfg.URL)+"/api/v1/signup", "", cred, http.StatusCreated, nil); err != nil {
 				errs[i] = fmt.Errorf("signup %s: %w", name, err)
 				return
 			}
 			var tok struct{ Token string }
-			if err := postJSON(ctx, httpBase(cfg.URL)+"/api/v1/tokens", cred, http.StatusCreated, &tok); err != nil {
+			if err := postJSONWith(ctx, c, httpBase(cfg.URL)+"/api/v1/tokens", "", cred, http.StatusCreated, &tok); err != nil {
 				errs[i] = fmt.Errorf("token %s: %w", name, err)
 				return
 			}
@@ -161,6 +177,17 @@ func createAccounts(ctx context.Context, cfg config, run string, n int) ([]accou
 	return accts, nil
 }
 
+// accountsPerAddr is how many accounts get their tokens from one source
+// address: within the server's burst of token requests per address.
+const accountsPerAddr = 25
+
+// clientFrom is an HTTP client whose connections come from the loopback
+// address ip.
+func clientFrom(ip net.IP) *http.Client {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}, Timeout: 30 * time.Second}
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 4}}
+}
+
 var httpClient = &http.Client{Timeout: 30 * time.Second}
 
 func postJSON(ctx context.Context, url string, body any, want int, out any) error {
@@ -169,6 +196,11 @@ func postJSON(ctx context.Context, url string, body any, want int, out any) erro
 
 // postJSONAuth is postJSON with a bearer token (none if empty).
 func postJSONAuth(ctx context.Context, url, token string, body any, want int, out any) error {
+	return postJSONWith(ctx, httpClient, url, token, body, want, out)
+}
+
+// postJSONWith is postJSONAuth through the client c.
+func postJSONWith(ctx context.Context, c *http.Client, url, token string, body any, want int, out any) error {
 	b, err := json.Marshal(body)
 	if err != nil {
 		return err
@@ -182,7 +214,7 @@ func postJSONAuth(ctx context.Context, url, token string, body any, want int, ou
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	return doJSON(req, want, out)
+	return doJSON(c, req, want, out)
 }
 
 func getJSON(ctx context.Context, url, token string, out any) error {
@@ -193,11 +225,11 @@ func getJSON(ctx context.Context, url, token string, out any) error {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	return doJSON(req, http.StatusOK, out)
+	return doJSON(httpClient, req, http.StatusOK, out)
 }
 
-func doJSON(req *http.Request, want int, out any) error {
-	resp, err := httpClient.Do(req) // #nosec G704 -- as in postJSON: the server under test
+func doJSON(c *http.Client, req *http.Request, want int, out any) error {
+	resp, err := c.Do(req) // #nosec G704 -- as in postJSON: the server under test
 	if err != nil {
 		return err
 	}

@@ -57,6 +57,8 @@ type Result struct {
 
 	Idle *idleStats `json:"idle,omitempty"`
 
+	Streams *streamStats `json:"user_streams,omitempty"`
+
 	Note string `json:"note,omitempty"`
 }
 
@@ -164,6 +166,9 @@ func (r *Result) check() error {
 	if r.Disconnects != 0 {
 		problems = append(problems, fmt.Sprintf("%d disconnects", r.Disconnects))
 	}
+	if st := r.Streams; st != nil && (st.Wrong != 0 || st.Closed != 0) {
+		problems = append(problems, fmt.Sprintf("%d user streams with a wrong count, %d closed", st.Wrong, st.Closed))
+	}
 	if r.Delivered == 0 && r.Fetches == 0 && r.Idle == nil {
 		problems = append(problems, "nothing delivered")
 	}
@@ -210,6 +215,10 @@ func writeSummary(w io.Writer, r *Result) {
 	if l := r.Latency; l != nil {
 		fmt.Fprintf(&b, "   latency    p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  (n=%d)\n",
 			us(l.P50), us(l.P90), us(l.P99), us(l.P999), us(l.Max), l.Count)
+	}
+	if st := r.Streams; st != nil {
+		fmt.Fprintf(&b, "   streams    %d user streams: %d frames (%.1f a message, %d bytes), %d with a wrong count, %d closed\n",
+			st.Streams, st.Frames, st.FramesPerMsg, st.Bytes, st.Wrong, st.Closed)
 	}
 	if i := r.Idle; i != nil {
 		fmt.Fprintf(&b, "   idle       %d held; server RSS %d → %d KiB: %.1f KiB/socket (whole RSS: %.1f); load tool %.1f KiB/socket\n",

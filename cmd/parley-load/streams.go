@@ -1,0 +1,243 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// User streams beside a fan-out (--streams N): N accounts of their own,
+// each a member of every room of the run that never reads it, each with
+// a user stream (/ws/user/, docs/PROTOCOL.md) open through the run. Each
+// message of a room then changes the unread count of N people: the run
+// measures what telling them costs, and checks that each stream's last
+// count of each room is its first plus the messages sent there.
+
+// streamSet is the run's user streams.
+type streamSet struct {
+	conns  []*wsConn
+	states []*streamCounts
+	frames atomic.Int64 // frames after the first, in all
+	bytes  atomic.Int64
+	closed atomic.Int64 // streams the server closed during the run
+	wg     sync.WaitGroup
+}
+
+// streamCounts is what one stream said of each room: its unread count
+// in the first frame and in the latest.
+type streamCounts struct {
+	mu          sync.Mutex
+	first, last map[string]int64
+}
+
+// openStreams makes the accounts, has each enter every room of the run
+// (a room socket, opened and closed), and opens their streams, reading
+// each one's first frame.
+func openStreams(ctx context.Context, cfg config, run string, rooms []string, prog *progress) (*streamSet, error) {
+	owner, err := createAccounts(ctx, cfg, run, "o", 1)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rooms {
+		body := map[string]string{"name": r}
+		if err := postJSONAuth(ctx, httpBase(cfg.URL)+"/api/v1/rooms", owner[0].token, body, http.StatusCreated, nil); err != nil {
+			return nil, fmt.Errorf("make room %s: %w", r, err)
+		}
+	}
+	prog.printf("making %d accounts for the user streams", cfg.Streams)
+	accts, err := createAccounts(ctx, cfg, run, "s", cfg.Streams)
+	if err != nil {
+		return nil, err
+	}
+	var enter []sockSpec
+	for _, a := range accts {
+		for _, r := range rooms {
+			enter = append(enter, sockSpec{base: cfg.URL, room: r, acct: a})
+		}
+	}
+	prog.printf("entering %d rooms for the user streams", len(enter))
+	conns, _, err := connectAll(ctx, cfg, enter, true, prog)
+	closeAll(conns)
+	if err != nil {
+		return nil, fmt.Errorf("entering the rooms: %w", err)
+	}
+
+	prog.printf("opening %d user streams", len(accts))
+	u, _ := url.Parse(cfg.URL)
+	streamURL := "ws://" + u.Host + "/ws/user/"
+	set := &streamSet{conns: make([]*wsConn, len(accts)), states: make([]*streamCounts, len(accts))}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, 1)
+	dctx, cancel := context.WithTimeout(ctx, cfg.Connect)
+	defer cancel()
+	for range min(cfg.DialPar, len(accts)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var buf bytes.Buffer
+			for dctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= len(accts) {
+					return
+				}
+				err := set.open(dctx, i, streamURL, accts[i], &buf)
+				if err != nil {
+					select {
+					case errs <- fmt.Errorf("user stream %d: %w", i, err):
+					default:
+					}
+					cancel()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		set.close()
+		return nil, err
+	default:
+	}
+	for i, st := range set.states {
+		st.mu.Lock()
+		n := len(st.first)
+		st.mu.Unlock()
+		if n < len(rooms) {
+			set.close()
+			return nil, fmt.Errorf("user stream %d: its first frame has %d of the run's %d rooms", i, n, len(rooms))
+		}
+	}
+	return set, nil
+}
+
+// open dials stream i and reads its first frame, the counts.
+func (set *streamSet) open(ctx context.Context, i int, streamURL string, a account, buf *bytes.Buffer) error {
+	h := http.Header{}
+	h.Set("Authorization", "Bearer "+a.token)
+	c, err := wsDial(ctx, streamURL, h, "parley.v1")
+	if err != nil {
+		return err
+	}
+	set.conns[i] = c
+	if err := c.ReadFrame(ctx, buf); err != nil {
+		return err
+	}
+	if !bytes.Contains(buf.Bytes(), []byte(`"command":"counts"`)) {
+		return fmt.Errorf("first frame is not the counts: %.200s", buf.Bytes())
+	}
+	st := &streamCounts{first: map[string]int64{}, last: map[string]int64{}}
+	scanRoomCounts(buf.Bytes(), func(room string, unread int64) { st.first[room], st.last[room] = unread, unread })
+	set.states[i] = st
+	return nil
+}
+
+// read reads every stream's frames until ctx ends.
+func (set *streamSet) read(ctx context.Context) {
+	for i, c := range set.conns {
+		set.wg.Add(1)
+		go func() {
+			defer set.wg.Done()
+			st := set.states[i]
+			var buf bytes.Buffer
+			for {
+				if err := c.ReadFrame(ctx, &buf); err != nil {
+					if ctx.Err() == nil {
+						set.closed.Add(1)
+					}
+					return
+				}
+				set.frames.Add(1)
+				set.bytes.Add(int64(buf.Len()))
+				st.mu.Lock()
+				scanRoomCounts(buf.Bytes(), func(room string, unread int64) { st.last[room] = unread })
+				st.mu.Unlock()
+			}
+		}()
+	}
+}
+
+// wrong counts the streams whose last count of some room is not their
+// first plus the messages sent there (sent: by room name).
+func (set *streamSet) wrong(sent map[string]int64) int {
+	n := 0
+	for _, st := range set.states {
+		st.mu.Lock()
+		for room, k := range sent {
+			if st.last[room] != st.first[room]+k {
+				n++
+				break
+			}
+		}
+		st.mu.Unlock()
+	}
+	return n
+}
+
+// settle waits, until ctx ends, for every stream to count what was sent.
+func (set *streamSet) settle(ctx context.Context, sent map[string]int64) int {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		n := set.wrong(sent)
+		if n == 0 {
+			return 0
+		}
+		select {
+		case <-ctx.Done():
+			return n
+		case <-t.C:
+		}
+	}
+}
+
+func (set *streamSet) close() {
+	closeAll(set.conns)
+	set.wg.Wait()
+}
+
+var roomKey = []byte(`{"room":"`)
+var unreadKey = []byte(`"unread":`)
+
+// scanRoomCounts calls f with each room of a counts or room frame and its
+// unread count: {"command":"counts","rooms":[{"room":"NAME",…,"unread":N…},…]}
+// and {"command":"room","room":{"room":"NAME",…,"unread":N…}}.
+func scanRoomCounts(frame []byte, f func(room string, unread int64)) {
+	for {
+		i := bytes.Index(frame, roomKey)
+		if i < 0 {
+			return
+		}
+		frame = frame[i+len(roomKey):]
+		end := bytes.IndexByte(frame, '"')
+		if end < 0 {
+			return
+		}
+		room := string(frame[:end])
+		j := bytes.Index(frame, unreadKey)
+		if j < 0 {
+			return
+		}
+		n, rest, ok := parseUint(frame[j+len(unreadKey):])
+		if ok {
+			f(room, n)
+		}
+		frame = rest
+	}
+}
+
+// streamStats is what the user streams of a run saw.
+type streamStats struct {
+	Streams      int     `json:"streams"`
+	Frames       int64   `json:"frames"` // after the first frame of each
+	Bytes        int64   `json:"bytes"`
+	FramesPerMsg float64 `json:"frames_per_message"`
+	Wrong        int     `json:"wrong_counts"` // streams whose last count is not the messages sent
+	Closed       int64   `json:"closed"`       // streams the server closed
+}
