@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"parley/internal/apptest"
 	"parley/internal/store/storetest"
+	"parley/internal/web"
 )
 
 // streamRoom is a room of the user stream's frames.
@@ -157,6 +159,36 @@ func userStream(t *testing.T, srv *apptest.Server) {
 	waitRoom(t, s2, "lobby", func(r streamRoom) bool { return r.Unread == 4 && r.Mentions == 1 })
 	// bob's own message is read on his stream.
 	waitRoom(t, bs, "lobby", func(r streamRoom) bool { return r.LastSeq == m.Seq && r.Unread == 0 && r.LastRead == m.Seq })
+
+	// A burst: told in frames StreamPace apart, not one a message, and
+	// counted exactly.
+	const burst = 20
+	start := time.Now()
+	for i := range burst {
+		bobIn["lobby"].Post(fmt.Sprint("burst ", i), "")
+	}
+	frames := 0
+	for {
+		f := nextStream(t, s2)
+		var r streamRoom
+		if f.Command != "room" || json.Unmarshal(f.Room, &r) != nil || r.Room != "lobby" {
+			continue
+		}
+		frames++
+		if r.Unread == 4+burst {
+			break
+		}
+		if r.Unread > 4+burst || frames > burst {
+			t.Fatalf("after %d frames of the burst: %+v", frames, r)
+		}
+	}
+	if most := 1 + int(time.Since(start)/web.StreamPace); frames > most {
+		t.Errorf("a burst of %d messages took %d frames in %v; want at most %d, one a %v", burst, frames, time.Since(start), most, web.StreamPace)
+	}
+	waitRoom(t, s1, "lobby", func(r streamRoom) bool { return r.Unread == 4+burst })
+	m = bobIn["lobby"].Post("@alice and now", "")
+	waitRoom(t, s1, "lobby", func(r streamRoom) bool { return r.Unread == 5+burst && r.Mentions == 2 })
+	waitRoom(t, s2, "lobby", func(r streamRoom) bool { return r.Unread == 5+burst && r.Mentions == 2 })
 
 	// A read marker moved by a room socket: in the middle, the stream
 	// counts again; at the end, nothing is unread, on both tabs.

@@ -231,12 +231,13 @@ func (st *userStream) settleLocked(rs *streamState, c store.RoomCount) {
 	held := rs.held
 	rs.RoomCount, rs.loading, rs.held = c, false, nil
 	for _, e := range held {
-		st.applyLocked(rs, e, false)
+		st.applyLocked(rs, e)
 	}
 }
 
-// entry handles an entry of a room the stream follows, in seq order.
-func (st *userStream) entry(room string, e chat.Entry) {
+// entries handles entries of a room the stream follows, in seq order:
+// the counts they make go to the client in one frame.
+func (st *userStream) entries(room string, es []chat.Entry) {
 	st.lock()
 	defer st.unlock()
 	rs := st.rooms[room]
@@ -244,49 +245,58 @@ func (st *userStream) entry(room string, e chat.Entry) {
 		return
 	}
 	if rs.loading {
-		rs.held = append(rs.held, e)
+		rs.held = append(rs.held, es...)
 		return
 	}
-	st.applyLocked(rs, e, true)
+	changed := false
+	var notify *streamNotify
+	for _, e := range es {
+		c, n := st.applyLocked(rs, e)
+		changed = changed || c
+		if n != nil {
+			notify = n
+		}
+	}
+	if changed {
+		v := viewRoom(rs.RoomCount)
+		st.send(streamFrame{Command: "room", Room: &v, Notify: notify})
+	}
 }
 
 // applyLocked counts an entry the room's counts did not include: a new
 // message by someone else is unread, and may mention the user or notify
 // them; one by the user reads the room up to it (as posting does in the
 // store); an edit or a deletion after the marker has the room read again.
-func (st *userStream) applyLocked(rs *streamState, e chat.Entry, live bool) {
+// It reports whether the counts changed, and what to notify the user of.
+func (st *userStream) applyLocked(rs *streamState, e chat.Entry) (changed bool, notify *streamNotify) {
 	seq := e.Seq()
 	if seq <= rs.LastSeq {
-		return // the counts include it
+		return false, nil // the counts include it
 	}
 	rs.LastSeq = seq
 	if c := e.Change; c != nil {
 		if c.Target > rs.LastRead && (c.Kind == chat.ChangeEdit || c.Kind == chat.ChangeDelete) {
 			st.reloadLocked(rs)
 		}
-		return
+		return false, nil
 	}
 	m, name := e.Message, st.sc.user.Name
 	if m == nil || m.Deleted || seq <= rs.LastRead {
-		return // read already: a marker moved past it before it came
+		return false, nil // read already: a marker moved past it before it came
 	}
-	var notify *streamNotify
 	if m.Author == name {
 		rs.LastRead, rs.Unread, rs.Mentions = seq, 0, 0
-	} else {
-		rs.Unread++
-		mention := m.MentionsUser(name)
-		if mention {
-			rs.Mentions++
-		}
-		if chat.Notifies(rs.Level, name, m, rs.Kind == chat.RoomDirect) {
-			notify = &streamNotify{Seq: m.Seq, Author: m.Author, Excerpt: chat.Excerpt(m.Content), Mention: mention}
-		}
+		return true, nil
 	}
-	if live {
-		v := viewRoom(rs.RoomCount)
-		st.send(streamFrame{Command: "room", Room: &v, Notify: notify})
+	rs.Unread++
+	mention := m.MentionsUser(name)
+	if mention {
+		rs.Mentions++
 	}
+	if chat.Notifies(rs.Level, name, m, rs.Kind == chat.RoomDirect) {
+		notify = &streamNotify{Seq: m.Seq, Author: m.Author, Excerpt: chat.Excerpt(m.Content), Mention: mention}
+	}
+	return true, notify
 }
 
 // read handles a read marker moved (broker.KindRead).
@@ -473,10 +483,21 @@ func (x *streamIndex) removeUser(st *userStream) {
 
 // ofUser returns the user's streams on this process.
 func (x *streamIndex) ofUser(name string) []*userStream {
+	return x.snapshot(func() map[*userStream]struct{} { return x.byUser[name] })
+}
+
+// following returns the streams of this process that follow room.
+func (x *streamIndex) following(room string) []*userStream {
+	return x.snapshot(func() map[*userStream]struct{} { return x.byRoom[room] })
+}
+
+// snapshot returns the streams of the set set returns, read under x.mu.
+func (x *streamIndex) snapshot(set func() map[*userStream]struct{}) []*userStream {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	out := make([]*userStream, 0, len(x.byUser[name]))
-	for st := range x.byUser[name] {
+	m := set()
+	out := make([]*userStream, 0, len(m))
+	for st := range m {
 		out = append(out, st)
 	}
 	return out
@@ -542,8 +563,14 @@ func (x *streamIndex) push(room string, e chat.Entry) {
 }
 
 // drain hands the queued entries to their rooms' streams, in order, and
-// ends when the queue is empty.
+// ends when the queue is empty. A stream hears of a room at most once a
+// batch, and batches are StreamPace apart: a room of 40 messages a second
+// followed by 10,000 streams costs 10,000 frames a batch, not a message
+// (docs/BENCHMARKS.md, User streams). The first entry after a quiet
+// spell goes at once.
 func (x *streamIndex) drain() {
+	var rooms []string
+	byRoom := map[string][]chat.Entry{}
 	for {
 		x.qmu.Lock()
 		batch := x.queue
@@ -555,18 +582,25 @@ func (x *streamIndex) drain() {
 		}
 		x.qmu.Unlock()
 		for _, re := range batch {
-			x.mu.Lock()
-			streams := make([]*userStream, 0, len(x.byRoom[re.room]))
-			for st := range x.byRoom[re.room] {
-				streams = append(streams, st)
+			if _, ok := byRoom[re.room]; !ok {
+				rooms = append(rooms, re.room)
 			}
-			x.mu.Unlock()
-			for _, st := range streams {
-				st.entry(re.room, re.e)
+			byRoom[re.room] = append(byRoom[re.room], re.e)
+		}
+		for _, room := range rooms {
+			for _, st := range x.following(room) {
+				st.entries(room, byRoom[room])
 			}
 		}
+		rooms = rooms[:0]
+		clear(byRoom)
+		time.Sleep(StreamPace)
 	}
 }
+
+// StreamPace is the least time between two frames of one room to one
+// stream while the room's messages keep coming.
+const StreamPace = 250 * time.Millisecond
 
 // userEvent hands a process-wide event about a user's rooms to their
 // streams on this process.
