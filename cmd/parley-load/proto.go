@@ -190,11 +190,8 @@ func clientFrom(ip net.IP) *http.Client {
 
 var httpClient = &http.Client{Timeout: 30 * time.Second}
 
-func postJSON(ctx context.Context, url string, body any, want int, out any) error {
-	return postJSONAuth(ctx, url, "", body, want, out)
-}
-
-// postJSONAuth is postJSON with a bearer token (none if empty).
+// postJSONAuth posts body as JSON, with a bearer token (none if empty),
+// and decodes the answer into out if it has the status want.
 func postJSONAuth(ctx context.Context, url, token string, body any, want int, out any) error {
 	return postJSONWith(ctx, httpClient, url, token, body, want, out)
 }
@@ -229,7 +226,7 @@ func getJSON(ctx context.Context, url, token string, out any) error {
 }
 
 func doJSON(c *http.Client, req *http.Request, want int, out any) error {
-	resp, err := c.Do(req) // #nosec G704 -- as in postJSON: the server under test
+	resp, err := c.Do(req) // #nosec G704 -- as in postJSONWith: the server under test
 	if err != nil {
 		return err
 	}
