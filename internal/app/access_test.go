@@ -469,6 +469,23 @@ func TestDirectOpenedOnce(t *testing.T) {
 		if r, _ := get(t, srv, "/dm/nobody/", loginCookie(t, srv, "bob")); r.StatusCode != http.StatusNotFound {
 			t.Fatalf("a conversation with nobody: %s", r.Status)
 		}
+		// Leaving it on the page: the dashboard says so without its
+		// dm- name.
+		bobCookie := loginCookie(t, srv, "bob")
+		if r := postForm(t, srv, "/chats/"+names[0]+"/leave/", url.Values{}, bobCookie); r.StatusCode != http.StatusSeeOther {
+			t.Fatalf("bob leaves on the page: %s", r.Status)
+		}
+		if _, dash := get(t, srv, "/?left="+names[0], bobCookie); !strings.Contains(dash, "You left the direct conversation") || strings.Contains(dash, "#dm-") {
+			t.Fatal("after leaving a direct conversation, the dashboard does not say so, or names it dm-…")
+		}
+		if r := apptest.Do(t, "POST", srv.URL+"/api/v1/dms", bob, map[string][]string{"users": {"ann"}}, nil); r.StatusCode != http.StatusOK {
+			t.Fatalf("bob opens it again: %s", r.Status)
+		}
+		// A dm- name nobody made is no page: conversations start from
+		// a person's name.
+		if r, page := get(t, srv, "/chats/dm-squat/", bobCookie); r.StatusCode != http.StatusNotFound || strings.Contains(page, "your first message creates it") {
+			t.Fatalf("GET /chats/dm-squat/: %s", r.Status)
+		}
 		// Leaving it and opening it again brings its opener back.
 		if r := apptest.Do(t, "DELETE", srv.URL+"/api/v1/rooms/"+names[0]+"/membership", ann, nil, nil); r.StatusCode != http.StatusNoContent {
 			t.Fatalf("ann leaves: %s", r.Status)

@@ -63,6 +63,7 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 	p.RecentRooms = roomViews(recent, unread)
 	if left := r.URL.Query().Get("left"); chat.ValidRoomName(left) {
 		p.Left = chat.NormalizeRoomName(left)
+		p.LeftDirect = mayBeDirect(p.Left)
 	}
 	s.render.render(w, http.StatusOK, "dashboard", p)
 }
@@ -379,6 +380,12 @@ func (s *Server) handleRoom(w http.ResponseWriter, r *http.Request, u chat.User)
 		return
 	}
 	exists := place.Exists
+	if !exists && mayBeDirect(name) {
+		// A direct conversation is made from a person's name, never
+		// by a first message.
+		s.errorPage(w, r, http.StatusNotFound, "No such conversation. A direct conversation starts from a person's name: /dm/NAME/.")
+		return
+	}
 	p := s.page(r, name+" · Parley")
 	p.Room = name
 	p.RoomExists = exists

@@ -50,6 +50,7 @@ type page struct {
 	MyRooms     []roomView // dashboard: rooms the user entered or posted in
 	DirectRooms []roomView // dashboard: the user's direct conversations
 	Left        string     // dashboard: the room the user just left
+	LeftDirect  bool       // dashboard: and it is a direct conversation
 	RecentRooms []roomView // dashboard: recently active rooms
 
 	Query   string     // /chats/ search query
