@@ -328,8 +328,34 @@ func roomControl(t *testing.T, srv *apptest.Server) {
 	if status, raw := apiStatus(t, srv, "POST", "/api/v1/rooms/club/messages", member, map[string]string{"content": "and here?"}); status != http.StatusForbidden {
 		t.Fatalf("a muted member's post: %d %s", status, raw)
 	}
+	// Nor is a muted member shown typing: the owner's socket gets the
+	// next message, and no typing frame before it.
+	watch := srv.Dial(t, "club", apptest.DialOptions{Token: owner, Extensions: true})
+	typist := srv.Dial(t, "club", apptest.DialOptions{Token: member, Extensions: true})
+	typed := func() bool {
+		typist.Send(map[string]string{"command": "typing"})
+		typist.Send(map[string]string{"command": "fetch_messages"})
+		typist.Answer("messages") // the typing frame before it is handled
+		var marker struct{ Seq int64 }
+		apptest.Do(t, "POST", srv.URL+"/api/v1/rooms/club/messages", owner, map[string]string{"content": "next"}, &marker)
+		for {
+			f := watch.Next()
+			if f.Command == "typing" && f.User == "member" {
+				return true
+			}
+			if f.Command == "new_message" && f.Msg().Seq == marker.Seq {
+				return false
+			}
+		}
+	}
+	if typed() {
+		t.Fatal("a muted member is shown typing")
+	}
 	if status, raw := apiStatus(t, srv, "DELETE", "/api/v1/rooms/club/mutes/member", owner, nil); status != http.StatusNoContent {
 		t.Fatalf("unmute: %d %s", status, raw)
+	}
+	if !typed() {
+		t.Fatal("an unmuted member is not shown typing")
 	}
 	sendFrame(t, c, map[string]string{"command": "new_message", "message": "thanks", "client_id": "m2"})
 	f := frameFor(t, c, "m2")

@@ -513,6 +513,12 @@ func (sc *socket) handle(ctx context.Context, data []byte) {
 	case "edit_message", "delete_message", "react", "unreact":
 		sc.change(ctx, f)
 	case "typing":
+		// Only someone who may post there is shown typing (not a muted
+		// user, nor anyone in an archived room): the place is the
+		// socket's, read once.
+		if _, err := sc.currentPlace(ctx, chat.ActPost); err != nil {
+			return
+		}
 		if now := time.Now(); now.Sub(sc.lastTyping) >= typingEvery {
 			sc.lastTyping = now
 			_ = sc.s.opt.Hub.Publish(ctx, broker.Event{Room: sc.room, Kind: broker.KindTyping, User: sc.user.Name})
