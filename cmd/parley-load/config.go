@@ -52,10 +52,12 @@ type config struct {
 // presets are the scenarios of docs/BENCHMARKS.md; flags given on the
 // command line override them.
 var presets = map[string]map[string]string{
-	"hot-room":      {"sockets": "500", "rooms": "1", "publishers": "4", "rate": "10", "duration": "30s"},
-	"many-rooms":    {"sockets": "10000", "rooms": "100", "publishers": "100", "rate": "15", "duration": "30s", "users": "20"},
-	"big-room":      {"sockets": "10000", "rooms": "1", "publishers": "1", "rate": "1", "messages": "5", "duration": "5s", "drain": "10s", "users": "20"},
-	"idle":          {"sockets": "19000", "rooms": "100", "hold": "5s", "users": "20", "dial-concurrency": "64"},
+	"hot-room":   {"sockets": "500", "rooms": "1", "publishers": "4", "rate": "10", "duration": "30s"},
+	"many-rooms": {"sockets": "10000", "rooms": "100", "publishers": "100", "rate": "15", "duration": "30s", "users": "20"},
+	"big-room":   {"sockets": "10000", "rooms": "1", "publishers": "1", "rate": "1", "messages": "5", "duration": "5s", "drain": "10s", "users": "20"},
+	"idle":       {"sockets": "19000", "rooms": "100", "hold": "5s", "users": "20", "dial-concurrency": "64"},
+	// 19,000 idle user streams of 1,000 people, each a member of 3 rooms.
+	"idle-streams":  {"streams": "19000", "rooms": "3", "users": "1000", "hold": "5s", "dial-concurrency": "64"},
 	"persistence":   {"sockets": "64", "rooms": "64", "window": "16", "duration": "20s"},
 	"history":       {"sockets": "4", "duration": "20s", "room": "history", "fetch": "before", "limit": "20"},
 	"cross-process": {"sockets": "500", "rooms": "1", "publishers": "4", "rate": "10", "duration": "30s"},

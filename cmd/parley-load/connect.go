@@ -16,9 +16,10 @@ import (
 
 // sockSpec says where one socket goes.
 type sockSpec struct {
-	base string // server URL
-	room string
-	acct account
+	base   string // server URL
+	room   string
+	acct   account
+	stream bool // a user stream (/ws/user/), not a room socket
 }
 
 // connectAll dials every spec, cfg.DialPar at a time, within
@@ -46,7 +47,7 @@ func connectAll(ctx context.Context, cfg config, specs []sockSpec, stopOnFail bo
 				if i >= len(specs) {
 					return
 				}
-				c, err := dial(ctx, cfg, specs[i].base, specs[i].room, specs[i].acct)
+				c, err := dial(ctx, cfg, specs[i])
 				if err == nil {
 					conns[i] = c
 					if n := ok.Add(1); n%1000 == 0 {
@@ -111,31 +112,43 @@ func awaitJoined(ctx context.Context, cfg config, conns []*wsConn) error {
 		}
 		return ctx.Err()
 	}
+	req := []byte(`{"command":"fetch_messages","limit":1}`)
+	return eachConn(ctx, cfg, len(conns), func(ctx context.Context, i int, buf *bytes.Buffer) error {
+		err := conns[i].Write(ctx, req)
+		for err == nil {
+			if err = conns[i].ReadFrame(ctx, buf); err == nil && bytes.Contains(buf.Bytes(), messagesCommand) {
+				break
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("waiting to be in the room: %w", err)
+		}
+		return nil
+	})
+}
+
+// eachConn calls f for each of n connections (by index), cfg.DialPar at
+// a time, within cfg.Connect, and returns the first error (which stops
+// the others).
+func eachConn(ctx context.Context, cfg config, n int, f func(ctx context.Context, i int, buf *bytes.Buffer) error) error {
 	ctx, cancel := context.WithTimeout(ctx, cfg.Connect)
 	defer cancel()
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, 1)
-	req := []byte(`{"command":"fetch_messages","limit":1}`)
-	for range min(cfg.DialPar, len(conns)) {
+	for range min(cfg.DialPar, n) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var buf bytes.Buffer
 			for ctx.Err() == nil {
 				i := int(next.Add(1) - 1)
-				if i >= len(conns) {
+				if i >= n {
 					return
 				}
-				err := conns[i].Write(ctx, req)
-				for err == nil {
-					if err = conns[i].ReadFrame(ctx, &buf); err == nil && bytes.Contains(buf.Bytes(), messagesCommand) {
-						break
-					}
-				}
-				if err != nil {
+				if err := f(ctx, i, &buf); err != nil {
 					select {
-					case errs <- fmt.Errorf("socket %d: waiting to be in the room: %w", i, err):
+					case errs <- fmt.Errorf("socket %d: %w", i, err):
 					default:
 					}
 					cancel()
@@ -149,7 +162,7 @@ func awaitJoined(ctx context.Context, cfg config, conns []*wsConn) error {
 	case err := <-errs:
 		return err
 	default:
-		return nil
+		return ctx.Err()
 	}
 }
 

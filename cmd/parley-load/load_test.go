@@ -241,6 +241,11 @@ func TestIdlePersistenceHistory(t *testing.T) {
 		t.Errorf("idle: %+v, connect %+v; want 30 held", idle.Idle, idle.Connect)
 	}
 
+	streams := load(t, "--scenario=idle-streams", "--url", s.URL, "--streams=12", "--rooms=2", "--users=3", "--hold=100ms", pid)
+	if streams.Idle == nil || streams.Idle.Held != 12 || streams.Connect.Sockets != 12 || streams.Sockets != 12 {
+		t.Errorf("idle streams: %+v, connect %+v; want 12 held", streams.Idle, streams.Connect)
+	}
+
 	per := load(t, "--scenario=persistence", "--url", s.URL, "--sockets=4", "--rooms=4", "--window=4",
 		"--duration=1s", "--users=2", pid)
 	if per.Sent == 0 || per.Delivered != per.Sent || per.Stored != per.Sent || per.Lost != 0 || per.Errors != 0 {

@@ -63,7 +63,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // runScenario runs the scenario cfg names.
 func runScenario(ctx context.Context, cfg config, log io.Writer) (*Result, error) {
 	switch cfg.Scenario {
-	case "idle":
+	case "idle", "idle-streams":
 		return runIdle(ctx, cfg, log)
 	case "persistence":
 		return runPersistence(ctx, cfg, log)

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -244,17 +245,21 @@ func doJSON(c *http.Client, req *http.Request, want int, out any) error {
 	return nil
 }
 
-// dial opens one WebSocket to room on the server at base as acct: a
-// parley.v1 socket when the run sends reactions, which only those get.
-func dial(ctx context.Context, cfg config, base, room string, acct account) (*wsConn, error) {
+// dial opens the socket spec says: a room socket (a parley.v1 one when
+// the run sends reactions, which only those get), or a user stream.
+func dial(ctx context.Context, cfg config, spec sockSpec) (*wsConn, error) {
 	h := http.Header{}
-	if acct.token != "" {
-		h.Set("Authorization", "Bearer "+acct.token)
+	if spec.acct.token != "" {
+		h.Set("Authorization", "Bearer "+spec.acct.token)
 	}
-	if cfg.Send == "reactions" {
-		return wsDial(ctx, cfg.wsURL(base, room), h, "parley.v1")
+	switch {
+	case spec.stream:
+		u, _ := url.Parse(spec.base)
+		return wsDial(ctx, "ws://"+u.Host+"/ws/user/", h, "parley.v1")
+	case cfg.Send == "reactions":
+		return wsDial(ctx, cfg.wsURL(spec.base, spec.room), h, "parley.v1")
 	}
-	return wsDial(ctx, cfg.wsURL(base, room), h)
+	return wsDial(ctx, cfg.wsURL(spec.base, spec.room), h)
 }
 
 // reactionEmoji are what a reaction storm's publishers add and remove.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,16 +42,53 @@ func openStreams(ctx context.Context, cfg config, run string, rooms []string, pr
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range rooms {
-		body := map[string]string{"name": r}
-		if err := postJSONAuth(ctx, httpBase(cfg.URL)+"/api/v1/rooms", owner[0].token, body, http.StatusCreated, nil); err != nil {
-			return nil, fmt.Errorf("make room %s: %w", r, err)
-		}
-	}
 	prog.printf("making %d accounts for the user streams", cfg.Streams)
 	accts, err := createAccounts(ctx, cfg, run, "s", cfg.Streams)
 	if err != nil {
 		return nil, err
+	}
+	if err := enterRooms(ctx, cfg, owner[0], accts, rooms, prog); err != nil {
+		return nil, err
+	}
+	prog.printf("opening %d user streams", len(accts))
+	specs := make([]sockSpec, len(accts))
+	for i, a := range accts {
+		specs[i] = sockSpec{base: cfg.URL, acct: a, stream: true}
+	}
+	conns, _, err := connectAll(ctx, cfg, specs, true, prog)
+	set := &streamSet{conns: conns, states: make([]*streamCounts, len(conns))}
+	if err == nil {
+		err = eachConn(ctx, cfg, len(conns), func(ctx context.Context, i int, buf *bytes.Buffer) error {
+			if err := conns[i].ReadFrame(ctx, buf); err != nil {
+				return err
+			}
+			if !bytes.Contains(buf.Bytes(), []byte(`"command":"counts"`)) {
+				return fmt.Errorf("first frame is not the counts: %.200s", buf.Bytes())
+			}
+			st := &streamCounts{first: map[string]int64{}, last: map[string]int64{}}
+			scanRoomCounts(buf.Bytes(), func(room string, unread int64) { st.first[room], st.last[room] = unread, unread })
+			if len(st.first) < len(rooms) {
+				return fmt.Errorf("its first frame has %d of the run's %d rooms", len(st.first), len(rooms))
+			}
+			set.states[i] = st
+			return nil
+		})
+	}
+	if err != nil {
+		set.close()
+		return nil, fmt.Errorf("user streams: %w", err)
+	}
+	return set, nil
+}
+
+// enterRooms makes rooms (owner's) and has every account of accts enter
+// each: a room socket, opened and closed.
+func enterRooms(ctx context.Context, cfg config, owner account, accts []account, rooms []string, prog *progress) error {
+	for _, r := range rooms {
+		body := map[string]string{"name": r}
+		if err := postJSONAuth(ctx, httpBase(cfg.URL)+"/api/v1/rooms", owner.token, body, http.StatusCreated, nil); err != nil {
+			return fmt.Errorf("make room %s: %w", r, err)
+		}
 	}
 	var enter []sockSpec
 	for _, a := range accts {
@@ -64,77 +100,8 @@ func openStreams(ctx context.Context, cfg config, run string, rooms []string, pr
 	conns, _, err := connectAll(ctx, cfg, enter, true, prog)
 	closeAll(conns)
 	if err != nil {
-		return nil, fmt.Errorf("entering the rooms: %w", err)
+		return fmt.Errorf("entering the rooms: %w", err)
 	}
-
-	prog.printf("opening %d user streams", len(accts))
-	u, _ := url.Parse(cfg.URL)
-	streamURL := "ws://" + u.Host + "/ws/user/"
-	set := &streamSet{conns: make([]*wsConn, len(accts)), states: make([]*streamCounts, len(accts))}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, 1)
-	dctx, cancel := context.WithTimeout(ctx, cfg.Connect)
-	defer cancel()
-	for range min(cfg.DialPar, len(accts)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var buf bytes.Buffer
-			for dctx.Err() == nil {
-				i := int(next.Add(1) - 1)
-				if i >= len(accts) {
-					return
-				}
-				err := set.open(dctx, i, streamURL, accts[i], &buf)
-				if err != nil {
-					select {
-					case errs <- fmt.Errorf("user stream %d: %w", i, err):
-					default:
-					}
-					cancel()
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	select {
-	case err := <-errs:
-		set.close()
-		return nil, err
-	default:
-	}
-	for i, st := range set.states {
-		st.mu.Lock()
-		n := len(st.first)
-		st.mu.Unlock()
-		if n < len(rooms) {
-			set.close()
-			return nil, fmt.Errorf("user stream %d: its first frame has %d of the run's %d rooms", i, n, len(rooms))
-		}
-	}
-	return set, nil
-}
-
-// open dials stream i and reads its first frame, the counts.
-func (set *streamSet) open(ctx context.Context, i int, streamURL string, a account, buf *bytes.Buffer) error {
-	h := http.Header{}
-	h.Set("Authorization", "Bearer "+a.token)
-	c, err := wsDial(ctx, streamURL, h, "parley.v1")
-	if err != nil {
-		return err
-	}
-	set.conns[i] = c
-	if err := c.ReadFrame(ctx, buf); err != nil {
-		return err
-	}
-	if !bytes.Contains(buf.Bytes(), []byte(`"command":"counts"`)) {
-		return fmt.Errorf("first frame is not the counts: %.200s", buf.Bytes())
-	}
-	st := &streamCounts{first: map[string]int64{}, last: map[string]int64{}}
-	scanRoomCounts(buf.Bytes(), func(room string, unread int64) { st.first[room], st.last[room] = unread, unread })
-	set.states[i] = st
 	return nil
 }
 
