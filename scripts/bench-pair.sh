@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the hot room and the idle sockets scenarios against Parley and the
-# gorilla/websocket chat example, alternated, a fresh server each run, and
+# gorilla/websocket chat example, alternated, a fresh server each run (and
+# user-streams or idle-streams, Parley's alone, if named with -s), and
 # prints each run's JSON line (docs/BENCHMARKS.md reads them). Optionally
 # the persistence scenario on SQLite and PostgreSQL too.
 #
@@ -87,11 +88,13 @@ run() { # NAME PID ARGS...
 for i in $(seq 1 "$pairs"); do
 	for sc in ${scenarios//,/ }; do
 		extra=()
-		[[ "$sc" == hot-room ]] && extra=(--duration "$duration")
+		[[ "$sc" == hot-room || "$sc" == user-streams ]] && extra=(--duration "$duration")
 		rm -f "$work"/bench.db*
 		start_parley 18100 "sqlite:$work/bench.db" --max-sockets 19500
 		run "$label $sc $i" "$PID" --scenario "$sc" --url http://127.0.0.1:18100 "${extra[@]}"
 		stop "$PID"
+		# The user streams are Parley's alone: no gorilla run beside them.
+		[[ "$sc" == *streams ]] && continue
 		start_gorilla 18082
 		gargs=(--scenario "$sc" --proto plain --url http://127.0.0.1:18082)
 		[[ "$sc" == idle ]] && gargs+=(--rooms 1)
