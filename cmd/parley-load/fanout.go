@@ -101,6 +101,22 @@ func runFanout(ctx context.Context, cfg config, log io.Writer) (*Result, error) 
 		}
 	}
 
+	// The user streams first: making their accounts takes minutes, and
+	// the room sockets would sit unread (and unanswered to pings)
+	// meanwhile. Streams are read from the moment they open.
+	var streams *streamSet
+	if cfg.Streams > 0 {
+		rooms := make([]string, cfg.Rooms)
+		for r := range rooms {
+			rooms[r] = roomName(run, r)
+		}
+		if streams, err = openStreams(ctx, cfg, run, rooms, prog); err != nil {
+			return res, err
+		}
+		defer streams.close()
+		streams.read(ctx)
+	}
+
 	// Sockets 0..Sockets-1 receive; socket i is in room i % Rooms. On one
 	// server publisher k is socket k (so in room k % Rooms, as pubRoom
 	// says); across two, publishers are extra sockets on --url and every
@@ -136,18 +152,6 @@ func runFanout(ctx context.Context, cfg config, log io.Writer) (*Result, error) 
 	defer closeAll(conns)
 	if err := awaitJoined(ctx, cfg, conns); err != nil {
 		return res, err
-	}
-	var streams *streamSet
-	if cfg.Streams > 0 {
-		rooms := make([]string, cfg.Rooms)
-		for r := range rooms {
-			rooms[r] = roomName(run, r)
-		}
-		if streams, err = openStreams(ctx, cfg, run, rooms, prog); err != nil {
-			return res, err
-		}
-		defer streams.close()
-		streams.read(ctx)
 	}
 
 	recvCtx, stopRecv := context.WithCancel(ctx)
