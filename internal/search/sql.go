@@ -43,6 +43,12 @@ type Options struct {
 	// over 1,000,000 messages, a member of 30 rooms of 100, two words: p99
 	// 12 ms with a list, 50 ms with the array, 527 ms with IN (SELECT).
 	// SQLite answers all three alike.
+	//
+	// Compare the array to an expression, (m.room || '') = ANY(ARRAY(...)),
+	// as the store does: compared to the column, the planner may read an
+	// index on room for every message of the readable rooms (a third of
+	// them, here) to intersect it with the full-text index. Measured over
+	// 10,000,000 messages, two words: p99 136 ms against 408 ms.
 	Readable Filter
 	// Mentioned keeps the messages that mention the searcher, such as
 	// m.id IN (SELECT message_id FROM mentions WHERE user_id = $1).
