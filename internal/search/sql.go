@@ -215,10 +215,43 @@ func newBuilder(q *Query, opt Options) (*builder, error) {
 		return nil, errNoMentioned
 	}
 	q.Terms, q.Excluded = indexWords(q.Terms), indexWords(q.Excluded)
-	if q.Empty() {
+	if q.Empty() || contradicts(q) {
 		return nil, nil
 	}
 	return &builder{from: "messages m", id: "m.id"}, nil
+}
+
+// contradicts reports whether q excludes what it requires: an excluded
+// term whose words, one after the other, are in a required term (word -word,
+// "a b c" -"b c"), which every match of that term holds. Such a query
+// matches nothing, and the engines would read every match of its words to
+// find it out.
+func contradicts(q *Query) bool {
+	for _, e := range q.Excluded {
+		for _, t := range q.Terms {
+			whole := t.Words
+			if t.Prefix {
+				whole = whole[:len(whole)-1] // the last word is only a start
+			}
+			for i := 0; i+len(e.Words) <= len(whole); i++ {
+				if holds(whole[i:i+len(e.Words)], e) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// holds reports whether the words ws are e's words, each as e matches it.
+func holds(ws []string, e Term) bool {
+	for i, w := range e.Words {
+		if ws[i] == w || (e.Prefix && i == len(e.Words)-1 && strings.HasPrefix(ws[i], w)) {
+			continue
+		}
+		return false
+	}
+	return true
 }
 
 // indexWords returns terms with their words as the tokenizer reads them,
