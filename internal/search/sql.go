@@ -48,7 +48,9 @@ type Options struct {
 	// as the store does: compared to the column, the planner may read an
 	// index on room for every message of the readable rooms (a third of
 	// them, here) to intersect it with the full-text index. Measured over
-	// 10,000,000 messages, two words: p99 136 ms against 408 ms.
+	// 10,000,000 messages, two words: p99 136 ms against 408 ms; with
+	// operators neither meets its target there (docs/BENCHMARKS.md,
+	// Search).
 	Readable Filter
 	// Mentioned keeps the messages that mention the searcher, such as
 	// m.id IN (SELECT message_id FROM mentions WHERE user_id = $1).
