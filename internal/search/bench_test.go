@@ -247,7 +247,8 @@ func BenchmarkSearch(b *testing.B) {
 	}
 	// The searcher's rooms: a list the store keeps in memory, a subquery
 	// over room_members, or (PostgreSQL) that subquery run once, as an
-	// array.
+	// array, compared to m.room || '' as the store writes it (no index on
+	// room may answer it).
 	var readable []string
 	for i := range genReadble {
 		readable = append(readable, "r"+strconv.Itoa(i))
@@ -260,7 +261,7 @@ func BenchmarkSearch(b *testing.B) {
 		{"subquery", "", search.Options{Readable: search.Filter{
 			SQL: "m.room IN (SELECT room FROM room_members WHERE user_id = $1)", Args: []any{1}}}},
 		{"array", "postgres", search.Options{Readable: search.Filter{
-			SQL: "m.room = ANY(ARRAY(SELECT room FROM room_members WHERE user_id = $1))", Args: []any{1}}}},
+			SQL: "(m.room || '') = ANY(ARRAY(SELECT room FROM room_members WHERE user_id = $1))", Args: []any{1}}}},
 	}
 	page := func(e *engine, opt search.Options, s string) []int64 {
 		f, err := e.build(parse(b, s), opt)

@@ -84,4 +84,12 @@
 // what mentions them. Highlighting (Query.Highlight, Query.HighlightHTML)
 // runs in Go from the query, by the same rules, so it marks the same words
 // on both engines.
+//
+// On both engines from: is answered by an index on (author, room) (the
+// store's migrations/ENGINE/0011_search_authors.sql), which hands out an
+// author's messages in a room newest first; words are answered by the
+// full-text index, the other operators filter its matches. A query that
+// excludes a term it requires (plan -plan, "lunch plan" -plan) matches
+// nothing, and is not sent to the engine, which would read every match of
+// its words to find that out.
 package search

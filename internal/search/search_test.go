@@ -75,6 +75,10 @@ var operatorTable = []struct {
 	{q: "plan -secret", want: ids(18, 12, 11)},
 	{q: `plan -"lunch plan"`, want: ids(18, 11, 10)},
 	{q: "new -york", want: ids()},
+	{q: "plan -plan", want: ids()},
+	{q: `"lunch plan" -plan`, want: ids()},
+	{q: `"lunch plan" -lun*`, want: ids()},
+	{q: `"lunch plan" -"lunch plan" in:lobby`, want: ids()},
 	{q: "-plan in:dev", want: ids(23, 20, 16, 15, 8, 7, 6, 5)},
 	{q: "-york -deploy* in:dev", want: ids(23, 20, 16, 15)},
 	// from: and in:, any of each.
@@ -137,6 +141,44 @@ func TestOperators(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestContradictions: a query that excludes a term it requires is not
+// sent to the engines, which would read every match of its words to find
+// nothing; one that only seems to is.
+func TestContradictions(t *testing.T) {
+	opt := search.Options{Readable: search.RoomsIn([]string{"lobby"})}
+	for _, c := range []struct {
+		q       string
+		nothing bool
+	}{
+		{"plan -plan", true},
+		{"Plan -PLAN", true},
+		{`"lunch plan" -plan`, true},
+		{`"lunch plan" -"lunch plan"`, true},
+		{`"lunch plan" -lun*`, true},
+		{`"a b c" -"b c"`, true},
+		{`plan from:bob -plan`, true},
+		{"plan -plans", false},
+		{`plan -"lunch plan"`, false},
+		{`"a b c" -"a c"`, false},
+		{"plan* -plan", false},  // plans matches
+		{"plan* -plan*", false}, // the start of a word is not read as a word
+		{"plan -pla", false},
+		{"plan -plan*x", false},
+	} {
+		q := parse(t, c.q)
+		for name, build := range map[string]func(search.Query, search.Options) (search.Fragment, error){
+			"sqlite": search.Query.SQLite, "postgres": search.Query.Postgres} {
+			f, err := build(q, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := f.Where == "FALSE"; got != c.nothing {
+				t.Errorf("%s: %q: nothing = %v, want %v", name, c.q, got, c.nothing)
+			}
+		}
+	}
 }
 
 func cmp(s, def string) string {

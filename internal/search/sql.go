@@ -43,6 +43,14 @@ type Options struct {
 	// over 1,000,000 messages, a member of 30 rooms of 100, two words: p99
 	// 12 ms with a list, 50 ms with the array, 527 ms with IN (SELECT).
 	// SQLite answers all three alike.
+	//
+	// Compare the array to an expression, (m.room || '') = ANY(ARRAY(...)),
+	// as the store does: compared to the column, the planner may read an
+	// index on room for every message of the readable rooms (a third of
+	// them, here) to intersect it with the full-text index. Measured over
+	// 10,000,000 messages, two words: p99 136 ms against 408 ms; with
+	// operators neither meets its target there (docs/BENCHMARKS.md,
+	// Search).
 	Readable Filter
 	// Mentioned keeps the messages that mention the searcher, such as
 	// m.id IN (SELECT message_id FROM mentions WHERE user_id = $1).
@@ -209,10 +217,43 @@ func newBuilder(q *Query, opt Options) (*builder, error) {
 		return nil, errNoMentioned
 	}
 	q.Terms, q.Excluded = indexWords(q.Terms), indexWords(q.Excluded)
-	if q.Empty() {
+	if q.Empty() || contradicts(q) {
 		return nil, nil
 	}
 	return &builder{from: "messages m", id: "m.id"}, nil
+}
+
+// contradicts reports whether q excludes what it requires: an excluded
+// term whose words, one after the other, are in a required term (word -word,
+// "a b c" -"b c"), which every match of that term holds. Such a query
+// matches nothing, and the engines would read every match of its words to
+// find it out.
+func contradicts(q *Query) bool {
+	for _, e := range q.Excluded {
+		for _, t := range q.Terms {
+			whole := t.Words
+			if t.Prefix {
+				whole = whole[:len(whole)-1] // the last word is only a start
+			}
+			for i := 0; i+len(e.Words) <= len(whole); i++ {
+				if holds(whole[i:i+len(e.Words)], e) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// holds reports whether the words ws are e's words, each as e matches it.
+func holds(ws []string, e Term) bool {
+	for i, w := range e.Words {
+		if ws[i] == w || (e.Prefix && i == len(e.Words)-1 && strings.HasPrefix(ws[i], w)) {
+			continue
+		}
+		return false
+	}
+	return true
 }
 
 // indexWords returns terms with their words as the tokenizer reads them,
