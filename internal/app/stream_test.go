@@ -162,12 +162,22 @@ func userStream(t *testing.T, srv *apptest.Server) {
 
 	// A burst: told in frames StreamPace apart, not one a message, and
 	// counted exactly.
+	// Two of its messages mention alice: each has a frame of its own,
+	// which notifies her.
 	const burst = 20
 	start := time.Now()
+	var mentions []int64
 	for i := range burst {
-		bobIn["lobby"].Post(fmt.Sprint("burst ", i), "")
+		text := fmt.Sprint("burst ", i)
+		if i == 7 || i == 8 {
+			text = fmt.Sprint("@alice burst ", i)
+		}
+		if m := bobIn["lobby"].Post(text, ""); i == 7 || i == 8 {
+			mentions = append(mentions, m.Seq)
+		}
 	}
 	frames := 0
+	var notified []int64
 	for {
 		f := nextStream(t, s2)
 		var r streamRoom
@@ -175,6 +185,12 @@ func userStream(t *testing.T, srv *apptest.Server) {
 			continue
 		}
 		frames++
+		if f.Notify != nil {
+			if f.Notify.Seq != r.LastSeq || !f.Notify.Mention {
+				t.Fatalf("a notifying frame %+v with counts %+v: want its message's counts", f.Notify, r)
+			}
+			notified = append(notified, f.Notify.Seq)
+		}
 		if r.Unread == 4+burst {
 			break
 		}
@@ -182,13 +198,16 @@ func userStream(t *testing.T, srv *apptest.Server) {
 			t.Fatalf("after %d frames of the burst: %+v", frames, r)
 		}
 	}
-	if most := 1 + int(time.Since(start)/web.StreamPace); frames > most {
-		t.Errorf("a burst of %d messages took %d frames in %v; want at most %d, one a %v", burst, frames, time.Since(start), most, web.StreamPace)
+	if fmt.Sprint(notified) != fmt.Sprint(mentions) {
+		t.Errorf("notified of %v; want each mention, %v", notified, mentions)
 	}
-	waitRoom(t, s1, "lobby", func(r streamRoom) bool { return r.Unread == 4+burst })
+	if most := 1 + len(mentions) + int(time.Since(start)/web.StreamPace); frames > most {
+		t.Errorf("a burst of %d messages took %d frames in %v; want at most %d, one a %v and one a mention", burst, frames, time.Since(start), most, web.StreamPace)
+	}
+	waitRoom(t, s1, "lobby", func(r streamRoom) bool { return r.Unread == 4+burst && r.Mentions == 3 })
 	m = bobIn["lobby"].Post("@alice and now", "")
-	waitRoom(t, s1, "lobby", func(r streamRoom) bool { return r.Unread == 5+burst && r.Mentions == 2 })
-	waitRoom(t, s2, "lobby", func(r streamRoom) bool { return r.Unread == 5+burst && r.Mentions == 2 })
+	waitRoom(t, s1, "lobby", func(r streamRoom) bool { return r.Unread == 5+burst && r.Mentions == 4 })
+	waitRoom(t, s2, "lobby", func(r streamRoom) bool { return r.Unread == 5+burst && r.Mentions == 4 })
 
 	// A read marker moved by a room socket: in the middle, the stream
 	// counts again; at the end, nothing is unread, on both tabs.

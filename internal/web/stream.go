@@ -236,7 +236,9 @@ func (st *userStream) settleLocked(rs *streamState, c store.RoomCount) {
 }
 
 // entries handles entries of a room the stream follows, in seq order:
-// the counts they make go to the client in one frame.
+// the counts they make go to the client in one frame, and each message
+// that notifies the user in a frame of its own (with the counts up to
+// it), so that no notification is lost to the pace.
 func (st *userStream) entries(room string, es []chat.Entry) {
 	st.lock()
 	defer st.unlock()
@@ -249,17 +251,18 @@ func (st *userStream) entries(room string, es []chat.Entry) {
 		return
 	}
 	changed := false
-	var notify *streamNotify
 	for _, e := range es {
-		c, n := st.applyLocked(rs, e)
+		c, notify := st.applyLocked(rs, e)
 		changed = changed || c
-		if n != nil {
-			notify = n
+		if notify != nil {
+			v := viewRoom(rs.RoomCount)
+			st.send(streamFrame{Command: "room", Room: &v, Notify: notify})
+			changed = false
 		}
 	}
 	if changed {
 		v := viewRoom(rs.RoomCount)
-		st.send(streamFrame{Command: "room", Room: &v, Notify: notify})
+		st.send(streamFrame{Command: "room", Room: &v})
 	}
 }
 
