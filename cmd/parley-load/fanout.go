@@ -154,6 +154,15 @@ func runFanout(ctx context.Context, cfg config, log io.Writer) (*Result, error) 
 		return res, err
 	}
 
+	// The schedule's zero is set before the receivers start: they read
+	// it for every frame.
+	pubs := make([]*publisher, cfg.Publishers)
+	for k := range pubs {
+		pubs[k] = &publisher{id: k, user: specs[pubSock[k]].acct.name}
+	}
+	srvA, recvA, selfA, machA := server.sample(), recvServer.sample(), self.sample(), readMachine()
+	f.start = time.Now()
+	prog.start = f.start
 	recvCtx, stopRecv := context.WithCancel(ctx)
 	defer stopRecv()
 	var recvWG sync.WaitGroup
@@ -165,13 +174,6 @@ func runFanout(ctx context.Context, cfg config, log io.Writer) (*Result, error) 
 		}()
 	}
 
-	pubs := make([]*publisher, cfg.Publishers)
-	for k := range pubs {
-		pubs[k] = &publisher{id: k, user: specs[pubSock[k]].acct.name}
-	}
-	srvA, recvA, selfA, machA := server.sample(), recvServer.sample(), self.sample(), readMachine()
-	f.start = time.Now()
-	prog.start = f.start
 	pubCtx, stopPub := context.WithDeadline(ctx, f.start.Add(cfg.Duration+cfg.Drain))
 	defer stopPub()
 	var pubWG sync.WaitGroup
