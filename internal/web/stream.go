@@ -616,10 +616,10 @@ const streamChunk = 500
 
 // StreamPace is the time from one batch of frames to the next while
 // rooms' messages keep coming: about how often a stream hears of a busy
-// room. Each frame costs a write
-// to a socket, as a delivery does: measured with 10,000 streams beside a
-// room of 40 messages a second, a pace of 250 ms cost 2.7 frames a
-// stream a second and 1 s 0.9, for counts that people glance at.
+// room. Each frame costs a write to a socket, as a delivery does:
+// measured with 10,000 streams beside a room of 40 messages a second, a
+// pace of 250 ms cost 2.7 frames a stream a second and 1 s 0.9, for
+// counts that people glance at.
 const StreamPace = time.Second
 
 // userEvent hands a process-wide event about a user's rooms to their
