@@ -63,7 +63,6 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 	p.RecentRooms = roomViews(recent, unread)
 	if left := r.URL.Query().Get("left"); chat.ValidRoomName(left) {
 		p.Left = chat.NormalizeRoomName(left)
-		p.LeftDirect = mayBeDirect(p.Left)
 	}
 	s.render.render(w, http.StatusOK, "dashboard", p)
 }

@@ -50,7 +50,6 @@ type page struct {
 	MyRooms     []roomView // dashboard: rooms the user entered or posted in
 	DirectRooms []roomView // dashboard: the user's direct conversations
 	Left        string     // dashboard: the room the user just left
-	LeftDirect  bool       // dashboard: and it is a direct conversation
 	RecentRooms []roomView // dashboard: recently active rooms
 
 	Query   string     // /chats/ search query
@@ -88,6 +87,10 @@ type page struct {
 
 	Admin adminView // the admin pages and the settings page
 }
+
+// LeftDirect says the room the user just left is a direct conversation:
+// the dashboard says so without its dm- name.
+func (p page) LeftDirect() bool { return mayBeDirect(p.Left) }
 
 // form is what a form page shows after a failed submission.
 type form struct {

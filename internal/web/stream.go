@@ -255,15 +255,20 @@ func (st *userStream) entries(room string, es []chat.Entry) {
 		c, notify := st.applyLocked(rs, e)
 		changed = changed || c
 		if notify != nil {
-			v := viewRoom(rs.RoomCount)
-			st.send(streamFrame{Command: "room", Room: &v, Notify: notify})
+			st.sendRoomLocked(rs, notify)
 			changed = false
 		}
 	}
 	if changed {
-		v := viewRoom(rs.RoomCount)
-		st.send(streamFrame{Command: "room", Room: &v})
+		st.sendRoomLocked(rs, nil)
 	}
+}
+
+// sendRoomLocked queues the room's frame: its counts now, and what to
+// notify the user of, if anything.
+func (st *userStream) sendRoomLocked(rs *streamState, notify *streamNotify) {
+	v := viewRoom(rs.RoomCount)
+	st.send(streamFrame{Command: "room", Room: &v, Notify: notify})
 }
 
 // applyLocked counts an entry the room's counts did not include: a new
@@ -315,8 +320,7 @@ func (st *userStream) read(room string, seq int64) {
 	case seq <= rs.LastRead:
 	case seq >= rs.LastSeq:
 		rs.LastRead, rs.Unread, rs.Mentions = seq, 0, 0
-		v := viewRoom(rs.RoomCount)
-		st.send(streamFrame{Command: "room", Room: &v})
+		st.sendRoomLocked(rs, nil)
 	default:
 		st.reloadLocked(rs)
 	}
@@ -399,8 +403,7 @@ func (st *userStream) reload(rs *streamState) {
 		st.settleLocked(rs, counts[0])
 		again := rs.again
 		rs.again = false
-		v := viewRoom(rs.RoomCount)
-		st.send(streamFrame{Command: "room", Room: &v})
+		st.sendRoomLocked(rs, nil)
 		rs.told = true
 		if again {
 			rs.loading = true

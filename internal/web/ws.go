@@ -513,16 +513,18 @@ func (sc *socket) handle(ctx context.Context, data []byte) {
 	case "edit_message", "delete_message", "react", "unreact":
 		sc.change(ctx, f)
 	case "typing":
-		// Only someone who may post there is shown typing (not a muted
-		// user, nor anyone in an archived room): the place is the
-		// socket's, read once.
+		// At most one a second, and only from someone who may post there
+		// (not a muted user, nor anyone in an archived room): the place
+		// is the socket's, read once.
+		now := time.Now()
+		if now.Sub(sc.lastTyping) < typingEvery {
+			return
+		}
 		if _, err := sc.currentPlace(ctx, chat.ActPost); err != nil {
 			return
 		}
-		if now := time.Now(); now.Sub(sc.lastTyping) >= typingEvery {
-			sc.lastTyping = now
-			_ = sc.s.opt.Hub.Publish(ctx, broker.Event{Room: sc.room, Kind: broker.KindTyping, User: sc.user.Name})
-		}
+		sc.lastTyping = now
+		_ = sc.s.opt.Hub.Publish(ctx, broker.Event{Room: sc.room, Kind: broker.KindTyping, User: sc.user.Name})
 	case "read":
 		sc.markRead(f.Seq)
 	}
