@@ -106,11 +106,7 @@ func runFanout(ctx context.Context, cfg config, log io.Writer) (*Result, error) 
 	// meanwhile. Streams are read from the moment they open.
 	var streams *streamSet
 	if cfg.Streams > 0 {
-		rooms := make([]string, cfg.Rooms)
-		for r := range rooms {
-			rooms[r] = roomName(run, r)
-		}
-		if streams, err = openStreams(ctx, cfg, run, rooms, prog); err != nil {
+		if streams, err = openStreams(ctx, cfg, run, prog); err != nil {
 			return res, err
 		}
 		defer streams.close()

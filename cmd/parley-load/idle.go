@@ -27,7 +27,7 @@ func runIdle(ctx context.Context, cfg config, log io.Writer) (*Result, error) {
 	var specs []sockSpec
 	var err error
 	if cfg.Streams > 0 {
-		specs, err = userStreams(ctx, cfg, run, prog)
+		specs, err = userStreams(ctx, cfg, run, cfg.Users, prog)
 		res.Sockets = cfg.Streams
 	} else {
 		specs, err = roomSockets(ctx, cfg, run)
@@ -113,28 +113,6 @@ func roomSockets(ctx context.Context, cfg config, run string) ([]sockSpec, error
 	specs := make([]sockSpec, cfg.Sockets)
 	for i := range specs {
 		specs[i] = sockSpec{base: cfg.URL, room: roomName(run, i%cfg.Rooms), acct: accts[i%len(accts)]}
-	}
-	return specs, nil
-}
-
-// userStreams creates the run's accounts, has each enter --rooms rooms,
-// and spreads cfg.Streams user streams over the accounts, round robin.
-func userStreams(ctx context.Context, cfg config, run string, prog *progress) ([]sockSpec, error) {
-	accts, err := createAccounts(ctx, cfg, run, "u", cfg.Users+1)
-	if err != nil {
-		return nil, err
-	}
-	owner, accts := accts[0], accts[1:]
-	rooms := make([]string, cfg.Rooms)
-	for r := range rooms {
-		rooms[r] = roomName(run, r)
-	}
-	if err := enterRooms(ctx, cfg, owner, accts, rooms, prog); err != nil {
-		return nil, err
-	}
-	specs := make([]sockSpec, cfg.Streams)
-	for i := range specs {
-		specs[i] = sockSpec{base: cfg.URL, acct: accts[i%len(accts)], stream: true}
 	}
 	return specs, nil
 }

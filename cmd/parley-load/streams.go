@@ -34,27 +34,14 @@ type streamCounts struct {
 	first, last map[string]int64
 }
 
-// openStreams makes the accounts, has each enter every room of the run
-// (a room socket, opened and closed), and opens their streams, reading
-// each one's first frame.
-func openStreams(ctx context.Context, cfg config, run string, rooms []string, prog *progress) (*streamSet, error) {
-	owner, err := createAccounts(ctx, cfg, run, "o", 1)
+// openStreams opens a user stream for each of cfg.Streams people
+// (userStreams), and reads each one's first frame.
+func openStreams(ctx context.Context, cfg config, run string, prog *progress) (*streamSet, error) {
+	specs, err := userStreams(ctx, cfg, run, cfg.Streams, prog)
 	if err != nil {
 		return nil, err
 	}
-	prog.printf("making %d accounts for the user streams", cfg.Streams)
-	accts, err := createAccounts(ctx, cfg, run, "s", cfg.Streams)
-	if err != nil {
-		return nil, err
-	}
-	if err := enterRooms(ctx, cfg, owner[0], accts, rooms, prog); err != nil {
-		return nil, err
-	}
-	prog.printf("opening %d user streams", len(accts))
-	specs := make([]sockSpec, len(accts))
-	for i, a := range accts {
-		specs[i] = sockSpec{base: cfg.URL, acct: a, stream: true}
-	}
+	prog.printf("opening %d user streams", len(specs))
 	conns, _, err := connectAll(ctx, cfg, specs, true, prog)
 	set := &streamSet{conns: conns, states: make([]*streamCounts, len(conns))}
 	if err == nil {
@@ -67,8 +54,8 @@ func openStreams(ctx context.Context, cfg config, run string, rooms []string, pr
 			}
 			st := &streamCounts{first: map[string]int64{}, last: map[string]int64{}}
 			scanRoomCounts(buf.Bytes(), func(room string, unread int64) { st.first[room], st.last[room] = unread, unread })
-			if len(st.first) < len(rooms) {
-				return fmt.Errorf("its first frame has %d of the run's %d rooms", len(st.first), len(rooms))
+			if len(st.first) < cfg.Rooms {
+				return fmt.Errorf("its first frame has %d of the run's %d rooms", len(st.first), cfg.Rooms)
 			}
 			set.states[i] = st
 			return nil
@@ -81,28 +68,39 @@ func openStreams(ctx context.Context, cfg config, run string, rooms []string, pr
 	return set, nil
 }
 
-// enterRooms makes rooms (owner's) and has every account of accts enter
-// each: a room socket, opened and closed.
-func enterRooms(ctx context.Context, cfg config, owner account, accts []account, rooms []string, prog *progress) error {
-	for _, r := range rooms {
-		body := map[string]string{"name": r}
-		if err := postJSONAuth(ctx, httpBase(cfg.URL)+"/api/v1/rooms", owner.token, body, http.StatusCreated, nil); err != nil {
-			return fmt.Errorf("make room %s: %w", r, err)
-		}
+// userStreams makes people accounts and one more, which makes the run's
+// --rooms rooms; each of the people enters every room (a room socket,
+// opened and closed). It returns cfg.Streams user streams spread over
+// the people, round robin.
+func userStreams(ctx context.Context, cfg config, run string, people int, prog *progress) ([]sockSpec, error) {
+	prog.printf("making %d accounts for the user streams", people+1)
+	accts, err := createAccounts(ctx, cfg, run, "s", people+1)
+	if err != nil {
+		return nil, err
 	}
+	owner, accts := accts[0], accts[1:]
 	var enter []sockSpec
-	for _, a := range accts {
-		for _, r := range rooms {
-			enter = append(enter, sockSpec{base: cfg.URL, room: r, acct: a})
+	for r := range cfg.Rooms {
+		room := roomName(run, r)
+		body := map[string]string{"name": room}
+		if err := postJSONAuth(ctx, httpBase(cfg.URL)+"/api/v1/rooms", owner.token, body, http.StatusCreated, nil); err != nil {
+			return nil, fmt.Errorf("make room %s: %w", room, err)
+		}
+		for _, a := range accts {
+			enter = append(enter, sockSpec{base: cfg.URL, room: room, acct: a})
 		}
 	}
 	prog.printf("entering %d rooms for the user streams", len(enter))
 	conns, _, err := connectAll(ctx, cfg, enter, true, prog)
 	closeAll(conns)
 	if err != nil {
-		return fmt.Errorf("entering the rooms: %w", err)
+		return nil, fmt.Errorf("entering the rooms: %w", err)
 	}
-	return nil
+	specs := make([]sockSpec, cfg.Streams)
+	for i := range specs {
+		specs[i] = sockSpec{base: cfg.URL, acct: accts[i%len(accts)], stream: true}
+	}
+	return specs, nil
 }
 
 // read reads every stream's frames until ctx ends.
