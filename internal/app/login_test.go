@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"parley/internal/apptest"
 	"parley/internal/testenv"
@@ -181,13 +182,17 @@ func TestParallelGuessesAreThrottled(t *testing.T) {
 			for _, form := range []bool{false, true} {
 				name := randomName("target")
 				srv.User(t, name)
+				start := time.Now()
 				got := guessInParallel(t, srv, name, randomPrefix(), form)
 				checked := got[http.StatusUnauthorized]
 				if form {
 					checked = got[http.StatusBadRequest]
 				}
-				if checked != 10 || got[http.StatusTooManyRequests] != 30 {
-					t.Errorf("form %v: answers %v; want 10 checked and 30 × 429", form, got)
+				// The burst of 10, and one more for each 6 s the 40
+				// guesses took (a slow machine hashes for longer).
+				most := 10 + int(time.Since(start)/(6*time.Second))
+				if checked < 10 || checked > most || checked+got[http.StatusTooManyRequests] != 40 {
+					t.Errorf("form %v: answers %v; want 10 (to %d) checked and the rest 429", form, got, most)
 				}
 			}
 		})
