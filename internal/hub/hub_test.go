@@ -375,6 +375,10 @@ func TestHeldMemberGetsHistoryThenLive(t *testing.T) {
 	if got := c.Take(); len(got) != 0 {
 		t.Fatalf("a held member got %q before its answer", got)
 	}
+	// Asked for the messages below it, the answer would lose nothing.
+	if below, ok := c.HeldBelow(); !ok || below != 8 {
+		t.Fatalf("HeldBelow = %d, %v; want 8 (7 fanned out), true", below, ok)
+	}
 	page, _, err := f.st.Messages(context.Background(), "r", store.Page{Limit: 20})
 	if err != nil {
 		t.Fatal(err)
@@ -396,6 +400,9 @@ func TestHeldMemberGetsHistoryThenLive(t *testing.T) {
 	wantSeqs(t, seqs(t, c, 1), 8, 8)
 	if c.Release(nil, func([]chat.Message) []byte { return []byte("again") }) {
 		t.Fatal("a second Release found the member held")
+	}
+	if below, ok := c.HeldBelow(); ok {
+		t.Fatalf("HeldBelow = %d after the release; want not held", below)
 	}
 }
 

@@ -131,6 +131,20 @@ func (m *Member) unholdLocked(w *wakes, after int64) {
 	}
 }
 
+// HeldBelow reports, for a held member, the seq of the next message its
+// room will fan out: a first history answer of the messages below it is
+// whole (Release drops none of it), and what follows it comes live. ok is
+// false if the member is not held or its room does not know its seqs yet.
+func (m *Member) HeldBelow() (seq int64, ok bool) {
+	r := m.room
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if m.held == nil || !r.isReady() {
+		return 0, false
+	}
+	return r.next, true
+}
+
 // Release sends a held member its first history answer and ends its
 // hold. msgs are what the store returned, ascending; those the room has
 // not fanned out yet are dropped, as they will follow live. encode makes

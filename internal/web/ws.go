@@ -623,7 +623,16 @@ func (sc *socket) fetch(ctx context.Context, f inFrame) {
 		return
 	}
 	full := sc.member.Extensions()
-	h, err := sc.s.fetch(ctx, sc.room, f.fetchRequest, full)
+	req := f.fetchRequest
+	if req.Before == nil && req.After == nil && req.Around == nil {
+		// The latest messages, for a held socket: those the room has
+		// fanned out, all of them sent in its first answer, however busy
+		// the room (the messages committed meanwhile come live).
+		if below, ok := sc.member.HeldBelow(); ok {
+			req.Before = &below
+		}
+	}
+	h, err := sc.s.fetch(ctx, sc.room, req, full)
 	if err != nil {
 		sc.sendErr(err, "")
 		return
