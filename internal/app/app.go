@@ -383,7 +383,7 @@ func startPush(ctx context.Context, c config.Config, st *store.Store, log *slog.
 		return nil, nil, &ExitError{Code: 2, Err: fmt.Errorf("cannot load the VAPID keys: %s", oneLine(err))}
 	}
 	sender, err := push.New(push.Options{
-		Keys: keys, Contact: contact, Log: log,
+		Keys: keys, Contact: contact, Hosts: c.PushHosts, Log: log,
 		Gone: func(ctx context.Context, sub push.Subscription) {
 			if err := st.DeletePushEndpoint(ctx, sub.Endpoint); err != nil {
 				log.Warn("push: delete a gone subscription", "err", err)

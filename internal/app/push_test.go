@@ -275,6 +275,8 @@ func TestPushAPIErrors(t *testing.T) {
 		"short p256dh":       map[string]any{"endpoint": good.Endpoint, "keys": keys(good.P256dh[:40], good.Auth)},
 		"long auth":          map[string]any{"endpoint": good.Endpoint, "keys": keys(good.P256dh, good.Auth+"AAAA")},
 		"no keys":            map[string]any{"endpoint": good.Endpoint},
+		"not a push service": map[string]any{"endpoint": "https://10.0.0.5/x", "keys": keys(good.P256dh, good.Auth)},
+		"a host of its own":  map[string]any{"endpoint": "https://intranet.example/push", "keys": keys(good.P256dh, good.Auth)},
 	} {
 		var e struct {
 			Error struct{ Code, Message string }
@@ -317,6 +319,41 @@ func TestPushAPIErrors(t *testing.T) {
 	tok := off.User(t, "carol")
 	if r := apptest.Do(t, "GET", off.URL+"/api/v1/push/key", tok, nil, &e); r.StatusCode != http.StatusNotFound || e.Error.Code != "not_found" {
 		t.Errorf("push key with push off: %s %+v", r.Status, e)
+	}
+}
+
+// --push-hosts: a device on another host is refused, and one stored
+// while its host was allowed gets nothing once it is not.
+func TestPushHostsSetting(t *testing.T) {
+	svc := pushtest.NewService(t) // on loopback, which the default allows
+	db := "sqlite:" + t.TempDir() + "/parley.db"
+	first := startPush(t, "0s", db)
+	bob := first.User(t, "bob")
+	subscribe(t, first, svc, bob)
+	if err := first.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	srv := apptest.Start(t, apptest.Options{DB: db, Args: []string{"--push-contact=" + pushContact,
+		"--push-hosts=fcm.googleapis.com, *.push.apple.com"}})
+	bob = srv.Token(t, "bob")
+	other := svc.Subscribe()
+	body := map[string]any{"endpoint": other.Endpoint, "keys": map[string]string{"p256dh": other.P256dh, "auth": other.Auth}}
+	var e struct {
+		Error struct{ Code, Message string }
+	}
+	r := apptest.Do(t, "POST", srv.URL+"/api/v1/push/subscriptions", bob, body, &e)
+	if want := svc.URL + " is not a push service this server sends to"; r.StatusCode != http.StatusBadRequest ||
+		e.Error.Code != "invalid" || !strings.Contains(e.Error.Message, want) {
+		t.Fatalf("a device on loopback: %s %+v; want 400 invalid saying %q", r.Status, e, want)
+	}
+	var res struct{ Devices, Sent, Gone, Failed int }
+	if r := apptest.Do(t, "POST", srv.URL+"/api/v1/push/test", bob, nil, &res); r.StatusCode != http.StatusOK ||
+		res.Devices != 1 || res.Sent != 0 || res.Failed != 1 {
+		t.Fatalf("test notification to the device stored before: %s %+v; want it failed", r.Status, res)
+	}
+	if n := len(svc.Requests()); n != 0 {
+		t.Fatalf("the push service got %d requests", n)
 	}
 }
 

@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"parley/internal/push"
 )
 
 // Config is the program's settings.
@@ -68,6 +70,8 @@ type Config struct {
 	// PushDelay is how long a mention or direct message waits before it
 	// is pushed, so that one read meanwhile is not.
 	PushDelay time.Duration
+	// PushHosts are the push services notifications are sent to.
+	PushHosts push.Hosts
 }
 
 // EditUnlimited is the EditWindow of "unlimited". It is the longest
@@ -164,6 +168,8 @@ var settings = []setting{
 		set: func(c *Config, v string) (err error) { c.PushContact, err = parsePushContact(v); return err }},
 	{flag: "push-delay", env: "PARLEY_PUSH_DELAY", def: "10s", usage: "how long a mention or direct message waits before it is pushed (not pushed if read meanwhile): 0s to 1h",
 		set: func(c *Config, v string) (err error) { c.PushDelay, err = parsePushDelay(v); return err }},
+	{flag: "push-hosts", env: "PARLEY_PUSH_HOSTS", def: push.DefaultHosts, usage: "push services notifications go to, comma-separated: host names, *.domain, loopback, or * for any host",
+		set: func(c *Config, v string) (err error) { c.PushHosts, err = push.ParseHosts(v); return err }},
 }
 
 // Parse reads the settings from args (flags, without the program and

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"parley/internal/push"
 )
 
 // env is a getenv over a map.
@@ -27,7 +29,7 @@ func TestDefaults(t *testing.T) {
 		SendLimit: RateLimit{Rate: 5, Burst: 20}, HistoryLimit: RateLimit{Rate: 10, Burst: 50}, UserSockets: 20, MaxSockets: -1,
 		Signup: SignupOpen, SignupLimit: RateLimit{Rate: 1.0 / 60, Burst: 20},
 		RoomCreateLimit: RateLimit{Rate: 1.0 / 60, Burst: 10}, EditWindow: time.Hour,
-		Push: true, PushDelay: 10 * time.Second,
+		Push: true, PushDelay: 10 * time.Second, PushHosts: mustHosts(push.DefaultHosts),
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
@@ -45,7 +47,7 @@ func TestEverySetting(t *testing.T) {
 		"--trusted-proxies", "10.0.0.0/8, 127.0.0.1,::1", "--signup", "invite", "--signup-limit", "3/h,5",
 		"--room-create-limit", "off", "--edit-window", "15m", "--metrics-token", "s3cr3t-T0ken",
 		"--public-url", "https://Chat.Example.com/parley/", "--push", "off", "--push-contact", "mailto:ops@example.com",
-		"--push-delay", "30s", "extra",
+		"--push-delay", "30s", "--push-hosts", "*.Push.Apple.com, push.example.net", "extra",
 	}
 	c, rest, err := Parse(args, env(nil), io.Discard)
 	if err != nil {
@@ -60,6 +62,7 @@ func TestEverySetting(t *testing.T) {
 		Signup: SignupInvite, SignupLimit: RateLimit{Rate: 3.0 / 3600, Burst: 5}, EditWindow: 15 * time.Minute,
 		MetricsToken: "s3cr3t-T0ken", PublicURL: "https://chat.example.com/parley",
 		PushContact: "mailto:ops@example.com", PushDelay: 30 * time.Second,
+		PushHosts: mustHosts("push.example.net,*.push.apple.com"),
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("\n got %+v\nwant %+v", c, want)
@@ -112,6 +115,7 @@ var badValues = map[string][]string{
 	"push":              {"", "yes", "ON", "true"},
 	"push-contact":      {"ops@example.com", "http://example.com", "mailto:a b@example.com", "mailto:" + strings.Repeat("x", 256)},
 	"push-delay":        {"", "10", "-1s", "61m", "soon"},
+	"push-hosts":        {"", "a.example,,b.example", "*,loopback", "*.", "https://fcm.googleapis.com", "fcm.googleapis.com:443"},
 	"public-url":        {"chat.example.com", "ftp://h", "https://", "https://h?q=1", "https://h/?", "https://h#top", "https://u:p@h", "https://h:0", "https://h:65536", "https://h:", "/chat"},
 }
 
@@ -216,6 +220,9 @@ var goodValues = []struct {
 	{"push-contact", "https://chat.example.com/contact", pushContact, "https://chat.example.com/contact"},
 	{"push-delay", "0s", pushDelay, time.Duration(0)},
 	{"push-delay", "1h", pushDelay, time.Hour},
+	{"push-hosts", "*", pushHosts, push.Hosts{}},
+	{"push-hosts", "loopback", pushHosts, mustHosts("loopback")},
+	{"push-hosts", push.DefaultHosts, pushHosts, mustHosts(push.DefaultHosts)},
 }
 
 func signup(c Config) any          { return c.Signup }
@@ -227,6 +234,16 @@ func publicURL(c Config) any       { return c.PublicURL }
 func pushOn(c Config) any          { return c.Push }
 func pushContact(c Config) any     { return c.PushContact }
 func pushDelay(c Config) any       { return c.PushDelay }
+func pushHosts(c Config) any       { return c.PushHosts }
+
+// mustHosts is push.ParseHosts of a list that must parse.
+func mustHosts(list string) push.Hosts {
+	h, err := push.ParseHosts(list)
+	if err != nil {
+		panic(err)
+	}
+	return h
+}
 
 func TestGoodValues(t *testing.T) {
 	for _, g := range goodValues {
@@ -306,7 +323,7 @@ func TestEachSettingItsField(t *testing.T) {
 		"history": "5", "log-level": "debug", "send-limit": "off", "history-limit": "off", "user-sockets": "3", "max-sockets": "9",
 		"trusted-proxies": "10.0.0.1", "signup": "closed", "signup-limit": "off", "room-create-limit": "2/h,2",
 		"edit-window": "unlimited", "metrics-token": "t", "public-url": "https://p.example",
-		"push": "off", "push-contact": "mailto:ops@p.example", "push-delay": "1m",
+		"push": "off", "push-contact": "mailto:ops@p.example", "push-delay": "1m", "push-hosts": "*",
 	}
 	defaults, _, err := Parse(nil, env(nil), io.Discard)
 	if err != nil {

@@ -29,9 +29,10 @@
 //     little of its length.
 //   - An endpoint is an https URL, or an http URL on a loopback address
 //     (127.0.0.0/8, ::1, localhost) for tests. Redirects are not followed.
-//     Its host is not otherwise restricted: a caller that accepts only the
-//     known push services checks Subscription.Endpoint itself. Logs name an
-//     endpoint's origin only; the rest of it is a capability.
+//     A Sender sends only to the hosts of Options.Hosts (ParseHosts,
+//     DefaultHosts: the browsers' push services), so that a user cannot aim
+//     its requests at a host of their choosing. Logs name an endpoint's
+//     origin only; the rest of it is a capability.
 //   - The queue (Options.QueueSize) and the jobs waiting for a delay or a
 //     retry (Options.MaxWaiting) are bounded: past them a message is
 //     dropped and counted, never waited for. Each job holds its payloads

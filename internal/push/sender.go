@@ -36,6 +36,9 @@ type Options struct {
 	// so that its owner can tell a device that works from one that no
 	// longer answers. It runs as Gone does.
 	Sent func(ctx context.Context, sub Subscription)
+	// Hosts are the push services the Sender sends to; a message to any
+	// other host is refused as a bad subscription. Default: every host.
+	Hosts Hosts
 	// Client sends the requests. Default: one that follows no redirect.
 	// Each request is also bounded by Timeout, whatever the client.
 	Client *http.Client
@@ -209,7 +212,7 @@ func (s *Sender) newJob(m Message) (*job, error) {
 	if err := m.check(); err != nil {
 		return nil, err
 	}
-	t, err := m.Subscription.parse()
+	t, err := s.target(m.Subscription)
 	if err != nil {
 		return nil, err
 	}
@@ -218,6 +221,25 @@ func (s *Sender) newJob(m Message) (*job, error) {
 		m.TTL = s.opt.TTL
 	}
 	return &job{t: t, msg: m}, nil
+}
+
+// Check reports whether the Sender can send to sub: what
+// Subscription.Validate checks, and an endpoint on one of Options.Hosts.
+// The error wraps ErrBadSubscription and says what is wrong.
+func (s *Sender) Check(sub Subscription) error {
+	_, err := s.target(sub)
+	return err
+}
+
+func (s *Sender) target(sub Subscription) (*target, error) {
+	t, err := sub.parse()
+	if err != nil {
+		return nil, err
+	}
+	if !s.opt.Hosts.Allows(sub.Endpoint) {
+		return nil, fmt.Errorf("%w: %s is not a push service this server sends to", ErrBadSubscription, t.origin)
+	}
+	return t, nil
 }
 
 // Enqueue queues m to be sent and returns at once. It fails, keeping
