@@ -31,6 +31,9 @@ import (
 type History interface {
 	// LastSeq returns the room's latest seq, 0 for an empty or unknown room.
 	LastSeq(ctx context.Context, room string) (int64, error)
+	// LastSeqs returns the latest seq of each of rooms, in as few reads
+	// as it can; an empty or unknown room may be left out.
+	LastSeqs(ctx context.Context, rooms []string) (map[string]int64, error)
 	// Log returns up to limit entries with seq > after, every seq once,
 	// ascending, and whether more follow.
 	Log(ctx context.Context, room string, after int64, limit int) ([]chat.Entry, bool, error)
@@ -136,7 +139,7 @@ func New(opt Options) *Hub {
 		r.expireRemote()
 		r.announce()
 	})
-	go h.everyRoom(opt.TailCheck, (*room).checkTail)
+	go h.every(opt.TailCheck, h.checkTails)
 	return h
 }
 
@@ -384,6 +387,15 @@ func (h *Hub) Unwatch(room string) {
 // everyRoom calls f for each room of this process every d, until the hub
 // closes.
 func (h *Hub) everyRoom(d time.Duration, f func(*room)) {
+	h.every(d, func() {
+		for _, r := range h.roomList() {
+			f(r)
+		}
+	})
+}
+
+// every calls f every d until the hub closes.
+func (h *Hub) every(d time.Duration, f func()) {
 	defer h.wg.Done()
 	t := time.NewTicker(d)
 	defer t.Stop()
@@ -392,9 +404,7 @@ func (h *Hub) everyRoom(d time.Duration, f func(*room)) {
 		case <-h.stop:
 			return
 		case <-t.C:
-			for _, r := range h.roomList() {
-				f(r)
-			}
+			f()
 		}
 	}
 }
@@ -751,23 +761,33 @@ func (r *room) runRecovery() {
 	}
 }
 
-// checkTail starts a recovery if the store holds messages past the last
-// one fanned out.
-func (r *room) checkTail() {
-	if !r.isReady() {
+// checkTails starts a recovery in each room whose store holds messages
+// past the last one fanned out: one read of the store for all the rooms
+// (a query per 500), not one per room.
+func (h *Hub) checkTails() {
+	var rooms []*room
+	var names []string
+	for _, r := range h.roomList() {
+		if r.isReady() {
+			rooms, names = append(rooms, r), append(names, r.name)
+		}
+	}
+	if len(rooms) == 0 {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	last, err := r.h.opt.History.LastSeq(ctx, r.name)
+	lasts, err := h.opt.History.LastSeqs(ctx, names)
 	if err != nil {
 		return // the store is down; the next check will tell
 	}
-	r.mu.Lock()
-	behind := last >= r.next
-	r.mu.Unlock()
-	if behind {
-		r.recover()
+	for _, r := range rooms {
+		r.mu.Lock()
+		behind := lasts[r.name] >= r.next
+		r.mu.Unlock()
+		if behind {
+			r.recover()
+		}
 	}
 }
 

@@ -128,6 +128,9 @@ func (s *benchSink) take() {
 type emptyHistory struct{}
 
 func (emptyHistory) LastSeq(context.Context, string) (int64, error) { return 0, nil }
+func (emptyHistory) LastSeqs(context.Context, []string) (map[string]int64, error) {
+	return nil, nil
+}
 func (emptyHistory) Log(context.Context, string, int64, int) ([]chat.Entry, bool, error) {
 	return nil, false, nil
 }

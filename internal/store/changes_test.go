@@ -649,3 +649,44 @@ func TestChangeMakesNoRoom(t *testing.T) {
 		}
 	})
 }
+
+// TestLastSeqs: the hub's one read of every room's latest seq, in
+// statements of 500 rooms, agrees with LastSeq room by room; a room that
+// does not exist is left out.
+func TestLastSeqs(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		var rooms []string
+		want := map[string]int64{}
+		for i := range 520 {
+			r := fmt.Sprintf("room-%03d", i)
+			rooms = append(rooms, r)
+			if _, _, err := s.CreateRoom(ctx, r, 0); err != nil {
+				t.Fatal(err)
+			}
+			want[r] = 0
+		}
+		for i, r := range []string{"room-000", "room-499", "room-500", "room-519", "room-519"} {
+			m, _, err := s.InsertMessage(ctx, chat.NewMessage{Room: r, Author: "writer", Content: fmt.Sprint("m", i)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want[r] = m.Seq
+		}
+		got, err := s.LastSeqs(ctx, append(rooms, "no-such-room"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("LastSeqs: %d rooms, room-519 %d; want %d rooms, room-519 %d", len(got), got["room-519"], len(want), want["room-519"])
+		}
+		for _, r := range []string{"room-000", "room-500", "room-519", "room-007"} {
+			if last, err := s.LastSeq(ctx, r); err != nil || last != got[r] {
+				t.Fatalf("LastSeq(%s) = %d, %v; LastSeqs says %d", r, last, err, got[r])
+			}
+		}
+		if got, err := s.LastSeqs(ctx, nil); err != nil || len(got) != 0 {
+			t.Fatalf("LastSeqs of no room: %v, %v", got, err)
+		}
+	})
+}
