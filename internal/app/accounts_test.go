@@ -14,6 +14,7 @@ import (
 
 	"parley/internal/app"
 	"parley/internal/apptest"
+	"parley/internal/testenv"
 )
 
 type apiErr struct {
@@ -439,12 +440,28 @@ func TestSelfService(t *testing.T) {
 		Sessions []struct {
 			ID, Kind, Agent string
 			Current         bool
+			LastUsed        *time.Time `json:"last_used"`
 		}
 	}
 	apptest.Do(t, "GET", srv.URL+"/api/v1/account/sessions", keep, nil, &list)
 	if len(list.Sessions) != 2 || list.Sessions[0].Current == list.Sessions[1].Current || list.Sessions[0].Kind != "token" || list.Sessions[0].Agent != "Go program" {
 		t.Fatalf("sessions: %+v", list)
 	}
+	// Each was used (other by its socket, keep by these calls): the
+	// list shows it a few seconds after.
+	start := time.Now()
+	testenv.Eventually(t, 10*time.Second, "both tokens' last use shown", func() bool {
+		apptest.Do(t, "GET", srv.URL+"/api/v1/account/sessions", keep, nil, &list)
+		for _, s := range list.Sessions {
+			if s.LastUsed == nil {
+				return false
+			}
+			if s.LastUsed.Before(start.Add(-time.Minute)) || s.LastUsed.After(time.Now()) {
+				t.Fatalf("last used %v, for a use since %v", s.LastUsed, start)
+			}
+		}
+		return true
+	})
 	var e apiErr
 	r := apptest.Do(t, "POST", srv.URL+"/api/v1/account/password", keep, map[string]string{"current": "wrong-password", "new": "a-new-password"}, &e)
 	wantAPI(t, "a wrong current password", r, e, http.StatusForbidden, "forbidden")

@@ -156,8 +156,24 @@ func TestRolesAndDeactivation(t *testing.T) {
 			ExpiresAt: now.Add(time.Hour), Address: "192.0.2.1", Agent: "Firefox"}); err != nil {
 			t.Fatal(err)
 		}
-		if ss, err := s.UserSessions(ctx, bob.ID, now); err != nil || len(ss) != 1 || ss[0].Agent != "Firefox" || ss[0].Address != "192.0.2.1" {
+		if ss, err := s.UserSessions(ctx, bob.ID, now); err != nil || len(ss) != 1 || ss[0].Agent != "Firefox" || ss[0].Address != "192.0.2.1" ||
+			!ss[0].UsedAt.IsZero() {
 			t.Fatalf("sessions %+v, %v", ss, err)
+		}
+		// Its uses, as the web server records them: a later one wins, an
+		// earlier one (from a slower process) does not undo it.
+		used := now.Add(time.Minute).Truncate(time.Microsecond)
+		for _, at := range []time.Time{used, used.Add(-30 * time.Second)} {
+			if err := s.TouchSessions(ctx, map[string]time.Time{"bob-s": at, "no-such-session": at}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if ss, err := s.UserSessions(ctx, bob.ID, now); err != nil || len(ss) != 1 || !ss[0].UsedAt.Equal(used) {
+			t.Fatalf("sessions after their use at %v: %+v, %v", used, ss, err)
+		}
+		if a, err := s.Authenticate(ctx, []byte("bob-s"), store.KindSession, now); err != nil || a.User.ID != bob.ID ||
+			!a.UsedAt.Equal(used) || !a.ExpiresAt.Equal(now.Add(time.Hour).Truncate(time.Microsecond)) {
+			t.Fatalf("Authenticate: %+v, %v", a, err)
 		}
 		// bob is the last admin now.
 		_, err = s.SetDeactivated(ctx, "bob", true, now)

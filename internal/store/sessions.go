@@ -26,6 +26,16 @@ type Session struct {
 	// Address and Agent are the client address and a label of the
 	// browser or program it was made from, shown in the owner's list.
 	Address, Agent string
+	// UsedAt is when it was last used, as TouchSessions recorded it;
+	// zero if it has not been since it was made.
+	UsedAt time.Time
+}
+
+// SessionAuth is what authenticating by a session or token learns.
+type SessionAuth struct {
+	User      chat.User
+	ExpiresAt time.Time
+	UsedAt    time.Time // as in Session
 }
 
 // CreateSession stores sess. A hash already stored is a *chat.Error with
@@ -59,26 +69,49 @@ func (s *Store) CreateSession(ctx context.Context, sess Session) error {
 // secret hashes to hash, if it has not expired by now. Otherwise it returns
 // a *chat.Error with code chat.EUnauthorized.
 func (s *Store) SessionUser(ctx context.Context, hash []byte, kind string, now time.Time) (chat.User, error) {
-	u, _, err := s.SessionUserUntil(ctx, hash, kind, now)
-	return u, err
+	a, err := s.Authenticate(ctx, hash, kind, now)
+	return a.User, err
 }
 
-// SessionUserUntil is SessionUser that also says when the session or
-// token expires.
-func (s *Store) SessionUserUntil(ctx context.Context, hash []byte, kind string, now time.Time) (chat.User, time.Time, error) {
-	var expires time.Time
-	u, err := scanUser(s.read.queryRow(ctx, `
-		SELECT u.id, u.name, u.role, u.deactivated_at, u.created_at, s.expires_at
+// Authenticate is SessionUser that also says when the session or token
+// expires and when it was last used.
+func (s *Store) Authenticate(ctx context.Context, hash []byte, kind string, now time.Time) (SessionAuth, error) {
+	var a SessionAuth
+	var err error
+	a.User, err = scanUser(s.read.queryRow(ctx, `
+		SELECT u.id, u.name, u.role, u.deactivated_at, u.created_at, s.expires_at, s.used_at
 		FROM sessions s JOIN users u ON u.id = s.user_id
 		WHERE s.hash = $1 AND s.kind = $2 AND s.expires_at > $3 AND u.deactivated_at IS NULL`,
-		hash, kind, now), timeCol{&expires})
+		hash, kind, now), timeCol{&a.ExpiresAt}, nullTimeCol{&a.UsedAt})
 	if isNoRows(err) {
-		return chat.User{}, time.Time{}, chat.Errorf(chat.EUnauthorized, "Please log in: the session is unknown or has expired.")
+		return SessionAuth{}, chat.Errorf(chat.EUnauthorized, "Please log in: the session is unknown or has expired.")
 	}
 	if err != nil {
-		return chat.User{}, time.Time{}, fmt.Errorf("store: session user: %w", err)
+		return SessionAuth{}, fmt.Errorf("store: session user: %w", err)
 	}
-	return u, expires, nil
+	return a, nil
+}
+
+// TouchSessions records that the sessions and tokens of used (their
+// hashes, as strings) were used at those times, in one transaction; a
+// later use already recorded (by another process) is kept.
+func (s *Store) TouchSessions(ctx context.Context, used map[string]time.Time) error {
+	if len(used) == 0 {
+		return nil
+	}
+	err := s.write.inTx(ctx, func(tx querier) error {
+		for hash, at := range used {
+			if _, err := tx.exec(ctx, "UPDATE sessions SET used_at = $2 WHERE hash = $1 AND (used_at IS NULL OR used_at < $2)",
+				[]byte(hash), at); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: touch sessions: %w", err)
+	}
+	return nil
 }
 
 // DeleteSession removes the session or token whose secret hashes to hash,
@@ -165,8 +198,8 @@ func scanHashes(rs rows, what string) ([][]byte, error) {
 func (s *Store) UserSessions(ctx context.Context, userID int64, now time.Time) ([]Session, error) {
 	return queryAll(ctx, s.read, "user sessions", func(r row) (Session, error) {
 		ss := Session{UserID: userID}
-		err := r.Scan(&ss.Hash, &ss.Kind, timeCol{&ss.CreatedAt}, timeCol{&ss.ExpiresAt}, &ss.Address, &ss.Agent)
+		err := r.Scan(&ss.Hash, &ss.Kind, timeCol{&ss.CreatedAt}, timeCol{&ss.ExpiresAt}, &ss.Address, &ss.Agent, nullTimeCol{&ss.UsedAt})
 		return ss, err
-	}, `SELECT hash, kind, created_at, expires_at, address, agent FROM sessions
+	}, `SELECT hash, kind, created_at, expires_at, address, agent, used_at FROM sessions
 		WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC, hash`, userID, now)
 }

@@ -270,9 +270,12 @@ type sessionView struct {
 	Kind      string    `json:"kind"`
 	CreatedAt time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at"`
-	Address   string    `json:"address"`
-	Agent     string    `json:"agent"`
-	Current   bool      `json:"current"`
+	// LastUsed is when it was last used, to within useEvery; nil if
+	// not since it was made.
+	LastUsed *time.Time `json:"last_used"`
+	Address  string     `json:"address"`
+	Agent    string     `json:"agent"`
+	Current  bool       `json:"current"`
 }
 
 // sessions lists u's sessions and tokens, marking the one cur names.
@@ -283,8 +286,12 @@ func (s *Server) sessions(ctx context.Context, u chat.User, cur []byte) ([]sessi
 	}
 	out := make([]sessionView, 0, len(list))
 	for _, ss := range list {
-		out = append(out, sessionView{ID: sessionID(ss.Hash), Kind: ss.Kind, CreatedAt: ss.CreatedAt, ExpiresAt: ss.ExpiresAt,
-			Address: ss.Address, Agent: ss.Agent, Current: string(ss.Hash) == string(cur)})
+		v := sessionView{ID: sessionID(ss.Hash), Kind: ss.Kind, CreatedAt: ss.CreatedAt, ExpiresAt: ss.ExpiresAt,
+			Address: ss.Address, Agent: ss.Agent, Current: string(ss.Hash) == string(cur)}
+		if !ss.UsedAt.IsZero() {
+			v.LastUsed = &ss.UsedAt
+		}
+		out = append(out, v)
 	}
 	return out, nil
 }

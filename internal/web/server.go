@@ -124,6 +124,7 @@ type Server struct {
 
 	sockets   registry
 	streams   streamIndex
+	uses      useRecorder
 	events    wideEvents
 	shutdown  chan struct{}
 	shutOnce  sync.Once
@@ -161,6 +162,7 @@ func New(opt Options) (*Server, error) {
 	}
 	s.events.s = s
 	s.streams.s = s
+	s.uses.s = s
 	s.metrics = opt.Metrics
 	if s.metrics == nil {
 		s.metrics = NewMetrics()
@@ -208,6 +210,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		sc.close(wsock.StatusGoingAway, "server shutting down")
 	}
 	err := s.sockets.wait(ctx)
+	s.uses.close()
 	if s.pushDone != nil {
 		// The push loop may be reading the store, which closes after.
 		select {

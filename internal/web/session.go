@@ -45,19 +45,25 @@ func (s *Server) authenticate(r *http.Request) (chat.User, credential, error) {
 		if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
 			return chat.User{}, credential{}, chat.Errorf(chat.EUnauthorized, "The Authorization header must be \"Bearer TOKEN\".")
 		}
-		cred := credential{from: authBearer, hash: auth.SecretHash(strings.TrimSpace(tok))}
-		u, until, err := s.opt.Store.SessionUserUntil(r.Context(), cred.hash, store.KindToken, s.opt.Now())
-		cred.expires = until
-		return u, cred, err
+		return s.authenticateBy(r, credential{from: authBearer, hash: auth.SecretHash(strings.TrimSpace(tok))}, store.KindToken)
 	}
 	c, err := r.Cookie(sessionCookie)
 	if err != nil || c.Value == "" {
 		return chat.User{}, credential{}, chat.Errorf(chat.EUnauthorized, "Log in first.")
 	}
-	cred := credential{from: authCookie, hash: auth.SecretHash(c.Value)}
-	u, until, err := s.opt.Store.SessionUserUntil(r.Context(), cred.hash, store.KindSession, s.opt.Now())
-	cred.expires = until
-	return u, cred, err
+	return s.authenticateBy(r, credential{from: authCookie, hash: auth.SecretHash(c.Value)}, store.KindSession)
+}
+
+// authenticateBy looks cred up as a credential of kind, and notes its use.
+func (s *Server) authenticateBy(r *http.Request, cred credential, kind string) (chat.User, credential, error) {
+	now := s.opt.Now()
+	a, err := s.opt.Store.Authenticate(r.Context(), cred.hash, kind, now)
+	if err != nil {
+		return chat.User{}, cred, err
+	}
+	cred.expires = a.ExpiresAt
+	s.uses.note(cred.hash, a.UsedAt, now)
+	return a.User, cred, nil
 }
 
 // pageUser returns the logged-in user of a page request, or nil.
