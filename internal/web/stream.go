@@ -91,10 +91,10 @@ func (s *Server) handleUserStream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The stream is a socket of the registry (caps, revocation,
-	// shutdown) with no room; its frames are the stream's.
+	// shutdown) with no room; its frames are the stream's. It takes no
+	// commands, and has no context to run them in.
 	st := &userStream{s: s, rooms: make(map[string]*streamState)}
 	st.sc = &socket{s: s, user: newSocketUser(u), cred: cred}
-	st.sc.ctx, st.sc.cancel = context.WithCancel(context.Background())
 	st.sc.conn = s.opt.Transport.NewConn(st)
 	if !s.register(w, st.sc) {
 		return
@@ -434,7 +434,6 @@ func (st *userStream) Closed(*wsock.Conn) {
 	for _, name := range rooms {
 		st.s.streams.unfollow(st, name)
 	}
-	st.sc.cancel()
 	st.s.sockets.remove(st.sc)
 }
 

@@ -208,7 +208,7 @@ type socket struct {
 	place    atomic.Pointer[chat.Place]
 	placeGen atomic.Uint64
 	expiry   int             // its index in the registry's expiries, or -1
-	ctx      context.Context // ends once the socket ended and its messages are settled
+	ctx      context.Context // ends once the socket ended and its messages are settled; nil in a user stream
 	cancel   context.CancelFunc
 
 	// The reader's state: messages come one at a time.
