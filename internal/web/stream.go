@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
+	"sort"
+	"strings"
 	"sync"
 	"time"
+	"unique"
 
 	"parley/internal/broker"
 	"parley/internal/chat"
@@ -71,11 +75,6 @@ type streamNotify struct {
 	Mention bool   `json:"mention"`
 }
 
-func viewRoom(c store.RoomCount) streamRoom {
-	return streamRoom{Room: c.Room, Kind: string(c.Kind), Title: c.Title, Unread: c.Unread, Mentions: c.Mentions,
-		Level: c.Level, LastSeq: c.LastSeq, LastRead: c.LastRead}
-}
-
 // handleUserStream opens a user stream: the room socket's checks
 // (credentials, Origin, the caps of sockets), parley.v1 only.
 func (s *Server) handleUserStream(w http.ResponseWriter, r *http.Request) {
@@ -93,7 +92,7 @@ func (s *Server) handleUserStream(w http.ResponseWriter, r *http.Request) {
 	// The stream is a socket of the registry (caps, revocation,
 	// shutdown) with no room; its frames are the stream's. It takes no
 	// commands, and has no context to run them in.
-	st := &userStream{s: s, rooms: make(map[string]*streamState)}
+	st := &userStream{}
 	st.sc = &socket{s: s, user: newSocketUser(u), cred: cred}
 	st.sc.conn = s.opt.Transport.NewConn(st)
 	if !s.register(w, st.sc) {
@@ -110,11 +109,17 @@ func (s *Server) handleUserStream(w http.ResponseWriter, r *http.Request) {
 
 // userStream is one user stream.
 type userStream struct {
-	s  *Server
 	sc *socket // its place in the registry, and its connection
 
-	mu     sync.Mutex
-	rooms  map[string]*streamState
+	mu sync.Mutex
+	// rooms are the user's rooms, sorted by name (find): a slice of
+	// values, not a map of pointers, which cost an idle stream of three
+	// rooms about 600 bytes more.
+	rooms []streamState
+	// titles are the titles of the rooms whose title is not their name
+	// (direct conversations), nil if none.
+	titles map[string]string
+	gen    uint32 // the last streamState.gen given
 	closed bool
 	out    [][]byte // frames to send once mu is released
 }
@@ -138,24 +143,99 @@ func (st *userStream) send(v any) { st.out = append(st.out, hub.EncodeFrame(v)) 
 
 var errStreamClosed = errors.New("user stream closed while opening")
 
-// streamState is what a stream knows of one room.
+// streamState is what a stream knows of one room (store.RoomCount, its
+// title aside), in 64 bytes: a stream holds one for each of its user's
+// rooms, and an idle server many streams.
 type streamState struct {
-	store.RoomCount
+	// name is the room's name, one copy of it in the process however
+	// many streams have the room.
+	name                                unique.Handle[string]
+	lastSeq, lastRead, unread, mentions int64
+	// held are the entries that came while the counts were read.
+	held *[]chat.Entry
+	// gen tells this state from another of the same room, removed and
+	// added again while its counts were read.
+	gen   uint32
+	kind  roomKind
+	level levelCode
 	// loading says the room's counts are being read: entries wait in
 	// held, and again asks for one more read after it.
 	loading bool
 	again   bool
-	held    []chat.Entry
 	// told says the client has had the room (in counts or a room
 	// frame): only then is its removal told.
 	told bool
+}
+
+// roomKind is a chat.RoomKind, levelCode a chat.Level, in a byte: an
+// index of roomKinds and levelCodes, which are all the database allows.
+type (
+	roomKind  uint8
+	levelCode uint8
+)
+
+var (
+	roomKinds  = [...]chat.RoomKind{chat.RoomPublic, chat.RoomPrivate, chat.RoomDirect}
+	levelCodes = [...]chat.Level{chat.LevelEvery, chat.LevelMentions, chat.LevelMuted}
+)
+
+func kindOf(k chat.RoomKind) roomKind { return roomKind(max(slices.Index(roomKinds[:], k), 0)) }
+
+func levelOf(l chat.Level) levelCode { return levelCode(max(slices.Index(levelCodes[:], l), 0)) }
+
+func (k roomKind) kind() chat.RoomKind { return roomKinds[k] }
+
+func (l levelCode) level() chat.Level { return levelCodes[l] }
+
+// find returns the stream's state of room, or nil; st.mu held. The
+// pointer is good until a room is added or removed.
+func (st *userStream) find(room string) *streamState {
+	i, ok := st.search(room)
+	if !ok {
+		return nil
+	}
+	return &st.rooms[i]
+}
+
+// search returns where room is in st.rooms, or would be.
+func (st *userStream) search(room string) (int, bool) {
+	i := sort.Search(len(st.rooms), func(i int) bool { return st.rooms[i].name.Value() >= room })
+	return i, i < len(st.rooms) && st.rooms[i].name.Value() == room
+}
+
+// addLocked adds a room whose counts are about to be read, and returns
+// it; st.mu held, the room not the stream's.
+func (st *userStream) addLocked(room string) *streamState {
+	i, _ := st.search(room)
+	st.gen++
+	st.rooms = slices.Insert(st.rooms, i, streamState{name: unique.Make(room), gen: st.gen, loading: true})
+	return &st.rooms[i]
+}
+
+// removeLocked removes the room; st.mu held.
+func (st *userStream) removeLocked(room string) {
+	if i, ok := st.search(room); ok {
+		st.rooms = slices.Delete(st.rooms, i, i+1)
+	}
+	delete(st.titles, room)
+}
+
+// viewLocked is the room as its frames have it; st.mu held.
+func (st *userStream) viewLocked(rs *streamState) streamRoom {
+	room := rs.name.Value()
+	title, ok := st.titles[room]
+	if !ok {
+		title = room
+	}
+	return streamRoom{Room: room, Kind: string(rs.kind.kind()), Title: title, Unread: rs.unread, Mentions: rs.mentions,
+		Level: rs.level.level(), LastSeq: rs.lastSeq, LastRead: rs.lastRead}
 }
 
 // open follows the user's rooms and reads their counts, then queues the
 // counts frame: the rooms are followed before the counts are read, so
 // that no message falls between.
 func (st *userStream) open(ctx context.Context) (err error) {
-	s, u := st.s, st.sc.user
+	s, u := st.sc.s, st.sc.user
 	s.streams.addUser(st)
 	first, err := s.opt.Store.RoomCounts(ctx, u.ID, u.Name, "")
 	if err != nil {
@@ -176,9 +256,12 @@ func (st *userStream) open(ctx context.Context) (err error) {
 		st.unlock()
 		return errStreamClosed
 	}
+	st.rooms = make([]streamState, 0, len(first))
 	for _, c := range first {
-		st.rooms[c.Room] = &streamState{RoomCount: store.RoomCount{Room: c.Room}, loading: true}
+		st.gen++
+		st.rooms = append(st.rooms, streamState{name: unique.Make(c.Room), gen: st.gen, loading: true})
 	}
+	slices.SortFunc(st.rooms, func(a, b streamState) int { return strings.Compare(a.name.Value(), b.name.Value()) })
 	st.unlock()
 	for _, c := range first {
 		if err := s.streams.follow(st, c.Room); err != nil {
@@ -195,16 +278,14 @@ func (st *userStream) open(ctx context.Context) (err error) {
 		return errStreamClosed
 	}
 	frame := streamFrame{Command: "counts", Rooms: make([]streamRoom, 0, len(counts))}
-	seen := make(map[string]bool, len(counts))
 	for _, c := range counts {
-		rs := st.rooms[c.Room]
+		rs := st.find(c.Room)
 		if rs == nil {
 			// Entered between the two reads: followed, and sent, as
 			// its KindRooms event would have it.
 			go st.enter(c.Room)
 			continue
 		}
-		seen[c.Room] = true
 		st.settleLocked(rs, c)
 		rs.told = true
 		if rs.again {
@@ -212,12 +293,13 @@ func (st *userStream) open(ctx context.Context) (err error) {
 			rs.again = false
 			st.reloadLocked(rs)
 		}
-		frame.Rooms = append(frame.Rooms, viewRoom(rs.RoomCount))
+		frame.Rooms = append(frame.Rooms, st.viewLocked(rs))
 	}
 	for _, c := range first {
-		if !seen[c.Room] && st.rooms[c.Room] != nil {
-			// Left between the two reads.
-			delete(st.rooms, c.Room)
+		if rs := st.find(c.Room); rs != nil && !rs.told {
+			// Left between the two reads: the one way a room of the
+			// first read is not told here.
+			st.removeLocked(c.Room)
 			go s.streams.unfollow(st, c.Room)
 		}
 	}
@@ -229,9 +311,21 @@ func (st *userStream) open(ctx context.Context) (err error) {
 // applies the entries held meanwhile that the read did not include.
 func (st *userStream) settleLocked(rs *streamState, c store.RoomCount) {
 	held := rs.held
-	rs.RoomCount, rs.loading, rs.held = c, false, nil
-	for _, e := range held {
-		st.applyLocked(rs, e)
+	rs.lastSeq, rs.lastRead, rs.unread, rs.mentions = c.LastSeq, c.LastRead, c.Unread, c.Mentions
+	rs.kind, rs.level = kindOf(c.Kind), levelOf(c.Level)
+	rs.loading, rs.held = false, nil
+	if c.Title != c.Room {
+		if st.titles == nil {
+			st.titles = make(map[string]string)
+		}
+		st.titles[rs.name.Value()] = c.Title
+	} else {
+		delete(st.titles, c.Room)
+	}
+	if held != nil {
+		for _, e := range *held {
+			st.applyLocked(rs, e)
+		}
 	}
 }
 
@@ -242,12 +336,15 @@ func (st *userStream) settleLocked(rs *streamState, c store.RoomCount) {
 func (st *userStream) entries(room string, es []chat.Entry) {
 	st.lock()
 	defer st.unlock()
-	rs := st.rooms[room]
+	rs := st.find(room)
 	if rs == nil {
 		return
 	}
 	if rs.loading {
-		rs.held = append(rs.held, es...)
+		if rs.held == nil {
+			rs.held = new([]chat.Entry)
+		}
+		*rs.held = append(*rs.held, es...)
 		return
 	}
 	changed := false
@@ -267,7 +364,7 @@ func (st *userStream) entries(room string, es []chat.Entry) {
 // sendRoomLocked queues the room's frame: its counts now, and what to
 // notify the user of, if anything.
 func (st *userStream) sendRoomLocked(rs *streamState, notify *streamNotify) {
-	v := viewRoom(rs.RoomCount)
+	v := st.viewLocked(rs)
 	st.send(streamFrame{Command: "room", Room: &v, Notify: notify})
 }
 
@@ -278,30 +375,30 @@ func (st *userStream) sendRoomLocked(rs *streamState, notify *streamNotify) {
 // It reports whether the counts changed, and what to notify the user of.
 func (st *userStream) applyLocked(rs *streamState, e chat.Entry) (changed bool, notify *streamNotify) {
 	seq := e.Seq()
-	if seq <= rs.LastSeq {
+	if seq <= rs.lastSeq {
 		return false, nil // the counts include it
 	}
-	rs.LastSeq = seq
+	rs.lastSeq = seq
 	if c := e.Change; c != nil {
-		if c.Target > rs.LastRead && (c.Kind == chat.ChangeEdit || c.Kind == chat.ChangeDelete) {
+		if c.Target > rs.lastRead && (c.Kind == chat.ChangeEdit || c.Kind == chat.ChangeDelete) {
 			st.reloadLocked(rs)
 		}
 		return false, nil
 	}
 	m, name := e.Message, st.sc.user.Name
-	if m == nil || m.Deleted || seq <= rs.LastRead {
+	if m == nil || m.Deleted || seq <= rs.lastRead {
 		return false, nil // read already: a marker moved past it before it came
 	}
 	if m.Author == name {
-		rs.LastRead, rs.Unread, rs.Mentions = seq, 0, 0
+		rs.lastRead, rs.unread, rs.mentions = seq, 0, 0
 		return true, nil
 	}
-	rs.Unread++
+	rs.unread++
 	mention := m.MentionsUser(name)
 	if mention {
-		rs.Mentions++
+		rs.mentions++
 	}
-	if chat.Notifies(rs.Level, name, m, rs.Kind == chat.RoomDirect) {
+	if chat.Notifies(rs.level.level(), name, m, rs.kind.kind() == chat.RoomDirect) {
 		notify = &streamNotify{Seq: m.Seq, Author: m.Author, Excerpt: chat.Excerpt(m.Content), Mention: mention}
 	}
 	return true, notify
@@ -311,15 +408,15 @@ func (st *userStream) applyLocked(rs *streamState, e chat.Entry) (changed bool, 
 func (st *userStream) read(room string, seq int64) {
 	st.lock()
 	defer st.unlock()
-	rs := st.rooms[room]
+	rs := st.find(room)
 	switch {
 	case rs == nil:
 		return
 	case rs.loading:
 		rs.again = true
-	case seq <= rs.LastRead:
-	case seq >= rs.LastSeq:
-		rs.LastRead, rs.Unread, rs.Mentions = seq, 0, 0
+	case seq <= rs.lastRead:
+	case seq >= rs.lastSeq:
+		rs.lastRead, rs.unread, rs.mentions = seq, 0, 0
 		st.sendRoomLocked(rs, nil)
 	default:
 		st.reloadLocked(rs)
@@ -335,21 +432,19 @@ func (st *userStream) enter(room string) {
 		st.unlock()
 		return
 	}
-	rs := st.rooms[room]
-	if rs != nil {
+	if rs := st.find(room); rs != nil {
 		st.reloadLocked(rs)
 		st.unlock()
 		return
 	}
-	rs = &streamState{RoomCount: store.RoomCount{Room: room}, loading: true}
-	st.rooms[room] = rs
+	gen := st.addLocked(room).gen
 	st.unlock()
-	if err := st.s.streams.follow(st, room); err != nil {
-		st.s.log.Warn("user stream follow", "room", room, "err", err)
+	if err := st.sc.s.streams.follow(st, room); err != nil {
+		st.sc.s.log.Warn("user stream follow", "room", room, "err", err)
 	}
 	// Followed first, then read: entries from now on are held until
 	// the read.
-	st.reload(rs)
+	st.reload(room, gen)
 }
 
 // reloadLocked reads the room's counts again, holding its entries until
@@ -360,44 +455,47 @@ func (st *userStream) reloadLocked(rs *streamState) {
 		return
 	}
 	rs.loading = true
-	go st.reload(rs)
+	go st.reload(rs.name.Value(), rs.gen)
 }
 
 // reload reads the room's counts, sends them, and applies what came
-// meanwhile; a room that is no longer the user's is removed.
-func (st *userStream) reload(rs *streamState) {
-	room, u := rs.Room, st.sc.user
+// meanwhile; a room that is no longer the user's is removed. gen is the
+// room's state that asked (streamState.gen).
+func (st *userStream) reload(room string, gen uint32) {
+	u := st.sc.user
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		counts, err := st.s.opt.Store.RoomCounts(ctx, u.ID, u.Name, room)
+		counts, err := st.sc.s.opt.Store.RoomCounts(ctx, u.ID, u.Name, room)
 		cancel()
 		st.lock()
 		if st.closed {
 			// Ended while this read ran: what enter followed meanwhile
 			// goes (unfollowing twice is harmless).
 			st.unlock()
-			st.s.streams.unfollow(st, room)
+			st.sc.s.streams.unfollow(st, room)
 			return
 		}
-		if st.rooms[room] != rs {
+		rs := st.find(room)
+		if rs == nil || rs.gen != gen {
 			st.unlock()
 			return
 		}
 		if err != nil {
 			// Held entries wait for the next read; the client reads
 			// everything again when it reconnects.
-			st.s.log.Warn("user stream counts", "room", room, "err", err)
+			st.sc.s.log.Warn("user stream counts", "room", room, "err", err)
 			rs.loading = false
 			st.unlock()
 			return
 		}
 		if len(counts) == 0 {
-			delete(st.rooms, room)
-			if rs.told {
+			told := rs.told
+			st.removeLocked(room) // rs is gone with it
+			if told {
 				st.send(roomRemovedFrame{Command: "room_removed", Room: room})
 			}
 			st.unlock()
-			st.s.streams.unfollow(st, room)
+			st.sc.s.streams.unfollow(st, room)
 			return
 		}
 		st.settleLocked(rs, counts[0])
@@ -425,16 +523,16 @@ func (st *userStream) Closed(*wsock.Conn) {
 	st.mu.Lock()
 	st.closed = true
 	rooms := make([]string, 0, len(st.rooms))
-	for name := range st.rooms {
-		rooms = append(rooms, name)
+	for i := range st.rooms {
+		rooms = append(rooms, st.rooms[i].name.Value())
 	}
-	st.rooms, st.out = nil, nil
+	st.rooms, st.titles, st.out = nil, nil, nil
 	st.mu.Unlock()
-	st.s.streams.removeUser(st)
+	st.sc.s.streams.removeUser(st)
 	for _, name := range rooms {
-		st.s.streams.unfollow(st, name)
+		st.sc.s.streams.unfollow(st, name)
 	}
-	st.s.sockets.remove(st.sc)
+	st.sc.s.sockets.remove(st.sc)
 }
 
 // streamIndex is the process's user streams, by user and by the room
@@ -650,8 +748,8 @@ func (x *streamIndex) reloadAll() {
 	x.mu.Unlock()
 	for _, st := range all {
 		st.lock()
-		for _, rs := range st.rooms {
-			st.reloadLocked(rs)
+		for i := range st.rooms {
+			st.reloadLocked(&st.rooms[i])
 		}
 		st.unlock()
 	}

@@ -1,0 +1,63 @@
+package web
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"unsafe"
+
+	"parley/internal/chat"
+	"parley/internal/store"
+)
+
+// TestStreamStateSize: a stream holds a streamState for each room of its
+// user, and an idle server holds many streams: it stays in 64 bytes.
+func TestStreamStateSize(t *testing.T) {
+	if n := unsafe.Sizeof(streamState{}); n > 64 {
+		t.Errorf("streamState is %d bytes; want at most 64", n)
+	}
+}
+
+// TestStreamRooms: a stream's rooms are found by name as they are added
+// and removed in any order, and a room's counts, kind, level and title
+// are what the store read.
+func TestStreamRooms(t *testing.T) {
+	st := &userStream{}
+	want := map[string]bool{}
+	for _, i := range rand.Perm(200) {
+		name := fmt.Sprint("r", i)
+		st.addLocked(name)
+		want[name] = true
+		if i%3 == 0 {
+			st.removeLocked(name)
+			delete(want, name)
+		}
+	}
+	for i := range 200 {
+		name := fmt.Sprint("r", i)
+		if rs := st.find(name); (rs != nil) != want[name] || rs != nil && rs.name.Value() != name {
+			t.Fatalf("find(%q) = %v; want it there: %v", name, rs, want[name])
+		}
+	}
+	if len(st.rooms) != len(want) {
+		t.Fatalf("%d rooms; want %d", len(st.rooms), len(want))
+	}
+
+	for _, c := range []store.RoomCount{
+		{Room: "r1", Kind: chat.RoomPublic, Title: "r1", LastSeq: 9, LastRead: 4, Unread: 5, Mentions: 1, Level: chat.LevelEvery},
+		{Room: "r2", Kind: chat.RoomPrivate, Title: "r2", LastSeq: 1 << 40, Level: chat.LevelMentions},
+		{Room: "r4", Kind: chat.RoomDirect, Title: "ann, bob", Level: chat.LevelMuted},
+	} {
+		rs := st.find(c.Room)
+		st.settleLocked(rs, c)
+		v := st.viewLocked(rs)
+		if got := (store.RoomCount{Room: v.Room, Kind: chat.RoomKind(v.Kind), Title: v.Title, LastSeq: v.LastSeq,
+			LastRead: v.LastRead, Unread: v.Unread, Mentions: v.Mentions, Level: v.Level}); got != c {
+			t.Errorf("settled %+v; the stream has %+v", c, got)
+		}
+	}
+	st.removeLocked("r4")
+	if len(st.titles) != 0 {
+		t.Errorf("titles %v after the direct conversation was removed", st.titles)
+	}
+}
