@@ -45,9 +45,12 @@ const StatusRemoved = 4404
 // (every room's if ""; of user, or everyone's if ""), and closes those that may no longer read
 // it. A change of room is rare: it costs a walk of the registry.
 func (s *Server) recheckRoom(room, user string) {
-	socks := s.sockets.all(func(sc *socket) bool {
-		return (room == "" || sc.room == room) && (user == "" || sc.user.Name == user)
-	})
+	var socks []*socket
+	for _, r := range s.sockets.all(func(r *registered) bool {
+		return r.sock != nil && (room == "" || r.sock.room == room) && (user == "" || r.user.Name == user)
+	}) {
+		socks = append(socks, r.sock)
+	}
 	if len(socks) == 0 {
 		return
 	}

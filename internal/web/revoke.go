@@ -160,7 +160,7 @@ func (s *Server) recheckCredentials() {
 
 // revoke closes the socket because its credential has ended; from now on
 // it takes nothing more from its client.
-func (sc *socket) revoke(reason string) {
+func (sc *registered) revoke(reason string) {
 	if !sc.revoked.CompareAndSwap(false, true) {
 		return
 	}

@@ -20,7 +20,7 @@ type registry struct {
 	clock  clock.Clock
 	mu     sync.Mutex
 	total  int
-	byUser map[string]map[*socket]struct{}
+	byUser map[string]map[*registered]struct{}
 	// expiring holds the sockets whose credential expires, soonest first,
 	// and one timer is set for the soonest: a timer per socket would cost
 	// every idle socket its memory.
@@ -32,18 +32,18 @@ type registry struct {
 }
 
 // expiries is a heap of sockets by their credential's expiry; each
-// socket knows its index (socket.expiry), so that it leaves in O(log n).
-type expiries []*socket
+// socket knows its index (registered.expiry), so that it leaves in O(log n).
+type expiries []*registered
 
 func (e expiries) Len() int           { return len(e) }
 func (e expiries) Less(i, j int) bool { return e[i].cred.expires.Before(e[j].cred.expires) }
 func (e expiries) Swap(i, j int) {
 	e[i], e[j] = e[j], e[i]
-	e[i].expiry, e[j].expiry = i, j
+	e[i].expiry, e[j].expiry = int32(i), int32(j)
 }
 func (e *expiries) Push(x any) {
-	sc := x.(*socket)
-	sc.expiry = len(*e)
+	sc := x.(*registered)
+	sc.expiry = int32(len(*e))
 	*e = append(*e, sc)
 }
 func (e *expiries) Pop() any {
@@ -58,7 +58,7 @@ func (e *expiries) Pop() any {
 // add counts sc against the caps, or returns the status that refuses it:
 // 503 when the process is full or shutting down, 429 when the user is.
 // 0 in a cap means none.
-func (g *registry) add(sc *socket, maxSockets, userSockets int) int {
+func (g *registry) add(sc *registered, maxSockets, userSockets int) int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.closed || maxSockets > 0 && g.total >= maxSockets {
@@ -70,9 +70,9 @@ func (g *registry) add(sc *socket, maxSockets, userSockets int) int {
 	}
 	if mine == nil {
 		if g.byUser == nil {
-			g.byUser = make(map[string]map[*socket]struct{})
+			g.byUser = make(map[string]map[*registered]struct{})
 		}
-		mine = make(map[*socket]struct{})
+		mine = make(map[*registered]struct{})
 		g.byUser[sc.user.Name] = mine
 	}
 	mine[sc] = struct{}{}
@@ -108,9 +108,9 @@ func (g *registry) armExpiry() {
 func (g *registry) expire() {
 	g.mu.Lock()
 	now := g.clock.Now()
-	var due []*socket
+	var due []*registered
 	for len(g.expiring) > 0 && !g.expiring[0].cred.expires.After(now) {
-		due = append(due, heap.Pop(&g.expiring).(*socket))
+		due = append(due, heap.Pop(&g.expiring).(*registered))
 	}
 	g.stopExpiry = nil
 	g.armExpiry()
@@ -121,7 +121,7 @@ func (g *registry) expire() {
 }
 
 // remove takes sc out, once.
-func (g *registry) remove(sc *socket) {
+func (g *registry) remove(sc *registered) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	mine := g.byUser[sc.user.Name]
@@ -133,7 +133,7 @@ func (g *registry) remove(sc *socket) {
 		delete(g.byUser, sc.user.Name)
 	}
 	if sc.expiry >= 0 {
-		heap.Remove(&g.expiring, sc.expiry)
+		heap.Remove(&g.expiring, int(sc.expiry))
 	}
 	g.total--
 	g.wg.Done()
@@ -148,10 +148,10 @@ func (g *registry) count() int {
 
 // all returns the sockets for which keep is true (every socket if keep is
 // nil); the caller acts on them without the registry's lock.
-func (g *registry) all(keep func(*socket) bool) []*socket {
+func (g *registry) all(keep func(*registered) bool) []*registered {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	var out []*socket
+	var out []*registered
 	for _, mine := range g.byUser {
 		for sc := range mine {
 			if keep == nil || keep(sc) {
@@ -163,7 +163,7 @@ func (g *registry) all(keep func(*socket) bool) []*socket {
 }
 
 // ofUser returns the user's sockets.
-func (g *registry) ofUser(name string) []*socket {
+func (g *registry) ofUser(name string) []*registered {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return keys(g.byUser[name])
@@ -172,12 +172,12 @@ func (g *registry) ofUser(name string) []*socket {
 // ofCredential returns the sockets opened with the session or token whose
 // hash is hash. It looks at every socket: revocations are rare, and an
 // index would cost every socket its memory.
-func (g *registry) ofCredential(hash []byte) []*socket {
-	return g.all(func(sc *socket) bool { return bytes.Equal(sc.cred.hash, hash) })
+func (g *registry) ofCredential(hash []byte) []*registered {
+	return g.all(func(sc *registered) bool { return bytes.Equal(sc.cred.hash, hash) })
 }
 
-func keys(set map[*socket]struct{}) []*socket {
-	out := make([]*socket, 0, len(set))
+func keys(set map[*registered]struct{}) []*registered {
+	out := make([]*registered, 0, len(set))
 	for sc := range set {
 		out = append(out, sc)
 	}
@@ -185,7 +185,7 @@ func keys(set map[*socket]struct{}) []*socket {
 }
 
 // shutdown refuses new sockets from now on, and returns the open ones.
-func (g *registry) shutdown() []*socket {
+func (g *registry) shutdown() []*registered {
 	g.mu.Lock()
 	g.closed = true
 	g.mu.Unlock()

@@ -93,7 +93,7 @@ func (s *Server) handleUserStream(w http.ResponseWriter, r *http.Request) {
 	// shutdown) with no room; its frames are the stream's. It takes no
 	// commands, and has no context to run them in.
 	st := &userStream{}
-	st.sc = &socket{s: s, user: newSocketUser(u), cred: cred}
+	st.sc = &registered{s: s, user: newSocketUser(u), cred: cred}
 	st.sc.conn = s.opt.Transport.NewConn(st)
 	if !s.register(w, st.sc) {
 		return
@@ -109,7 +109,7 @@ func (s *Server) handleUserStream(w http.ResponseWriter, r *http.Request) {
 
 // userStream is one user stream.
 type userStream struct {
-	sc *socket // its place in the registry, and its connection
+	sc *registered // its place in the registry, and its connection
 
 	mu sync.Mutex
 	// rooms are the user's rooms, sorted by name (find): a slice of

@@ -18,6 +18,17 @@ func TestStreamStateSize(t *testing.T) {
 	}
 }
 
+// TestRegisteredSize: a user stream is a registry entry alone (128
+// bytes), not a room socket (320, as before the entry was split from it).
+func TestRegisteredSize(t *testing.T) {
+	if n := unsafe.Sizeof(registered{}); n > 128 {
+		t.Errorf("registered is %d bytes; want at most 128", n)
+	}
+	if n := unsafe.Sizeof(socket{}); n > 320 {
+		t.Errorf("socket is %d bytes; want at most 320, its size class before", n)
+	}
+}
+
 // TestStreamRooms: a stream's rooms are found by name as they are added
 // and removed in any order, and a room's counts, kind, level and title
 // are what the store read.

@@ -56,7 +56,8 @@ func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
 		s.refuseUpgrade(w, http.StatusServiceUnavailable, "unavailable", "The room is not available now; try again shortly.")
 		return
 	}
-	sc := &socket{s: s, user: newSocketUser(u), room: room, cred: cred}
+	sc := &socket{registered: registered{s: s, user: newSocketUser(u), cred: cred}, room: room}
+	sc.sock = sc
 	sc.place.Store(&place)
 	sc.ctx, sc.cancel = context.WithCancel(context.Background())
 	// From here on every way out ends the connection, whose end (Closed)
@@ -64,7 +65,7 @@ func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
 	// before the socket is registered: a revocation may close it from
 	// then on.
 	sc.conn = s.opt.Transport.NewConn(sc)
-	if !s.register(w, sc) {
+	if !s.register(w, &sc.registered) {
 		return
 	}
 	sc.member, err = s.join(r, sc)
@@ -73,7 +74,7 @@ func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
 		s.refuseUpgrade(w, http.StatusServiceUnavailable, "unavailable", "The room is not available now; try again shortly.")
 		return
 	}
-	s.upgrade(w, r, sc)
+	s.upgrade(w, r, &sc.registered)
 }
 
 // join records that the socket's user entered its room, if the room
@@ -150,7 +151,7 @@ func (s *Server) refuseWhileShuttingDown(w http.ResponseWriter) bool {
 // register adds a socket to the registry within the server's and the
 // user's caps of sockets; a socket over a cap is aborted and its upgrade
 // refused, and register returns false.
-func (s *Server) register(w http.ResponseWriter, sc *socket) bool {
+func (s *Server) register(w http.ResponseWriter, sc *registered) bool {
 	switch s.sockets.add(sc, s.opt.MaxSockets, s.opt.UserSockets) {
 	case http.StatusServiceUnavailable:
 		sc.conn.Abort()
@@ -166,7 +167,7 @@ func (s *Server) register(w http.ResponseWriter, sc *socket) bool {
 
 // upgrade answers the upgrade of a registered socket and starts its
 // connection; a failed upgrade (the client was answered) aborts it.
-func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, sc *socket) {
+func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, sc *registered) {
 	nc, first, err := wsock.Upgrade(w, r, Subprotocol)
 	if err != nil {
 		sc.conn.Abort()
@@ -183,32 +184,41 @@ func (s *Server) refuseUpgrade(w http.ResponseWriter, status int, code, msg stri
 	writeAPIError(w, status, code, msg)
 }
 
+// registered is what the registry knows of a socket, a room socket's or
+// a user stream's: its connection, its user and what opened it. A user
+// stream has this alone (128 bytes), not a whole socket (320).
+type registered struct {
+	s    *Server
+	conn *wsock.Conn
+	user socketUser
+	cred credential // what opened it; its end closes the socket
+	// sock is the room socket this is of; nil for a user stream.
+	sock   *socket
+	expiry int32 // its index in the registry's expiries, or -1
+	// revoked is set once the credential has ended: nothing the client
+	// sends is acted on after.
+	revoked atomic.Bool
+}
+
 // socket is one WebSocket of a user in a room: it turns the client's
 // frames into commands and answers them. Its connection (the transport)
 // and its membership of the room (the hub) are its own; it holds no
 // goroutine while idle.
 type socket struct {
-	s      *Server
-	conn   *wsock.Conn
+	registered
 	member *hub.Member
-	user   socketUser
 	room   string
-	cred   credential // what opened it; its end closes the socket
 	// roomExists says the room existed when the socket joined, or has
 	// since: a message into a room that does not exist makes it, within
 	// the user's room limit, and only such a message is checked for it.
 	roomExists atomic.Bool
-	// revoked is set once the credential has ended: nothing the client
-	// sends is acted on after.
-	revoked atomic.Bool
 	// place is the user's place in the room (chat.Can), as the upgrade
 	// read it; nil once a change of the room made it stale
 	// (recheckRoom), until the next frame that needs it reads it again.
 	// placeGen counts those changes.
 	place    atomic.Pointer[chat.Place]
 	placeGen atomic.Uint64
-	expiry   int             // its index in the registry's expiries, or -1
-	ctx      context.Context // ends once the socket ended and its messages are settled; nil in a user stream
+	ctx      context.Context // ends once the socket ended and its messages are settled
 	cancel   context.CancelFunc
 
 	// The reader's state: messages come one at a time.
@@ -247,21 +257,21 @@ func (sc *socket) Closed(*wsock.Conn) {
 		if sc.member != nil {
 			sc.member.Leave()
 		}
-		sc.s.sockets.remove(sc)
+		sc.s.sockets.remove(&sc.registered)
 	})
 }
 
 // close closes the socket with code after what it was sent, held messages
 // included.
-func (sc *socket) close(code int, reason string) {
-	if sc.member != nil {
-		sc.member.Unhold()
+func (sc *registered) close(code int, reason string) {
+	if sc.sock != nil && sc.sock.member != nil {
+		sc.sock.member.Unhold()
 	}
 	sc.conn.Close(code, reason)
 }
 
 // send queues a frame for this socket alone.
-func (sc *socket) send(frame []byte) { sc.conn.Send(wsock.Text(frame)) }
+func (sc *registered) send(frame []byte) { sc.conn.Send(wsock.Text(frame)) }
 
 // socketUser is what a socket keeps of its user, as it was when the
 // socket opened (a change of role reconnects it: revoke.go): not the
