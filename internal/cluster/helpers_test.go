@@ -132,10 +132,12 @@ type sock struct {
 	// what the client missed.
 	recovering bool
 	held       []chat.Message
-	// fetchedTo is the last seq that a fetch brought. Live frames up to
-	// it may follow: the process the client reconnected to may fan out,
-	// late, messages committed before the socket opened. A client that
-	// knows seq drops them.
+	// fetchedTo is the last seq the client knew when it reconnected, or
+	// that a fetch brought since. Live frames up to it may follow: the
+	// process the client reconnected to may fan out, late, messages
+	// committed before the socket opened (the dead process's last ones
+	// among them, which the client may have had live from it). A client
+	// that knows seq drops them.
 	fetchedTo int64
 	fetched   chan fetchAnswer
 	waiters   map[string]chan result
@@ -353,6 +355,7 @@ func (s *sock) post(content, clientID string) result {
 func (s *sock) reconnect(srv *apptest.Server) error {
 	s.mu.Lock()
 	s.recovering, s.held = true, nil
+	s.fetchedTo = max(s.fetchedTo, int64(len(s.view)))
 	s.fetched = make(chan fetchAnswer, 1)
 	ch := s.fetched
 	s.mu.Unlock()
