@@ -32,15 +32,19 @@ type Handler interface {
 // Its life, every step taken under its lock:
 //
 //	new ──Start──► open ──Close, the peer's close, a breach──► closing ──► ended
-//	 │               │                                            ▲          ▲
-//	 │               └── a failed read or write, an overflowing ──┼──────────┤
-//	 │                   queue, a silent peer, Abort ─────────────┘          │
+//	 │ │             │                                            ▲          ▲
+//	 │ │             └── a failed read or write, an overflowing ──┼──────────┤
+//	 │ │                 queue, a silent peer, Abort ─────────────┘          │
+//	 │ └── Close, then Start ──────────────────────────────────────┘          │
 //	 └── Abort (the upgrade failed) ─────────────────────────────────────────┘
 //
 // In each state:
 //
 //   - new: frames queue; nothing is written until Start hands it its
 //     connection (a socket joins its room before the upgrade is answered).
+//     A Close meanwhile is kept: Start then goes to closing, and the close
+//     frame follows what was queued (a socket revoked while its upgrade
+//     was answered gets its code, not a dropped connection).
 //   - open: frames are written as they come, all that is queued with one
 //     writev; every write must finish within Timings.WriteWait. Messages
 //     go to the Handler.
@@ -117,8 +121,8 @@ const (
 func (c *Conn) Queue(frame []byte) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.state >= stateClosing || c.cut {
-		return false
+	if c.state >= stateClosing || c.cut || c.closeFrame != nil {
+		return false // closing, or to close once started
 	}
 	lim := &c.t.opt.Limits
 	if len(c.queue) >= lim.QueueFrames || c.queued+len(frame) > lim.QueueBytes {
@@ -203,8 +207,11 @@ func (c *Conn) Start(nc net.Conn, first *bufio.Reader) error {
 		return errors.New("websocket: the connection ended before it started")
 	}
 	c.nc, c.first, c.state = nc, first, stateOpen
+	if c.closeFrame != nil {
+		c.state = stateClosing // closed before it started
+	}
 	c.lastHeard.Store(c.t.now())
-	start := len(c.queue) > 0 && c.writer == writerIdle
+	start := (len(c.queue) > 0 || c.state == stateClosing) && c.writer == writerIdle
 	if start {
 		c.writer = writerRunning
 	}
@@ -222,8 +229,8 @@ func (c *Conn) Start(nc net.Conn, first *bufio.Reader) error {
 
 // Close closes the connection with a close frame of code and reason,
 // written after the frames already queued, and ends it when the peer
-// answers or after Timings.CloseWait. A connection not yet started just
-// ends.
+// answers or after Timings.CloseWait. A connection not yet started writes
+// it once started, and ends after Timings.CloseWait if it never is.
 func (c *Conn) Close(code int, reason string) {
 	c.closeWith(code, reason, false, false)
 }
@@ -238,8 +245,11 @@ func (c *Conn) closeWith(code int, reason string, answering, breached bool) {
 	c.mu.Lock()
 	switch {
 	case c.state == stateNew:
+		if c.closeFrame == nil {
+			c.closeFrame = CloseFrame(code, reason) // Start writes it
+			time.AfterFunc(c.t.opt.CloseWait, c.end)
+		}
 		c.mu.Unlock()
-		c.end()
 		return
 	case c.state == stateClosing && answering:
 		// Both sides closed at once: ours, when written, ends it.

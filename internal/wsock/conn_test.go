@@ -326,6 +326,60 @@ func TestBreachClosesWithItsCode(t *testing.T) {
 	rec.waitClosed(t, 3*time.Second)
 }
 
+// A connection closed before it started (a socket revoked while its
+// upgrade was answered) writes what was queued, then its close frame,
+// once started, and ends when the peer answers: the client learns the
+// code instead of seeing the connection dropped.
+func TestCloseBeforeStart(t *testing.T) {
+	tr := newTransport(t, Options{Timings: Timings{CloseWait: 5 * time.Second}})
+	rec := newRecorder()
+	c := tr.NewConn(rec)
+	c.Queue(Text([]byte("welcome")))
+	c.Close(4401, "credentials revoked")
+	if c.Queue(Text([]byte("too late"))) {
+		t.Fatal("a connection closed before it started asked to be woken")
+	}
+	select {
+	case <-rec.closed:
+		t.Fatal("closed before it started, it ended at once")
+	default:
+	}
+	client := start(t, c)
+	if !c.Closing() {
+		t.Fatal("started after a Close, it is not closing")
+	}
+	_ = client.SetDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(client)
+	f, err := ws.ReadFrame(br)
+	if err != nil || string(f.Payload) != "welcome" {
+		t.Fatalf("got %q %v; want what was queued before the close", f.Payload, err)
+	}
+	f, err = ws.ReadFrame(br)
+	if err != nil || f.Header.OpCode != ws.OpClose {
+		t.Fatalf("got %v %v; want the close frame", f.Header, err)
+	}
+	if code, reason := ws.ParseCloseFrameData(f.Payload); code != 4401 || reason != "credentials revoked" {
+		t.Fatalf("close %d %q", code, reason)
+	}
+	if _, err := client.Write(masked(ws.NewCloseFrame(ws.NewCloseFrameBody(4401, "")))); err != nil {
+		t.Fatal(err)
+	}
+	rec.waitClosed(t, 2*time.Second)
+}
+
+// A connection closed before it started, and never started, ends after
+// CloseWait.
+func TestCloseBeforeStartNeverStarted(t *testing.T) {
+	tr := newTransport(t, Options{Timings: Timings{CloseWait: 50 * time.Millisecond}})
+	rec := newRecorder()
+	c := tr.NewConn(rec)
+	c.Close(StatusGoingAway, "bye")
+	rec.waitClosed(t, 2*time.Second)
+	if tr.Stats().Conns != 0 {
+		t.Fatalf("the transport counts %d connections", tr.Stats().Conns)
+	}
+}
+
 // Abort ends a connection that never started, and Start after it fails.
 func TestAbortBeforeStart(t *testing.T) {
 	tr := newTransport(t, Options{})
