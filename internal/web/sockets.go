@@ -39,11 +39,12 @@ func (e expiries) Len() int           { return len(e) }
 func (e expiries) Less(i, j int) bool { return e[i].cred.expires.Before(e[j].cred.expires) }
 func (e expiries) Swap(i, j int) {
 	e[i], e[j] = e[j], e[i]
+	// #nosec G115 -- indexes of the process's sockets, fewer than its open files
 	e[i].expiry, e[j].expiry = int32(i), int32(j)
 }
 func (e *expiries) Push(x any) {
 	sc := x.(*registered)
-	sc.expiry = int32(len(*e))
+	sc.expiry = int32(len(*e)) // #nosec G115 -- as in Swap
 	*e = append(*e, sc)
 }
 func (e *expiries) Pop() any {

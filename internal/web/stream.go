@@ -179,9 +179,15 @@ var (
 	levelCodes = [...]chat.Level{chat.LevelEvery, chat.LevelMentions, chat.LevelMuted}
 )
 
-func kindOf(k chat.RoomKind) roomKind { return roomKind(max(slices.Index(roomKinds[:], k), 0)) }
+// kindOf and levelOf are the byte forms of a kind and a level; an unknown
+// one (the database allows none) is the first.
+func kindOf(k chat.RoomKind) roomKind {
+	return roomKind(max(slices.Index(roomKinds[:], k), 0)) // #nosec G115 -- an index of roomKinds, 0 to 2
+}
 
-func levelOf(l chat.Level) levelCode { return levelCode(max(slices.Index(levelCodes[:], l), 0)) }
+func levelOf(l chat.Level) levelCode {
+	return levelCode(max(slices.Index(levelCodes[:], l), 0)) // #nosec G115 -- an index of levelCodes, 0 to 2
+}
 
 func (k roomKind) kind() chat.RoomKind { return roomKinds[k] }
 
