@@ -20,7 +20,7 @@ type registry struct {
 	clock  clock.Clock
 	mu     sync.Mutex
 	total  int
-	byUser map[string]map[*registered]struct{}
+	byUser sets[string, *registered]
 	// expiring holds the sockets whose credential expires, soonest first,
 	// and one timer is set for the soonest: a timer per socket would cost
 	// every idle socket its memory.
@@ -65,18 +65,10 @@ func (g *registry) add(sc *registered, maxSockets, userSockets int) int {
 	if g.closed || maxSockets > 0 && g.total >= maxSockets {
 		return http.StatusServiceUnavailable
 	}
-	mine := g.byUser[sc.user.Name]
-	if userSockets > 0 && len(mine) >= userSockets {
+	if userSockets > 0 && g.byUser.count(sc.user.Name) >= userSockets {
 		return http.StatusTooManyRequests
 	}
-	if mine == nil {
-		if g.byUser == nil {
-			g.byUser = make(map[string]map[*registered]struct{})
-		}
-		mine = make(map[*registered]struct{})
-		g.byUser[sc.user.Name] = mine
-	}
-	mine[sc] = struct{}{}
+	g.byUser.add(sc.user.Name, sc)
 	sc.expiry = -1
 	if !sc.cred.expires.IsZero() {
 		heap.Push(&g.expiring, sc)
@@ -125,13 +117,8 @@ func (g *registry) expire() {
 func (g *registry) remove(sc *registered) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	mine := g.byUser[sc.user.Name]
-	if _, ok := mine[sc]; !ok {
+	if had, _ := g.byUser.remove(sc.user.Name, sc); !had {
 		return
-	}
-	delete(mine, sc)
-	if len(mine) == 0 {
-		delete(g.byUser, sc.user.Name)
 	}
 	if sc.expiry >= 0 {
 		heap.Remove(&g.expiring, int(sc.expiry))
@@ -152,22 +139,14 @@ func (g *registry) count() int {
 func (g *registry) all(keep func(*registered) bool) []*registered {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	var out []*registered
-	for _, mine := range g.byUser {
-		for sc := range mine {
-			if keep == nil || keep(sc) {
-				out = append(out, sc)
-			}
-		}
-	}
-	return out
+	return g.byUser.all(keep)
 }
 
 // ofUser returns the user's sockets.
 func (g *registry) ofUser(name string) []*registered {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return keys(g.byUser[name])
+	return g.byUser.of(name)
 }
 
 // ofCredential returns the sockets opened with the session or token whose
@@ -175,14 +154,6 @@ func (g *registry) ofUser(name string) []*registered {
 // index would cost every socket its memory.
 func (g *registry) ofCredential(hash []byte) []*registered {
 	return g.all(func(sc *registered) bool { return bytes.Equal(sc.cred.hash, hash) })
-}
-
-func keys(set map[*registered]struct{}) []*registered {
-	out := make([]*registered, 0, len(set))
-	for sc := range set {
-		out = append(out, sc)
-	}
-	return out
 }
 
 // shutdown refuses new sockets from now on, and returns the open ones.

@@ -548,8 +548,8 @@ type streamIndex struct {
 	s *Server
 
 	mu     sync.Mutex
-	byUser map[string]map[*userStream]struct{}
-	byRoom map[string]map[*userStream]struct{}
+	byUser sets[string, *userStream]
+	byRoom sets[string, *userStream]
 
 	// watchMu orders the hub's Watch and Unwatch calls, which decide on
 	// byRoom.
@@ -568,48 +568,27 @@ type roomEntry struct {
 func (x *streamIndex) addUser(st *userStream) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if x.byUser == nil {
-		x.byUser = make(map[string]map[*userStream]struct{})
-		x.byRoom = make(map[string]map[*userStream]struct{})
-	}
-	set := x.byUser[st.sc.user.Name]
-	if set == nil {
-		set = make(map[*userStream]struct{})
-		x.byUser[st.sc.user.Name] = set
-	}
-	set[st] = struct{}{}
+	x.byUser.add(st.sc.user.Name, st)
 }
 
 func (x *streamIndex) removeUser(st *userStream) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	set := x.byUser[st.sc.user.Name]
-	delete(set, st)
-	if len(set) == 0 {
-		delete(x.byUser, st.sc.user.Name)
-	}
+	x.byUser.remove(st.sc.user.Name, st)
 }
 
 // ofUser returns the user's streams on this process.
 func (x *streamIndex) ofUser(name string) []*userStream {
-	return x.snapshot(func() map[*userStream]struct{} { return x.byUser[name] })
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.byUser.of(name)
 }
 
 // following returns the streams of this process that follow room.
 func (x *streamIndex) following(room string) []*userStream {
-	return x.snapshot(func() map[*userStream]struct{} { return x.byRoom[room] })
-}
-
-// snapshot returns the streams of the set set returns, read under x.mu.
-func (x *streamIndex) snapshot(set func() map[*userStream]struct{}) []*userStream {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	m := set()
-	out := make([]*userStream, 0, len(m))
-	for st := range m {
-		out = append(out, st)
-	}
-	return out
+	return x.byRoom.of(room)
 }
 
 // follow makes st follow room: the first stream of a room has the hub
@@ -618,13 +597,7 @@ func (x *streamIndex) follow(st *userStream, room string) error {
 	x.watchMu.Lock()
 	defer x.watchMu.Unlock()
 	x.mu.Lock()
-	set := x.byRoom[room]
-	first := set == nil
-	if first {
-		set = make(map[*userStream]struct{})
-		x.byRoom[room] = set
-	}
-	set[st] = struct{}{}
+	first := x.byRoom.add(room, st)
 	x.mu.Unlock()
 	if !first {
 		return nil
@@ -634,7 +607,7 @@ func (x *streamIndex) follow(st *userStream, room string) error {
 	err := x.s.opt.Hub.Watch(ctx, room, func(e chat.Entry) { x.push(room, e) })
 	if err != nil {
 		x.mu.Lock()
-		delete(x.byRoom, room)
+		x.byRoom.remove(room, st)
 		x.mu.Unlock()
 	}
 	return err
@@ -646,12 +619,7 @@ func (x *streamIndex) unfollow(st *userStream, room string) {
 	x.watchMu.Lock()
 	defer x.watchMu.Unlock()
 	x.mu.Lock()
-	set := x.byRoom[room]
-	delete(set, st)
-	last := set != nil && len(set) == 0
-	if last {
-		delete(x.byRoom, room)
-	}
+	_, last := x.byRoom.remove(room, st)
 	x.mu.Unlock()
 	if last {
 		x.s.opt.Hub.Unwatch(room)
@@ -745,12 +713,7 @@ func (x *streamIndex) userEvent(ev broker.Event) {
 // again, after process-wide events may have been lost.
 func (x *streamIndex) reloadAll() {
 	x.mu.Lock()
-	var all []*userStream
-	for _, set := range x.byUser {
-		for st := range set {
-			all = append(all, st)
-		}
-	}
+	all := x.byUser.all(nil)
 	x.mu.Unlock()
 	for _, st := range all {
 		st.lock()
