@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -205,8 +204,7 @@ func (st *userStream) find(room string) *streamState {
 
 // search returns where room is in st.rooms, or would be.
 func (st *userStream) search(room string) (int, bool) {
-	i := sort.Search(len(st.rooms), func(i int) bool { return st.rooms[i].name.Value() >= room })
-	return i, i < len(st.rooms) && st.rooms[i].name.Value() == room
+	return slices.BinarySearchFunc(st.rooms, room, func(rs streamState, room string) int { return strings.Compare(rs.name.Value(), room) })
 }
 
 // addLocked adds a room whose counts are about to be read, and returns
@@ -267,7 +265,7 @@ func (st *userStream) open(ctx context.Context) (err error) {
 		st.gen++
 		st.rooms = append(st.rooms, streamState{name: unique.Make(c.Room), gen: st.gen, loading: true})
 	}
-	slices.SortFunc(st.rooms, func(a, b streamState) int { return strings.Compare(a.name.Value(), b.name.Value()) })
+	slices.SortFunc(st.rooms, func(a, b streamState) int { return strings.Compare(a.name.Value(), b.name.Value()) }) // search's order
 	st.unlock()
 	for _, c := range first {
 		if err := s.streams.follow(st, c.Room); err != nil {
