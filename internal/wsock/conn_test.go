@@ -82,6 +82,17 @@ func start(t *testing.T, c *Conn) net.Conn {
 	return client
 }
 
+// readClose reads the next frame, which must be a close frame, and
+// returns its code and reason.
+func readClose(t *testing.T, br *bufio.Reader) (ws.StatusCode, string) {
+	t.Helper()
+	f, err := ws.ReadFrame(br)
+	if err != nil || f.Header.OpCode != ws.OpClose {
+		t.Fatalf("got %v %v; want the close frame", f.Header, err)
+	}
+	return ws.ParseCloseFrameData(f.Payload)
+}
+
 func masked(f ws.Frame) []byte {
 	var b bytes.Buffer
 	_ = ws.WriteFrame(&b, ws.MaskFrame(f))
@@ -249,11 +260,7 @@ func TestCloseFlushesThenHandshakes(t *testing.T) {
 	if err != nil || string(f.Payload) != "last words" {
 		t.Fatalf("got %q %v", f.Payload, err)
 	}
-	f, err = ws.ReadFrame(br)
-	if err != nil || f.Header.OpCode != ws.OpClose {
-		t.Fatalf("got %v %v; want the close frame", f.Header, err)
-	}
-	if code, reason := ws.ParseCloseFrameData(f.Payload); code != StatusGoingAway || reason != "bye" {
+	if code, reason := readClose(t, br); code != StatusGoingAway || reason != "bye" {
 		t.Fatalf("close %d %q", code, reason)
 	}
 	select {
@@ -285,11 +292,7 @@ func TestPeerCloseAndCloseWait(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = client.SetDeadline(time.Now().Add(5 * time.Second))
-	f, err := ws.ReadFrame(bufio.NewReader(client))
-	if err != nil || f.Header.OpCode != ws.OpClose {
-		t.Fatalf("got %v %v", f.Header, err)
-	}
-	if code, _ := ws.ParseCloseFrameData(f.Payload); code != 4001 {
+	if code, _ := readClose(t, bufio.NewReader(client)); code != 4001 {
 		t.Fatalf("answered with %d", code)
 	}
 	rec.waitClosed(t, 2*time.Second)
@@ -312,11 +315,7 @@ func TestBreachClosesWithItsCode(t *testing.T) {
 	}
 	_ = client.SetDeadline(time.Now().Add(5 * time.Second))
 	br := bufio.NewReader(client)
-	f, err := ws.ReadFrame(br)
-	if err != nil || f.Header.OpCode != ws.OpClose {
-		t.Fatalf("got %v %v", f.Header, err)
-	}
-	if code, _ := ws.ParseCloseFrameData(f.Payload); code != StatusMessageTooBig {
+	if code, _ := readClose(t, br); code != StatusMessageTooBig {
 		t.Fatalf("closed with %d", code)
 	}
 	// The write side is shut: the stream ends after the close frame.
@@ -354,11 +353,7 @@ func TestCloseBeforeStart(t *testing.T) {
 	if err != nil || string(f.Payload) != "welcome" {
 		t.Fatalf("got %q %v; want what was queued before the close", f.Payload, err)
 	}
-	f, err = ws.ReadFrame(br)
-	if err != nil || f.Header.OpCode != ws.OpClose {
-		t.Fatalf("got %v %v; want the close frame", f.Header, err)
-	}
-	if code, reason := ws.ParseCloseFrameData(f.Payload); code != 4401 || reason != "credentials revoked" {
+	if code, reason := readClose(t, br); code != 4401 || reason != "credentials revoked" {
 		t.Fatalf("close %d %q", code, reason)
 	}
 	if _, err := client.Write(masked(ws.NewCloseFrame(ws.NewCloseFrameBody(4401, "")))); err != nil {
