@@ -80,6 +80,16 @@
 // only (TestRepeatedWords). (Positions also stop at 16,383, past the
 // longest message.)
 //
+// GIN hands out a word's matches in no order, so that PostgreSQL reads
+// every match of a query's words to find its newest. Its index (the
+// store's migrations/postgres/0013_search_blocks.sql) is built on the
+// vector and three lexemes no word can be: the message's block of 65,536
+// ids, its room and its author. A query's words are ANDed to in:'s rooms
+// and from:'s authors, and Fragment.Windows asks the newest block first,
+// then older windows of blocks, sized by what the ones before found,
+// until the page is full: GIN itself skips to the block in each word's
+// list. Excluded words are tested on the rows GIN keeps.
+//
 // Both: the caller says which rooms the searcher may read (Options), and
 // what mentions them. Highlighting (Query.Highlight, Query.HighlightHTML)
 // runs in Go from the query, by the same rules, so it marks the same words
@@ -87,8 +97,9 @@
 //
 // On both engines from: is answered by an index on (author, room) (the
 // store's migrations/ENGINE/0011_search_authors.sql), which hands out an
-// author's messages in a room newest first; words are answered by the
-// full-text index, the other operators filter its matches. A query that
+// author's messages in a room newest first, unless there are words, which
+// the full-text index answers (on PostgreSQL with from:'s authors, above);
+// the other operators filter its matches. A query that
 // excludes a term it requires (plan -plan, "lunch plan" -plan) matches
 // nothing, and is not sent to the engine, which would read every match of
 // its words to find that out.

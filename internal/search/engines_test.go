@@ -38,6 +38,9 @@ type engine struct {
 	ts         func(time.Time) any
 	// exec runs a statement that is allowed to fail.
 	try func(query string, args ...any) error
+	// common is the store's search.Options.Common for the engine's
+	// messages, if a benchmark reads it.
+	common map[string]bool
 }
 
 type msg struct {
@@ -72,27 +75,44 @@ func migrate(tb testing.TB, dsn string) {
 	}
 }
 
-// searchMigration is the file of the store's search migration: the
-// tests apply it where they choose.
-const searchMigration = "0008_search.sql"
+// searchMigrations are the files of the store's search migrations: the
+// tests apply them where they choose.
+var searchMigrations = []string{"0008_search.sql", "0013_search_blocks.sql"}
 
-// withoutSearch undoes the search migration, which the store's Migrate
-// applied.
+// withoutSearch undoes the search migrations, which the store's Migrate
+// applied (dropping search_vector drops its index).
 var withoutSearch = map[string]string{
 	"sqlite": `DROP TRIGGER messages_fts_update; DROP TRIGGER messages_fts_delete; DROP TABLE messages_fts;
-		DELETE FROM schema_migrations WHERE version = 8`,
-	"postgres": `DROP INDEX messages_search_vector; ALTER TABLE messages DROP COLUMN search_vector;
-		DELETE FROM schema_migrations WHERE version = 8`,
+		DELETE FROM schema_migrations WHERE version IN (8, 13)`,
+	"postgres": `ALTER TABLE messages DROP COLUMN search_vector;
+		DELETE FROM schema_migrations WHERE version IN (8, 13)`,
 }
 
-// proposal returns the search migration's SQL for engine.
+// proposal returns the search migrations' SQL for engine.
 func proposal(tb testing.TB, engine string) string {
 	tb.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "store", "migrations", engine, searchMigration))
-	if err != nil {
-		tb.Fatal(err)
+	var sql []string
+	for _, name := range searchMigrations {
+		b, err := os.ReadFile(filepath.Join("..", "store", "migrations", engine, name))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		sql = append(sql, string(b))
 	}
-	return string(b)
+	return strings.Join(sql, "\n")
+}
+
+// postgresSearchIndex is the statement of the search migrations that
+// builds PostgreSQL's full-text index, messages_search.
+func postgresSearchIndex(tb testing.TB) string {
+	tb.Helper()
+	sql := proposal(tb, "postgres")
+	i := strings.LastIndex(sql, "CREATE INDEX messages_search ")
+	j := strings.Index(sql[i+1:], ";")
+	if i < 0 || j < 0 {
+		tb.Fatal("the search migrations build no index messages_search")
+	}
+	return sql[i : i+1+j]
 }
 
 // sqliteDB returns a migrated SQLite database in tb.TempDir(), with its
@@ -272,13 +292,25 @@ func rebind(query string) string {
 	return b.String()
 }
 
-// find runs q as the store will: newest first.
+// find runs q as the store will: newest first, in windows of blocks
+// where the engine reads it so.
 func (e *engine) find(tb testing.TB, q search.Query, opt search.Options) []int64 {
 	tb.Helper()
 	f, err := e.build(q, opt)
 	if err != nil {
 		tb.Fatalf("%s: build: %v", e.name, err)
 	}
-	query, args := f.Page("m.id", 0, 1000)
-	return e.ids(tb, query, args...)
+	newest := func() (int64, error) {
+		return e.ids(tb, "SELECT COALESCE(max(id), 0) FROM messages")[0], nil
+	}
+	ids := []int64{}
+	err = f.Windows("m.id", 0, 1000, newest, func(query string, args []any) (int, error) {
+		got := e.ids(tb, query, args...)
+		ids = append(ids, got...)
+		return len(got), nil
+	})
+	if err != nil {
+		tb.Fatalf("%s: %v", e.name, err)
+	}
+	return ids
 }

@@ -139,6 +139,11 @@ func TestOperators(t *testing.T) {
 			if !slices.Equal(got, c.want) {
 				t.Errorf("%s as %s: got %v, want %v", c.q, user, got, c.want)
 			}
+			// The same with words tested on the rows, not indexed.
+			got = e.find(t, parse(t, c.q), withCommon(as(user)))
+			if !slices.Equal(got, c.want) {
+				t.Errorf("%s as %s, with common words: got %v, want %v", c.q, user, got, c.want)
+			}
 		}
 	})
 }
@@ -237,6 +242,7 @@ func TestOddQueries(t *testing.T) {
 				continue
 			}
 			e.find(t, q, as("alice"))
+			e.find(t, q, withCommon(as("alice")))
 		}
 		if got := e.find(t, parse(t, "from:alice from:bob from:carol from:dave"), as("alice")); len(got) != len(corpus) {
 			t.Fatalf("after the odd queries, %d messages of %d are found", len(got), len(corpus))
@@ -321,4 +327,15 @@ func TestPages(t *testing.T) {
 			}
 		}
 	})
+}
+
+// withCommon returns opt with many of the corpus's words common
+// (search.Options.Common): PostgreSQL tests them on the rows instead of
+// giving them to its index, where the query has other words.
+func withCommon(opt search.Options) search.Options {
+	opt.Common = map[string]bool{}
+	for _, w := range strings.Fields("hello world plan new york example cafe the secret a and deploy alice http com pre see") {
+		opt.Common[w] = true
+	}
+	return opt
 }

@@ -56,7 +56,27 @@ type Options struct {
 	// m.id IN (SELECT message_id FROM mentions WHERE user_id = $1).
 	// Required when the query has is:mention.
 	Mentioned Filter
+	// Common, on PostgreSQL, are words in so many messages (PostgresCommon)
+	// that the full-text index is not given them where the query has
+	// rarer words: the rows the rarer ones find are tested for them. GIN
+	// walks the whole list of each word it is given for each statement,
+	// whatever else the statement asks: a word of 10,000 messages with
+	// one of 6,000,000 cost 22 ms a statement, with the rarer alone 1 ms.
+	// Nil: every word is given to the index.
+	Common map[string]bool
 }
+
+// PostgresCommon is the share of the messages that makes a word common
+// (Options.Common).
+const PostgresCommon = 0.05
+
+// PostgresWordShares is the statement that reads, from PostgreSQL's
+// statistics of the full-text index, the words in the most messages and
+// the share of messages each is in: the store takes as Options.Common
+// those in PostgresCommon of the messages or more.
+const PostgresWordShares = `SELECT x.word, x.share FROM pg_stats s,
+	unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs) AS x(word, share)
+	WHERE s.schemaname = current_schema() AND s.tablename = 'messages_search' AND x.word IS NOT NULL`
 
 // Fragment is a search as SQL: the messages it selects are those of From
 // that pass Where, newest first by ID. Page writes the statement of a page
@@ -83,6 +103,12 @@ type Fragment struct {
 	// ID is the id column that orders results and pages them: m.id, or
 	// the index's rowid, which equals it.
 	ID string
+	// words is 1 + the index in Args of the tsquery of a PostgreSQL
+	// fragment with words, which InBlocks narrows; 0 for the others.
+	words int
+	// every is that tsquery with every word (Options.Common), which
+	// Windows gives the index for the rest of the history at once.
+	every string
 }
 
 // Page returns the statement that selects columns (such as "m.id,
@@ -98,6 +124,133 @@ func (f Fragment) Page(columns string, before int64, limit int) (string, []any) 
 	}
 	args = append(args, limit)
 	return "SELECT " + columns + " FROM " + f.From + " WHERE " + where + " ORDER BY " + f.ID + " DESC LIMIT $" + strconv.Itoa(len(args)), args
+}
+
+// BlockBits sizes the blocks of ids PostgreSQL's full-text index knows a
+// message by: a message is in block id >> BlockBits, of 65,536 ids.
+const BlockBits = 16
+
+// postgresIndexed is the expression PostgreSQL's full-text index is built
+// on (the store's migrations/postgres/0013_search_blocks.sql): a
+// message's words, and three lexemes that no word can be, as words never
+// hold a '#': its block of ids (#b and id >> BlockBits), its room (#r and
+// the name) and its author (#a and the name). ANDed to a query's words,
+// they make GIN itself keep the matches of a few blocks (Windows), of
+// in:'s rooms or of from:'s authors, and nothing else.
+const postgresIndexed = "(m." + PostgresColumn + " || array_to_tsvector(ARRAY['#b' || (m.id >> 16)::text, '#r' || m.room, '#a' || m.author]))"
+
+// withWords returns f with tsquery, which the index answers, in place of
+// its own.
+func (f Fragment) withWords(tsquery string) Fragment {
+	f.Args = slices.Clone(f.Args)
+	f.Args[f.words-1] = tsquery
+	return f
+}
+
+// InBlocks returns f narrowed to the messages of the blocks from lo to hi
+// (block numbers, id >> BlockBits), or f when f cannot be narrowed so
+// (SQLite's, or one without words).
+func (f Fragment) InBlocks(lo, hi int64) Fragment {
+	if f.words == 0 || lo > hi {
+		return f
+	}
+	var b strings.Builder
+	b.WriteString(f.Args[f.words-1].(string))
+	b.WriteString(" & (")
+	for n := lo; n <= hi; n++ {
+		if n > lo {
+			b.WriteString(" | ")
+		}
+		writeLexeme(&b, "#b"+strconv.FormatInt(n, 10))
+	}
+	b.WriteString(")")
+	return f.withWords(b.String())
+}
+
+// The windows of Windows. A window of blocks costs GIN about as much for
+// each of its blocks, whatever it finds there (a word's list is read
+// through the block's, 65,536 ids, or through its own where that is
+// shorter: 2–5 ms a block at 10,000,000 messages), and a statement
+// without blocks costs the matches it reads. So windows serve the
+// queries whose matches are dense, each sized to fill the page at the
+// rate the windows before it found, up to maxWindow blocks; a query
+// sparser than that, or still unanswered after maxWindows statements,
+// asks for the rest of the history in one statement.
+const (
+	maxWindow  = 8
+	maxWindows = 6
+)
+
+// Windows runs, through page, the statements of one page of f's results
+// (columns as Page takes them): at most limit results, older than the
+// message before if it is not 0, newest first. page runs a statement and
+// returns how many results it had; newest returns the newest message's id
+// (any id at least as large will do, at a cost), asked only where the
+// windows start from the newest.
+//
+// A fragment of PostgreSQL with words asks for the newest block of ids
+// first (InBlocks), then for older windows while the matches are dense
+// enough to fill the page from them, then for the rest at once (see
+// maxWindow): GIN hands out a word's matches in no order, and asked for
+// them all, PostgreSQL reads every match to sort them, where the newest
+// blocks hold the page (docs/BENCHMARKS.md, Search). Any other fragment
+// is one statement, Page's.
+func (f Fragment) Windows(columns string, before int64, limit int, newest func() (int64, error), page func(query string, args []any) (int, error)) error {
+	if f.words == 0 {
+		query, args := f.Page(columns, before, limit)
+		_, err := page(query, args)
+		return err
+	}
+	top := before - 1
+	if before == 0 {
+		var err error
+		if top, err = newest(); err != nil {
+			return err
+		}
+	}
+	hi, width := top>>BlockBits, int64(1)
+	var seen int64 // ids the windows covered
+	found := 0
+	for statements := 1; limit > 0 && hi >= 0; statements++ {
+		lo := hi - width + 1
+		var w Fragment
+		if width == 0 || lo <= 0 || statements == maxWindows {
+			// The rest at once, every word given to GIN: it reads the
+			// lists of the common ones once, and fewer rows.
+			lo, w = 0, f.withWords(f.every)
+		} else {
+			w = f.InBlocks(lo, hi)
+		}
+		below := min((hi+1)<<BlockBits, top+1)
+		query, args := w.Page(columns, below, limit)
+		n, err := page(query, args)
+		if err != nil || lo == 0 {
+			return err
+		}
+		limit, found, seen = limit-n, found+n, seen+below-lo<<BlockBits
+		width = nextWindow(found, seen, limit)
+		hi = lo - 1
+	}
+	return nil
+}
+
+// nextWindow sizes the window after windows that covered seen ids and
+// found found results, when the page still needs need: as many blocks as
+// hold need at that rate, and a quarter more; 0 when more than maxWindow
+// would, for the rest at once; 1 before a block's worth of ids is seen.
+func nextWindow(found int, seen int64, need int) int64 {
+	const block = 1 << BlockBits
+	switch {
+	case seen < block:
+		return 1
+	case found == 0:
+		return 0
+	}
+	ids := seen * int64(need) * 5 / 4 / int64(found)
+	if ids > maxWindow*block {
+		return 0
+	}
+	return max(1, (ids+block-1)/block)
 }
 
 var (
@@ -170,15 +323,29 @@ func (q Query) Postgres(opt Options) (Fragment, error) {
 	if b == nil {
 		return nothing, nil
 	}
-	if len(q.Terms) > 0 || len(q.Excluded) > 0 {
-		var parts []string
-		for _, t := range q.Terms {
-			parts = append(parts, "("+tsTerm(t)+")")
-		}
+	switch {
+	case len(q.Terms) > 0:
+		indexed, tested := splitCommon(q.Terms, opt.Common)
+		every, _ := splitCommon(q.Terms, nil)
+		// GIN keeps the matches of these rooms and authors alone; the
+		// conditions on m.room and m.author (filters) still say which,
+		// exactly.
+		var also []string
+		also = appendAny(also, "#r", q.In)
+		also = appendAny(also, "#a", q.From)
+		b.add(postgresIndexed+" @@ CAST($1 AS tsquery)", strings.Join(append(indexed, also...), " & "))
+		b.words, b.every = len(b.args), strings.Join(append(every, also...), " & ")
+		// The excluded words are tested on the rows GIN keeps too:
+		// given to GIN, an excluded word's every match is read (a common
+		// one: 30 ms a statement).
 		for _, t := range q.Excluded {
-			parts = append(parts, "!("+tsTerm(t)+")")
+			tested = append(tested, "!("+tsTerm(t)+")")
 		}
-		b.add("m."+PostgresColumn+" @@ CAST($1 AS tsquery)", strings.Join(parts, " & "))
+		if len(tested) > 0 {
+			b.add("m."+PostgresColumn+" @@ CAST($1 AS tsquery)", strings.Join(tested, " & "))
+		}
+	case len(q.Excluded) > 0:
+		b.add("m."+PostgresColumn+" @@ CAST($1 AS tsquery)", "!("+tsAny(q.Excluded)+")")
 	}
 	if !q.Since.IsZero() {
 		b.add("m.created_at >= $1", q.Since)
@@ -203,6 +370,8 @@ type builder struct {
 	from, id string
 	conds    []string
 	args     []any
+	words    int    // Fragment.words
+	every    string // Fragment.every
 }
 
 // newBuilder checks opt and returns nil, with no error, for an empty
@@ -281,11 +450,19 @@ func (b *builder) add(cond string, args ...any) {
 
 // filters adds the conditions both engines write alike.
 func (b *builder) filters(q Query, opt Options) {
+	author, room := "m.author", "m.room"
+	if b.words > 0 {
+		// GIN keeps these authors' and rooms' matches already
+		// (postgresIndexed): compared to the columns, the planner would
+		// also read an index on them, every message of the room, to
+		// intersect (27 ms for a room of 100,000 messages).
+		author, room = "(m.author || '')", "(m.room || '')"
+	}
 	if len(q.From) > 0 {
-		b.add("m.author IN ("+placeholders(len(q.From))+")", anys(q.From)...)
+		b.add(author+" IN ("+placeholders(len(q.From))+")", anys(q.From)...)
 	}
 	if len(q.In) > 0 {
-		b.add("m.room IN ("+placeholders(len(q.In))+")", anys(q.In)...)
+		b.add(room+" IN ("+placeholders(len(q.In))+")", anys(q.In)...)
 	}
 	if q.IsMention {
 		b.add("("+opt.Mentioned.SQL+")", opt.Mentioned.Args...)
@@ -294,7 +471,7 @@ func (b *builder) filters(q Query, opt Options) {
 }
 
 func (b *builder) fragment() Fragment {
-	return Fragment{From: b.from, Where: strings.Join(b.conds, " AND "), Args: slices.Clip(b.args), ID: b.id}
+	return Fragment{From: b.from, Where: strings.Join(b.conds, " AND "), Args: slices.Clip(b.args), ID: b.id, words: b.words, every: b.every}
 }
 
 // fts5Join writes terms as FTS5 strings joined by op. Each term is one
@@ -319,6 +496,59 @@ func fts5Join(terms []Term, op string) string {
 		}
 	}
 	return b.String()
+}
+
+// splitCommon returns, as tsquery text, what of terms to give the
+// full-text index and what to test on the rows it finds: a term with a
+// common word (Options.Common) is tested, and its other words, if any,
+// are indexed. If nothing would be indexed, every term is.
+func splitCommon(terms []Term, common map[string]bool) (indexed, tested []string) {
+	for _, t := range terms {
+		var rare []string
+		for i, w := range t.Words {
+			last := i == len(t.Words)-1
+			if !common[w] || (t.Prefix && last) { // a prefix is no word
+				rare = append(rare, "("+tsTerm(Term{Words: []string{w}, Prefix: t.Prefix && last})+")")
+			}
+		}
+		if len(rare) == len(t.Words) {
+			indexed = append(indexed, "("+tsTerm(t)+")")
+			continue
+		}
+		indexed = append(indexed, rare...)
+		tested = append(tested, "("+tsTerm(t)+")")
+	}
+	if len(indexed) == 0 {
+		return splitCommon(terms, nil)
+	}
+	return indexed, tested
+}
+
+// tsAny writes the tsquery that matches any of terms.
+func tsAny(terms []Term) string {
+	parts := make([]string, len(terms))
+	for i, t := range terms {
+		parts[i] = "(" + tsTerm(t) + ")"
+	}
+	return strings.Join(parts, " | ")
+}
+
+// appendAny appends to parts the tsquery that matches any of the lexemes
+// of prefix and one of names, if there are names.
+func appendAny(parts []string, prefix string, names []string) []string {
+	if len(names) == 0 {
+		return parts
+	}
+	var b strings.Builder
+	b.WriteByte('(')
+	for i, n := range names {
+		if i > 0 {
+			b.WriteString(" | ")
+		}
+		writeLexeme(&b, prefix+n)
+	}
+	b.WriteByte(')')
+	return append(parts, b.String())
 }
 
 // tsTerm writes a term as tsquery text: its words as quoted lexemes,

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // BulkInsert appends n messages by author to room in one statement, for
@@ -95,4 +96,13 @@ func (s *Store) PreparedReads() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return len(d.stmts)
+}
+
+// CommonWords reads again what Search takes for common words
+// (search.Options.Common), as if the words it read were old.
+func (s *Store) CommonWords(ctx context.Context) (map[string]bool, error) {
+	s.common.mu.Lock()
+	s.common.read = time.Time{}
+	s.common.mu.Unlock()
+	return s.commonWords(ctx)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -117,9 +118,14 @@ func (s *Store) Search(ctx context.Context, user chat.User, q search.Query, p Se
 			q.In[i] = chat.NormalizeRoomName(r)
 		}
 	}
-	opt := search.Options{Readable: s.readableFilter(user.ID), Mentioned: mentionedFilter(user.ID)}
-	var f search.Fragment
 	var err error
+	opt := search.Options{Readable: s.readableFilter(user.ID), Mentioned: mentionedFilter(user.ID)}
+	if s.engine == EnginePostgres {
+		if opt.Common, err = s.commonWords(ctx); err != nil {
+			return out, err
+		}
+	}
+	var f search.Fragment
 	if s.engine == EnginePostgres {
 		f, err = q.Postgres(opt)
 	} else {
@@ -128,30 +134,21 @@ func (s *Store) Search(ctx context.Context, user chat.User, q search.Query, p Se
 	if err != nil {
 		return out, fmt.Errorf("store: search: %w", err)
 	}
-	query, args := f.Page("m.id, m.room, m.seq, m.author, m.created_at, m.edited_at, m.content", p.Before, limit+1)
-	// The statement's text varies with the query's operators: it is not
-	// kept as the store's other statements are. On PostgreSQL it is also
-	// planned with its words, never from a generic plan, which cannot
-	// tell a rare word from a common one (search.Fragment).
-	var rs rows
-	if once, ok := s.read.(onceQuerier); ok {
-		rs, err = once.queryOnce(ctx, query, args...)
-	} else {
-		rs, err = s.read.query(ctx, query, append([]any{pgx.QueryExecModeExec}, args...)...)
-	}
-	if err != nil {
-		return out, wrapErr("search", err)
-	}
-	defer rs.Close()
-	for rs.Next() {
-		var r SearchResult
-		if err := rs.Scan(&r.ID, &r.Room, &r.Seq, &r.Author, timeCol{&r.Timestamp}, nullTimeCol{&r.Edited}, &r.Content); err != nil {
-			return out, wrapErr("search", err)
+	// Where the windows of a search with words start on PostgreSQL.
+	newest := func() (id int64, err error) {
+		if err := s.read.queryRow(ctx, "SELECT COALESCE(max(id), 0) FROM messages").Scan(&id); err != nil {
+			return 0, wrapErr("search", err)
 		}
-		out.Results = append(out.Results, r)
+		return id, nil
 	}
-	if err := rs.Err(); err != nil {
-		return out, wrapErr("search", err)
+	err = f.Windows("m.id, m.room, m.seq, m.author, m.created_at, m.edited_at, m.content", p.Before, limit+1, newest,
+		func(query string, args []any) (int, error) {
+			before := len(out.Results)
+			err := s.searchRows(ctx, query, args, &out.Results)
+			return len(out.Results) - before, err
+		})
+	if err != nil {
+		return out, err
 	}
 	if len(out.Results) > limit {
 		out.Results = out.Results[:limit]
@@ -161,6 +158,81 @@ func (s *Store) Search(ctx context.Context, user chat.User, q search.Query, p Se
 		out.Results[i].Highlights = q.Highlight(out.Results[i].Content)
 	}
 	return out, nil
+}
+
+// commonWords are the words search takes for common on PostgreSQL
+// (search.Options.Common): those PostgreSQL's statistics of the full-text
+// index say are in search.PostgresCommon of the messages or more, read
+// again once they are commonWordsAge old. Autovacuum's ANALYZE keeps the
+// statistics; a database never analyzed has none, and every word is then
+// given to the index.
+type commonWords struct {
+	mu    sync.Mutex
+	read  time.Time
+	words map[string]bool
+}
+
+const commonWordsAge = 10 * time.Minute
+
+func (s *Store) commonWords(ctx context.Context) (map[string]bool, error) {
+	c := &s.common
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.words != nil && time.Since(c.read) < commonWordsAge {
+		return c.words, nil
+	}
+	rs, err := s.read.query(ctx, search.PostgresWordShares)
+	if err != nil {
+		return nil, wrapErr("search: common words", err)
+	}
+	defer rs.Close()
+	words := map[string]bool{}
+	for rs.Next() {
+		var w string
+		var share float64
+		if err := rs.Scan(&w, &share); err != nil {
+			return nil, wrapErr("search: common words", err)
+		}
+		if share >= search.PostgresCommon {
+			words[w] = true
+		}
+	}
+	if err := rs.Err(); err != nil {
+		return nil, wrapErr("search: common words", err)
+	}
+	c.words, c.read = words, time.Now()
+	return words, nil
+}
+
+// searchRows runs one statement of a search and appends its results to
+// results.
+func (s *Store) searchRows(ctx context.Context, query string, args []any, results *[]SearchResult) error {
+	// The statement's text varies with the query's operators: it is not
+	// kept as the store's other statements are. On PostgreSQL it is also
+	// planned with its words, never from a generic plan, which cannot
+	// tell a rare word from a common one (search.Fragment).
+	var rs rows
+	var err error
+	if once, ok := s.read.(onceQuerier); ok {
+		rs, err = once.queryOnce(ctx, query, args...)
+	} else {
+		rs, err = s.read.query(ctx, query, append([]any{pgx.QueryExecModeExec}, args...)...)
+	}
+	if err != nil {
+		return wrapErr("search", err)
+	}
+	defer rs.Close()
+	for rs.Next() {
+		var r SearchResult
+		if err := rs.Scan(&r.ID, &r.Room, &r.Seq, &r.Author, timeCol{&r.Timestamp}, nullTimeCol{&r.Edited}, &r.Content); err != nil {
+			return wrapErr("search", err)
+		}
+		*results = append(*results, r)
+	}
+	if err := rs.Err(); err != nil {
+		return wrapErr("search", err)
+	}
+	return nil
 }
 
 // backfillSearchVectors is migration 8's step on PostgreSQL: it gives the

@@ -225,6 +225,44 @@ func TestSearchPaging(t *testing.T) {
 	})
 }
 
+// TestSearchCommonWords: a word in most messages, which PostgreSQL's
+// statistics then call common, is tested on the rows the other words
+// find (search.Options.Common), and the results are the same as when it
+// was not.
+func TestSearchCommonWords(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, s *store.Store) {
+		u := mustUser(t, s, "alice")
+		for i := 1; i <= 200; i++ {
+			content := "fe number " + strconv.Itoa(i)
+			if i%40 == 0 {
+				content = "gitr fe " + strconv.Itoa(i)
+			}
+			mustInsert(t, s, chat.NewMessage{Room: "lobby", Author: "alice", Content: content})
+		}
+		mustInsert(t, s, chat.NewMessage{Room: "lobby", Author: "alice", Content: "gitr alone"})
+		check := func() {
+			t.Helper()
+			wantFound(t, s, u, "gitr fe", "lobby/200", "lobby/160", "lobby/120", "lobby/80", "lobby/40")
+			wantFound(t, s, u, `"fe 160"`, "lobby/160")
+			wantFound(t, s, u, `"gitr fe" -160 -200`, "lobby/120", "lobby/80", "lobby/40")
+			wantFound(t, s, u, "gitr -fe", "lobby/201")
+			wantFound(t, s, u, "fe 7", "lobby/7")
+		}
+		check()
+		mustExec(t, s, "ANALYZE messages")
+		if s.Engine() == store.EnginePostgres {
+			common, err := s.CommonWords(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !common["fe"] || !common["number"] || common["gitr"] {
+				t.Fatalf("the common words after ANALYZE are %v, want fe and number, not gitr", common)
+			}
+		}
+		check()
+	})
+}
+
 // TestSearchOperators: the query language's operators through the store,
 // is:mention from the mentions its writers record.
 func TestSearchOperators(t *testing.T) {

@@ -80,6 +80,9 @@ type Store struct {
 	// batchWriter.
 	batches *batcher
 
+	// common is what search takes for common words (PostgreSQL).
+	common commonWords
+
 	// closeConns closes the engine's connections, once batches has
 	// stopped.
 	closeConns func() error
