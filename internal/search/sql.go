@@ -48,9 +48,8 @@ type Options struct {
 	// as the store does: compared to the column, the planner may read an
 	// index on room for every message of the readable rooms (a third of
 	// them, here) to intersect it with the full-text index. Measured over
-	// 10,000,000 messages, two words: p99 136 ms against 408 ms; with
-	// operators neither meets its target there (docs/BENCHMARKS.md,
-	// Search).
+	// 10,000,000 messages, before the index knew blocks of ids, two
+	// words: p99 136 ms against 408 ms (docs/BENCHMARKS.md, Search).
 	Readable Filter
 	// Mentioned keeps the messages that mention the searcher, such as
 	// m.id IN (SELECT message_id FROM mentions WHERE user_id = $1).
@@ -327,6 +326,13 @@ func (q Query) Postgres(opt Options) (Fragment, error) {
 	case len(q.Terms) > 0:
 		indexed, tested := splitCommon(q.Terms, opt.Common)
 		every, _ := splitCommon(q.Terms, nil)
+		// GIN reads every word a prefix starts, whatever else a
+		// statement asks: a query with one is one statement, every word
+		// given to GIN.
+		windows := !slices.ContainsFunc(q.Terms, func(t Term) bool { return t.Prefix })
+		if !windows {
+			indexed, tested = every, nil
+		}
 		// GIN keeps the matches of these rooms and authors alone; the
 		// conditions on m.room and m.author (filters) still say which,
 		// exactly.
@@ -334,7 +340,10 @@ func (q Query) Postgres(opt Options) (Fragment, error) {
 		also = appendAny(also, "#r", q.In)
 		also = appendAny(also, "#a", q.From)
 		b.add(postgresIndexed+" @@ CAST($1 AS tsquery)", strings.Join(append(indexed, also...), " & "))
-		b.words, b.every = len(b.args), strings.Join(append(every, also...), " & ")
+		b.every = strings.Join(append(every, also...), " & ")
+		if windows {
+			b.words = len(b.args)
+		}
 		// The excluded words are tested on the rows GIN keeps too:
 		// given to GIN, an excluded word's every match is read (a common
 		// one: 30 ms a statement).
@@ -451,7 +460,7 @@ func (b *builder) add(cond string, args ...any) {
 // filters adds the conditions both engines write alike.
 func (b *builder) filters(q Query, opt Options) {
 	author, room := "m.author", "m.room"
-	if b.words > 0 {
+	if b.every != "" {
 		// GIN keeps these authors' and rooms' matches already
 		// (postgresIndexed): compared to the columns, the planner would
 		// also read an index on them, every message of the room, to

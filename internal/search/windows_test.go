@@ -138,3 +138,30 @@ func TestPostgresUsesTheIndex(t *testing.T) {
 		}
 	}
 }
+
+// TestWindowsStatements: a search with words reads windows of blocks
+// (several statements where they find nothing); one with a prefix, whose
+// every word GIN would read again for each, one statement.
+func TestWindowsStatements(t *testing.T) {
+	for _, c := range []struct {
+		q    string
+		many bool
+	}{{"plan", true}, {"plan in:lobby -secret", true}, {"pla*", false}, {"plan pre*", false}, {"-plan", false}, {"from:alice", false}} {
+		f, err := parse(t, c.q).Postgres(as("alice"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		statements := 0
+		newest := func() (int64, error) { return 40 << search.BlockBits, nil }
+		err = f.Windows("m.id", 0, 50, newest, func(string, []any) (int, error) {
+			statements++
+			return 0, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if many := statements > 1; many != c.many {
+			t.Errorf("%q: %d statements", c.q, statements)
+		}
+	}
+}
