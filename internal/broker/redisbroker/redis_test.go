@@ -129,23 +129,23 @@ func mustParseURL(t testing.TB, url string) *redis.Options {
 	return o
 }
 
-// Close stops the receive goroutine before it returns.
+// Close stops the receive goroutine. Close returns once the goroutine
+// has closed its done channel, in its last deferred call, so its stack
+// may be listed for a moment after, as may those of brokers the tests
+// before this one closed: the test waits, bounded, for exactly a's and
+// b's, then for b's alone.
 func TestRedisCloseStopsGoroutine(t *testing.T) {
 	url := redisURL(t)
 	a, _ := openPair(t, url, redisbroker.Options{})
 	if err := a.Subscribe(t.Context(), "room", brokertest.NewRecorder(1)); err != nil {
 		t.Fatal(err)
 	}
-	before := receivers()
-	if before == 0 {
-		t.Fatal("no receive goroutine found in the stacks; the test is looking for the wrong name")
-	}
+	testenv.Eventually(t, brokertest.Wait, "the receive goroutines of a and b alone (the test looks for the right name)",
+		func() bool { return receivers() == 2 })
 	if err := a.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	if after := receivers(); after != before-1 {
-		t.Errorf("receive goroutines: %d before Close, %d after", before, after)
-	}
+	testenv.Eventually(t, brokertest.Wait, "a's receive goroutine to end after Close", func() bool { return receivers() == 1 })
 }
 
 // receivers counts the goroutines running Redis.receive.
