@@ -82,6 +82,15 @@ func start(t *testing.T, c *Conn) net.Conn {
 	return client
 }
 
+// readText reads the next frame, which must be want.
+func readText(t *testing.T, br *bufio.Reader, want string) {
+	t.Helper()
+	f, err := ws.ReadFrame(br)
+	if err != nil || string(f.Payload) != want {
+		t.Fatalf("got %q, %v; want %q", f.Payload, err, want)
+	}
+}
+
 // readClose reads the next frame, which must be a close frame, and
 // returns its code and reason.
 func readClose(t *testing.T, br *bufio.Reader) (ws.StatusCode, string) {
@@ -112,10 +121,7 @@ func TestQueuedBeforeStartAreWrittenInOrder(t *testing.T) {
 	_ = client.SetReadDeadline(time.Now().Add(5 * time.Second))
 	br := bufio.NewReader(client)
 	for _, want := range []string{"one", "two", "three"} {
-		f, err := ws.ReadFrame(br)
-		if err != nil || string(f.Payload) != want {
-			t.Fatalf("got %q, %v; want %q", f.Payload, err, want)
-		}
+		readText(t, br, want)
 	}
 }
 
@@ -256,10 +262,7 @@ func TestCloseFlushesThenHandshakes(t *testing.T) {
 	}
 	_ = client.SetDeadline(time.Now().Add(5 * time.Second))
 	br := bufio.NewReader(client)
-	f, err := ws.ReadFrame(br)
-	if err != nil || string(f.Payload) != "last words" {
-		t.Fatalf("got %q %v", f.Payload, err)
-	}
+	readText(t, br, "last words")
 	if code, reason := readClose(t, br); code != StatusGoingAway || reason != "bye" {
 		t.Fatalf("close %d %q", code, reason)
 	}
@@ -349,10 +352,7 @@ func TestCloseBeforeStart(t *testing.T) {
 	}
 	_ = client.SetDeadline(time.Now().Add(5 * time.Second))
 	br := bufio.NewReader(client)
-	f, err := ws.ReadFrame(br)
-	if err != nil || string(f.Payload) != "welcome" {
-		t.Fatalf("got %q %v; want what was queued before the close", f.Payload, err)
-	}
+	readText(t, br, "welcome") // what was queued before the close
 	if code, reason := readClose(t, br); code != 4401 || reason != "credentials revoked" {
 		t.Fatalf("close %d %q", code, reason)
 	}
@@ -405,9 +405,7 @@ func TestWaitWritten(t *testing.T) {
 	c.Send(Text([]byte("small")))
 	c.WaitWritten()
 	_ = client.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if f, err := ws.ReadFrame(bufio.NewReader(client)); err != nil || string(f.Payload) != "small" {
-		t.Fatalf("got %q %v", f.Payload, err)
-	}
+	readText(t, bufio.NewReader(client), "small")
 	// The client stops reading: the wait ends when the stuck write does.
 	for range 64 {
 		c.Send(Text(make([]byte, 1<<20)))
