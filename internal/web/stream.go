@@ -204,8 +204,11 @@ func (st *userStream) find(room string) *streamState {
 
 // search returns where room is in st.rooms, or would be.
 func (st *userStream) search(room string) (int, bool) {
-	return slices.BinarySearchFunc(st.rooms, room, func(rs streamState, room string) int { return strings.Compare(rs.name.Value(), room) })
+	return slices.BinarySearchFunc(st.rooms, room, func(rs streamState, room string) int { return rs.compare(room) })
 }
+
+// compare orders states by their rooms' names: st.rooms' order.
+func (rs *streamState) compare(room string) int { return strings.Compare(rs.name.Value(), room) }
 
 // addLocked adds a room whose counts are about to be read, and returns
 // it; st.mu held, the room not the stream's.
@@ -265,7 +268,7 @@ func (st *userStream) open(ctx context.Context) (err error) {
 		st.gen++
 		st.rooms = append(st.rooms, streamState{name: unique.Make(c.Room), gen: st.gen, loading: true})
 	}
-	slices.SortFunc(st.rooms, func(a, b streamState) int { return strings.Compare(a.name.Value(), b.name.Value()) }) // search's order
+	slices.SortFunc(st.rooms, func(a, b streamState) int { return a.compare(b.name.Value()) })
 	st.unlock()
 	for _, c := range first {
 		if err := s.streams.follow(st, c.Room); err != nil {
