@@ -441,7 +441,8 @@ func roomControl(t *testing.T, srv *apptest.Server) {
 
 // TestDirectOpenedOnce: many opens of the same conversation at once, from
 // both its people and in any order of their names, make one room; a
-// person's name leads there (GET /dm/{name}/).
+// person's name leads there (GET /dm/{name}/); a dm- name no conversation
+// has is no page, no socket and no room.
 func TestDirectOpenedOnce(t *testing.T) {
 	t.Parallel()
 	onBothEngines(t, nil, func(t *testing.T, srv *apptest.Server) {
@@ -511,6 +512,11 @@ func TestDirectOpenedOnce(t *testing.T) {
 		// a person's name.
 		if r, page := get(t, srv, "/chats/dm-squat/", bobCookie); r.StatusCode != http.StatusNotFound || strings.Contains(page, "your first message creates it") {
 			t.Fatalf("GET /chats/dm-squat/: %s", r.Status)
+		}
+		// Nor a socket: anyone can work out the name two people's
+		// conversation will have, and must not wait there for it.
+		if status, _ := dialStatus(t, srv, "dm-squat", bob); status != http.StatusNotFound {
+			t.Fatalf("a socket on dm-squat: %d", status)
 		}
 		// Leaving it and opening it again brings its opener back.
 		if r := apptest.Do(t, "DELETE", srv.URL+"/api/v1/rooms/"+names[0]+"/membership", ann, nil, nil); r.StatusCode != http.StatusNoContent {

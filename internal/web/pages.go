@@ -379,7 +379,7 @@ func (s *Server) handleRoom(w http.ResponseWriter, r *http.Request, u chat.User)
 		return
 	}
 	exists := place.Exists
-	if !exists && mayBeDirect(name) {
+	if unmadeDirect(name, place) {
 		// A direct conversation is made from a person's name, never
 		// by a first message.
 		s.errorPage(w, r, http.StatusNotFound, "No such conversation. A direct conversation starts from a person's name: /dm/NAME/.")

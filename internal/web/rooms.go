@@ -20,10 +20,17 @@ import (
 // are (store.DirectPrefix): such a name would keep two people from
 // ever opening theirs.
 func notDirectName(room string) error {
-	if strings.HasPrefix(room, store.DirectPrefix) {
+	if mayBeDirect(room) {
 		return chat.Errorf(chat.EInvalid, "Names that start with %q are kept for direct messages; choose another.", store.DirectPrefix)
 	}
 	return nil
+}
+
+// unmadeDirect reports whether room is a direct conversation's name that
+// no conversation has yet: made from people's names only (openDirect),
+// never by a first message, and nobody's to read or wait in.
+func unmadeDirect(room string, p chat.Place) bool {
+	return !p.Exists && mayBeDirect(room)
 }
 
 // maxMuteMinutes bounds a mute: a year.
@@ -350,6 +357,8 @@ func (s *Server) openDirect(ctx context.Context, u chat.User, names []string) (c
 	}
 	room, created, err := s.opt.Store.OpenDirect(ctx, ids, u.ID)
 	if err == nil && created {
+		// A socket opened on the name before it was made leaves it.
+		s.roomChanged(room.Name, "")
 		// A new conversation: each member's user streams list it.
 		for _, name := range members {
 			s.roomsChanged(name, room.Name)

@@ -56,6 +56,12 @@ func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
 		s.refuseUpgrade(w, http.StatusServiceUnavailable, "unavailable", "The room is not available now; try again shortly.")
 		return
 	}
+	if unmadeDirect(room, place) {
+		// Anyone can work out the name two people's conversation will
+		// have: nobody waits for it on a socket.
+		s.refuseUpgrade(w, http.StatusNotFound, "not_found", "No such room.")
+		return
+	}
 	sc := &socket{registered: registered{s: s, user: newSocketUser(u), cred: cred}, room: room}
 	sc.sock = sc
 	sc.place.Store(&place)
