@@ -160,6 +160,11 @@ type Event struct {
 	Subject string `json:"subject,omitempty"`
 	// Seq is KindRead's: the seq the user has read to.
 	Seq int64 `json:"seq,omitempty"`
+	// Epoch is KindMessage's and KindChange's: the room's access epoch
+	// the entry was written under (chat.Message.Epoch, which a decoded
+	// event's entry gets from it); and KindRoomChanged's, for a change
+	// that concerned User alone: the epoch it made (0 if none).
+	Epoch int64 `json:"epoch,omitempty"`
 }
 
 // Handler receives the events of a subscription.

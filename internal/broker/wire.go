@@ -94,6 +94,10 @@ func AppendEvent(b []byte, ev Event, m Mark) []byte {
 		b = append(b, `,"seq":`...)
 		b = strconv.AppendInt(b, ev.Seq, 10)
 	}
+	if ev.Epoch != 0 {
+		b = append(b, `,"epoch":`...)
+		b = strconv.AppendInt(b, ev.Epoch, 10)
+	}
 	return append(b, '}')
 }
 
@@ -112,10 +116,21 @@ func HasMark(payload string, m Mark) bool {
 // elsewhere) by encoding/json, with the same result. A kind this process
 // does not know reads as KindUnknown.
 func DecodeEvent(b []byte) (Event, error) {
-	if ev, ok := decodeEventFast(b); ok {
-		return ev, nil
+	ev, ok := decodeEventFast(b)
+	if !ok {
+		var err error
+		if ev, err = decodeEventJSON(b); err != nil {
+			return Event{}, err
+		}
 	}
-	return decodeEventJSON(b)
+	// The entry's epoch travels beside it, not in its object.
+	if ev.Message != nil {
+		ev.Message.Epoch = ev.Epoch
+	}
+	if ev.Change != nil {
+		ev.Change.Epoch = ev.Epoch
+	}
+	return ev, nil
 }
 
 // decodeEventJSON reads an event with encoding/json, its message in the
@@ -133,12 +148,13 @@ func decodeEventJSON(b []byte) (Event, error) {
 		Keep    string            `json:"keep"`
 		Subject string            `json:"subject"`
 		Seq     int64             `json:"seq"`
+		Epoch   int64             `json:"epoch"`
 	}
 	if err := json.Unmarshal(b, &w); err != nil {
 		return Event{}, err
 	}
 	ev := Event{Room: w.Room, Kind: w.Kind, User: w.User, Origin: w.Origin, Users: w.Users,
-		Credentials: w.Creds, Keep: w.Keep, Subject: w.Subject, Seq: w.Seq}
+		Credentials: w.Creds, Keep: w.Keep, Subject: w.Subject, Seq: w.Seq, Epoch: w.Epoch}
 	if w.Message != nil {
 		m, err := w.Message.Message()
 		if err != nil {
@@ -187,6 +203,8 @@ func decodeEventFast(b []byte) (Event, bool) {
 			return sc.String(&ev.Subject)
 		case "seq":
 			return sc.Int(&ev.Seq)
+		case "epoch":
+			return sc.Int(&ev.Epoch)
 		case "message":
 			if ev.Message != nil {
 				return false // encoding/json would merge the two

@@ -31,6 +31,10 @@ func sampleEvents() []Event {
 	react := chat.Change{Room: "lobby", Seq: 12, Kind: chat.ChangeReact, Target: 4, Author: "ann", Emoji: "🇫🇷",
 		Timestamp: m.Timestamp.Add(time.Hour)}
 	erased := chat.Change{Room: "lobby", Seq: 13, Kind: chat.ChangeEdit, Target: 4, Author: "zoë", Timestamp: m.Timestamp}
+	private := m
+	private.Room, private.Epoch = "secret", 3
+	privateEdit := edit
+	privateEdit.Room, privateEdit.Epoch = "secret", 3
 	return []Event{
 		{Room: "lobby", Kind: KindMessage, Message: &m, Origin: "p-1"},
 		{Room: "lobby", Kind: KindMessage, Message: &esc},
@@ -54,6 +58,11 @@ func sampleEvents() []Event {
 		{Kind: KindRead, User: "zoë", Subject: "lobby", Seq: 17, Origin: "p-1"},
 		{Kind: KindRooms, User: "ann", Subject: "ops"},
 		{Room: "lobby", Kind: KindUnknown},
+		// Written under a room's access epoch, which travels beside the
+		// entry and is its again once read; a member's removal's.
+		{Room: "secret", Kind: KindMessage, Message: &private, Epoch: 3, Origin: "p-1"},
+		{Room: "secret", Kind: KindChange, Change: &privateEdit, Epoch: 3},
+		{Kind: KindRoomChanged, Subject: "secret", User: "zoë", Epoch: 4},
 	}
 }
 
@@ -76,7 +85,7 @@ func TestDecodeEventRoundTrip(t *testing.T) {
 		t.Error("an escaped string was read by hand")
 	}
 	for _, m := range []Mark{{}, NewMark()} {
-		for _, i := range []int{0, 2, 3, 6, 7, 8} { // new messages and changes
+		for _, i := range []int{0, 2, 3, 6, 7, 8, 22, 23, 24} { // new messages and changes, epochs
 			if _, ok := decodeEventFast(AppendEvent(nil, sampleEvents()[i], m)); !ok {
 				t.Errorf("event %d (mark %q) was not read by hand: %s", i, m.open, AppendEvent(nil, sampleEvents()[i], m))
 			}

@@ -66,6 +66,12 @@ type Place struct {
 	Member bool
 	// MutedUntil: the actor may not send in the room until then.
 	MutedUntil time.Time
+	// Epoch is the room's access epoch: one more at every change that
+	// may take someone's right to read it (made private or direct, a
+	// member gone). Each entry of its log carries the epoch it was
+	// written under (Message.Epoch), so that a socket checked under an
+	// older one is sent nothing newer before it is checked again.
+	Epoch int64
 }
 
 // Action is what is asked.

@@ -70,6 +70,8 @@ type Change struct {
 	Emoji     string
 	Timestamp time.Time
 	ClientID  string
+	// Epoch is as a Message's: never in a frame.
+	Epoch int64
 }
 
 // Reply is the message a reply answers, as the reply shows it: read when
@@ -116,6 +118,27 @@ func (e Entry) Seq() int64 {
 		return e.Change.Seq
 	}
 	return 0
+}
+
+// Epoch is the access epoch the entry was written under (Message.Epoch).
+func (e Entry) Epoch() int64 {
+	if e.Message != nil {
+		return e.Message.Epoch
+	}
+	if e.Change != nil {
+		return e.Change.Epoch
+	}
+	return 0
+}
+
+// SetEpoch raises the entry's epoch to epoch, if it is lower.
+func (e Entry) SetEpoch(epoch int64) {
+	switch {
+	case e.Message != nil:
+		e.Message.Epoch = max(e.Message.Epoch, epoch)
+	case e.Change != nil:
+		e.Change.Epoch = max(e.Change.Epoch, epoch)
+	}
 }
 
 // NewChange is a change a user asks for, checked by CheckNewChange.

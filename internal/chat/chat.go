@@ -92,6 +92,11 @@ type Message struct {
 	// Reactions are the emoji on the message, in the order of their
 	// first reaction.
 	Reactions []Reaction
+
+	// Epoch is its room's access epoch when the store wrote it (Place):
+	// how the hub keeps it from a socket whose right to read the room was
+	// checked before a change of who may. Never in a frame.
+	Epoch int64
 }
 
 // CurrentRev is the message's Rev, or its seq when Rev is not set.

@@ -37,6 +37,9 @@ type History interface {
 	// Log returns up to limit entries with seq > after, every seq once,
 	// ascending, and whether more follow.
 	Log(ctx context.Context, room string, after int64, limit int) ([]chat.Entry, bool, error)
+	// AccessEpoch returns the room's access epoch (chat.Place), 0 for an
+	// unknown room.
+	AccessEpoch(ctx context.Context, room string) (int64, error)
 }
 
 // Options configure a Hub.
@@ -87,6 +90,9 @@ type Stats struct {
 	Members, Rooms                   int64
 	Delivered, Recovered, Duplicates uint64
 	RecoveryErrors                   uint64
+	// Stale counts the members dropped from the fan-out for an entry of
+	// a later access epoch than theirs (Joining.Epoch).
+	Stale uint64
 }
 
 // Hub is the fan-out of one process. Its methods are safe for concurrent use.
@@ -100,6 +106,7 @@ type Hub struct {
 
 	members                          atomic.Int64
 	delivered, recovered, duplicates atomic.Uint64
+	stale                            atomic.Uint64
 	recoveryErrors                   atomic.Uint64
 	stop                             chan struct{}
 	stopOnce                         sync.Once
@@ -159,6 +166,7 @@ func (h *Hub) Stats() Stats {
 		Members: h.members.Load(), Rooms: n,
 		Delivered: h.delivered.Load(), Recovered: h.recovered.Load(),
 		Duplicates: h.duplicates.Load(), RecoveryErrors: h.recoveryErrors.Load(),
+		Stale: h.stale.Load(),
 	}
 }
 
@@ -175,13 +183,24 @@ type Joining struct {
 	Hold bool
 	// Sink takes the member's frames.
 	Sink Sink
+	// Epoch is the room's access epoch the socket's right to read the
+	// room was checked under (chat.Place.Epoch). An entry written under a
+	// later one — after a change of who may read the room — is never
+	// queued for it: the member is dropped from the fan-out (nothing is
+	// queued for it from then on) and Stale is called, once, in a
+	// goroutine of its own, unless Hub.Checked or Hub.AdvanceEpoch said
+	// first that it was checked again.
+	Epoch int64
+	// Stale is told that the member was dropped so: its socket closes,
+	// and its client is checked again as it reconnects.
+	Stale func()
 }
 
 // Join makes j a member of its room, subscribing this process to the room
 // if it is the first. The member receives every message of the room
 // committed after Join returns. Leave it with Member.Leave.
 func (h *Hub) Join(ctx context.Context, j Joining) (*Member, error) {
-	m := &Member{h: h, user: j.User, extensions: j.Extensions, sink: j.Sink}
+	m := &Member{h: h, user: j.User, extensions: j.Extensions, sink: j.Sink, epoch: j.Epoch, stale: j.Stale}
 	if j.Hold {
 		m.held = holding
 	}
@@ -198,6 +217,7 @@ func (h *Hub) Join(ctx context.Context, j Joining) (*Member, error) {
 	if m.extensions {
 		r.extMembers++
 	}
+	r.checked = min(r.checked, m.epoch)
 	r.mu.Unlock()
 	h.mu.Unlock()
 	h.members.Add(1)
@@ -225,7 +245,45 @@ func (h *Hub) Publish(ctx context.Context, ev broker.Event) error {
 	if ev.Origin == "" {
 		ev.Origin = h.opt.Origin
 	}
+	switch {
+	case ev.Message != nil:
+		ev.Epoch = ev.Message.Epoch
+	case ev.Change != nil:
+		ev.Epoch = ev.Change.Epoch
+	}
 	return h.opt.Broker.Publish(ctx, ev)
+}
+
+// Checked records that user was found, under room's access epoch epoch,
+// to be allowed to read it: entries written under it reach their
+// members (Joining.Epoch). A member already dropped stays dropped.
+func (h *Hub) Checked(room, user string, epoch int64) {
+	h.setEpochs(room, epoch, func(mb *Member) bool { return mb.user == user })
+}
+
+// AdvanceEpoch is told that the change of who may read room that made
+// its access epoch epoch concerned user alone (a member gone): the
+// room's members but user's that were checked under the epoch before are
+// as checked under this one. Those checked under an older one still
+// wait for a check of their own (Checked).
+func (h *Hub) AdvanceEpoch(room, user string, epoch int64) {
+	h.setEpochs(room, epoch, func(mb *Member) bool { return mb.epoch == epoch-1 && mb.user != user })
+}
+
+// setEpochs raises to epoch the access epoch of the members of room
+// that which selects.
+func (h *Hub) setEpochs(room string, epoch int64, which func(*Member) bool) {
+	r := h.room(room)
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for mb := range r.members {
+		if which(mb) {
+			mb.epoch = max(mb.epoch, epoch)
+		}
+	}
 }
 
 // Event receives the broker's events: the hub is the broker.Handler of
@@ -458,6 +516,9 @@ type entry struct {
 	change *chat.Change
 }
 
+// epoch is the access epoch the entry was written under.
+func (e entry) epoch() int64 { return chat.Entry{Message: e.msg, Change: e.change}.Epoch() }
+
 type typingFrame struct {
 	Command string `json:"command"`
 	User    string `json:"user"`
@@ -479,6 +540,8 @@ type room struct {
 	mu         sync.Mutex
 	members    map[*Member]struct{}
 	extMembers int              // members that take extensions
+	checked    int64            // every member was checked under this access epoch or a later one
+	epoch      int64            // that of the log up to next: read at the start, raised by each entry fanned out
 	watch      func(chat.Entry) // told of every entry, if set (Watch)
 	next       int64            // the next seq to fan out
 	pending    map[int64]entry  // arrived early, waiting for next
@@ -548,8 +611,14 @@ func (r *room) start(ctx context.Context) {
 		r.err = err
 		return
 	}
+	// Read after last: the epoch of every entry up to it, or a later one.
+	epoch, err := r.h.opt.History.AccessEpoch(ctx, r.name)
+	if err != nil {
+		r.err = err
+		return
+	}
 	r.locked(func(w *wakes) {
-		r.next = last + 1
+		r.next, r.epoch = last+1, epoch
 		for seq := range r.pending {
 			if seq <= last {
 				delete(r.pending, seq)
@@ -625,6 +694,10 @@ func (r *room) drainLocked(w *wakes) {
 // those with), a change for those with extensions. Each frame is encoded
 // once, and only if a member takes it.
 func (r *room) fanoutLocked(w *wakes, e entry) {
+	if epoch := e.epoch(); epoch > r.checked {
+		r.dropStaleLocked(epoch)
+		r.epoch = max(r.epoch, epoch)
+	}
 	if r.watch != nil {
 		r.watch(chat.Entry{Message: e.msg, Change: e.change})
 	}
@@ -704,6 +777,37 @@ func (r *room) fanoutLocked(w *wakes, e entry) {
 	}
 }
 
+// dropStaleLocked drops from the fan-out every member checked under an
+// access epoch before epoch, that of the entry about to be fanned out:
+// a change of who may read the room came between, which the member's
+// socket has not been checked against. Its frames go nowhere from now
+// on, and its socket is told (Joining.Stale).
+func (r *room) dropStaleLocked(epoch int64) {
+	for mb := range r.members {
+		if mb.epoch >= epoch || mb.sink == nowhere {
+			continue
+		}
+		mb.sink = nowhere
+		if mb.held != nil && mb.held.timer != nil {
+			mb.held.timer.Stop()
+		}
+		mb.held, mb.after = nil, nil
+		r.h.stale.Add(1)
+		if mb.stale != nil {
+			go mb.stale()
+		}
+	}
+	r.checked = epoch
+}
+
+// nowhere is the sink of a member dropped from the fan-out.
+var nowhere Sink = nowhereSink{}
+
+type nowhereSink struct{}
+
+func (nowhereSink) Queue([]byte) bool { return false }
+func (nowhereSink) Wake()             {}
+
 // recover reads from the store every message after the last one fanned
 // out, and fans them out in order. One recovery runs at a time per room.
 func (r *room) recover() {
@@ -730,6 +834,9 @@ func (r *room) runRecovery() {
 		r.mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		entries, more, err := r.h.opt.History.Log(ctx, r.name, after, chat.MaxFetchLimit)
+		if err == nil {
+			err = stampEpoch(ctx, r.h.opt.History, r.name, entries)
+		}
 		cancel()
 		done := true
 		r.locked(func(w *wakes) {
@@ -759,6 +866,23 @@ func (r *room) runRecovery() {
 			return
 		}
 	}
+}
+
+// stampEpoch gives entries read from the store, which keeps no epoch
+// with them, the room's access epoch read after them: theirs or a later
+// one, so that none reaches a socket it would not have as it came.
+func stampEpoch(ctx context.Context, hist History, room string, entries []chat.Entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	epoch, err := hist.AccessEpoch(ctx, room)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		e.SetEpoch(epoch)
+	}
+	return nil
 }
 
 // checkTails starts a recovery in each room whose store holds messages

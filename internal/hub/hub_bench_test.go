@@ -134,6 +134,7 @@ func (emptyHistory) LastSeqs(context.Context, []string) (map[string]int64, error
 func (emptyHistory) Log(context.Context, string, int64, int) ([]chat.Entry, bool, error) {
 	return nil, false, nil
 }
+func (emptyHistory) AccessEpoch(context.Context, string) (int64, error) { return 0, nil }
 
 // BenchmarkMessageFrame measures encoding a new_message frame.
 func BenchmarkMessageFrame(b *testing.B) {

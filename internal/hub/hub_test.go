@@ -582,3 +582,115 @@ func TestWatch(t *testing.T) {
 		t.Fatalf("stats %+v: an unwatched room without members goes", st)
 	}
 }
+
+// TestStaleMembersGetNothingNewer: an entry written after a change of who
+// may read the room (a later access epoch) reaches only the members
+// checked under that epoch: the others — checked before the change, its
+// room_changed not yet here — are sent none of it, nor anything after,
+// and told once. Checked and AdvanceEpoch keep a member checked since;
+// entries recovered from the store, which keeps no epoch, take the
+// room's current one. Covers says when an answer from the store up to a
+// seq holds nothing newer than a member was checked under.
+func TestStaleMembersGetNothingNewer(t *testing.T) {
+	f := newFixture(t, hub.Options{HoldFor: time.Minute})
+	ctx := context.Background()
+	stale := make(chan string, 16)
+	join := func(user string, epoch int64, hold bool) *client {
+		return f.joinWith(hub.Joining{Room: "r", User: user, Extensions: !hold, Hold: hold, Epoch: epoch,
+			Stale: func() { stale <- user }}, 0)
+	}
+	kind := func(k chat.RoomKind) {
+		t.Helper()
+		if _, err := f.st.ChangeRoom(ctx, "r", store.RoomChange{Kind: &k}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantStale := func(users ...string) {
+		t.Helper()
+		var got []string
+		for range users {
+			select {
+			case u := <-stale:
+				got = append(got, u)
+			case <-time.After(5 * time.Second):
+				t.Fatalf("stale: %q; want %q", got, users)
+			}
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, users) {
+			t.Fatalf("stale: %q; want %q", got, users)
+		}
+		select {
+		case u := <-stale:
+			t.Fatalf("%s told again, or told too", u)
+		default:
+		}
+	}
+	nothing := func(cs ...*client) {
+		t.Helper()
+		for _, c := range cs {
+			if got := c.Take(); len(got) != 0 {
+				t.Fatalf("a stale member got %q", got)
+			}
+		}
+	}
+
+	f.publish(f.store("r", "public")) // seq 1, epoch 0
+	ann, bob, eve, old := join("ann", 0, false), join("bob", 0, false), join("eve", 0, false), join("old", 0, true)
+	kind(chat.RoomPrivate) // epoch 1; its room_changed has not come
+	f.h.Checked("r", "ann", 1)
+	if !ann.Covers(1) || !bob.Covers(1) || ann.Covers(2) {
+		t.Fatal("Covers: the log up to 1 came through the fan-out, 2 did not")
+	}
+	m2 := f.store("r", "private") // seq 2, epoch 1
+	if ann.Covers(2) {
+		t.Fatal("Covers: seq 2, stored, not fanned out yet")
+	}
+	f.publish(m2)
+	wantSeqs(t, seqs(t, ann, 1), 2, 2)
+	wantStale("bob", "eve", "old")
+	if !ann.Covers(2) || bob.Covers(1) {
+		t.Fatal("Covers: ann checked under epoch 1 is covered to 2; bob, dropped, is not")
+	}
+	f.publish(f.store("r", "more")) // seq 3
+	wantSeqs(t, seqs(t, ann, 1), 3, 3)
+	nothing(bob, eve, old)
+	if st := f.h.Stats(); st.Stale != 3 {
+		t.Fatalf("stale count %d; want 3", st.Stale)
+	}
+
+	// A member gone: the others checked under the epoch before are as
+	// checked under the new one; the one gone is not.
+	dan := join("dan", 1, false)
+	kind(chat.RoomPublic)
+	kind(chat.RoomPrivate) // epoch 2
+	f.h.AdvanceEpoch("r", "dan", 2)
+	f.publish(f.store("r", "after dan")) // seq 4
+	wantSeqs(t, seqs(t, ann, 1), 4, 4)
+	wantStale("dan")
+	nothing(dan)
+
+	// Entries the broker lost come from the store with the room's epoch.
+	kind(chat.RoomPublic)
+	kind(chat.RoomPrivate) // epoch 3: ann still at 2
+	gus := join("gus", 3, false)
+	f.store("r", "lost")                  // seq 5, never published
+	f.publish(f.store("r", "after lost")) // seq 6
+	wantSeqs(t, seqs(t, gus, 2), 5, 6)
+	wantStale("ann")
+	nothing(ann)
+
+	// A room this process starts on takes its epoch from the store: a
+	// member checked before a change the store has is not covered.
+	f.store("s", "public")
+	private := chat.RoomPrivate
+	if _, err := f.st.ChangeRoom(ctx, "s", store.RoomChange{Kind: &private}); err != nil {
+		t.Fatal(err)
+	}
+	f.store("s", "private") // seq 2, epoch 1, never fanned out here
+	before := f.joinWith(hub.Joining{Room: "s", User: "ann", Epoch: 0}, 0)
+	after := f.joinWith(hub.Joining{Room: "s", User: "bob", Epoch: 1}, 0)
+	if before.Covers(2) || !after.Covers(2) {
+		t.Fatal("Covers: a room started after a change")
+	}
+}

@@ -13,9 +13,11 @@ type Member struct {
 	room       *room
 	user       string
 	extensions bool
-	sink       Sink
+	sink       Sink   // nowhere once it is stale (Joining.Epoch)
+	stale      func() // Joining.Stale
 
 	// Guarded by room.mu.
+	epoch       int64 // the access epoch its socket was checked under
 	hadPresence bool  // it was sent the presence list
 	held        *held // its live messages held back (Joining.Hold), or nil
 	// after are frames to send the member once the room has sent it the
@@ -58,6 +60,19 @@ func (m *Member) Passed(seq int64) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.isReady() && seq < r.next
+}
+
+// Covers reports whether the room's log up to seq has come through this
+// process's fan-out under no access epoch later than the one the member
+// was checked under (Joining.Epoch), the member not dropped: then an
+// answer from the store that ends at seq holds nothing written after a
+// change of who may read the room that the member was not checked
+// against. Otherwise the caller reads the room's epoch to know.
+func (m *Member) Covers(seq int64) bool {
+	r := m.room
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.isReady() && seq < r.next && r.epoch <= m.epoch && m.sink != nowhere
 }
 
 // SendAfter queues frame, an encoded frame (Options.Wire makes it what

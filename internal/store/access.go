@@ -15,7 +15,8 @@ import (
 
 // RoomPlace returns the room called name as access sees it (chat.Place)
 // for the user userID: its kind, owner, whether it is archived, whether it
-// exists, whether the user is a member and until when they are muted. It
+// exists, whether the user is a member, until when they are muted, and
+// its access epoch. It
 // is one query by primary keys, which every page, API call and socket
 // upgrade makes before chat.Can. A room that does not exist is a public
 // room not made yet (Exists false), as chat.Place says.
@@ -32,9 +33,9 @@ func (s *Store) RoomPlace(ctx context.Context, name string, userID int64) (chat.
 	err := s.read.queryRow(ctx, `
 		SELECT r.kind, COALESCE(r.created_by, 0), r.archived_at,
 			EXISTS (SELECT 1 FROM room_members m WHERE m.user_id = $2 AND m.room = r.name),
-			(SELECT x.until FROM room_mutes x WHERE x.room = r.name AND x.user_id = $2)
+			(SELECT x.until FROM room_mutes x WHERE x.room = r.name AND x.user_id = $2), r.access_epoch
 		FROM rooms r WHERE r.name = $1`, chat.NormalizeRoomName(name), userID).
-		Scan(&kind, &p.Owner, nullTimeCol{&archived}, boolCol{&member}, nullTimeCol{&p.MutedUntil})
+		Scan(&kind, &p.Owner, nullTimeCol{&archived}, boolCol{&member}, nullTimeCol{&p.MutedUntil}, &p.Epoch)
 	if isNoRows(err) {
 		return chat.Place{Kind: chat.RoomPublic}, nil
 	}
@@ -138,7 +139,11 @@ func (s *Store) ChangeRoom(ctx context.Context, room string, c RoomChange) (chat
 			}
 		}
 		if c.Kind != nil {
-			if _, err := tx.exec(ctx, "UPDATE rooms SET kind = $2 WHERE name = $1", r.Name, string(*c.Kind)); err != nil {
+			set := "UPDATE rooms SET kind = $2 WHERE name = $1"
+			if *c.Kind != chat.RoomPublic {
+				set = setKindClosing // some may read it no more
+			}
+			if _, err := tx.exec(ctx, set, r.Name, string(*c.Kind)); err != nil {
 				return err
 			}
 		}
@@ -158,6 +163,11 @@ func (s *Store) ChangeRoom(ctx context.Context, room string, c RoomChange) (chat
 	}
 	return s.room(ctx, s.write, r.Name)
 }
+
+// setKindClosing gives a room a kind not public, a change that may take
+// someone's right to read it: its access epoch moves on (chat.Place),
+// unless it had that kind already. $1 = room, $2 = kind
+const setKindClosing = "UPDATE rooms SET kind = $2, access_epoch = access_epoch + 1 WHERE name = $1 AND kind <> $2"
 
 // addMember makes a user a member of a room, their read marker at its
 // latest entry. $1 = user id, $2 = room, $3 = now
@@ -249,8 +259,10 @@ func (s *Store) OpenDirect(ctx context.Context, ids []int64, creator int64) (cha
 	name := DirectName(ids)
 	var created bool
 	err := s.write.inTx(ctx, func(tx querier) error {
-		n, err := tx.exec(ctx, `INSERT INTO rooms (name, last_seq, created_at, last_activity, created_by, kind)
-			VALUES ($1, 0, $2, $2, $3, 'direct') ON CONFLICT (name) DO NOTHING`, name, now(), creator)
+		// Made at access epoch 1: a socket that was open on the name
+		// (as a public room not made yet, epoch 0) is sent none of it.
+		n, err := tx.exec(ctx, `INSERT INTO rooms (name, last_seq, created_at, last_activity, created_by, kind, access_epoch)
+			VALUES ($1, 0, $2, $2, $3, 'direct', 1) ON CONFLICT (name) DO NOTHING`, name, now(), creator)
 		if err != nil {
 			return err
 		}

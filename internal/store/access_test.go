@@ -72,7 +72,7 @@ func TestRoomPlace(t *testing.T) {
 		if err := s.Unmute(ctx, "secret", other.ID); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.LeaveRoom(ctx, other.ID, "secret"); err != nil {
+		if _, err := s.LeaveRoom(ctx, other.ID, "secret"); err != nil {
 			t.Fatal(err)
 		}
 		if p, _ := s.RoomPlace(ctx, "secret", other.ID); p.Member || !p.MutedUntil.IsZero() {
@@ -100,6 +100,101 @@ func TestRoomPlace(t *testing.T) {
 		}
 		if p, _ := s.RoomPlace(ctx, "square", other.ID); !p.Member {
 			t.Fatal("a message to a public room did not make its author a member")
+		}
+	})
+}
+
+// TestAccessEpoch: a room's access epoch moves on at every change that
+// may take someone's right to read it, and at no other; every entry the
+// writers store after it, a message or a change, new or sent again,
+// carries the epoch it was written under, as the hub reads it to keep the
+// entry from sockets not checked since.
+func TestAccessEpoch(t *testing.T) {
+	t.Parallel()
+	storetest.Engines(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		owner, other := mustUser(t, s, "owner"), mustUser(t, s, "other")
+		epoch := func(room string) int64 {
+			t.Helper()
+			p, err := s.RoomPlace(ctx, room, owner.ID)
+			e, err2 := s.AccessEpoch(ctx, room)
+			if err != nil || err2 != nil || e != p.Epoch {
+				t.Fatalf("%s: place %+v, epoch %d: %v %v", room, p, e, err, err2)
+			}
+			return e
+		}
+		post := func(room, author, clientID string) chat.Message {
+			t.Helper()
+			m, _, err := s.SubmitMessage(ctx, chat.NewMessage{Room: room, Author: author, Content: "hi", ClientID: clientID}).Wait()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return m
+		}
+		// A public room, made by a message or by hand, is at 0, and
+		// stays there whoever leaves it.
+		if m := post("square", owner.Name, ""); m.Epoch != 0 || epoch("square") != 0 {
+			t.Fatalf("a public room's message: epoch %d", m.Epoch)
+		}
+		post("square", other.Name, "")
+		if e, err := s.LeaveRoom(ctx, other.ID, "square"); err != nil || e != 0 || epoch("square") != 0 {
+			t.Fatalf("leaving a public room: %d %v", e, err)
+		}
+		// Made private: 1, as a socket open on its name before saw
+		// epoch 0 of a room not made yet.
+		if epoch("secret") != 0 {
+			t.Fatal("a room not made has an epoch")
+		}
+		if _, _, err := s.CreateRoomKind(ctx, "secret", owner.ID, chat.RoomPrivate); err != nil {
+			t.Fatal(err)
+		}
+		if m := post("secret", owner.Name, "c1"); m.Epoch != 1 || epoch("secret") != 1 {
+			t.Fatalf("a private room's first message: epoch %d", m.Epoch)
+		}
+		// Adding a member, muting them and archiving take nothing.
+		if err := s.AddRoomMember(ctx, "secret", other.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Mute(ctx, "secret", other.ID, time.Now().Add(time.Hour), owner.ID); err != nil {
+			t.Fatal(err)
+		}
+		archived := false
+		if _, err := s.ChangeRoom(ctx, "secret", store.RoomChange{Archived: &archived}); err != nil {
+			t.Fatal(err)
+		}
+		if epoch("secret") != 1 {
+			t.Fatal("a change that takes nobody's access moved the epoch")
+		}
+		// A member gone moves it; leaving again does not.
+		if e, err := s.LeaveRoom(ctx, other.ID, "secret"); err != nil || e != 2 || epoch("secret") != 2 {
+			t.Fatalf("a member gone: %d %v", e, err)
+		}
+		if e, err := s.LeaveRoom(ctx, other.ID, "secret"); err != nil || e != 0 || epoch("secret") != 2 {
+			t.Fatalf("gone again: %d %v", e, err)
+		}
+		// Entries written after carry the new epoch: a message, one sent
+		// again, a change.
+		m := post("secret", owner.Name, "c2")
+		if again := post("secret", owner.Name, "c1"); m.Epoch != 2 || again.Epoch != 2 {
+			t.Fatalf("after a member went: epochs %d, %d again", m.Epoch, again.Epoch)
+		}
+		c, _, err := s.SubmitChange(ctx, chat.NewChange{Room: "secret", Author: owner.Name, Kind: chat.ChangeEdit, Target: m.Seq, Content: "hello", EditWindow: time.Hour}).WaitChange()
+		if err != nil || c.Epoch != 2 {
+			t.Fatalf("an edit: %+v %v", c, err)
+		}
+		// Made public and private again: private moves it, public not.
+		for _, k := range []chat.RoomKind{chat.RoomPublic, chat.RoomPublic, chat.RoomPrivate, chat.RoomPrivate} {
+			if _, err := s.ChangeRoom(ctx, "secret", store.RoomChange{Kind: &k}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if epoch("secret") != 3 {
+			t.Fatalf("public, public, private, private: epoch %d, want 3", epoch("secret"))
+		}
+		// A direct conversation is made at 1.
+		dm, _, err := s.OpenDirect(ctx, []int64{owner.ID, other.ID}, owner.ID)
+		if err != nil || epoch(dm.Name) != 1 {
+			t.Fatalf("a direct conversation: %v", err)
 		}
 	})
 }

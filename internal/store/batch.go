@@ -286,8 +286,9 @@ type batchRoom struct {
 	// then the author of the first such message.
 	create  bool
 	creator string
-	missing bool // the room does not exist, and no change may make it
-	locked  bool // found and locked (PostgreSQL's writer)
+	missing bool  // the room does not exist, and no change may make it
+	locked  bool  // found and locked (PostgreSQL's writer)
+	epoch   int64 // its access epoch, as read under the lock (chat.Place)
 }
 
 func newBatchRooms(changes []change) batchRooms {
@@ -305,6 +306,22 @@ func newBatchRooms(changes []change) batchRooms {
 	}
 	slices.Sort(r.names)
 	return r
+}
+
+// stampEpochs gives each entry of results the access epoch of its room,
+// read under the batch's lock of the room, which a change of who may read
+// it takes too: an entry written after such a change carries its epoch
+// (chat.Message.Epoch).
+func stampEpochs(rooms batchRooms, changes []change, results []result) {
+	for i, c := range changes {
+		switch r := &results[i]; {
+		case r.err != nil:
+		case r.chg != nil:
+			r.chg.Epoch = rooms.rooms[c.room].epoch
+		default:
+			r.msg.Epoch = rooms.rooms[c.room].epoch
+		}
+	}
 }
 
 // seq is the room's latest seq: as read under the lock, or the last one

@@ -23,6 +23,9 @@ type RoomCount struct {
 	Unread   int64
 	Mentions int64
 	Level    chat.Level
+	// Epoch is the room's access epoch (chat.Place) as the counts were
+	// read: the user was a member under it.
+	Epoch int64
 }
 
 // maxCountedRooms bounds the rooms a counts frame holds.
@@ -41,7 +44,7 @@ const maxCountedRooms = 1000
 // once; both are index lookups, never a read of every unread message.
 func (s *Store) RoomCounts(ctx context.Context, userID int64, name, room string) ([]RoomCount, error) {
 	q := `
-		SELECT r.name, r.kind, r.last_seq, m.last_read, m.level,
+		SELECT r.name, r.kind, r.last_seq, m.last_read, m.level, r.access_epoch,
 			r.msg_count - COALESCE((SELECT COALESCE(x.num, x.seq) FROM messages x
 				WHERE x.room = r.name AND x.seq <= m.last_read ORDER BY x.seq DESC LIMIT 1), 0)
 			- CASE WHEN r.deleted_count = 0 THEN 0 ELSE (SELECT count(*) FROM messages d
@@ -65,7 +68,7 @@ func (s *Store) RoomCounts(ctx context.Context, userID int64, name, room string)
 	for rs.Next() {
 		var c RoomCount
 		var level, kind string
-		if err := rs.Scan(&c.Room, &kind, &c.LastSeq, &c.LastRead, &level, &c.Unread, &c.Mentions); err != nil {
+		if err := rs.Scan(&c.Room, &kind, &c.LastSeq, &c.LastRead, &level, &c.Epoch, &c.Unread, &c.Mentions); err != nil {
 			return nil, fmt.Errorf("store: room counts: %w", err)
 		}
 		c.Level, c.Kind, c.Title = chat.Level(level), chat.RoomKind(kind), c.Room

@@ -307,6 +307,7 @@ func (w pgBatchWriter) apply(ctx context.Context, tx pgx.Tx, changes []change, r
 		}
 		results[i].created = false
 	}
+	stampEpochs(rooms, changes, results)
 	return nil
 }
 
@@ -339,13 +340,13 @@ func (w pgBatchWriter) read(ctx context.Context, tx pgx.Tx, rooms batchRooms, rd
 			ON CONFLICT DO NOTHING`,
 			newRooms, creators, now(), wordRooms, words)
 	}
-	b.Queue("SELECT name, last_seq, msg_count FROM rooms WHERE name = ANY($1::text[]) ORDER BY name FOR NO KEY UPDATE", rooms.names).
+	b.Queue("SELECT name, last_seq, msg_count, access_epoch FROM rooms WHERE name = ANY($1::text[]) ORDER BY name FOR NO KEY UPDATE", rooms.names).
 		Query(func(rows pgx.Rows) error {
 			var name string
-			var seq, count int64
-			_, err := pgx.ForEachRow(rows, []any{&name, &seq, &count}, func() error {
+			var seq, count, epoch int64
+			_, err := pgx.ForEachRow(rows, []any{&name, &seq, &count, &epoch}, func() error {
 				if r, ok := rooms.rooms[name]; ok {
-					r.lastSeq, r.msgCount = seq, count
+					r.lastSeq, r.msgCount, r.epoch = seq, count, epoch
 					r.locked = true
 				}
 				return nil

@@ -53,7 +53,9 @@ func (s *Store) CreateRoomKind(ctx context.Context, name string, creator int64, 
 		if err != nil || !created || kind == chat.RoomPublic {
 			return err
 		}
-		if _, err := tx.exec(ctx, "UPDATE rooms SET kind = $2 WHERE name = $1", name, string(kind)); err != nil {
+		// Its access epoch moves on: a socket that was open on the name
+		// (a public room not made yet) is sent none of it.
+		if _, err := tx.exec(ctx, setKindClosing, name, string(kind)); err != nil {
 			return err
 		}
 		_, err = tx.exec(ctx, addMember, creator, name, now())
@@ -267,16 +269,44 @@ func (s *Store) Enter(ctx context.Context, userID int64, room string) (exists, e
 
 // LeaveRoom takes the room out of the user's rooms, and forgets how far
 // they read it. Entering it again, or posting there, brings it back.
-// Leaving a room one is not in is not an error.
-func (s *Store) LeaveRoom(ctx context.Context, userID int64, room string) error {
+// Leaving a room one is not in is not an error. A member gone from a room
+// that is not public may read it no more: its access epoch moves on, and
+// epoch is the new one (0 if it did not move).
+func (s *Store) LeaveRoom(ctx context.Context, userID int64, room string) (epoch int64, err error) {
 	if !chat.ValidRoomName(room) {
-		return nil
+		return 0, nil
 	}
-	if _, err := s.write.exec(ctx, "DELETE FROM room_members WHERE user_id = $1 AND room = $2",
-		userID, chat.NormalizeRoomName(room)); err != nil {
-		return fmt.Errorf("store: leave room: %w", err)
+	room = chat.NormalizeRoomName(room)
+	err = s.write.inTx(ctx, func(tx querier) error {
+		n, err := tx.exec(ctx, "DELETE FROM room_members WHERE user_id = $1 AND room = $2", userID, room)
+		if err != nil || n == 0 {
+			return err
+		}
+		err = tx.queryRow(ctx, "UPDATE rooms SET access_epoch = access_epoch + 1 WHERE name = $1 AND kind <> 'public' RETURNING access_epoch",
+			room).Scan(&epoch)
+		if isNoRows(err) {
+			return nil // public
+		}
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: leave room: %w", err)
 	}
-	return nil
+	return epoch, nil
+}
+
+// AccessEpoch returns the room's access epoch (chat.Place), 0 for a room
+// that does not exist.
+func (s *Store) AccessEpoch(ctx context.Context, room string) (int64, error) {
+	var epoch int64
+	err := s.read.queryRow(ctx, "SELECT access_epoch FROM rooms WHERE name = $1", chat.NormalizeRoomName(room)).Scan(&epoch)
+	if isNoRows(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: access epoch: %w", err)
+	}
+	return epoch, nil
 }
 
 // MarkRead records that the user has read the room up to seq: the read

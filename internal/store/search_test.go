@@ -410,7 +410,7 @@ func TestSearchAfterLeavingAPrivateRoom(t *testing.T) {
 		wantFound(t, s, carol, "launch", "lobby/1")
 		wantFound(t, s, carol, "in:secret")
 
-		if err := s.LeaveRoom(t.Context(), bob.ID, "secret"); err != nil {
+		if _, err := s.LeaveRoom(t.Context(), bob.ID, "secret"); err != nil {
 			t.Fatal(err)
 		}
 		wantFound(t, s, bob, "launch", "lobby/1")

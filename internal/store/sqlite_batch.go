@@ -29,7 +29,7 @@ var _ batchWriter = (*sqliteBatchWriter)(nil)
 // database's write lock from BEGIN IMMEDIATE on.
 const (
 	// ? = room
-	sqliteLastSeq = "SELECT last_seq, msg_count FROM rooms WHERE name = ?"
+	sqliteLastSeq = "SELECT last_seq, msg_count, access_epoch FROM rooms WHERE name = ?"
 	// ? = room, now, now, creator's name
 	sqliteCreateRoom = `
 		INSERT INTO rooms (name, last_seq, created_at, last_activity, created_by)
@@ -143,7 +143,7 @@ func (w *sqliteBatchWriter) apply(ctx context.Context, c *rawConn, changes []cha
 	rooms := newBatchRooms(changes)
 	for _, name := range rooms.names {
 		r := rooms.rooms[name]
-		err := c.queryRow(ctx, sqliteLastSeq, name).Scan(&r.lastSeq, &r.msgCount)
+		err := c.queryRow(ctx, sqliteLastSeq, name).Scan(&r.lastSeq, &r.msgCount, &r.epoch)
 		if isNoRows(err) {
 			if !r.create {
 				r.missing = true
@@ -158,7 +158,7 @@ func (w *sqliteBatchWriter) apply(ctx context.Context, c *rawConn, changes []cha
 					return err
 				}
 			}
-			err = c.queryRow(ctx, sqliteLastSeq, name).Scan(&r.lastSeq, &r.msgCount)
+			err = c.queryRow(ctx, sqliteLastSeq, name).Scan(&r.lastSeq, &r.msgCount, &r.epoch)
 		}
 		if err != nil {
 			return err
@@ -212,6 +212,7 @@ func (w *sqliteBatchWriter) apply(ctx context.Context, c *rawConn, changes []cha
 			return err
 		}
 	}
+	stampEpochs(rooms, changes, results)
 	return nil
 }
 

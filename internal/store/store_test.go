@@ -697,7 +697,7 @@ func TestUserRoomsAndUnread(t *testing.T) {
 		// Leaving takes the room out of one's rooms; entering brings it
 		// back.
 		for range 2 {
-			if err := s.LeaveRoom(ctx, dave.ID, "Lobby"); err != nil {
+			if _, err := s.LeaveRoom(ctx, dave.ID, "Lobby"); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -32,9 +32,21 @@ func (s *Server) allows(u chat.User, p chat.Place, a chat.Action, t chat.Target)
 // (for user, or everyone if ""): each reads its sockets' places in the
 // room again, and closes those that may no longer read it. This
 // process's sockets are told before it returns.
-func (s *Server) roomChanged(room, user string) {
-	s.publishWide(broker.Event{Kind: broker.KindRoomChanged, Subject: room, User: user})
+//
+// epoch is the room's access epoch the change made, for one that took
+// user's right to read the room (0 for any other): the room's other
+// sockets, checked under the epoch before, are as checked under it
+// (hub.AdvanceEpoch), and only user's are read again.
+func (s *Server) roomChanged(room, user string, epoch int64) {
+	s.publishWide(broker.Event{Kind: broker.KindRoomChanged, Subject: room, User: user, Epoch: epoch})
 }
+
+// StatusRoomChanged closes a socket that an entry of its room reached
+// before it was checked against a change of who may read the room (the
+// change's room_changed had not come yet): it is sent nothing of it, and
+// reconnects (1012, "service restart"), to be checked at its upgrade and
+// resume where it was (docs/PROTOCOL.md, Close codes).
+const StatusRoomChanged = 1012
 
 // StatusRemoved closes a socket whose user may no longer read its room:
 // removed from it, or the room made private without them
@@ -64,19 +76,27 @@ func (s *Server) recheckRoom(room, user string) {
 		defer cancel()
 		// A user's sockets in a room share their place: read it once.
 		type key struct{ room, user string }
-		gone := map[key]bool{}
+		type verdict struct {
+			p   chat.Place
+			err error
+		}
+		read := map[key]verdict{}
 		for _, sc := range socks {
 			k := key{sc.room, sc.user.Name}
-			out, seen := gone[k]
+			v, seen := read[k]
 			if !seen {
-				_, err := sc.currentPlace(ctx, chat.ActRead)
-				out = chat.ErrorCode(err) == chat.ENotFound
-				if err != nil && !out {
-					s.log.Warn("recheck room", "room", sc.room, "err", err)
+				v.p, v.err = sc.currentPlace(ctx, chat.ActRead)
+				if v.err != nil && chat.ErrorCode(v.err) != chat.ENotFound {
+					s.log.Warn("recheck room", "room", sc.room, "err", v.err)
 				}
-				gone[k] = out
+				read[k] = v
 			}
-			if out {
+			switch {
+			case v.err == nil && !seen:
+				// Checked under the room's epoch now: what is written
+				// under it reaches the user's sockets (hub.Joining.Epoch).
+				s.opt.Hub.Checked(sc.room, sc.user.Name, v.p.Epoch)
+			case chat.ErrorCode(v.err) == chat.ENotFound:
 				sc.s.metrics.wsErrors.WithLabelValues("removed").Inc()
 				sc.close(StatusRemoved, "no longer in this room")
 			}
@@ -106,6 +126,40 @@ func (sc *socket) currentPlaceFor(ctx context.Context, a chat.Action, t chat.Tar
 		p = &fresh
 	}
 	return *p, sc.s.allows(sc.user.chatUser(), *p, a, t)
+}
+
+// stillReads says whether an answer from the store that reaches seq in
+// the room's log may go to the socket: at no cost when the room's fan-out
+// here has brought the log up to seq under the access epoch the socket was
+// checked under (hub.Member.Covers). Otherwise the room's epoch is read,
+// and if it moved on since the socket's place was read — a change of who
+// may read the room that this process was not told of (its room_changed
+// late, or lost) — the place is read again, and the room's other sockets
+// here after it, as room_changed would have them (recheckRoom). A socket
+// that may not read the room is told why (and closed with 4404 if its
+// user may no longer read it), and stillReads is false.
+func (sc *socket) stillReads(ctx context.Context, seq int64) bool {
+	if sc.member.Covers(seq) {
+		return true
+	}
+	p, err := sc.currentPlace(ctx, chat.ActRead)
+	if err == nil {
+		var epoch int64
+		if epoch, err = sc.s.opt.Store.AccessEpoch(ctx, sc.room); err == nil && epoch > p.Epoch {
+			sc.forgetPlace()
+			_, err = sc.currentPlace(ctx, chat.ActRead)
+			defer sc.s.recheckRoom(sc.room, "") // after this socket's answer
+		}
+	}
+	if err != nil {
+		sc.sendErr(err, "")
+		if chat.ErrorCode(err) == chat.ENotFound {
+			sc.s.metrics.wsErrors.WithLabelValues("removed").Inc()
+			sc.close(StatusRemoved, "no longer in this room")
+		}
+		return false
+	}
+	return true
 }
 
 // forgetPlace makes the socket read its place again before its next

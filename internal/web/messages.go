@@ -31,6 +31,19 @@ type history struct {
 	HasNewer *bool
 }
 
+// lastSeq is the latest entry of the room's log the answer shows: the
+// last of its changes, or of the changes its messages' states include.
+func (h history) lastSeq() int64 {
+	var last int64
+	for _, m := range h.Messages {
+		last = max(last, m.CurrentRev())
+	}
+	for _, c := range h.Changes {
+		last = max(last, c.Seq)
+	}
+	return last
+}
+
 // fetch answers a history query: the latest messages, or a page before
 // or around a seq, or the room's log after a seq, always oldest first.
 // full is the view of parley.v1 sockets and the API (docs/PROTOCOL.md,

@@ -117,6 +117,8 @@ func (m *Metrics) register(s *Server) {
 		Help: "Messages the broker did not bring, read from the store instead."}, func() float64 { return float64(h.Stats().Recovered) }))
 	f(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_messages_duplicate_total",
 		Help: "Messages that arrived again and were not sent twice."}, func() float64 { return float64(h.Stats().Duplicates) }))
+	f(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_sockets_stale_total",
+		Help: "Sockets an entry of their room reached before they were checked against a change of who may read it: sent nothing, closed with 1012."}, func() float64 { return float64(h.Stats().Stale) }))
 	f(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_recovery_errors_total",
 		Help: "Failed reads of missed messages from the store."}, func() float64 { return float64(h.Stats().RecoveryErrors) }))
 	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_ready",

@@ -511,7 +511,7 @@ func (s *Server) createRoom(ctx context.Context, u chat.User, name string, kind 
 		s.log.Info("room created", "room", name, "user", u.Name, "kind", string(rm.Kind))
 		if created && rm.Kind != chat.RoomPublic {
 			// A socket opened on the name before it was made leaves it.
-			s.roomChanged(name, "")
+			s.roomChanged(name, "", 0)
 		}
 	default:
 		return chat.Room{}, false, 0, err
@@ -553,12 +553,13 @@ func (s *Server) handleLeaveRoom(w http.ResponseWriter, r *http.Request, u chat.
 		s.serverError(w, r, err)
 		return
 	}
-	if err := s.opt.Store.LeaveRoom(r.Context(), u.ID, name); err != nil {
+	epoch, err := s.opt.Store.LeaveRoom(r.Context(), u.ID, name)
+	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
 	if place.Kind != chat.RoomPublic {
-		s.roomChanged(name, u.Name) // their sockets there end
+		s.roomChanged(name, u.Name, epoch) // their sockets there end
 	}
 	s.roomsChanged(u.Name, name)
 	http.Redirect(w, r, "/?left="+name, http.StatusSeeOther) // #nosec G710 -- a valid room name is [a-z0-9_-]

@@ -100,6 +100,9 @@ func (e *wideEvents) Event(ev broker.Event) {
 			}
 		}
 	case broker.KindRoomChanged:
+		if ev.User != "" && ev.Epoch > 0 {
+			s.opt.Hub.AdvanceEpoch(ev.Subject, ev.User, ev.Epoch)
+		}
 		s.recheckRoom(ev.Subject, ev.User)
 		if ev.User != "" {
 			s.streams.userEvent(ev) // the user's place in it changed

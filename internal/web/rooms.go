@@ -132,7 +132,7 @@ func (s *Server) changeRoom(ctx context.Context, r *http.Request, u chat.User, r
 		return chat.Room{}, err
 	}
 	if c.Kind != nil || c.Archived != nil {
-		s.roomChanged(room, "")
+		s.roomChanged(room, "", 0)
 	}
 	s.audit(ctx, s.actorOf(r, u), "room.change", room, roomChangeDetail(c))
 	return rm, nil
@@ -231,10 +231,11 @@ func (s *Server) removeMember(ctx context.Context, r *http.Request, u chat.User,
 	if target.ID == p.Owner {
 		return chat.Errorf(chat.EConflict, "%s made this room and stays in it.", target.Name)
 	}
-	if err := s.opt.Store.LeaveRoom(ctx, target.ID, room); err != nil {
+	epoch, err := s.opt.Store.LeaveRoom(ctx, target.ID, room)
+	if err != nil {
 		return err
 	}
-	s.roomChanged(room, target.Name) // its sockets there close; its streams read the room again
+	s.roomChanged(room, target.Name, epoch) // its sockets there close; its streams read the room again
 	s.audit(ctx, s.actorOf(r, u), "room.member.remove", room, target.Name)
 	return nil
 }
@@ -289,7 +290,7 @@ func (s *Server) mute(ctx context.Context, r *http.Request, u chat.User, room st
 	if err := s.opt.Store.Mute(ctx, room, target.ID, until, u.ID); err != nil {
 		return store.Mute{}, err
 	}
-	s.roomChanged(room, target.Name)
+	s.roomChanged(room, target.Name, 0)
 	s.audit(ctx, s.actorOf(r, u), "room.mute", room, target.Name+" until "+until.Format(time.RFC3339))
 	return store.Mute{User: target.Name, Until: until}, nil
 }
@@ -309,7 +310,7 @@ func (s *Server) unmute(ctx context.Context, r *http.Request, u chat.User, room 
 	if err := s.opt.Store.Unmute(ctx, room, target.ID); err != nil {
 		return err
 	}
-	s.roomChanged(room, target.Name)
+	s.roomChanged(room, target.Name, 0)
 	s.audit(ctx, s.actorOf(r, u), "room.unmute", room, target.Name)
 	return nil
 }
@@ -358,7 +359,7 @@ func (s *Server) openDirect(ctx context.Context, u chat.User, names []string) (c
 	room, created, err := s.opt.Store.OpenDirect(ctx, ids, u.ID)
 	if err == nil && created {
 		// A socket opened on the name before it was made leaves it.
-		s.roomChanged(room.Name, "")
+		s.roomChanged(room.Name, "", 0)
 		// A new conversation: each member's user streams list it.
 		for _, name := range members {
 			s.roomsChanged(name, room.Name)

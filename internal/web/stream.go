@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -154,7 +155,11 @@ type streamState struct {
 	held *[]chat.Entry
 	// gen tells this state from another of the same room, removed and
 	// added again while its counts were read.
-	gen   uint32
+	gen uint32
+	// epoch is the room's access epoch the counts were read under
+	// (epochOf): an entry of a later one waits for the room to be read
+	// again, as the user may have lost it.
+	epoch uint32
 	kind  roomKind
 	level levelCode
 	// loading says the room's counts are being read: entries wait in
@@ -186,6 +191,14 @@ func kindOf(k chat.RoomKind) roomKind {
 
 func levelOf(l chat.Level) levelCode {
 	return levelCode(max(slices.Index(levelCodes[:], l), 0)) // #nosec G115 -- an index of levelCodes, 0 to 2
+}
+
+// epochOf is an access epoch in the four bytes a room's state has for
+// it: a room's epoch moves once per change of its members or kind, and
+// one past what they hold (never reached) would only have every entry
+// read the counts again.
+func epochOf(e int64) uint32 {
+	return uint32(min(max(e, 0), math.MaxUint32)) // #nosec G115 -- clamped to uint32's range
 }
 
 func (k roomKind) kind() chat.RoomKind { return roomKinds[k] }
@@ -319,7 +332,7 @@ func (st *userStream) open(ctx context.Context) (err error) {
 func (st *userStream) settleLocked(rs *streamState, c store.RoomCount) {
 	held := rs.held
 	rs.lastSeq, rs.lastRead, rs.unread, rs.mentions = c.LastSeq, c.LastRead, c.Unread, c.Mentions
-	rs.kind, rs.level = kindOf(c.Kind), levelOf(c.Level)
+	rs.kind, rs.level, rs.epoch = kindOf(c.Kind), levelOf(c.Level), epochOf(c.Epoch)
 	rs.loading, rs.held = false, nil
 	if c.Title != c.Room {
 		if st.titles == nil {
@@ -355,7 +368,16 @@ func (st *userStream) entries(room string, es []chat.Entry) {
 		return
 	}
 	changed := false
-	for _, e := range es {
+	for i, e := range es {
+		if e.Epoch() > int64(rs.epoch) {
+			// Written after a change of who may read the room that the
+			// counts were not read under: they are read again first
+			// (the room may be the user's no more), and these wait.
+			held := slices.Clone(es[i:])
+			rs.held = &held
+			st.reloadLocked(rs)
+			break
+		}
 		c, notify := st.applyLocked(rs, e)
 		changed = changed || c
 		if notify != nil {

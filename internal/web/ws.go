@@ -74,7 +74,7 @@ func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
 	if !s.register(w, &sc.registered) {
 		return
 	}
-	sc.member, err = s.join(r, sc)
+	sc.member, err = s.join(r, sc, place.Epoch)
 	if err != nil {
 		sc.conn.Abort()
 		s.refuseUpgrade(w, http.StatusServiceUnavailable, "unavailable", "The room is not available now; try again shortly.")
@@ -90,7 +90,9 @@ func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) {
 // wait in its queue until its connection starts. A broker or database
 // that does not answer (a Redis gone silent) gets the client a 503 in
 // bounded time, and the load balancer may send it elsewhere.
-func (s *Server) join(r *http.Request, sc *socket) (*hub.Member, error) {
+//
+// epoch is the room's access epoch the socket's place was read under.
+func (s *Server) join(r *http.Request, sc *socket, epoch int64) (*hub.Member, error) {
 	exists, entered, err := s.opt.Store.Enter(r.Context(), sc.user.ID, sc.room)
 	if err != nil {
 		s.log.Error("websocket enter room", "room", sc.room, "err", err)
@@ -106,7 +108,11 @@ func (s *Server) join(r *http.Request, sc *socket) (*hub.Member, error) {
 	// speaks as it does: its live messages wait for its first history
 	// answer (docs/PROTOCOL.md, The original client).
 	ext := wsock.Offers(r, Subprotocol)
-	m, err := s.opt.Hub.Join(ctx, hub.Joining{Room: sc.room, User: sc.user.Name, Extensions: ext, Hold: !ext, Sink: sc.conn})
+	m, err := s.opt.Hub.Join(ctx, hub.Joining{Room: sc.room, User: sc.user.Name, Extensions: ext, Hold: !ext, Sink: sc.conn,
+		Epoch: epoch, Stale: func() {
+			s.metrics.wsErrors.WithLabelValues("room_changed").Inc()
+			sc.close(StatusRoomChanged, "room changed")
+		}})
 	if err != nil {
 		s.log.Error("websocket join", "room", sc.room, "err", err)
 	}
@@ -653,6 +659,9 @@ func (sc *socket) fetch(ctx context.Context, f inFrame) {
 		sc.sendErr(err, "")
 		return
 	}
+	if !sc.stillReads(ctx, h.lastSeq()) {
+		return
+	}
 	// One answer at a time: the next request is not read until this one
 	// is written, so a client that asks and does not read holds one
 	// answer of the server's memory, not hundreds.
@@ -680,6 +689,9 @@ func (sc *socket) versions(ctx context.Context, seq int64) {
 	v, err := sc.s.opt.Store.Versions(ctx, sc.room, seq)
 	if err != nil {
 		sc.sendErr(err, "")
+		return
+	}
+	if len(v) > 0 && !sc.stillReads(ctx, v[len(v)-1].Rev) { // the current version, the latest
 		return
 	}
 	sc.send(hub.EncodeFrame(versionsFrame{Command: "versions", Seq: seq, Versions: v}))
