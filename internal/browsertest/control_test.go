@@ -1,11 +1,14 @@
 package browsertest
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"parley/internal/apptest"
@@ -105,5 +108,42 @@ func TestRoomSettingsAndMute(t *testing.T) {
 	stop()
 	if r := apptest.Do(t, "GET", srv.URL+"/api/v1/rooms/design-crit", srv.Token(t, "pia"), nil, nil); r.StatusCode != http.StatusOK {
 		t.Errorf("pia reads the room's settings: %s", r.Status)
+	}
+}
+
+// TestRemovedWhileAway: a member removed from a private room while their
+// page was offline learns it when the page comes back: its upgrade is
+// refused, the page asks the API why, and says they are no longer a
+// member, rather than retrying for ever.
+func TestRemovedWhileAway(t *testing.T) {
+	ctx := browserTest(t, 2*time.Minute)
+	srv := apptest.Start(t, apptest.Options{Args: []string{"--send-limit=off"}})
+	srv.User(t, "root")
+	ines := srv.User(t, "ines")
+	b := newBrowser(t, ctx, "oli")
+	b.do("cut sockets on demand", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: offlineScript})
+		return err
+	}))
+	b.tolerate(`WebSocket connection to .* failed`, `net::ERR_CONNECTION_REFUSED`, `status of 404`)
+	b.signUp(srv.URL, "oli", "oli's long password")
+	if r := apptest.Do(t, "POST", srv.URL+"/api/v1/rooms", ines, map[string]string{"name": "plans", "kind": "private"}, nil); r.StatusCode != http.StatusCreated {
+		t.Fatalf("a private room: %s", r.Status)
+	}
+	if r := apptest.Do(t, "POST", srv.URL+"/api/v1/rooms/plans/members", ines, map[string]string{"user": "oli"}, nil); r.StatusCode != http.StatusCreated {
+		t.Fatalf("oli in it: %s", r.Status)
+	}
+	b.open(srv.URL + "/chats/plans/")
+	b.waitRoom("plans")
+
+	eval[bool](b, `window.goOffline()`)
+	b.waitFor("the page offline", `document.getElementById('conn-state').dataset.state !== 'open'`)
+	if r := apptest.Do(t, "DELETE", srv.URL+"/api/v1/rooms/plans/members/oli", ines, nil, nil); r.StatusCode != http.StatusNoContent {
+		t.Fatalf("oli removed: %s", r.Status)
+	}
+	eval[bool](b, `window.goOnline()`)
+	b.waitForWithin(time.Minute, "the page says so", `document.getElementById('conn-state').dataset.state === 'ended' && document.body.textContent.includes('You are no longer a member of this room.')`)
+	if eval[bool](b, `document.getElementById('chat-message-input').disabled`) != true {
+		t.Error("the composer of a room one was removed from is enabled")
 	}
 }

@@ -2331,9 +2331,9 @@
       attempts = Math.max(attempts, 6);
     }
     // A refused upgrade looks to a WebSocket like any failure to connect;
-    // fetch sees its 401, so ask whether the session has ended: at the
-    // first failure, which is when a session that ended shows, and now
-    // and then after.
+    // fetch sees its 401 or 404, so ask whether the session has ended or
+    // the room is no longer ours: at the first failure, which is when
+    // either shows, and now and then after.
     failures = opened ? 0 : failures + 1;
     if (failures === 1 || failures % 4 === 0) probeSession();
     scheduleReconnect();
@@ -2354,13 +2354,17 @@
     reconnectTimer = setTimeout(connect, delay);
   }
 
+  // probeSession asks the API what a refused upgrade does not say: the
+  // session has ended (401), or the user may no longer read the room
+  // (404: removed, or it was made private, while the page was away).
   async function probeSession() {
     try {
-      const res = await fetch('/api/v1/rooms?q=', {
+      const res = await fetch('/api/v1/rooms/' + encodeURIComponent(ROOM) + '/messages?limit=1', {
         credentials: 'same-origin',
         headers: { Accept: 'application/json' },
       });
       if (res.status === 401) sessionEnded();
+      else if (res.status === 404) roomGone();
     } catch {
       // The server is unreachable; keep retrying.
     }
