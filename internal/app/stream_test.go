@@ -288,6 +288,38 @@ func userStream(t *testing.T, srv *apptest.Server) {
 	}
 }
 
+// TestUserStreamAfterARemoval: a member removed from a private room: the
+// room goes from their stream, and the others' streams go on counting and
+// telling of mentions at once (the removal's event moves them to the
+// room's new access epoch), on both engines.
+func TestUserStreamAfterARemoval(t *testing.T) {
+	t.Parallel()
+	onBothEngines(t, []string{"--send-limit=off"}, func(t *testing.T, srv *apptest.Server) {
+		ann, bob, eve := srv.User(t, "ann"), srv.User(t, "bob"), srv.User(t, "eve")
+		if r := apptest.Do(t, "POST", srv.URL+"/api/v1/rooms", ann, map[string]string{"name": "plans", "kind": "private"}, nil); r.StatusCode != http.StatusCreated {
+			t.Fatalf("a private room: %s", r.Status)
+		}
+		for _, n := range []string{"bob", "eve"} {
+			if r := apptest.Do(t, "POST", srv.URL+"/api/v1/rooms/plans/members", ann, map[string]string{"user": n}, nil); r.StatusCode != http.StatusCreated {
+				t.Fatalf("add %s: %s", n, r.Status)
+			}
+		}
+		bs, es := srv.DialUser(t, apptest.DialOptions{Token: bob}), srv.DialUser(t, apptest.DialOptions{Token: eve})
+		counts(t, bs)
+		counts(t, es)
+		if r := apptest.Do(t, "DELETE", srv.URL+"/api/v1/rooms/plans/members/eve", ann, nil, nil); r.StatusCode != http.StatusNoContent {
+			t.Fatalf("remove eve: %s", r.Status)
+		}
+		waitRemoved(t, es, "plans")
+		if r := apptest.Do(t, "POST", srv.URL+"/api/v1/rooms/plans/messages", ann, map[string]string{"content": "@bob after eve left"}, nil); r.StatusCode != http.StatusCreated {
+			t.Fatalf("post: %s", r.Status)
+		}
+		if r, f := waitRoom(t, bs, "plans", func(r streamRoom) bool { return r.Mentions == 1 }); f.Notify == nil || f.Notify.Excerpt != "@bob after eve left" || r.Unread != 1 {
+			t.Fatalf("bob's stream after eve's removal: %+v, notify %+v", r, f.Notify)
+		}
+	})
+}
+
 // TestUserStreamRefusals: the stream's upgrade is checked as a room
 // socket's, and speaks parley.v1 only; it counts against --user-sockets,
 // and its credential's end closes it with 4401.

@@ -71,7 +71,8 @@ func TestRoomChangesAcrossProcesses(t *testing.T) {
 // than B's sockets were checked under, sends it to none of them; they
 // close with 1012. The removed member's reconnect is refused, and their
 // user stream drops the room without a word of the message; the owner's
-// reconnect finds the message. Another member removed on A asks B for
+// user2's stream reads the room again and tells of their mention, and the
+// owner's reconnect finds the message. Another member removed on A asks B for
 // the room's latest messages at once: the answer would hold one written
 // after the change, so B reads the room's epoch first, and the request
 // is not_found and the socket closed (4404), unless the tail check got
@@ -122,8 +123,10 @@ func TestRoomChangeNotToldReachesNoSocket(t *testing.T) {
 	}
 	stream := b.DialUser(t, apptest.DialOptions{Token: tokens[1]})
 	stream.Expect("counts")
+	otherStream := b.DialUser(t, apptest.DialOptions{Token: tokens[2]})
+	otherStream.Expect("counts")
 	remove(1)
-	m := post("@user1 after user1 left")
+	m := post("@user1 @user2 after user1 left")
 	for i, c := range socks {
 		frames, code := framesUntilClose(t, c, longWait)
 		if code != 1012 {
@@ -141,6 +144,20 @@ func TestRoomChangeNotToldReachesNoSocket(t *testing.T) {
 		}
 		told("user1's stream", "after user1 left", []string{string(f.Raw)})
 		if f.Command == "room_removed" && strings.Contains(string(f.Raw), room) {
+			break
+		}
+	}
+	// user2's stream reads the room's counts again before it counts the
+	// message, finds the room still theirs, and tells of the mention.
+	for {
+		f, err := otherStream.TryNext(longWait)
+		if err != nil {
+			t.Fatalf("user2's stream on B: %v", err)
+		}
+		if strings.Contains(string(f.Raw), `"notify"`) {
+			if !strings.Contains(string(f.Raw), `"excerpt":"@user1 @user2 after user1 left"`) {
+				t.Fatalf("user2's stream on B: %s", f.Raw)
+			}
 			break
 		}
 	}

@@ -102,6 +102,7 @@ func (e *wideEvents) Event(ev broker.Event) {
 	case broker.KindRoomChanged:
 		if ev.User != "" && ev.Epoch > 0 {
 			s.opt.Hub.AdvanceEpoch(ev.Subject, ev.User, ev.Epoch)
+			s.streams.advance(ev.Subject, ev.User, ev.Epoch)
 		}
 		s.recheckRoom(ev.Subject, ev.User)
 		if ev.User != "" {

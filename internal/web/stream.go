@@ -328,8 +328,11 @@ func (st *userStream) open(ctx context.Context) (err error) {
 }
 
 // settleLocked sets a room's counts to c, read from the database, and
-// applies the entries held meanwhile that the read did not include.
-func (st *userStream) settleLocked(rs *streamState, c store.RoomCount) {
+// applies the entries held meanwhile that the read did not include. It
+// returns what those held entries, the read's or not, notify the user of
+// (a reload sends them; the first counts of a stream, read as it opens,
+// notify of nothing).
+func (st *userStream) settleLocked(rs *streamState, c store.RoomCount) (notifies []*streamNotify) {
 	held := rs.held
 	rs.lastSeq, rs.lastRead, rs.unread, rs.mentions = c.LastSeq, c.LastRead, c.Unread, c.Mentions
 	rs.kind, rs.level, rs.epoch = kindOf(c.Kind), levelOf(c.Level), epochOf(c.Epoch)
@@ -344,9 +347,16 @@ func (st *userStream) settleLocked(rs *streamState, c store.RoomCount) {
 	}
 	if held != nil {
 		for _, e := range *held {
-			st.applyLocked(rs, e)
+			notify := st.notifyOf(rs, e.Message) // as it came, counted by the read or not
+			if _, n := st.applyLocked(rs, e); n != nil {
+				notify = n
+			}
+			if notify != nil {
+				notifies = append(notifies, notify)
+			}
 		}
 	}
+	return notifies
 }
 
 // entries handles entries of a room the stream follows, in seq order:
@@ -423,14 +433,20 @@ func (st *userStream) applyLocked(rs *streamState, e chat.Entry) (changed bool, 
 		return true, nil
 	}
 	rs.unread++
-	mention := m.MentionsUser(name)
-	if mention {
+	if m.MentionsUser(name) {
 		rs.mentions++
 	}
-	if chat.Notifies(rs.level.level(), name, m, rs.kind.kind() == chat.RoomDirect) {
-		notify = &streamNotify{Seq: m.Seq, Author: m.Author, Excerpt: chat.Excerpt(m.Content), Mention: mention}
+	return true, st.notifyOf(rs, m)
+}
+
+// notifyOf is what a new message notifies the user of, if anything: nil
+// for one they read already (or sent), or that their level keeps quiet.
+func (st *userStream) notifyOf(rs *streamState, m *chat.Message) *streamNotify {
+	name := st.sc.user.Name
+	if m == nil || m.Seq <= rs.lastRead || !chat.Notifies(rs.level.level(), name, m, rs.kind.kind() == chat.RoomDirect) {
+		return nil
 	}
-	return true, notify
+	return &streamNotify{Seq: m.Seq, Author: m.Author, Excerpt: chat.Excerpt(m.Content), Mention: m.MentionsUser(name)}
 }
 
 // read handles a read marker moved (broker.KindRead).
@@ -527,10 +543,15 @@ func (st *userStream) reload(room string, gen uint32) {
 			st.sc.s.streams.unfollow(st, room)
 			return
 		}
-		st.settleLocked(rs, counts[0])
+		notifies := st.settleLocked(rs, counts[0])
 		again := rs.again
 		rs.again = false
-		st.sendRoomLocked(rs, nil)
+		if len(notifies) == 0 {
+			st.sendRoomLocked(rs, nil)
+		}
+		for _, n := range notifies {
+			st.sendRoomLocked(rs, n) // each a frame, with the counts read
+		}
 		rs.told = true
 		if again {
 			rs.loading = true
@@ -729,6 +750,24 @@ func (x *streamIndex) userEvent(ev broker.Event) {
 		case broker.KindRooms, broker.KindRoomChanged:
 			go st.enter(ev.Subject)
 		}
+	}
+}
+
+// advance is told that the change of who may read room that made its
+// access epoch epoch concerned the user called except alone (a member
+// gone): the room's counts in the other users' streams, read under the
+// epoch before, are as read under this one (as hub.AdvanceEpoch has it
+// for sockets), and their next entry needs no new read.
+func (x *streamIndex) advance(room, except string, epoch int64) {
+	for _, st := range x.following(room) {
+		if st.sc.user.Name == except {
+			continue
+		}
+		st.lock()
+		if rs := st.find(room); rs != nil && int64(rs.epoch) == epoch-1 {
+			rs.epoch = epochOf(epoch)
+		}
+		st.unlock()
 	}
 }
 

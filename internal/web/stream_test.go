@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 	"unsafe"
@@ -70,5 +71,30 @@ func TestStreamRooms(t *testing.T) {
 	st.removeLocked("r4")
 	if len(st.titles) != 0 {
 		t.Errorf("titles %v after the direct conversation was removed", st.titles)
+	}
+}
+
+// TestStreamEpochs: a room's counts keep the access epoch they were read
+// under (clamped to the four bytes they have for it), and a removal's
+// event moves the rooms of the other users' streams read under the epoch
+// before on to the new one, and no other.
+func TestStreamEpochs(t *testing.T) {
+	if epochOf(-1) != 0 || epochOf(7) != 7 || epochOf(1<<40) != math.MaxUint32 {
+		t.Fatalf("epochOf: %d, %d, %d", epochOf(-1), epochOf(7), epochOf(1<<40))
+	}
+	var x streamIndex
+	stream := func(user string, epoch int64) *userStream {
+		st := &userStream{sc: &registered{user: socketUser{Name: user}}}
+		st.addLocked("plans")
+		st.settleLocked(st.find("plans"), store.RoomCount{Room: "plans", Title: "plans", Epoch: epoch})
+		x.byRoom.add("plans", st)
+		return st
+	}
+	ann, bob, eve, old := stream("ann", 4), stream("bob", 4), stream("eve", 4), stream("old", 3)
+	x.advance("plans", "eve", 5)
+	for st, want := range map[*userStream]uint32{ann: 5, bob: 5, eve: 4, old: 3} {
+		if got := st.find("plans").epoch; got != want {
+			t.Errorf("%s's epoch %d after eve's removal made 5; want %d", st.sc.user.Name, got, want)
+		}
 	}
 }
