@@ -1,14 +1,11 @@
 package browsertest
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"parley/internal/apptest"
@@ -121,11 +118,8 @@ func TestRemovedWhileAway(t *testing.T) {
 	srv.User(t, "root")
 	ines := srv.User(t, "ines")
 	b := newBrowser(t, ctx, "oli")
-	b.do("cut sockets on demand", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: offlineScript})
-		return err
-	}))
-	b.tolerate(`WebSocket connection to .* failed`, `net::ERR_CONNECTION_REFUSED`, `status of 404`)
+	b.cutSocketsOnDemand()
+	b.tolerate(`status of 404`)
 	b.signUp(srv.URL, "oli", "oli's long password")
 	if r := apptest.Do(t, "POST", srv.URL+"/api/v1/rooms", ines, map[string]string{"name": "plans", "kind": "private"}, nil); r.StatusCode != http.StatusCreated {
 		t.Fatalf("a private room: %s", r.Status)

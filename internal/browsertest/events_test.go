@@ -403,6 +403,16 @@ func TestReplyJumpsAround(t *testing.T) {
 	}
 }
 
+// cutSocketsOnDemand has every page b opens from now on take offlineScript,
+// and tolerates the failed connections it makes.
+func (b *browser) cutSocketsOnDemand() {
+	b.do("cut sockets on demand", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: offlineScript})
+		return err
+	}))
+	b.tolerate(`WebSocket connection to .* failed`, `net::ERR_CONNECTION_REFUSED`)
+}
+
 // offlineScript replaces the page's WebSocket with one that a test can
 // cut: window.goOffline() closes the open sockets and makes new ones
 // fail, window.goOnline() lets them through again.
@@ -435,11 +445,7 @@ func TestOfflineThroughChanges(t *testing.T) {
 	m3 := bot.Post("third", "m3")
 
 	b := newBrowser(t, ctx, "oli")
-	b.do("cut sockets on demand", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: offlineScript})
-		return err
-	}))
-	b.tolerate(`WebSocket connection to .* failed`, `net::ERR_CONNECTION_REFUSED`)
+	b.cutSocketsOnDemand()
 	b.signUp(srv.URL, "oli", "oli's long password")
 	b.open(srv.URL + "/chats/away/")
 	b.waitRoom("away")

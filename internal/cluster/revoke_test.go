@@ -2,7 +2,6 @@ package cluster_test
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -87,20 +86,8 @@ func openOn(t *testing.T, srv *apptest.Server, room string, opt apptest.DialOpti
 // close code.
 func closeCode(t *testing.T, c *websocket.Conn) websocket.StatusCode {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	for {
-		if _, _, err := c.Read(ctx); err != nil {
-			if ctx.Err() != nil {
-				t.Fatal("the socket was still open after 5 s")
-			}
-			var ce websocket.CloseError
-			if errors.As(err, &ce) {
-				return ce.Code
-			}
-			return websocket.CloseStatus(err)
-		}
-	}
+	_, code := framesUntilClose(t, c, 5*time.Second)
+	return code
 }
 
 // formLogin logs name in through srv's form and returns the session

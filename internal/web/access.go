@@ -97,8 +97,7 @@ func (s *Server) recheckRoom(room, user string) {
 				// under it reaches the user's sockets (hub.Joining.Epoch).
 				s.opt.Hub.Checked(sc.room, sc.user.Name, v.p.Epoch)
 			case chat.ErrorCode(v.err) == chat.ENotFound:
-				sc.s.metrics.wsErrors.WithLabelValues("removed").Inc()
-				sc.close(StatusRemoved, "no longer in this room")
+				sc.removed()
 			}
 		}
 	}()
@@ -154,12 +153,17 @@ func (sc *socket) stillReads(ctx context.Context, seq int64) bool {
 	if err != nil {
 		sc.sendErr(err, "")
 		if chat.ErrorCode(err) == chat.ENotFound {
-			sc.s.metrics.wsErrors.WithLabelValues("removed").Inc()
-			sc.close(StatusRemoved, "no longer in this room")
+			sc.removed()
 		}
 		return false
 	}
 	return true
+}
+
+// removed closes the socket of a user who may no longer read its room.
+func (sc *socket) removed() {
+	sc.s.metrics.wsErrors.WithLabelValues("removed").Inc()
+	sc.close(StatusRemoved, "no longer in this room")
 }
 
 // forgetPlace makes the socket read its place again before its next

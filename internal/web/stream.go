@@ -347,9 +347,11 @@ func (st *userStream) settleLocked(rs *streamState, c store.RoomCount) (notifies
 	}
 	if held != nil {
 		for _, e := range *held {
-			notify := st.notifyOf(rs, e.Message) // as it came, counted by the read or not
-			if _, n := st.applyLocked(rs, e); n != nil {
-				notify = n
+			var notify *streamNotify
+			if e.Seq() <= c.LastSeq {
+				notify = st.notifyOf(rs, e.Message) // counted by the read: told as it came
+			} else {
+				_, notify = st.applyLocked(rs, e)
 			}
 			if notify != nil {
 				notifies = append(notifies, notify)
