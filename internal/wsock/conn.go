@@ -7,7 +7,6 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -57,8 +56,7 @@ type Conn struct {
 	t *Transport
 	h Handler
 
-	nc     net.Conn // set by Start
-	pollID atomic.Uint64
+	link // the socket, set by Start: link_linux.go, link_other.go
 	// lastHeard is when the peer last showed it is alive (unix ns): a
 	// message, a ping or close frame, or the pong answering our ping (its
 	// payload echoes the ping's nonce). pinged is the nonce of the ping out,
@@ -71,7 +69,6 @@ type Conn struct {
 	rd    Reader
 
 	mu     sync.Mutex
-	state  state
 	queue  [][]byte
 	queued int // bytes in queue
 	// added and written count frames since the connection was made: those
@@ -80,19 +77,20 @@ type Conn struct {
 	added, written uint64
 	waitFor        uint64
 	wrote          chan struct{}
-	writer         writer
-	cut            bool // the queue overflowed: Wake ends the connection
 	// closing: the close frame to write once the queue is empty, whether
 	// it is written, and what follows it.
 	closeFrame []byte
+	state      state
+	writer     writer
+	cut        bool // the queue overflowed: Wake ends the connection
 	closeTaken bool // the writer has it
 	closeSent  bool // it is written
 	answering  bool // it answers the peer's close: the handshake ends with it
 	breached   bool // the peer broke the protocol: shut the write side after it
-	endOnce    sync.Once
 
-	// The writer's own: one writer runs at a time.
-	deadline time.Time
+	// The writer's own: one writer runs at a time. A write gives up at
+	// deadline (unix ns).
+	deadline int64
 }
 
 type state uint8
@@ -206,7 +204,12 @@ func (c *Conn) Start(nc net.Conn, first *bufio.Reader) error {
 		_ = nc.Close()
 		return errors.New("websocket: the connection ended before it started")
 	}
-	c.nc, c.first, c.state = nc, first, stateOpen
+	if err := c.attach(nc, first == nil); err != nil {
+		c.mu.Unlock()
+		c.end()
+		return err
+	}
+	c.first, c.state = first, stateOpen
 	if c.closeFrame != nil {
 		c.state = stateClosing // closed before it started
 	}
@@ -222,9 +225,8 @@ func (c *Conn) Start(nc net.Conn, first *bufio.Reader) error {
 	}
 	if first != nil {
 		go c.readTurn()
-		return nil
 	}
-	return c.arm()
+	return nil
 }
 
 // Close closes the connection with a close frame of code and reason,
@@ -276,22 +278,20 @@ func (c *Conn) closeWith(code int, reason string, answering, breached bool) {
 
 // end closes the connection: the one way to ended.
 func (c *Conn) end() {
-	c.endOnce.Do(func() {
-		c.mu.Lock()
-		c.state = stateEnded
-		clear(c.queue)
-		c.queue, c.queued = nil, 0
-		c.wokeWaiter(true)
+	c.mu.Lock()
+	if c.state == stateEnded {
 		c.mu.Unlock()
-		if id := c.pollID.Load(); id != 0 {
-			c.t.poller.Remove(id)
-		}
-		c.t.forget(c)
-		if c.nc != nil {
-			_ = c.nc.Close()
-		}
-		c.h.Closed(c)
-	})
+		return
+	}
+	c.state = stateEnded
+	clear(c.queue)
+	c.queue, c.queued = nil, 0
+	c.wokeWaiter(true)
+	c.unblock()
+	c.mu.Unlock()
+	c.t.forget(c)
+	c.detach()
+	c.h.Closed(c)
 }
 
 // ended reports whether the connection has ended.
@@ -326,16 +326,8 @@ func (c *Conn) writeTurn() {
 		if !c.extendDeadline() {
 			return
 		}
-		var err error
-		switch len(frames) {
-		case 0:
-		case 1:
-			_, err = c.nc.Write(frames[0]) // write(2) costs the kernel less than a writev of one
-		default:
-			bufs := net.Buffers(frames)
-			_, err = bufs.WriteTo(c.nc) // one writev for the whole queue
-		}
 		done = len(frames)
+		err := c.write(frames) // one writev for the whole queue
 		clear(frames)
 		if err != nil {
 			c.end()
@@ -387,13 +379,13 @@ func (c *Conn) take(buf [][]byte, wrote int) (frames [][]byte, closing []byte) {
 // does not read gives up after WriteWait. The deadline is moved only when
 // half of it is spent, not at every write.
 func (c *Conn) extendDeadline() bool {
-	wait := c.t.opt.WriteWait
-	now := time.Now()
-	if now.Add(wait / 2).Before(c.deadline) {
+	wait := int64(c.t.opt.WriteWait)
+	now := time.Now().UnixNano()
+	if now+wait/2 < c.deadline {
 		return true
 	}
-	c.deadline = now.Add(wait)
-	if err := c.nc.SetWriteDeadline(c.deadline); err != nil {
+	c.deadline = now + wait
+	if err := c.writeWithin(time.Unix(0, c.deadline)); err != nil {
 		c.end()
 		return false
 	}
@@ -405,7 +397,7 @@ func (c *Conn) extendDeadline() bool {
 // else the peer's answer is awaited (the reader sees it; CloseWait bounds
 // the wait).
 func (c *Conn) wroteClose(frame []byte) {
-	if _, err := c.nc.Write(frame); err != nil {
+	if err := c.write([][]byte{frame}); err != nil {
 		c.end()
 		return
 	}
@@ -418,9 +410,7 @@ func (c *Conn) wroteClose(frame []byte) {
 	case answering:
 		c.end()
 	case breached:
-		if tc, ok := c.nc.(interface{ CloseWrite() error }); ok {
-			_ = tc.CloseWrite()
-		}
+		c.shutWrite()
 	}
 }
 
@@ -430,50 +420,34 @@ const readBufferSize = 4 << 10
 
 var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
 
-// arm asks the poller for the connection's next bytes: it is watched from
-// its first turn on.
-func (c *Conn) arm() error {
-	p := c.t.poller
-	if id := c.pollID.Load(); id != 0 {
-		p.Rearm(id)
-		return nil
-	}
-	sys, ok := c.nc.(syscall.Conn)
-	if !ok {
-		c.end()
-		return errors.New("websocket: the connection has no file descriptor")
-	}
-	id, err := p.Add(sys, c.readTurn)
-	if err != nil {
-		c.end()
-		return err
-	}
-	c.pollID.Store(id)
-	if c.ended() {
-		p.Remove(id) // end ran meanwhile, and saw no id
-	}
-	return nil
-}
-
-// readTurn reads and handles what the client sent, and arms the
-// connection again when nothing is left to read.
+// readTurn reads and handles what the client sent, and asks the poller
+// for the connection's next bytes when nothing is left to read. A turn
+// that finds nothing to read (a report the bytes of an earlier turn
+// answered) asks again at once; once a frame has begun, the rest of it
+// has FrameWait to arrive.
 func (c *Conn) readTurn() {
 	br := c.first
 	pooled := br == nil
 	if pooled {
 		br = readers.Get().(*bufio.Reader)
-		br.Reset(c.nc)
+		br.Reset(c.input())
 	}
 	c.first = nil
-	_ = c.nc.SetReadDeadline(time.Now().Add(c.t.opt.FrameWait))
-	more := c.readAvailable(br)
+	more := true
+	if br.Buffered() == 0 {
+		more = c.readSoon(br)
+	}
+	if more && br.Buffered() > 0 {
+		_ = c.readWithin(time.Now().Add(c.t.opt.FrameWait))
+		more = c.readAvailable(br)
+	}
 	if pooled {
 		br.Reset(nil)
 		readers.Put(br)
 	}
 	if more {
-		_ = c.nc.SetReadDeadline(time.Time{})
-		_ = c.arm()
+		_ = c.readWithin(time.Time{})
+		c.rearm()
 	}
 }
 
@@ -562,7 +536,7 @@ func (c *Conn) readFailed(br *bufio.Reader, err error) {
 	c.closeWith(ce.Code, ce.Reason, false, true)
 	// Read on (and drop) what the peer still sends — the rest of a frame
 	// too big — so that the close frame is not lost to a reset.
-	_ = c.nc.SetReadDeadline(time.Now().Add(c.t.opt.CloseWait))
+	_ = c.readWithin(time.Now().Add(c.t.opt.CloseWait))
 	_, _ = br.WriteTo(discard{})
 	c.end()
 }

@@ -419,3 +419,50 @@ func TestWaitWritten(t *testing.T) {
 	}
 	rec.waitClosed(t, time.Second)
 }
+
+// A frame that arrives in pieces is read whole, however long the pauses
+// between them within FrameWait; a client that begins a frame and stops
+// is cut once FrameWait has passed.
+func TestFrameInPieces(t *testing.T) {
+	tr := newTransport(t, Options{Timings: Timings{FrameWait: 500 * time.Millisecond}})
+	rec := newRecorder()
+	_, client := servedPair(t, tr, rec)
+	frame := masked(ws.NewTextFrame([]byte(strings.Repeat("piece", 2000))))
+	for i := 0; i < len(frame); i += 3000 {
+		if _, err := client.Write(frame[i:min(i+3000, len(frame))]); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond) // the reader waits within its turn
+	}
+	testenv.Eventually(t, 5*time.Second, "the message", func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return len(rec.msgs) == 1 && rec.msgs[0] == strings.Repeat("piece", 2000)
+	})
+
+	if _, err := client.Write(frame[:100]); err != nil {
+		t.Fatal(err)
+	}
+	rec.waitClosed(t, 5*time.Second)
+}
+
+// A peer slow to read gets every frame, whole and in order, once it
+// reads: the writer waits for room rather than failing.
+func TestSlowReaderGetsEverything(t *testing.T) {
+	tr := newTransport(t, Options{Limits: Limits{QueueFrames: 1 << 10, QueueBytes: 1 << 30}})
+	rec := newRecorder()
+	c, client := servedPair(t, tr, rec)
+	const n = 200
+	for i := range n {
+		c.Send(Text([]byte(strings.Repeat(string(rune('a'+i%26)), 40<<10))))
+	}
+	time.Sleep(200 * time.Millisecond) // the kernel's buffers fill up
+	_ = client.SetReadDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(client)
+	for i := range n {
+		readText(t, br, strings.Repeat(string(rune('a'+i%26)), 40<<10))
+	}
+	if c.Closing() {
+		t.Fatal("the connection ended")
+	}
+}

@@ -1,51 +1,39 @@
 package wsock
 
-import (
-	"sync"
-	"syscall"
-)
+import "sync"
 
-// watches are the connections a Poller watches, by id; ids count from 1.
-type watches struct {
+// watches are what a Poller watches, by id; ids count from 1 and are
+// never reused, so a report that comes late reaches nothing.
+type watches[T any] struct {
 	mu    sync.Mutex
 	next  uint64
-	conns map[uint64]watch
+	conns map[uint64]T
 }
 
-type watch struct {
-	rc syscall.RawConn
-	fn func()
-}
-
-// add records conn's raw connection and readiness function under a new id.
-func (w *watches) add(conn syscall.Conn, fn func()) (uint64, watch, error) {
-	rc, err := conn.SyscallConn()
-	if err != nil {
-		return 0, watch{}, err
-	}
-	wa := watch{rc: rc, fn: fn}
+// add records w under a new id.
+func (w *watches[T]) add(v T) uint64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.conns == nil {
-		w.conns = make(map[uint64]watch)
+		w.conns = make(map[uint64]T)
 	}
 	w.next++
-	w.conns[w.next] = wa
-	return w.next, wa, nil
+	w.conns[w.next] = v
+	return w.next
 }
 
-func (w *watches) get(id uint64) (watch, bool) {
+func (w *watches[T]) get(id uint64) (T, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	wa, ok := w.conns[id]
-	return wa, ok
+	v, ok := w.conns[id]
+	return v, ok
 }
 
 // remove forgets id, and reports what it was.
-func (w *watches) remove(id uint64) (watch, bool) {
+func (w *watches[T]) remove(id uint64) (T, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	wa, ok := w.conns[id]
+	v, ok := w.conns[id]
 	delete(w.conns, id)
-	return wa, ok
+	return v, ok
 }

@@ -4,24 +4,32 @@ import (
 	"encoding/binary"
 	"errors"
 	"sync"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
 
-// Poller tells when idle connections have bytes to read, through one epoll
-// instance, so that an idle socket holds no goroutine: a reader is started
-// when there is something to read, and the connection is armed again when
-// it is done. A connection's readiness is reported once per arming, so its
-// reads never overlap.
+// Poller reports the readiness of many descriptors through one epoll
+// instance, so that an idle socket holds no goroutine: its reader is
+// started when there is something to read. Each descriptor is watched
+// one-shot: a report disarms it until it is asked for again (Modify), so
+// the reports for one descriptor never overlap.
 type Poller struct {
 	epfd, wakefd int
-	watches
+	watches[watcher]
 	done      chan struct{}
 	closeOnce sync.Once
 }
 
-const armed = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT
+// A watcher is told what its descriptor is ready for (epoll's event bits),
+// on the poller's goroutine: it must not block.
+type watcher interface{ ready(events uint32) }
+
+// Readiness a watcher may ask for: bytes to read (or the peer gone), room
+// to write.
+const (
+	pollIn  = unix.EPOLLIN | unix.EPOLLRDHUP
+	pollOut = unix.EPOLLOUT
+)
 
 // NewPoller starts a poller. Close stops it.
 func NewPoller() (*Poller, error) {
@@ -34,7 +42,7 @@ func NewPoller() (*Poller, error) {
 		_ = unix.Close(epfd)
 		return nil, err
 	}
-	// The wake-up eventfd has id 0; connections count from 1.
+	// The wake-up eventfd has id 0; watchers count from 1.
 	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wakefd, &unix.EpollEvent{Events: unix.EPOLLIN}); err != nil {
 		_ = unix.Close(epfd)
 		_ = unix.Close(wakefd)
@@ -45,50 +53,35 @@ func NewPoller() (*Poller, error) {
 	return p, nil
 }
 
-// Add watches conn: onReadable is called, in a goroutine of its own, the
-// next time conn has bytes to read or is closed by its peer; call Rearm
-// after reading to be called again. The id names conn to Rearm and Remove.
-func (p *Poller) Add(conn syscall.Conn, onReadable func()) (uint64, error) {
-	id, w, err := p.add(conn, onReadable)
-	if err != nil {
-		return 0, err
-	}
-	if err := p.ctl(w.rc, unix.EPOLL_CTL_ADD, id); err != nil {
+// Add watches fd for events (pollIn, pollOut, or none yet): w is told once
+// fd is ready, or in error. The id names fd to Modify and Remove.
+func (p *Poller) Add(fd int, w watcher, events uint32) (uint64, error) {
+	id := p.add(w)
+	if err := p.ctl(unix.EPOLL_CTL_ADD, fd, id, events); err != nil {
 		p.remove(id)
 		return 0, err
 	}
 	return id, nil
 }
 
-// Rearm asks for the next readiness of the connection id. Bytes that
-// arrived meanwhile are reported at once.
-func (p *Poller) Rearm(id uint64) {
-	if w, ok := p.get(id); ok {
-		_ = p.ctl(w.rc, unix.EPOLL_CTL_MOD, id)
+// Modify asks for the next readiness of fd, watched as id, for events.
+// What fd is ready for already is reported at once.
+func (p *Poller) Modify(fd int, id uint64, events uint32) error {
+	return p.ctl(unix.EPOLL_CTL_MOD, fd, id, events)
+}
+
+// Remove stops watching fd, watched as id. Call it before closing fd,
+// so that it is never watched past its life.
+func (p *Poller) Remove(fd int, id uint64) {
+	if _, ok := p.remove(id); ok {
+		_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, fd, nil)
 	}
 }
 
-// Remove stops watching the connection id. Call it before closing the
-// connection, so that its file descriptor is never watched past its life.
-func (p *Poller) Remove(id uint64) {
-	if w, ok := p.remove(id); ok {
-		_ = p.ctl(w.rc, unix.EPOLL_CTL_DEL, id)
-	}
-}
-
-// ctl runs epoll_ctl under the connection's own lock on its descriptor,
-// which cannot be closed (and its number reused) meanwhile.
-func (p *Poller) ctl(rc syscall.RawConn, op int, id uint64) error {
-	var err error
-	cerr := rc.Control(func(fd uintptr) {
-		// #nosec G115 -- the id's two halves, bit for bit, as epoll_data
-		ev := unix.EpollEvent{Events: armed, Fd: int32(uint32(id)), Pad: int32(uint32(id >> 32))}
-		err = unix.EpollCtl(p.epfd, op, int(fd), &ev)
-	})
-	if cerr != nil {
-		return cerr
-	}
-	return err
+func (p *Poller) ctl(op, fd int, id uint64, events uint32) error {
+	// #nosec G115 -- the id's two halves, bit for bit, as epoll_data
+	ev := unix.EpollEvent{Events: events | unix.EPOLLONESHOT, Fd: int32(uint32(id)), Pad: int32(uint32(id >> 32))}
+	return unix.EpollCtl(p.epfd, op, fd, &ev)
 }
 
 func (p *Poller) loop() {
@@ -108,13 +101,13 @@ func (p *Poller) loop() {
 				return // Close
 			}
 			if w, ok := p.get(id); ok {
-				go w.fn()
+				w.ready(ev.Events)
 			}
 		}
 	}
 }
 
-// Close stops the poller. Connections still watched are not closed, and
+// Close stops the poller. Descriptors still watched are not closed, and
 // are not reported any more.
 func (p *Poller) Close() {
 	p.closeOnce.Do(func() {

@@ -7,7 +7,12 @@ import "syscall"
 // Poller tells when connections have bytes to read. Off Linux it waits on
 // each armed connection with a goroutine of its own, through the runtime's
 // poller: the same contract, without the memory saving of epoll.
-type Poller struct{ watches }
+type Poller struct{ watches[watch] }
+
+type watch struct {
+	rc syscall.RawConn
+	fn func()
+}
 
 // NewPoller returns a poller. Close stops it.
 func NewPoller() (*Poller, error) { return &Poller{}, nil }
@@ -16,10 +21,11 @@ func NewPoller() (*Poller, error) { return &Poller{}, nil }
 // next time conn has bytes to read or is closed by its peer; call Rearm
 // after reading to be called again.
 func (p *Poller) Add(conn syscall.Conn, onReadable func()) (uint64, error) {
-	id, _, err := p.add(conn, onReadable)
+	rc, err := conn.SyscallConn()
 	if err != nil {
 		return 0, err
 	}
+	id := p.add(watch{rc: rc, fn: onReadable})
 	p.Rearm(id)
 	return id, nil
 }

@@ -27,6 +27,25 @@ func pair(t *testing.T) (server, client net.Conn) {
 	return server, client
 }
 
+// fdOf returns conn's descriptor (conn keeps it).
+func fdOf(t *testing.T, conn net.Conn) int {
+	t.Helper()
+	rc, err := conn.(syscall.Conn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fd int
+	if err := rc.Control(func(s uintptr) { fd = int(s) }); err != nil {
+		t.Fatal(err)
+	}
+	return fd
+}
+
+// watcherFunc is a watcher told of every report.
+type watcherFunc func(events uint32)
+
+func (f watcherFunc) ready(events uint32) { f(events) }
+
 func expect(t *testing.T, ch <-chan struct{}, what string) {
 	t.Helper()
 	select {
@@ -53,7 +72,8 @@ func TestPollerReportsOncePerArming(t *testing.T) {
 	defer p.Close()
 	server, client := pair(t)
 	ready := make(chan struct{}, 10)
-	id, err := p.Add(server.(syscall.Conn), func() { ready <- struct{}{} })
+	fd := fdOf(t, server)
+	id, err := p.Add(fd, watcherFunc(func(uint32) { ready <- struct{}{} }), pollIn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,20 +85,26 @@ func TestPollerReportsOncePerArming(t *testing.T) {
 	expectNone(t, ready, "more bytes before the rearm")
 
 	// Unread bytes are reported as soon as the connection is armed again.
-	p.Rearm(id)
+	if err := p.Modify(fd, id, pollIn); err != nil {
+		t.Fatal(err)
+	}
 	expect(t, ready, "bytes left unread at the rearm")
 	buf := make([]byte, 4)
 	if n, _ := server.Read(buf); n != 4 {
 		t.Fatalf("read %d bytes", n)
 	}
-	p.Rearm(id)
+	if err := p.Modify(fd, id, pollIn); err != nil {
+		t.Fatal(err)
+	}
 	expectNone(t, ready, "everything was read")
 
 	client.Close()
 	expect(t, ready, "the peer closed")
 
-	p.Remove(id)
-	p.Rearm(id) // a no-op once removed
+	p.Remove(fd, id)
+	if err := p.Modify(fd, id, pollIn); err == nil {
+		t.Fatal("Modify of a removed descriptor succeeded")
+	}
 	expectNone(t, ready, "removed")
 }
 
@@ -93,7 +119,7 @@ func TestPollerWatchesManyAndCloses(t *testing.T) {
 	for i := range n {
 		server, client := pair(t)
 		clients[i] = client
-		if _, err := p.Add(server.(syscall.Conn), func() { ready <- i }); err != nil {
+		if _, err := p.Add(fdOf(t, server), watcherFunc(func(uint32) { ready <- i }), pollIn); err != nil {
 			t.Fatal(err)
 		}
 	}
