@@ -466,3 +466,27 @@ func TestSlowReaderGetsEverything(t *testing.T) {
 		t.Fatal("the connection ended")
 	}
 }
+
+// Pings go out a batch at a time, and every silent peer gets its own.
+func TestPingsInBatches(t *testing.T) {
+	clk := testenv.NewClock(time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC))
+	tr := newTransport(t, Options{Clock: clk, Timings: Timings{PingAfter: 30 * time.Second, DropAfter: 50 * time.Second}})
+	tr.pingBatch = 2
+	var clients []net.Conn
+	for range 5 {
+		_, client := servedPair(t, tr, newRecorder())
+		clients = append(clients, client)
+	}
+	start := clk.Now()
+	for _, at := range []time.Duration{10, 20, 30} {
+		clk.WaitTimer(t, start.Add(at*time.Second))
+		clk.Advance(start.Add(at * time.Second).Sub(clk.Now()))
+	}
+	for i, client := range clients {
+		_ = client.SetReadDeadline(time.Now().Add(5 * time.Second))
+		f, err := ws.ReadFrame(bufio.NewReader(client))
+		if err != nil || f.Header.OpCode != ws.OpPing || len(f.Payload) != 8 {
+			t.Fatalf("peer %d: got %v %v; want its ping", i, f.Header, err)
+		}
+	}
+}
