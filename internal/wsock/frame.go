@@ -8,9 +8,10 @@
 //
 // Where to look: frame.go encodes server frames and reads a client's
 // (Reader) and the handshake (Upgrade); conn.go is one connection (Conn,
-// with its state diagram); transport.go is the process's poller, sweeper
-// and settings (Transport); poll_*.go is the poller. The handshake and the
-// header codec come from github.com/gobwas/ws.
+// with its state diagram); link_*.go is its socket (on Linux, its own
+// descriptor, read and written with system calls); transport.go is the
+// process's poller, sweeper and settings (Transport); poll_*.go is the
+// poller. The handshake and the header codec come from github.com/gobwas/ws.
 package wsock
 
 import (
