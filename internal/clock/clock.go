@@ -22,3 +22,16 @@ func (System) Now() time.Time { return time.Now() }
 
 // AfterFunc is time.AfterFunc.
 func (System) AfterFunc(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
+
+// Pause waits d of the system's time, or until quit is closed, and
+// reports whether d passed: false means stop.
+func Pause(d time.Duration, quit <-chan struct{}) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-quit:
+		return false
+	}
+}

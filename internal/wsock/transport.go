@@ -234,7 +234,7 @@ func (t *Transport) sweep() {
 		c.end()
 	}
 	for i, c := range ping {
-		if i > 0 && i%t.pingBatch == 0 && !t.pause(pingGap) {
+		if i > 0 && i%t.pingBatch == 0 && !clock.Pause(pingGap, t.quit) {
 			return // closed
 		}
 		// A nonce a peer that does not read cannot guess; never 0, which
@@ -242,17 +242,5 @@ func (t *Transport) sweep() {
 		var b [8]byte
 		_, _ = rand.Read(b[:])
 		c.ping(binary.NativeEndian.Uint64(b[:]) | 1)
-	}
-}
-
-// pause waits d, or until the transport is closed: false then.
-func (t *Transport) pause(d time.Duration) bool {
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return true
-	case <-t.quit:
-		return false
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"parley/internal/broker"
+	"parley/internal/clock"
 )
 
 // Options configure a Redis broker. The zero value is usable.
@@ -536,7 +537,7 @@ func (r *Redis) receive() {
 			// go-redis redials on the next read; while Redis is
 			// down, do not spin.
 			backoff = min(max(2*backoff, 50*time.Millisecond), time.Second)
-			if !r.pause(backoff) {
+			if !clock.Pause(backoff, r.quit) {
 				return
 			}
 			continue
@@ -557,18 +558,6 @@ func (r *Redis) receive() {
 				r.confirmed(m.Channel)
 			}
 		}
-	}
-}
-
-// pause waits for d, or until Close. It reports whether to go on.
-func (r *Redis) pause(d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-r.quit:
-		return false
 	}
 }
 
