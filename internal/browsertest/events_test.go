@@ -220,6 +220,23 @@ func TestRoomEventsTwoPeople(t *testing.T) {
 	if !eval[bool](ben, `document.getElementById('reply-bar').hidden`) {
 		t.Error("the reply bar stays after sending")
 	}
+	// @room is offered to the room's owner, last, and to no one else.
+	ann.do("focus the composer", chromedp.Focus(chromedp.CSS("#chat-message-input")))
+	ann.waitFor("the composer focused", `document.activeElement?.id === 'chat-message-input'`)
+	ann.press("@ro")
+	ann.waitFor("@room offered to the owner", `!document.getElementById('mention-list').hidden && [...document.querySelectorAll('#mention-list .mention-option')].map((o) => o.dataset.name).join() === 'room'`)
+	ann.press("\t")
+	ann.waitFor("@room completed", `document.getElementById('chat-message-input').value === '@room '`)
+	ann.do("empty the composer", chromedp.KeyEvent("a", chromedp.KeyModifiers(chromedp.ModifierCtrl)), chromedp.KeyEvent(kb.Backspace))
+	ben.do("focus the composer", chromedp.Focus(chromedp.CSS("#chat-message-input")))
+	ben.waitFor("the composer focused", `document.activeElement?.id === 'chat-message-input'`)
+	ben.press("@ro")
+	ben.waitFor("the typed text", `document.getElementById('chat-message-input').value === '@ro'`)
+	if !eval[bool](ben, `document.getElementById('mention-list').hidden`) {
+		t.Error("@room is offered to a member who may not notify everyone")
+	}
+	ben.do("empty the composer", chromedp.KeyEvent("a", chromedp.KeyModifiers(chromedp.ModifierCtrl)), chromedp.KeyEvent(kb.Backspace))
+
 	// The quote goes to the message it answers.
 	ann.do("click the quote", chromedp.Click(chromedp.CSS(`#messages .msg-quote`)))
 	ann.waitFor("the original marked", `(`+annMsg+`).classList.contains('jumped')`)

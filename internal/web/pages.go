@@ -434,6 +434,7 @@ func (s *Server) roomHead(ctx context.Context, p *page, u chat.User, place chat.
 		p.Title = p.RoomLabel + " · Parley"
 	}
 	p.CanManage = place.Exists && s.allows(u, place, chat.ActManage, chat.Target{}) == nil
+	p.MentionRoom = place.Kind != chat.RoomDirect && s.allows(u, place, chat.ActMentionRoom, chat.Target{}) == nil
 	if err := s.allows(u, place, chat.ActPost, chat.Target{}); err != nil {
 		p.PostRefusal = chat.ErrorMessage(err)
 	}

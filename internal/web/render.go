@@ -66,6 +66,9 @@ type page struct {
 	RoomLabel  string        // room page: its name, or a direct conversation's people
 	Topic      string        // room page: its topic
 	CanManage  bool          // room page: the user may change its settings
+	// MentionRoom, on the room page, says the user may notify everyone
+	// with @room (chat.ActMentionRoom): the composer offers it.
+	MentionRoom bool
 	// PostRefusal, on the room page, says why the user may not send
 	// there (archived, muted); "" if they may.
 	PostRefusal string

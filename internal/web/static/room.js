@@ -26,6 +26,7 @@
   const ROOM = root.dataset.room || '';
   const ME = root.dataset.user || '';
   const HISTORY = Number.parseInt(root.dataset.history, 10) || 20;
+  const MENTION_ROOM = root.dataset.mentionRoom === 'true'; // may notify everyone with @room
 
   const MAX_CHARS = 4000;          // the server's limit, in code points
   const COUNTER_FROM = 3500;       // show the counter only near the limit
@@ -62,6 +63,7 @@
   const EXCERPT_CHARS = 100;       // a reply's quote, as the server's excerpt
   const FLASH_MS = 2500;           // a message jumped to is marked this long
   const MENTIONS_SHOWN = 8;
+  const ROOM_MENTION = 'room'; // @room: everyone in the room (chat.RoomMention)
 
   // ---------- Elements ----------
 
@@ -317,7 +319,7 @@
     const all = !!(msg && msg.mentions_room);
     parent.append(window.ParleyMarkdown.render(text, {
       mention: (name) => {
-        if (all && name.toLowerCase() === 'room') return 'mention-room';
+        if (all && name.toLowerCase() === ROOM_MENTION) return 'mention-room';
         if (!named.some((n) => sameName(n, name))) return null;
         return sameName(name, ME) ? 'mention-me' : '';
       },
@@ -1765,7 +1767,8 @@
 
   // ---------- @mentions in the composer ----------
 
-  // Names to offer: who is here, then who wrote lately, you last.
+  // Names to offer: who is here, then who wrote lately, and @room (everyone)
+  // last for those who may use it.
   function mentionNames(prefix) {
     const seen = new Set();
     const names = [];
@@ -1777,7 +1780,10 @@
     presenceNames.forEach(addName);
     for (let i = order.length - 1; i >= 0 && names.length < 200; i--) addName(entries.get(order[i]).msg.author);
     const p = prefix.toLowerCase();
-    return names.filter((n) => n.toLowerCase().startsWith(p)).slice(0, MENTIONS_SHOWN);
+    const all = MENTION_ROOM && ROOM_MENTION.startsWith(p);
+    const shown = names.filter((n) => n.toLowerCase().startsWith(p) && n.toLowerCase() !== ROOM_MENTION)
+      .slice(0, MENTIONS_SHOWN - (all ? 1 : 0));
+    return all ? [...shown, ROOM_MENTION] : shown;
   }
 
   // updateMention opens, updates or closes the list of names for the @word
@@ -1803,7 +1809,11 @@
       li.setAttribute('role', 'option');
       li.dataset.name = n;
       li.setAttribute('aria-selected', String(i === mention.active));
-      li.append(avatar(n), el('span', '', n));
+      if (n === ROOM_MENTION && MENTION_ROOM) {
+        li.append(el('span', '', n), el('span', 'muted', 'notify everyone here'));
+      } else {
+        li.append(avatar(n), el('span', '', n));
+      }
       li.addEventListener('pointerdown', (e) => {
         e.preventDefault(); // keep the focus in the composer
         mention.active = i;
