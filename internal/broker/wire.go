@@ -124,12 +124,7 @@ func DecodeEvent(b []byte) (Event, error) {
 		}
 	}
 	// The entry's epoch travels beside it, not in its object.
-	if ev.Message != nil {
-		ev.Message.Epoch = ev.Epoch
-	}
-	if ev.Change != nil {
-		ev.Change.Epoch = ev.Epoch
-	}
+	chat.Entry{Message: ev.Message, Change: ev.Change}.SetEpoch(ev.Epoch)
 	return ev, nil
 }
 

@@ -122,23 +122,28 @@ func (e Entry) Seq() int64 {
 
 // Epoch is the access epoch the entry was written under (Message.Epoch).
 func (e Entry) Epoch() int64 {
-	if e.Message != nil {
-		return e.Message.Epoch
-	}
-	if e.Change != nil {
-		return e.Change.Epoch
+	if p := e.epoch(); p != nil {
+		return *p
 	}
 	return 0
 }
 
 // SetEpoch raises the entry's epoch to epoch, if it is lower.
 func (e Entry) SetEpoch(epoch int64) {
+	if p := e.epoch(); p != nil {
+		*p = max(*p, epoch)
+	}
+}
+
+// epoch is where the entry keeps its access epoch; nil for no entry.
+func (e Entry) epoch() *int64 {
 	switch {
 	case e.Message != nil:
-		e.Message.Epoch = max(e.Message.Epoch, epoch)
+		return &e.Message.Epoch
 	case e.Change != nil:
-		e.Change.Epoch = max(e.Change.Epoch, epoch)
+		return &e.Change.Epoch
 	}
+	return nil
 }
 
 // NewChange is a change a user asks for, checked by CheckNewChange.

@@ -245,11 +245,8 @@ func (h *Hub) Publish(ctx context.Context, ev broker.Event) error {
 	if ev.Origin == "" {
 		ev.Origin = h.opt.Origin
 	}
-	switch {
-	case ev.Message != nil:
-		ev.Epoch = ev.Message.Epoch
-	case ev.Change != nil:
-		ev.Epoch = ev.Change.Epoch
+	if ev.Message != nil || ev.Change != nil {
+		ev.Epoch = chat.Entry{Message: ev.Message, Change: ev.Change}.Epoch()
 	}
 	return h.opt.Broker.Publish(ctx, ev)
 }
