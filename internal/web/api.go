@@ -267,15 +267,10 @@ func (s *Server) handleAPICreateRoom(w http.ResponseWriter, r *http.Request, u c
 // handleAPILeaveRoom takes the room out of the caller's rooms (DELETE
 // /api/v1/rooms/{room}/membership): 204, whether they were in it or not.
 func (s *Server) handleAPILeaveRoom(w http.ResponseWriter, r *http.Request, u chat.User, room string, p chat.Place) {
-	epoch, err := s.opt.Store.LeaveRoom(r.Context(), u.ID, room)
-	if err != nil {
+	if err := s.leave(r.Context(), u, room, p); err != nil {
 		s.apiError(w, r, err)
 		return
 	}
-	if p.Kind != chat.RoomPublic {
-		s.roomChanged(room, u.Name, epoch) // their sockets there end
-	}
-	s.roomsChanged(u.Name, room)
 	w.WriteHeader(http.StatusNoContent)
 }
 

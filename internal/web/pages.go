@@ -554,15 +554,10 @@ func (s *Server) handleLeaveRoom(w http.ResponseWriter, r *http.Request, u chat.
 		s.serverError(w, r, err)
 		return
 	}
-	epoch, err := s.opt.Store.LeaveRoom(r.Context(), u.ID, name)
-	if err != nil {
+	if err := s.leave(r.Context(), u, name, place); err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	if place.Kind != chat.RoomPublic {
-		s.roomChanged(name, u.Name, epoch) // their sockets there end
-	}
-	s.roomsChanged(u.Name, name)
 	http.Redirect(w, r, "/?left="+name, http.StatusSeeOther) // #nosec G710 -- a valid room name is [a-z0-9_-]
 }
 

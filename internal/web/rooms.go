@@ -240,6 +240,21 @@ func (s *Server) removeMember(ctx context.Context, r *http.Request, u chat.User,
 	return nil
 }
 
+// leave takes room (whose place p is) out of u's rooms: u's sockets there
+// end unless it is public (who may read it changed), and u's lists of
+// rooms change.
+func (s *Server) leave(ctx context.Context, u chat.User, room string, p chat.Place) error {
+	epoch, err := s.opt.Store.LeaveRoom(ctx, u.ID, room)
+	if err != nil {
+		return err
+	}
+	if p.Kind != chat.RoomPublic {
+		s.roomChanged(room, u.Name, epoch)
+	}
+	s.roomsChanged(u.Name, room)
+	return nil
+}
+
 func (s *Server) handleAPIAddMember(w http.ResponseWriter, r *http.Request, u chat.User, room string, p chat.Place) {
 	var req userRequest
 	if !s.readJSON(w, r, &req) {
